@@ -1,0 +1,631 @@
+"""Parsing: `.shot` text to the syntax tree of `syntax.py`.
+
+The only module that imports lark.  lark's exceptions never leave it: every
+way the grammar can fail becomes a located `Diagnostic`.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib import resources
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import (
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
+from lark.indenter import DedentError, Indenter
+
+from . import syntax as ast
+from .diagnostics import Diagnostic, did_you_mean, make
+from .source import SourceFile, Span
+
+SHOT_SIZES = {
+    "EXTREME WIDE": "EXTREME WIDE", "EWS": "EXTREME WIDE",
+    "WIDE": "WIDE", "WS": "WIDE",
+    "FULL": "FULL", "FS": "FULL",
+    "MEDIUM WIDE": "MEDIUM WIDE", "MWS": "MEDIUM WIDE",
+    "MEDIUM": "MEDIUM", "MS": "MEDIUM",
+    "MEDIUM CLOSE-UP": "MEDIUM CLOSE-UP", "MCU": "MEDIUM CLOSE-UP",
+    "CLOSE-UP": "CLOSE-UP", "CU": "CLOSE-UP",
+    "EXTREME CLOSE-UP": "EXTREME CLOSE-UP", "ECU": "EXTREME CLOSE-UP",
+    "OVER-THE-SHOULDER": "OVER-THE-SHOULDER", "OTS": "OVER-THE-SHOULDER",
+    "POV": "POV", "INSERT": "INSERT", "TWO-SHOT": "TWO-SHOT",
+}  # fmt: skip
+
+CAMERA_MOVES = (
+    "static", "pan", "tilt", "zoom", "dolly", "truck", "pedestal", "crane", "orbit", "track",
+    "handheld",
+)  # fmt: skip
+
+
+class ShotIndenter(Indenter):
+    NL_type = "_NL"
+    OPEN_PAREN_types: list[str] = []
+    CLOSE_PAREN_types: list[str] = []
+    INDENT_type = "_INDENT"
+    DEDENT_type = "_DEDENT"
+    tab_len = 8
+
+
+@cache
+def _parser() -> Lark:
+    grammar = resources.files("grammar").joinpath("shot.lark").read_text(encoding="utf-8")
+    return Lark(
+        grammar,
+        parser="lalr",
+        lexer="contextual",
+        postlex=ShotIndenter(),
+        propagate_positions=True,
+        maybe_placeholders=False,
+        cache=False,
+    )
+
+
+class ParseFailed(Exception):
+    """Raised inside the transformer with a diagnostic; caught in `parse_source`."""
+
+    def __init__(self, diagnostic: Diagnostic):
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+# ------------------------------------------------------------ tree → models
+
+
+def _unquote(text: str) -> str:
+    text = text.strip()
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
+
+
+_TIME = re.compile(r"(\d+(?:\.\d+)?)(ms|s|f)$")
+
+
+@v_args(inline=True, meta=False)
+class _ToSyntax(Transformer):
+    """Builds `syntax` models bottom-up; each method is one grammar rule."""
+
+    def __init__(self, source: SourceFile):
+        super().__init__(visit_tokens=False)
+        self.source = source
+        self.file = source.display
+
+    # -- helpers
+    def _span_of_token(self, token: Token) -> Span:
+        return Span(
+            file=self.file,
+            line=token.line,
+            column=token.column,
+            end_line=token.end_line,
+            end_column=token.end_column,
+        )
+
+    def _span_of_children(self, first, last) -> Span:
+        a = first if isinstance(first, Span) else getattr(first, "span", None) or first
+        b = last if isinstance(last, Span) else getattr(last, "span", None) or last
+        a = a if isinstance(a, Span) else self._span_of_token(a)
+        b = b if isinstance(b, Span) else self._span_of_token(b)
+        return Span(
+            file=self.file,
+            line=a.line,
+            column=a.column,
+            end_line=b.end_line,
+            end_column=b.end_column,
+        )
+
+    def _word(self, token: Token, text: str | None = None) -> ast.Word:
+        return ast.Word(span=self._span_of_token(token), text=text if text is not None else token)
+
+    def _time(self, token: Token) -> ast.Time:
+        text = str(token)
+        span = self._span_of_token(token)
+        if ":" in text:
+            return ast.Time(span=span, text=text, value=0.0, unit="tc")
+        match = _TIME.match(text)
+        assert match, text  # guaranteed by the TIME terminal
+        return ast.Time(span=span, text=text, value=float(match[1]), unit=match[2])
+
+    # -- header
+    def title(self, text):
+        return ast.TextSetting(span=self._span_of_token(text), key="title", value=text.strip())
+
+    def style(self, text):
+        return ast.TextSetting(span=self._span_of_token(text), key="style", value=text.strip())
+
+    def negative(self, text):
+        return ast.TextSetting(span=self._span_of_token(text), key="negative", value=text.strip())
+
+    def seed(self, number):
+        return ast.IntSetting(span=self._span_of_token(number), key="seed", value=int(number))
+
+    def takes(self, number):
+        return ast.IntSetting(span=self._span_of_token(number), key="takes", value=int(number))
+
+    def consistency(self, number):
+        span = self._span_of_token(number)
+        return ast.NumberSetting(span=span, key="consistency", value=float(number))
+
+    def backend(self, name):
+        return ast.TextSetting(span=self._span_of_token(name), key="backend", value=str(name))
+
+    def import_(self, path):
+        word = self._word(path, _unquote(path))
+        return ast.PathSetting(span=word.span, key="import", path=word)
+
+    def format(self, resolution, fps=None):
+        width, height = (int(v) for v in resolution.split("x"))
+        span = self._span_of_children(resolution, fps or resolution)
+        fps_text = fps[: -len("fps")] if fps else None
+        return ast.FormatSetting(span=span, key="format", width=width, height=height, fps=fps_text)
+
+    # -- declarations
+    def _fields(self, items) -> dict:
+        fields: dict = {"refs": []}
+        for kind, value in items:
+            if kind == "ref":
+                fields["refs"].append(value)
+            else:
+                fields[kind] = value
+        return fields
+
+    def character(self, name, *items):
+        word = self._word(name)
+        return ast.Character(span=word.span, name=word, **self._fields(items))
+
+    def location(self, name, *items):
+        word = self._word(name)
+        return ast.Location(span=word.span, name=word, **self._fields(items))
+
+    def description(self, text):
+        return ("description", text.strip())
+
+    def voice(self, text):
+        return ("voice", text.strip())
+
+    def ref(self, path):
+        return ("ref", self._word(path, _unquote(path)))
+
+    def asset(self, kind, name, path):
+        word = self._word(name)
+        span = self._span_of_children(kind, path)
+        return ast.Asset(span=span, name=word, kind=str(kind), path=self._word(path, _unquote(path)))
+
+    # -- scenes
+    def slugline(self, prefix, location, time_of_day):
+        return ast.Slugline(
+            span=self._span_of_children(prefix, time_of_day),
+            prefix=str(prefix),
+            location=self._word(location, location.strip()),
+            time_of_day=time_of_day.strip(),
+        )
+
+    def subjects(self, *names):
+        return [self._word(n) for n in names]
+
+    def shot(self, _id, size, *rest):
+        subjects: list[ast.Word] = []
+        rest = list(rest)
+        if isinstance(rest[0], list):
+            subjects = rest.pop(0)
+        duration = self._time(rest.pop(0))
+        flags = [r for r in rest if isinstance(r, Token) and r.type == "FLAG"]
+        items = [r for r in rest if not isinstance(r, Token)]
+        return ast.Shot(
+            span=self._span_of_children(_id, duration.span),
+            id=self._word(_id),
+            size=self._word(size, SHOT_SIZES[str(size)]),
+            subjects=subjects,
+            duration=duration,
+            continuous=bool(flags),
+            items=[self._shot_item(i) for i in items],
+        )
+
+    def _shot_item(self, item):
+        if isinstance(item, tuple) and item[0] == "ref":
+            return ast.Reference(span=item[1].span, target=item[1])
+        return item
+
+    def camera(self, *moves):
+        return ast.Camera(span=self._span_of_children(moves[0], moves[-1]), moves=list(moves))
+
+    def camera_move(self, move, *rest):
+        fields: dict = {}
+        last = move
+        for part in rest:
+            if isinstance(part, Token):
+                last = part
+                if part.type in ("DIRECTION", "NAME"):
+                    fields["direction"] = self._word(part)
+                else:
+                    fields["amount"] = self._word(part)
+            else:
+                key, value, end = part
+                last = end
+                fields[key] = value
+        return ast.CameraMove(span=self._span_of_children(move, last), move=str(move), **fields)
+
+    def slow(self, keyword):
+        return ("speed", "slow", keyword)
+
+    def fast(self, keyword):
+        return ("speed", "fast", keyword)
+
+    def ease(self, kind):
+        return ("ease", str(kind), kind)
+
+    def over(self, time):
+        return ("over", self._time(time), time)
+
+    def angle(self, kind, degrees=None):
+        value = float(degrees[: -len("deg")]) if degrees else None
+        span = self._span_of_children(kind, degrees or kind)
+        return ast.Angle(span=span, kind=str(kind), degrees=value)
+
+    def lens(self, focal):
+        return ast.Lens(span=self._span_of_token(focal), focal_mm=float(focal[: -len("mm")]))
+
+    def action(self, text):
+        return ast.Action(span=self._span_of_token(text), text=text.strip())
+
+    def dialogue(self, speaker, *lines):
+        name, _, extension = speaker.partition("(")
+        extension = extension.rstrip(")").strip() or None
+        word = ast.Word(
+            span=Span(
+                file=self.file,
+                line=speaker.line,
+                column=speaker.column,
+                end_line=speaker.line,
+                end_column=speaker.column + len(name.strip()),
+            ),
+            text=name.strip(),
+        )
+        spoken: list[ast.DialogueLine] = []
+        pending: str | None = None
+        for kind, token in lines:
+            if kind == "parenthetical":
+                pending = token.strip()[1:-1].strip()
+                continue
+            spoken.append(
+                ast.DialogueLine(
+                    span=self._span_of_token(token), parenthetical=pending, text=token.strip()
+                )
+            )
+            pending = None
+        return ast.Dialogue(
+            span=self._span_of_children(speaker, lines[-1][1]),
+            speaker=word,
+            extension=extension,
+            lines=spoken,
+        )
+
+    def parenthetical(self, token):
+        return ("parenthetical", token)
+
+    def speech(self, token):
+        return ("speech", token)
+
+    def cue(self, kind, name, *options):
+        fields: dict = {}
+        last = name
+        for key, value, token in options:
+            fields[key] = value
+            last = token
+        return ast.Cue(
+            span=self._span_of_children(kind, last),
+            kind=str(kind),
+            asset=self._word(name),
+            **fields,
+        )
+
+    def cue_from(self, time):
+        return ("start", self._time(time), time)
+
+    def cue_for(self, time):
+        return ("length", self._time(time), time)
+
+    def fade_in(self, time):
+        return ("fade_in", self._time(time), time)
+
+    def fade_out(self, time):
+        return ("fade_out", self._time(time), time)
+
+    def gain(self, value):
+        return ("gain_db", float(value[: -len("dB")]), value)
+
+    def duck(self, _duck, _under, dialogue):
+        return ("duck", True, dialogue)
+
+    def keyframe(self, end, path):
+        word = self._word(path, _unquote(path))
+        return ast.Keyframe(span=self._span_of_children(end, path), end=str(end), target=word)
+
+    # -- transitions
+    def transition(self, kind, length=None):
+        name = str(kind).rstrip(":").lower().replace(" to", "").strip()
+        return ast.Transition(
+            span=self._span_of_children(kind, length or kind),
+            kind=name,
+            length=self._time(length) if length else None,
+        )
+
+    # -- the file
+    def start(self, *items):
+        script = ast.ScriptFile(path=self.file)
+        for item in items:
+            if isinstance(item, ast.Setting):
+                script.settings.append(item)
+            elif isinstance(item, ast.Declaration):
+                script.declarations.append(item)
+            else:
+                script.body.append(item)
+        return script
+
+
+# ---------------------------------------------------------------- the entry
+
+
+def parse_source(source: SourceFile) -> tuple[ast.ScriptFile | None, list[Diagnostic]]:
+    """Parse one file.  Returns the tree, or None and the diagnostics explaining why."""
+    tabs = _tab_indentation(source)
+    if tabs:
+        return None, tabs
+    text = source.text if source.text.endswith("\n") else source.text + "\n"
+    try:
+        tree = _parser().parse(text)
+        return _ToSyntax(source).transform(tree), []
+    except ParseFailed as failure:
+        return None, [failure.diagnostic]
+    except VisitError as error:
+        if isinstance(error.orig_exc, ParseFailed):
+            return None, [error.orig_exc.diagnostic]
+        raise
+    except DedentError as error:
+        return None, [_dedent_diagnostic(source, error)]
+    except UnexpectedInput as error:
+        return None, [_syntax_diagnostic(source, error)]
+
+
+def _tab_indentation(source: SourceFile) -> list[Diagnostic]:
+    found = []
+    for number, line in enumerate(source.text.splitlines(), start=1):
+        indent = line[: len(line) - len(line.lstrip(" \t"))]
+        if "\t" in indent:
+            column = indent.index("\t") + 1
+            found.append(
+                make(
+                    "tab-indentation",
+                    source.span(number, column),
+                    "a tab in the indentation",
+                    label="tab here",
+                    help="indent with spaces only (the language nests blocks by spaces, as Python does)",
+                )
+            )
+    return found
+
+
+def _dedent_diagnostic(source: SourceFile, error: DedentError) -> Diagnostic:
+    match = re.search(r"Unexpected dedent to column (\d+)", str(error))
+    line = _line_with_indent(source, int(match[1]) if match else -1)
+    return make(
+        "bad-indentation",
+        source.whole_line(line),
+        "this line's indentation matches no outer block",
+        help="indent it exactly as far as the line it belongs with",
+    )
+
+
+def _line_with_indent(source: SourceFile, width: int) -> int:
+    for number, line in enumerate(source.text.splitlines(), start=1):
+        if line.strip() and not line.lstrip().startswith("#"):
+            indent = len(line) - len(line.lstrip(" "))
+            if indent == width and number > 1:
+                previous = [
+                    len(p) - len(p.lstrip(" "))
+                    for p in source.text.splitlines()[: number - 1]
+                    if p.strip() and not p.lstrip().startswith("#")
+                ]
+                if previous and previous[-1] > width:
+                    return number
+    return 1
+
+
+# Friendly names for terminals, used in "expected …" messages.
+_EXPECTED_NAMES = {
+    "NAME": "a NAME in capitals",
+    "TEXT": "text",
+    "PATH": "a file path",
+    "SHOT_ID": "a shot id such as 1A",
+    "SIZE": "a shot size (WIDE, MEDIUM, CLOSE-UP, …)",
+    "TIME": "a time such as 4s, 250ms, 12f or 00:00:04:00",
+    "DEGREES": "an angle such as 90deg",
+    "FACTOR": "a factor such as 1.5x",
+    "GAIN": "a gain such as -6dB",
+    "FOCAL_LENGTH": "a focal length such as 35mm",
+    "RESOLUTION": "a resolution such as 1280x720",
+    "FPS": "a frame rate such as 24fps",
+    "INT": "a whole number",
+    "NUMBER": "a number",
+    "BACKEND_NAME": "a backend name in lower case",
+    "MOVE": "a camera move (" + ", ".join(CAMERA_MOVES) + ")",
+    "DIRECTION": "a direction (left, right, up, down, in, out)",
+    "EASE": "in, out or in-out",
+    "CAMERA_ANGLE": "an angle (eye level, low, high, overhead, dutch)",
+    "KEYFRAME_END": "first or last",
+    "SLUG_LOCATION": "a location",
+    "TIME_OF_DAY": "a time of day such as NIGHT",
+    "_SLUG_DASH": '" - " and a time of day',
+    "_NL": "the end of the line",
+    "_INDENT": "an indented block",
+    "_DEDENT": "the end of the block",
+    "_THEN": '"then"',
+    "SPEAKER": "a character name",
+    "PARENTHETICAL": "a (parenthetical)",
+    "CUE_KIND": "music, sfx or ambience",
+    "ASSET_KIND": "audio, image or video",
+    "SLUG_PREFIX": "a scene heading (INT. / EXT.)",
+    "CUT_TRANSITION": "a transition",
+    "TIMED_TRANSITION": "a transition",
+    "FLAG": "continuous",
+    "COMMA": '","',
+    "COLON": '":"',
+    "$END": "the end of the file",
+}
+
+
+def _describe_expected(expected: set[str]) -> str:
+    words = []
+    for name in sorted(expected):
+        if name.startswith("__ANON") or name in ("COMMENT",):
+            continue
+        words.append(_EXPECTED_NAMES.get(name, _keyword_text(name)))
+    unique = sorted(set(words))
+    if len(unique) > 6:
+        unique = unique[:6] + ["…"]
+    return ", ".join(unique)
+
+
+def _keyword_text(terminal: str) -> str:
+    pattern = _parser().get_terminal(terminal).pattern if _has_terminal(terminal) else None
+    if pattern is not None and pattern.type == "str":
+        return f'"{pattern.value}"'
+    return terminal.lower()
+
+
+def _has_terminal(name: str) -> bool:
+    try:
+        _parser().get_terminal(name)
+    except KeyError:
+        return False
+    return True
+
+
+_TOP_LEVEL = ("SHOT", "title:", "character", "INT./EXT.")
+
+
+def _syntax_diagnostic(source: SourceFile, error: UnexpectedInput) -> Diagnostic:
+    line, column = max(error.line, 1), max(error.column, 1)
+    text = source.line(line)
+    found_word = re.match(r"\S+", text[column - 1 :]) if column <= len(text) else None
+    found = found_word[0] if found_word else "end of line"
+    expected = set(getattr(error, "expected", None) or getattr(error, "allowed", None) or ())
+    if isinstance(error, UnexpectedToken) and error.token.type == "_NL":
+        found = "end of line"
+    if isinstance(error, UnexpectedToken) and error.token.type in ("_INDENT", "_DEDENT"):
+        return _indent_diagnostic(source, error, expected)
+    if isinstance(error, UnexpectedEOF):
+        line = len(source.text.splitlines()) or 1
+        return make(
+            "syntax-error",
+            source.whole_line(line),
+            "the file ends in the middle of a line or block",
+            help=f"expected {_describe_expected(expected)}",
+        )
+    span = source.span(line, column, column + (len(found) if found_word else 1))
+    special = _special_case(source, span, found, expected)
+    if special:
+        return special
+    return make(
+        "syntax-error",
+        span,
+        f"unexpected {found!r}" if found_word else "unexpected end of line",
+        label="not understood here",
+        help=f"expected {_describe_expected(expected)}" if expected else None,
+    )
+
+
+def _indent_diagnostic(source: SourceFile, error: UnexpectedToken, expected) -> Diagnostic:
+    # The indenter reports the token at the start of the indented line.
+    line = error.token.end_line or error.line
+    span = source.whole_line(line)
+    if error.token.type == "_INDENT":
+        return make(
+            "bad-indentation",
+            span,
+            "this line is indented but nothing above it opens a block",
+            help="only the lines of a character, location, shot or dialogue are indented; "
+            "remove the indentation or indent it under its SHOT",
+        )
+    return make(
+        "syntax-error",
+        span,
+        "the block above ends too early",
+        help=f"expected {_describe_expected(expected)}",
+    )
+
+
+def _special_case(source: SourceFile, span: Span, found: str, expected: set[str]):
+    """Labels for the mistakes writers make most, with a fix for each."""
+    word = found.rstrip(",:")
+    if "SIZE" in expected:
+        sizes = sorted(set(SHOT_SIZES))
+        guess = did_you_mean(word, sizes)
+        return make(
+            "unknown-shot-size",
+            span,
+            f"{word!r} is not a shot size",
+            label="expected a shot size",
+            help=guess or "write one of: " + ", ".join(sorted(set(SHOT_SIZES.values()))),
+        )
+    if "MOVE" in expected and "DIRECTION" not in expected:
+        return make(
+            "bad-camera-move",
+            span,
+            f"{word!r} is not a camera move",
+            label="expected a camera move",
+            help=did_you_mean(word, CAMERA_MOVES) or "moves: " + ", ".join(CAMERA_MOVES),
+        )
+    if "NAME" in expected and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", word) and word != word.upper():
+        return make(
+            "syntax-error",
+            span,
+            f"names are written in capitals: {word!r}",
+            label="expected a NAME",
+            help=f'write "{word.upper()}"',
+        )
+    if "TIME" in expected and re.fullmatch(r"\d+(\.\d+)?", word):
+        return make(
+            "syntax-error",
+            span,
+            f"{word!r} has no unit",
+            label="expected a time",
+            help=f"write {word}s for seconds, {word}f for frames or {word}ms for milliseconds",
+        )
+    if "_SLUG_DASH" in expected or "SLUG_LOCATION" in expected:
+        return make(
+            "syntax-error",
+            span,
+            "a scene heading needs a location, \" - \" and a time of day",
+            help="write it as: INT. LAMP_ROOM - NIGHT",
+        )
+    if "SHOT" in {_expected_keyword(e) for e in expected} and span.column > 1:
+        return make(
+            "bad-indentation",
+            span,
+            "this line is indented but nothing above it opens a block",
+            help="indent shot lines under their SHOT line, and nothing else",
+        )
+    if "SHOT" in {_expected_keyword(e) for e in expected}:
+        return make(
+            "syntax-error",
+            span,
+            f"a line at the top level cannot start with {word!r}",
+            label="not a header, declaration, scene heading, SHOT or transition",
+            help="action, dialogue and camera lines belong indented under a SHOT line",
+        )
+    return None
+
+
+def _expected_keyword(terminal: str) -> str:
+    if _has_terminal(terminal):
+        pattern = _parser().get_terminal(terminal).pattern
+        if pattern.type == "str":
+            return pattern.value
+    return terminal
+
+
+__all__ = ["parse_source", "SHOT_SIZES", "CAMERA_MOVES", "UnexpectedCharacters"]

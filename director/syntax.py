@@ -1,0 +1,180 @@
+"""The syntax tree: what one `.shot` file says, before any name is resolved.
+
+`parse.py` builds these; `check.py` reads them and builds the checked spec.
+Values are kept as written (times with their unit, names as text) because
+their meaning depends on things a single file does not know, such as the
+frame rate or what another file declares.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from .source import Span
+
+
+class Node(BaseModel):
+    span: Span
+
+
+class Time(Node):
+    """A time as written: `4s`, `250ms`, `12f` or SMPTE `00:01:04:12`."""
+
+    text: str
+    value: float
+    unit: Literal["s", "ms", "f", "tc"]
+
+
+class Word(Node):
+    """A name, keyword or path as written, with where it was written."""
+
+    text: str
+
+
+# ---------------------------------------------------------------- header
+
+
+class Setting(Node):
+    key: Literal["title", "format", "style", "negative", "seed", "backend", "import"]
+
+
+class TextSetting(Setting):
+    value: str
+
+
+class FormatSetting(Setting):
+    width: int
+    height: int
+    fps: str | None  # as written, e.g. "23.976"
+
+
+class IntSetting(Setting):
+    value: int
+
+
+class NumberSetting(Setting):
+    value: float
+
+
+class PathSetting(Setting):
+    path: Word
+
+
+# ---------------------------------------------------------- declarations
+
+
+class Declaration(Node):
+    name: Word
+
+
+class Character(Declaration):
+    description: str | None = None
+    refs: list[Word] = []
+    voice: str | None = None
+
+
+class Location(Declaration):
+    description: str | None = None
+    refs: list[Word] = []
+
+
+class Asset(Declaration):
+    kind: Literal["audio", "image", "video"]
+    path: Word
+
+
+# ---------------------------------------------------------------- scenes
+
+
+class Slugline(Node):
+    prefix: str  # INT. EXT. INT./EXT.
+    location: Word
+    time_of_day: str
+
+
+class CameraMove(Node):
+    move: str
+    direction: Word | None = None  # a direction word or, for `track`, a NAME
+    amount: Word | None = None  # 10deg or 1.5x
+    speed: Literal["slow", "fast"] | None = None
+    ease: Literal["in", "out", "in-out"] | None = None
+    over: Time | None = None
+
+
+class Camera(Node):
+    moves: list[CameraMove]
+
+
+class Angle(Node):
+    kind: str
+    degrees: float | None = None
+
+
+class Lens(Node):
+    focal_mm: float
+
+
+class Action(Node):
+    text: str
+
+
+class DialogueLine(Node):
+    parenthetical: str | None = None
+    text: str
+
+
+class Dialogue(Node):
+    speaker: Word
+    extension: Literal["V.O.", "O.S."] | None = None
+    lines: list[DialogueLine]
+
+
+class Cue(Node):
+    kind: Literal["music", "sfx", "ambience"]
+    asset: Word
+    start: Time | None = None
+    length: Time | None = None
+    fade_in: Time | None = None
+    fade_out: Time | None = None
+    gain_db: float | None = None
+    duck: bool = False
+
+
+class Reference(Node):
+    target: Word  # an asset NAME or a path
+
+
+class Keyframe(Node):
+    end: Literal["first", "last"]
+    target: Word
+
+
+ShotItem = (
+    Camera | Angle | Lens | Action | Dialogue | Cue | Reference | Keyframe | TextSetting
+    | IntSetting | NumberSetting | Setting
+)
+
+
+class Shot(Node):
+    id: Word
+    size: Word
+    subjects: list[Word] = []
+    duration: Time
+    continuous: bool = False
+    items: list[ShotItem] = []
+
+
+class Transition(Node):
+    kind: Literal["cut", "smash cut", "match cut", "dissolve", "wipe", "fade out", "fade in"]
+    length: Time | None = None
+
+
+class ScriptFile(BaseModel):
+    """One parsed file: its header, declarations and, in order, its scenes and shots."""
+
+    path: str
+    settings: list[Setting] = []
+    declarations: list[Declaration] = []
+    body: list[Slugline | Shot | Transition] = []
