@@ -1,0 +1,1 @@
+"""Generation backends: one small class each over `backends.base.Backend`."""

@@ -82,7 +82,6 @@ for _entry in [
     ("W107", "unknown-capitalised-name", _W, "a capitalised word close to a declared name"),
     ("W108", "no-shots", _W, "a script with nothing to film"),
     ("W109", "unsupported-conditioning", _W, "an input the backend cannot take"),
-    ("W110", "continuous-after-transition", _W, "a continuous shot behind a dissolve or wipe"),
 ]:
     _register(*_entry)
 

@@ -206,7 +206,8 @@ class _ToSyntax(Transformer):
     def subjects(self, *names):
         return [self._word(n) for n in names]
 
-    def shot(self, _id, size, *rest):
+    @v_args(inline=True, meta=True)
+    def shot(self, meta, _id, size, *rest):
         subjects: list[ast.Word] = []
         rest = list(rest)
         if isinstance(rest[0], list):
@@ -215,7 +216,13 @@ class _ToSyntax(Transformer):
         flags = [r for r in rest if isinstance(r, Token) and r.type == "FLAG"]
         items = [r for r in rest if not isinstance(r, Token)]
         return ast.Shot(
-            span=self._span_of_children(_id, duration.span),
+            span=Span(
+                file=self.file,
+                line=meta.line,
+                column=meta.column,
+                end_line=duration.span.end_line,
+                end_column=duration.span.end_column,
+            ),
             id=self._word(_id),
             size=self._word(size, SHOT_SIZES[str(size)]),
             subjects=subjects,

@@ -1,0 +1,1009 @@
+"""Checking: syntax trees of a script and its imports to one checked `Film`.
+
+Resolves imports (with cycle detection), every name and every path; probes the
+media files; converts times to frames; and applies every rule of the
+language's "What the compiler must reject", plus the warnings an editor wants.
+All diagnostics of the stage are collected before it stops.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+from backends import registry
+
+from . import spec
+from . import syntax as ast
+from .diagnostics import Diagnostic, Diagnostics, did_you_mean
+from .media import UnreadableMedia, kind_of, probe
+from .parse import parse_source
+from .source import PathEscape, SourceFile, Span, display_name, resolve_path
+
+WORDS_PER_SECOND = 2.5  # a normal speaking rate
+MAX_REFERENCES = {"image": 9, "video": 3, "audio": 3}
+DIRECTIONS = {
+    "pan": ("left", "right"),
+    "truck": ("left", "right"),
+    "orbit": ("left", "right"),
+    "tilt": ("up", "down"),
+    "pedestal": ("up", "down"),
+    "crane": ("up", "down"),
+    "zoom": ("in", "out"),
+    "dolly": ("in", "out"),
+}
+TAKES_DEGREES = {"pan", "tilt", "orbit"}
+_CAPITALISED = re.compile(r"\b[A-Z][A-Z0-9_]+\b")
+
+
+@dataclass
+class CheckResult:
+    film: spec.Film | None
+    diagnostics: list[Diagnostic]
+    sources: dict[str, str] = field(default_factory=dict)  # display name → text
+
+    def failed(self, strict: bool = False) -> bool:
+        return self.film is None or any(
+            d.severity == "error" or strict for d in self.diagnostics
+        )
+
+
+def check_file(path: Path, *, allow_outside: bool = False) -> CheckResult:
+    """Check the script at `path` and everything it imports."""
+    checker = _Checker(Path(path).resolve(), allow_outside)
+    film = checker.run()
+    diagnostics = checker.diagnostics.sorted()
+    if any(d.severity == "error" for d in diagnostics):
+        film = None
+    return CheckResult(film, diagnostics, checker.sources)
+
+
+# ------------------------------------------------------------------ loading
+
+
+class _Loader:
+    """Reads and parses a script and, depth first, the files it imports."""
+
+    def __init__(self, root: Path, allow_outside: bool, diagnostics: Diagnostics):
+        self.root = root
+        self.allow_outside = allow_outside
+        self.diagnostics = diagnostics
+        self.sources: dict[str, str] = {}
+        self.files: list[tuple[Path, ast.ScriptFile]] = []
+        self._done: set[Path] = set()
+
+    def load(self, path: Path, stack: tuple[Path, ...] = ()) -> ast.ScriptFile | None:
+        source = self._read(path)
+        if source is None:
+            return None
+        tree, problems = parse_source(source)
+        self.diagnostics.extend(problems)
+        self._done.add(path)
+        if tree is None:
+            return None
+        self.files.append((path, tree))
+        for setting in tree.settings:
+            if isinstance(setting, ast.PathSetting):
+                self._follow(setting, path, stack + (path,))
+        return tree
+
+    def _read(self, path: Path) -> SourceFile | None:
+        display = display_name(path)
+        data = path.read_bytes()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            line = data[: error.start].count(b"\n") + 1
+            column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+            self.sources[display] = data.decode("utf-8", errors="replace")
+            self.diagnostics.add(
+                "invalid-encoding",
+                Span(file=display, line=line, column=column, end_line=line, end_column=column + 1),
+                f"byte 0x{data[error.start]:02x} is not UTF-8",
+                help="save the file as UTF-8",
+            )
+            return None
+        self.sources[display] = text
+        return SourceFile(path, display, text)
+
+    def _follow(self, setting: ast.PathSetting, importer: Path, stack: tuple[Path, ...]) -> None:
+        target = _resolve(self, setting.path, importer.parent)
+        if target is None:
+            return
+        if target in stack:
+            cycle = " → ".join(display_name(p) for p in stack[stack.index(target) :] + (target,))
+            self.diagnostics.add(
+                "import-cycle",
+                setting.path.span,
+                f"importing {setting.path.text!r} closes a cycle: {cycle}",
+                label="imported again here",
+                help="move the shared declarations into a file that imports nothing back",
+            )
+            return
+        if target not in self._done:
+            self.load(target, stack)
+
+
+def _resolve(owner, word: ast.Word, folder: Path) -> Path | None:
+    """Resolve a path the script wrote, or report why it cannot be used."""
+    try:
+        path = resolve_path(word.text, folder, owner.root, owner.allow_outside)
+    except PathEscape as escape:
+        owner.diagnostics.add(
+            "path-outside-project",
+            word.span,
+            f"the path {word.text!r} leaves the project: {escape}",
+            help="copy the file into the project folder, or pass --allow-outside",
+        )
+        return None
+    except (OSError, ValueError) as error:
+        owner.diagnostics.add(
+            "missing-file", word.span, f"the path {word.text!r} is not usable: {error}"
+        )
+        return None
+    if not path.is_file():
+        owner.diagnostics.add(
+            "missing-file",
+            word.span,
+            f"no file at {word.text!r}",
+            label="not found",
+            help=_nearby_file_help(path),
+        )
+        return None
+    return path
+
+
+def _nearby_file_help(path: Path) -> str:
+    folder = path.parent
+    if not folder.is_dir():
+        return f"the folder {folder.name!r} does not exist either"
+    names = sorted(p.name for p in folder.iterdir())
+    guess = did_you_mean(path.name, names)
+    return guess or "check the spelling and that the path is relative to this script"
+
+
+# ----------------------------------------------------------------- checking
+
+
+class _Checker:
+    def __init__(self, top: Path, allow_outside: bool):
+        self.top = top
+        self.root = top.parent
+        self.allow_outside = allow_outside
+        self.diagnostics = Diagnostics()
+        self.loader = _Loader(self.root, allow_outside, self.diagnostics)
+        self.sources = self.loader.sources
+        self.fps = Fraction(24)
+        self.format = spec.Format()
+        self.declared: dict[str, tuple[str, ast.Declaration]] = {}  # name → (kind, node)
+        self.characters: dict[str, spec.Character] = {}
+        self.locations: dict[str, spec.Location] = {}
+        self.assets: dict[str, spec.NamedAsset] = {}
+        self.used: set[str] = set()
+        self._folder: dict[str, Path] = {}  # display name → its folder, for relative paths
+
+    # -- the stage
+    def run(self) -> spec.Film | None:
+        tree = self.loader.load(self.top)
+        if tree is None:
+            return None
+        self._folder = {display_name(p): p.parent for p, _ in self.loader.files}
+        settings = self._settings(tree)
+        for path, script in self.loader.files:
+            for declaration in script.declarations:
+                self._declare(declaration)
+        self._resolve_declarations()
+        scenes, shots, fade_out = self._body(tree, settings)
+        self._check_transitions(shots, fade_out)
+        self._warn_unused()
+        if not shots and settings.get("title"):
+            self.diagnostics.add(
+                "no-shots",
+                settings["title"].span,
+                "the script has no shots",
+                help='add a shot, e.g. "SHOT 1 WIDE 4s"',
+            )
+        return self._film(settings, scenes, shots, fade_out)
+
+    def _film(self, settings, scenes, shots, fade_out) -> spec.Film | None:
+        title = settings.get("title")
+        if title is None:
+            return None
+        return spec.Film(
+            title=title.value,
+            format=self.format,
+            style=_text(settings.get("style")),
+            negative=_text(settings.get("negative")),
+            seed=settings["seed"].value if "seed" in settings else 0,
+            backend=settings["backend"].value if "backend" in settings else "auto",
+            characters=self.characters,
+            locations=self.locations,
+            assets=self.assets,
+            scenes=scenes,
+            shots=shots,
+            fade_out=fade_out,
+            root=str(self.root),
+            files=[p.relative_to(self.root).as_posix() for p, _ in self.loader.files],
+        )
+
+    # -- header
+    def _settings(self, tree: ast.ScriptFile) -> dict[str, ast.Setting]:
+        settings: dict[str, ast.Setting] = {}
+        for setting in tree.settings:
+            if setting.key == "import":
+                continue
+            if setting.key in settings:
+                self._duplicate_setting(setting, settings[setting.key])
+                continue
+            settings[setting.key] = setting
+        if "title" not in settings:
+            self.diagnostics.add(
+                "missing-title",
+                Span(file=tree.path, line=1, column=1, end_line=1, end_column=2),
+                "the script has no title",
+                help='start the script with a line like "title: The Lighthouse"',
+            )
+        if "format" in settings:
+            self._format(settings["format"])
+        if "backend" in settings:
+            self._backend_name(settings["backend"].value, settings["backend"].span)
+        return settings
+
+    def _duplicate_setting(self, setting: ast.Setting, first: ast.Setting) -> None:
+        self.diagnostics.add(
+            "duplicate-setting",
+            setting.span,
+            f'"{setting.key}:" is given twice',
+            notes=[f"first given at {first.span}"],
+            help="keep one of them",
+        )
+
+    def _format(self, setting: ast.FormatSetting) -> None:
+        fps = Fraction(setting.fps) if setting.fps else Fraction(24)
+        if setting.fps and setting.fps in ("23.976", "29.97", "59.94"):
+            fps = Fraction(round(float(setting.fps) + 0.1) * 1000, 1001)
+        problems = []
+        if not (2 <= setting.width <= 8192 and 2 <= setting.height <= 8192):
+            problems.append("width and height must be between 2 and 8192")
+        elif setting.width % 2 or setting.height % 2:
+            problems.append("width and height must be even (video codecs need it)")
+        if not 1 <= fps <= 240:
+            problems.append("the frame rate must be between 1 and 240 fps")
+        for problem in problems:
+            self.diagnostics.add("invalid-value", setting.span, problem, help="e.g. 1280x720 @ 24fps")
+        if not problems:
+            self.fps = fps
+            self.format = spec.Format(
+                width=setting.width,
+                height=setting.height,
+                fps_num=fps.numerator,
+                fps_den=fps.denominator,
+            )
+
+    def _backend_name(self, name: str, span: Span) -> bool:
+        if name == registry.AUTO or name in registry.backends():
+            return True
+        self.diagnostics.add(
+            "unknown-backend",
+            span,
+            f"there is no backend called {name!r}",
+            help=did_you_mean(name, registry.names() + [registry.AUTO])
+            or "available: " + ", ".join([registry.AUTO, *registry.names()]),
+        )
+        return False
+
+    # -- declarations
+    def _declare(self, declaration: ast.Declaration) -> None:
+        name = declaration.name.text
+        kind = _declaration_kind(declaration)
+        if name in self.declared:
+            first = self.declared[name][1]
+            self.diagnostics.add(
+                "duplicate-declaration",
+                declaration.name.span,
+                f"{name} is declared twice",
+                label="declared again here",
+                notes=[f"first declared as {self.declared[name][0]} at {first.name.span}"],
+                help="rename one of them or delete the second",
+            )
+            return
+        self.declared[name] = (kind, declaration)
+
+    def _resolve_declarations(self) -> None:
+        for name, (kind, node) in self.declared.items():
+            folder = self._folder[node.span.file]
+            if isinstance(node, ast.Character):
+                refs = self._media_list(node.refs, folder, "image")
+                self.characters[name] = spec.Character(
+                    name=name,
+                    description=node.description or "",
+                    refs=refs,
+                    voice=node.voice or "",
+                    span=node.name.span,
+                )
+            elif isinstance(node, ast.Location):
+                refs = self._media_list(node.refs, folder, "image")
+                self.locations[name] = spec.Location(
+                    name=name, description=node.description or "", refs=refs, span=node.name.span
+                )
+            else:
+                media = self._media(node.path, folder, node.kind)
+                if media is not None:
+                    self.assets[name] = spec.NamedAsset(name=name, file=media, span=node.name.span)
+
+    def _media_list(self, words: list[ast.Word], folder: Path, kind: str) -> list[spec.MediaFile]:
+        found = (self._media(word, folder, kind) for word in words)
+        return [media for media in found if media is not None]
+
+    def _media(self, word: ast.Word, folder: Path, kind: str | None) -> spec.MediaFile | None:
+        """Resolve, classify and probe one file; `kind` None accepts any kind."""
+        actual = kind_of(word.text)
+        if actual is None or (kind is not None and actual != kind):
+            wanted = f"an {kind}" if kind in ("image", "audio") else f"a {kind or 'media'}"
+            self.diagnostics.add(
+                "wrong-kind",
+                word.span,
+                f"{word.text!r} is not {wanted} file",
+                help="known endings: " + ", ".join(_suffixes(kind)),
+            )
+            return None
+        path = _resolve(self, word, folder)
+        if path is None:
+            return None
+        try:
+            info = probe(path, actual)
+        except (UnreadableMedia, OSError) as error:
+            self.diagnostics.add(
+                "unreadable-file",
+                word.span,
+                f"{word.text!r} {error}",
+                help=f"re-export it as a standard {actual} file",
+            )
+            return None
+        media = spec.MediaFile(
+            path=_relative(path, self.root),
+            kind=actual,
+            sha256=info.sha256,
+            width=info.width,
+            height=info.height,
+            seconds=info.seconds,
+            span=word.span,
+        )
+        self._warn_small_image(media)
+        return media
+
+    def _warn_small_image(self, media: spec.MediaFile) -> None:
+        if media.kind != "image" or media.width is None or media.height is None:
+            return
+        needed = min(self.format.width, self.format.height) // 2
+        if min(media.width, media.height) < needed:
+            self.diagnostics.add(
+                "small-reference",
+                media.span,
+                f"{media.path} is {media.width}x{media.height}, smaller than half the "
+                f"output's short side ({needed} px)",
+                help=f"use an image at least {needed} px on its short side",
+            )
+
+    # -- names
+    def _lookup(self, word: ast.Word, kind: str) -> bool:
+        """Is `word` a declared name of `kind`?  Reports it when not."""
+        found = self.declared.get(word.text)
+        if found is not None and found[0] == kind:
+            self.used.add(word.text)
+            return True
+        if found is not None:
+            self.diagnostics.add(
+                "wrong-kind",
+                word.span,
+                f"{word.text} is a {found[0]}, not a {kind}",
+                notes=[f"declared at {found[1].name.span}"],
+            )
+            return False
+        same_kind = [n for n, (k, _) in self.declared.items() if k == kind]
+        code = {"character": "unknown-character", "location": "unknown-location"}.get(
+            kind, "unknown-asset"
+        )
+        self.diagnostics.add(
+            code,
+            word.span,
+            f"no {kind} called {word.text} is declared",
+            label=f"unknown {kind}",
+            help=did_you_mean(word.text, same_kind) or _declare_help(kind, word.text),
+        )
+        return False
+
+    # -- scenes and shots
+    def _body(self, tree: ast.ScriptFile, settings):
+        scenes: list[spec.Scene] = []
+        shots: list[spec.Shot] = []
+        pending: ast.Transition | None = None
+        fade_out: spec.Transition | None = None
+        for item in tree.body:
+            if isinstance(item, ast.Slugline):
+                scenes.append(self._scene(item, len(scenes)))
+            elif isinstance(item, ast.Transition):
+                pending = self._place_transition(item, pending, bool(shots))
+            else:
+                if not scenes:
+                    scenes.append(spec.Scene(index=0))
+                incoming = self._transition(pending) if pending else spec.Transition(kind="cut")
+                pending = None
+                shot = self._shot(item, scenes[-1], incoming, shots)
+                if shot is not None:
+                    shots.append(shot)
+        if pending is not None:
+            if pending.kind == "fade out":
+                fade_out = self._transition(pending)
+            else:
+                self._misplaced(pending, "nothing follows it", "end the film with FADE OUT: or remove it")
+        return scenes, shots, fade_out
+
+    def _place_transition(self, item: ast.Transition, pending, after_a_shot: bool):
+        if pending is not None:
+            self._misplaced(item, "two transitions in a row", "keep one of them")
+            return pending
+        if item.kind == "fade in" and after_a_shot:
+            self._misplaced(item, "FADE IN: can only open the film", "use DISSOLVE TO: or FADE OUT:")
+            return None
+        if item.kind != "fade in" and not after_a_shot:
+            self._misplaced(item, "a transition needs a shot before it", "open the film with FADE IN:")
+            return None
+        return item
+
+    def _misplaced(self, item: ast.Transition, why: str, fix: str) -> None:
+        self.diagnostics.add("misplaced-transition", item.span, f"misplaced transition: {why}", help=fix)
+
+    def _transition(self, item: ast.Transition) -> spec.Transition:
+        frames = self._frames(item.length) if item.length else 0
+        if item.length and frames < 1:
+            self.diagnostics.add(
+                "invalid-value", item.length.span, "a transition must last at least one frame"
+            )
+        return spec.Transition(kind=item.kind, frames=max(frames, 0), span=item.span)
+
+    def _scene(self, item: ast.Slugline, index: int) -> spec.Scene:
+        name = item.location.text
+        declared = None
+        if name in self.declared:
+            declared = name if self._lookup(item.location, "location") else None
+        else:
+            locations = [n for n, (k, _) in self.declared.items() if k == "location"]
+            self.diagnostics.add(
+                "free-text-location",
+                item.location.span,
+                f"{name!r} is not a declared location, so it has no description or references",
+                help=did_you_mean(name, locations) or _declare_help("location", name),
+            )
+        return spec.Scene(
+            index=index,
+            setting=item.prefix,
+            location=self.locations[declared].description if declared in self.locations else name,
+            declared_location=declared,
+            time_of_day=item.time_of_day,
+            span=item.span,
+        )
+
+    def _shot(self, item: ast.Shot, scene: spec.Scene, incoming, earlier) -> spec.Shot | None:
+        frames = self._frames(item.duration)
+        if frames < 1:
+            self.diagnostics.add(
+                "invalid-value", item.duration.span, "a shot must last at least one frame"
+            )
+            frames = 1
+        self._unique_id(item, earlier)
+        if item.continuous and not earlier:
+            self.diagnostics.add(
+                "continuous-first-shot",
+                item.span,
+                f"shot {item.id.text} is marked continuous but no shot comes before it",
+                help='remove "continuous" from the first shot',
+            )
+        subjects = [w.text for w in item.subjects if self._lookup(w, "character")]
+        shot = _ShotBuilder(self, item, frames).build()
+        appearing = _ordered(subjects + shot["speakers"] + shot["named"] + shot["tracked"])
+        self._warn_absent_subjects(item, shot)
+        self._count_references(item, scene, appearing, shot["refs"])
+        self._check_length(item, frames, shot["backend"])
+        return spec.Shot(
+            id=item.id.text,
+            scene=scene.index,
+            size=item.size.text,
+            subjects=subjects,
+            characters=appearing,
+            frames=frames,
+            continuous=item.continuous,
+            transition_in=incoming,
+            span=item.span,
+            **shot["fields"],
+        )
+
+    def _unique_id(self, item: ast.Shot, earlier: list[spec.Shot]) -> None:
+        for shot in earlier:
+            if shot.id == item.id.text:
+                self.diagnostics.add(
+                    "duplicate-shot-id",
+                    item.id.span,
+                    f"shot id {item.id.text!r} is already used",
+                    notes=[f"first used at {shot.span}"],
+                    help=f'give this shot its own id, e.g. "{item.id.text}-2"',
+                )
+                return
+
+    def _warn_absent_subjects(self, item: ast.Shot, shot: dict) -> None:
+        present = set(shot["speakers"]) | set(shot["named"]) | set(shot["tracked"])
+        for word in item.subjects:
+            if word.text in self.characters and word.text not in present:
+                self.diagnostics.add(
+                    "subject-not-in-shot",
+                    word.span,
+                    f"the shot is on {word.text} but {word.text} never appears in it",
+                    help=f"name {word.text} in an action line or give them dialogue",
+                )
+
+    def _count_references(self, item: ast.Shot, scene, characters, refs) -> None:
+        counts = {"image": 0, "video": 0, "audio": 0}
+        for name in characters:
+            if name in self.characters:
+                counts["image"] += len(self.characters[name].refs)
+        if scene.declared_location in self.locations:
+            counts["image"] += len(self.locations[scene.declared_location].refs)
+        for media in refs:
+            counts[media.kind] += 1
+        for kind, limit in MAX_REFERENCES.items():
+            if counts[kind] > limit:
+                self.diagnostics.add(
+                    "too-many-references",
+                    item.span,
+                    f"shot {item.id.text} is conditioned on {counts[kind]} {kind} references; "
+                    f"at most {limit} may condition one shot",
+                    notes=["references of the characters and location in the shot count too"],
+                    help="drop some ref: lines or reference images of the characters",
+                )
+
+    def _check_length(self, item: ast.Shot, frames: int, backend_name: str) -> None:
+        try:
+            backend = registry.get(backend_name)
+        except KeyError:
+            return  # reported as unknown-backend
+        caps = backend.capabilities
+        if caps.max_frames is None or caps.can_extend:
+            return
+        rate = caps.rate_for(float(self.fps))
+        needed = caps.frames_for(round(frames / self.fps * Fraction(rate)))
+        if needed > caps.max_frames:
+            self.diagnostics.add(
+                "shot-too-long",
+                item.duration.span,
+                f"shot {item.id.text} needs {needed} frames but {backend.name} makes at most "
+                f"{caps.max_frames} and cannot extend a shot",
+                help=f"split the shot, or keep it under {caps.max_frames / rate:.1f}s",
+            )
+
+    # -- transitions against their shots
+    def _check_transitions(self, shots: list[spec.Shot], fade_out) -> None:
+        for index, shot in enumerate(shots):
+            t = shot.transition_in
+            if t.frames == 0:
+                continue
+            before = shots[index - 1] if index else None
+            for neighbour in (before, shot):
+                if neighbour is not None and t.frames > neighbour.frames:
+                    self._too_long(t, neighbour)
+        if fade_out is not None and shots and fade_out.frames > shots[-1].frames:
+            self._too_long(fade_out, shots[-1])
+        for index, shot in enumerate(shots):
+            following = shots[index + 1].transition_in if index + 1 < len(shots) else fade_out
+            used = shot.transition_in.frames + (following.frames if following else 0)
+            if following and following.frames and shot.transition_in.frames and used > shot.frames:
+                self.diagnostics.add(
+                    "transition-too-long",
+                    following.span,
+                    f"shot {shot.id} ({shot.frames} frames) cannot spare {used} frames for "
+                    "the transitions on both its sides",
+                    help="shorten one of the transitions or lengthen the shot",
+                )
+
+    def _too_long(self, transition: spec.Transition, shot: spec.Shot) -> None:
+        self.diagnostics.add(
+            "transition-too-long",
+            transition.span,
+            f"the {transition.kind} lasts {transition.frames} frames but shot {shot.id} "
+            f"lasts only {shot.frames}",
+            help=f"make it at most {shot.frames} frames ({shot.frames / self.fps:.2f}s)",
+        )
+
+    def _warn_unused(self) -> None:
+        for name, (kind, node) in self.declared.items():
+            if name not in self.used:
+                self.diagnostics.add(
+                    "unused-declaration",
+                    node.name.span,
+                    f"the {kind} {name} is declared but never used",
+                    help="use it in a shot, or delete the declaration",
+                )
+
+    # -- times
+    def _frames(self, time: ast.Time) -> int:
+        if time.unit == "tc":
+            return self._timecode_frames(time)
+        if time.unit == "f":
+            if time.value != int(time.value):
+                self.diagnostics.add(
+                    "invalid-value", time.span, "a frame count must be a whole number"
+                )
+            return int(time.value)
+        seconds = Fraction(time.text[: -len(time.unit)]) / (1000 if time.unit == "ms" else 1)
+        return round(seconds * self.fps)
+
+    def _timecode_frames(self, time: ast.Time) -> int:
+        hours, minutes, seconds, frames = (int(part) for part in time.text.split(":"))
+        nominal = round(self.fps)
+        if minutes > 59 or seconds > 59 or frames >= nominal:
+            self.diagnostics.add(
+                "invalid-value",
+                time.span,
+                f"{time.text} is not a valid timecode at {nominal} fps",
+                help=f"minutes and seconds go to 59, frames to {nominal - 1}",
+            )
+        return ((hours * 60 + minutes) * 60 + seconds) * nominal + frames
+
+
+class _ShotBuilder:
+    """Checks one shot's body and collects the spec fields it gives."""
+
+    def __init__(self, checker: _Checker, item: ast.Shot, frames: int):
+        self.c = checker
+        self.item = item
+        self.frames = frames
+        self.folder = checker._folder[item.span.file]
+        self.fields: dict = {"action": [], "dialogue": [], "cues": [], "refs": [], "camera": []}
+        self.speakers: list[str] = []
+        self.named: list[str] = []
+        self.tracked: list[str] = []
+        self.seen_settings: dict[str, Span] = {}
+
+    def build(self) -> dict:
+        for element in self.item.items:
+            self._element(element)
+        self._time_dialogue()
+        return {
+            "fields": self.fields,
+            "speakers": self.speakers,
+            "named": self.named,
+            "tracked": self.tracked,
+            "refs": self.fields["refs"],
+            "backend": self.fields.get("backend") or "auto",
+        }
+
+    def _element(self, element) -> None:
+        if isinstance(element, ast.Camera):
+            self._once("camera", element.span)
+            self.fields["camera"] = self._camera(element)
+        elif isinstance(element, ast.Angle):
+            self._once("angle", element.span)
+            self._angle(element)
+        elif isinstance(element, ast.Lens):
+            self._once("lens", element.span)
+            self._lens(element)
+        elif isinstance(element, ast.Action):
+            self.fields["action"].append(element.text)
+            self._names_in_text(element)
+        elif isinstance(element, ast.Dialogue):
+            self._dialogue(element)
+        elif isinstance(element, ast.Cue):
+            self._cue(element)
+        elif isinstance(element, ast.Reference):
+            media = self._reference(element.target, None)
+            if media is not None:
+                self.fields["refs"].append(media)
+        elif isinstance(element, ast.Keyframe):
+            self._once(f"keyframe {element.end}", element.span)
+            self.fields[f"keyframe_{element.end}"] = self._reference(element.target, "image")
+        else:
+            self._override(element)
+
+    def _once(self, key: str, span: Span) -> None:
+        if key in self.seen_settings:
+            self.c.diagnostics.add(
+                "duplicate-setting",
+                span,
+                f'"{key}" is given twice in shot {self.item.id.text}',
+                notes=[f"first given at {self.seen_settings[key]}"],
+                help="keep one of them",
+            )
+        self.seen_settings[key] = span
+
+    # -- overrides: seed, takes, backend, negative, consistency
+    def _override(self, setting: ast.Setting) -> None:
+        self._once(setting.key, setting.span)
+        value = setting.value
+        if setting.key == "takes" and not 1 <= value <= 64:
+            self._invalid(setting.span, "takes must be between 1 and 64")
+        elif setting.key == "consistency" and not 0 <= value <= 1:
+            self._invalid(setting.span, "consistency is a score between 0 and 1")
+        elif setting.key == "backend" and not self.c._backend_name(value, setting.span):
+            return
+        self.fields[setting.key] = value
+
+    def _invalid(self, span: Span, message: str) -> None:
+        self.c.diagnostics.add("invalid-value", span, message)
+
+    # -- camera
+    def _camera(self, camera: ast.Camera) -> list[spec.CameraMove]:
+        timed = [self.c._frames(m.over) for m in camera.moves if m.over is not None]
+        free = [m for m in camera.moves if m.over is None]
+        left = self.frames - sum(timed)
+        if left < 0 or (free and left < len(free)):
+            self.c.diagnostics.add(
+                "invalid-value",
+                camera.span,
+                f"the camera moves take {sum(timed)} frames but the shot lasts {self.frames}",
+                help="shorten the `over` times or lengthen the shot",
+            )
+            left = max(left, len(free))
+        share, extra = divmod(left, len(free)) if free else (0, 0)
+        moves, start = [], 0
+        for move in camera.moves:
+            if move.over is not None:
+                length = self.c._frames(move.over)
+            else:
+                length, extra = share + (1 if extra > 0 else 0), extra - 1
+            moves.append(self._move(move, start, length))
+            start += length
+        return moves
+
+    def _move(self, move: ast.CameraMove, start: int, frames: int) -> spec.CameraMove:
+        result = spec.CameraMove(
+            move=move.move,
+            speed=move.speed,
+            ease=move.ease,
+            start=start,
+            frames=frames,
+            span=move.span,
+        )
+        self._move_direction(move, result)
+        self._move_amount(move, result)
+        return result
+
+    def _move_direction(self, move: ast.CameraMove, result: spec.CameraMove) -> None:
+        word = move.direction
+        if move.move == "track":
+            if word is None or not re.fullmatch(r"[A-Z][A-Z0-9_]*", word.text):
+                self._bad_move(move, "track needs the character to follow", "track MARA")
+            elif self.c._lookup(word, "character"):
+                result.target = word.text
+                self.tracked.append(word.text)
+            return
+        allowed = DIRECTIONS.get(move.move, ())
+        if not allowed and word is not None:
+            self._bad_move(move, f"{move.move} takes no direction", move.move)
+        elif allowed and (word is None or word.text not in allowed):
+            what = f"{word.text!r} is not a direction for {move.move}" if word else (
+                f"{move.move} needs a direction"
+            )
+            self._bad_move(move, what, f"{move.move} {allowed[0]} or {move.move} {allowed[1]}")
+        elif word is not None:
+            result.direction = word.text
+
+    def _move_amount(self, move: ast.CameraMove, result: spec.CameraMove) -> None:
+        amount = move.amount
+        if amount is None:
+            return
+        if amount.text.endswith("deg"):
+            if move.move not in TAKES_DEGREES:
+                self._bad_move(move, f"{move.move} takes no angle", "only pan, tilt and orbit do")
+            result.degrees = float(amount.text[:-3])
+        elif move.move != "zoom":
+            self._bad_move(move, f"{move.move} takes no factor", "only zoom does, e.g. zoom in 1.5x")
+        else:
+            result.factor = float(amount.text[:-1])
+            if result.factor <= 0:
+                self._invalid(amount.span, "a zoom factor must be above 0")
+
+    def _bad_move(self, move: ast.CameraMove, message: str, example: str) -> None:
+        self.c.diagnostics.add(
+            "bad-camera-move", move.span, message, help=f"for example: {example}"
+        )
+
+    def _angle(self, angle: ast.Angle) -> None:
+        if angle.degrees is not None and angle.kind != "dutch":
+            self._invalid(angle.span, f"a {angle.kind} angle takes no degrees; only dutch does")
+        self.fields["angle"] = angle.kind
+        self.fields["angle_degrees"] = angle.degrees
+
+    def _lens(self, lens: ast.Lens) -> None:
+        if not 4 <= lens.focal_mm <= 1200:
+            self._invalid(lens.span, "a focal length must be between 4mm and 1200mm")
+        self.fields["lens_mm"] = lens.focal_mm
+
+    # -- names in action text
+    def _names_in_text(self, action: ast.Action) -> None:
+        for match in _CAPITALISED.finditer(action.text):
+            word = match[0]
+            found = self.c.declared.get(word)
+            if found is not None:
+                self.c.used.add(word)
+                if found[0] == "character":
+                    self.named.append(word)
+                continue
+            guess = did_you_mean(word, [n for n in self.c.declared if len(n) > 2])
+            if guess and len(word) > 2:
+                column = action.span.column + match.start()
+                span = Span(
+                    file=action.span.file,
+                    line=action.span.line,
+                    column=column,
+                    end_line=action.span.line,
+                    end_column=column + len(word),
+                )
+                self.c.diagnostics.add(
+                    "unknown-capitalised-name",
+                    span,
+                    f"{word} is written like a name but nothing is declared by that name",
+                    help=guess,
+                )
+
+    # -- dialogue
+    def _dialogue(self, dialogue: ast.Dialogue) -> None:
+        speaker = dialogue.speaker
+        known = self.c._lookup(speaker, "character")
+        if known:
+            self.speakers.append(speaker.text)
+        voice = self.c.characters[speaker.text].voice if speaker.text in self.c.characters else ""
+        for line in dialogue.lines:
+            self.fields["dialogue"].append(
+                spec.DialogueLine(
+                    speaker=speaker.text,
+                    extension=dialogue.extension,
+                    parenthetical=line.parenthetical,
+                    text=line.text,
+                    voice=voice,
+                    start=0,
+                    frames=0,
+                    span=line.span,
+                )
+            )
+
+    def _time_dialogue(self) -> None:
+        """Spread the lines across the shot in proportion to their words."""
+        lines = self.fields["dialogue"]
+        words = [max(1, len(line.text.split())) for line in lines]
+        total = sum(words)
+        if not lines:
+            return
+        seconds = self.frames / self.c.fps
+        if total / WORDS_PER_SECOND > seconds:
+            self.c.diagnostics.add(
+                "dialogue-too-long",
+                lines[0].span,
+                f"{total} words of dialogue take about {total / WORDS_PER_SECOND:.1f}s to "
+                f"say but shot {self.item.id.text} lasts {float(seconds):.1f}s",
+                help=f"lengthen the shot to {total / WORDS_PER_SECOND:.1f}s or cut words",
+            )
+        start = 0
+        for index, (line, count) in enumerate(zip(lines, words, strict=True)):
+            end = self.frames if index == len(lines) - 1 else start + self.frames * count // total
+            line.start, line.frames = start, max(0, end - start)
+            start = end
+
+    # -- cues
+    def _cue(self, cue: ast.Cue) -> None:
+        if not self.c._lookup(cue.asset, "asset"):
+            return
+        asset = self.c.assets.get(cue.asset.text)
+        if asset is None:
+            return  # its file was reported already
+        if asset.file.kind != "audio":
+            self.c.diagnostics.add(
+                "wrong-kind",
+                cue.asset.span,
+                f"{cue.asset.text} is {asset.file.kind}, and a {cue.kind} cue plays audio",
+                help=f"declare an audio asset, e.g. audio {cue.asset.text}_SOUND: refs/sound.wav",
+            )
+            return
+        start = self.c._frames(cue.start) if cue.start else 0
+        self.fields["cues"].append(self._timed_cue(cue, asset, start))
+
+    def _timed_cue(self, cue: ast.Cue, asset: spec.NamedAsset, start: int) -> spec.Cue:
+        fps = self.c.fps
+        available = round(Fraction(asset.file.seconds or 0).limit_denominator(48000) * fps)
+        if cue.start and start >= self.frames:
+            self.c.diagnostics.add(
+                "cue-after-shot",
+                cue.start.span,
+                f"the cue starts at {cue.start.text} but shot {self.item.id.text} lasts "
+                f"{float(self.frames / fps):.2f}s",
+                help="cue times are relative to the start of their shot",
+            )
+        if cue.length is not None:
+            frames = self.c._frames(cue.length)
+            if frames > available:
+                self._outside_asset(cue.length, asset, f"plays for {cue.length.text}")
+        else:
+            frames = min(available, max(self.frames - start, 0))
+        fade_in = self.c._frames(cue.fade_in) if cue.fade_in else 0
+        fade_out = self.c._frames(cue.fade_out) if cue.fade_out else 0
+        if fade_in + fade_out > max(frames, 0) and (cue.fade_in or cue.fade_out):
+            where = cue.fade_out or cue.fade_in
+            self._outside_asset(where, asset, "fades for longer than it plays")
+        return spec.Cue(
+            kind=cue.kind,
+            asset=asset.name,
+            file=asset.file,
+            start=start,
+            frames=frames,
+            fade_in=fade_in,
+            fade_out=fade_out,
+            gain_db=cue.gain_db or 0.0,
+            duck=cue.duck,
+            span=cue.span,
+        )
+
+    def _outside_asset(self, time: ast.Time, asset: spec.NamedAsset, what: str) -> None:
+        self.c.diagnostics.add(
+            "cue-outside-asset",
+            time.span,
+            f"the cue {what}, but {asset.name} ({asset.file.path}) is only "
+            f"{asset.file.seconds or 0:.2f}s long",
+            help=f"keep the cue within {asset.file.seconds or 0:.2f}s, or use a longer file",
+        )
+
+    # -- references
+    def _reference(self, target: ast.Word, kind: str | None) -> spec.MediaFile | None:
+        if re.fullmatch(r"[A-Z][A-Z0-9_]*", target.text):
+            if not self.c._lookup(target, "asset"):
+                return None
+            asset = self.c.assets.get(target.text)
+            if asset is not None and kind is not None and asset.file.kind != kind:
+                self.c.diagnostics.add(
+                    "wrong-kind",
+                    target.span,
+                    f"{target.text} is {asset.file.kind}; a keyframe must be an image",
+                )
+                return None
+            return asset.file if asset else None
+        return self.c._media(target, self.folder, kind)
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _declaration_kind(declaration: ast.Declaration) -> str:
+    if isinstance(declaration, ast.Character):
+        return "character"
+    if isinstance(declaration, ast.Location):
+        return "location"
+    return "asset"
+
+
+def _declare_help(kind: str, name: str) -> str:
+    examples = {
+        "character": f"declare it: character {name}",
+        "location": f"declare it: location {name}",
+        "asset": f"declare it, e.g. audio {name}: refs/{name.lower()}.wav",
+    }
+    return examples[kind]
+
+
+def _suffixes(kind: str | None) -> list[str]:
+    from .media import KIND_BY_SUFFIX
+
+    return [s for s, k in KIND_BY_SUFFIX.items() if kind is None or k == kind]
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()  # outside the root, allowed by --allow-outside
+
+
+def _text(setting: ast.Setting | None) -> str:
+    return setting.value if setting is not None else ""
+
+
+def _ordered(names: list[str]) -> list[str]:
+    return list(dict.fromkeys(names))

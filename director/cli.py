@@ -1,0 +1,207 @@
+"""The `director` command line: one subcommand per job, each a thin layer over a stage."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from backends import registry
+
+from .check import CheckResult, check_file
+from .diagnostics import Severity, did_you_mean, render_github, render_human, render_json
+from .plan import plan_film, plan_schema
+from .prompts import PromptTemplateError
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("director: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="director",
+        description="Compile .shot scripts: check them, plan their generation, make the film.",
+        epilog="Run 'director COMMAND --help' for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"director {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _add_check(commands)
+    _add_plan(commands)
+    _add_schema(commands)
+    return parser
+
+
+def _add_check(commands) -> None:
+    check = commands.add_parser(
+        "check",
+        help="check scripts and report every problem",
+        description="Parse and check each script and the files it imports. Exit status: "
+        "0 clean (warnings allowed), 1 errors (or warnings with --strict), 2 usage.",
+    )
+    check.add_argument("files", nargs="+", type=Path, metavar="FILE", help=".shot scripts")
+    _add_diagnostic_options(check)
+    check.add_argument("-v", "--verbose", action="store_true", help="say so when a file is clean")
+    check.set_defaults(run=_run_check)
+
+
+def _add_plan(commands) -> None:
+    plan = commands.add_parser(
+        "plan",
+        help="check a script and write its generation plan as JSON",
+        description="Check FILE, lower it to a generation graph and an edit timeline, and "
+        "write them as JSON (to stdout, or to -o). Same input, same bytes. Exit status as "
+        "for check.",
+    )
+    plan.add_argument("file", type=Path, metavar="FILE", help="the top .shot script")
+    plan.add_argument("-o", "--output", type=Path, help="write the plan here instead of stdout")
+    plan.add_argument(
+        "--backend", help="plan for this backend instead of the script's (e.g. preview, ltx2, wan)"
+    )
+    plan.add_argument(
+        "--template", type=Path, help="a jinja2 prompt template to use instead of the backend's"
+    )
+    _add_diagnostic_options(plan)
+    plan.set_defaults(run=_run_plan)
+
+
+def _add_schema(commands) -> None:
+    schema = commands.add_parser(
+        "schema",
+        help="print the JSON Schema of plan files",
+        description="Print the versioned JSON Schema that every `director plan` output validates "
+        "against.",
+    )
+    schema.set_defaults(run=_run_schema)
+
+
+def _add_diagnostic_options(command) -> None:
+    command.add_argument(
+        "--format",
+        choices=("human", "json", "github"),
+        default="human",
+        help="how to print diagnostics: human text (default), a JSON list, or GitHub "
+        "Actions annotations",
+    )
+    command.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    command.add_argument(
+        "--allow-outside",
+        action="store_true",
+        help="let scripts name files outside the project folder",
+    )
+    command.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour human output (auto: only on a terminal, and not with NO_COLOR set)",
+    )
+
+
+def _missing_files(files: list[Path]) -> int | None:
+    for path in files:
+        if not path.is_file():
+            print(f"director: error: no such script: {path}", file=sys.stderr)
+            return EXIT_USAGE
+    return None
+
+
+def _run_check(args) -> int:
+    if (usage := _missing_files(args.files)) is not None:
+        return usage
+    results = [check_file(path, allow_outside=args.allow_outside) for path in args.files]
+    _report(results, args)
+    failed = any(result.failed(args.strict) for result in results)
+    if args.verbose and not failed:
+        for path, result in zip(args.files, results, strict=True):
+            warnings = sum(d.severity is Severity.WARNING for d in result.diagnostics)
+            print(f"{path}: ok" + (f" ({warnings} warnings)" if warnings else ""))
+    return EXIT_ERRORS if failed else EXIT_OK
+
+
+def _run_plan(args) -> int:
+    if (usage := _missing_files([args.file])) is not None:
+        return usage
+    if args.template is not None and not args.template.is_file():
+        print(f"director: error: no such template: {args.template}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.backend is not None and args.backend not in registry.names() + [registry.AUTO]:
+        hint = did_you_mean(args.backend, registry.names()) or "available: " + ", ".join(
+            registry.names()
+        )
+        print(f"director: error: unknown backend {args.backend!r}; {hint}", file=sys.stderr)
+        return EXIT_USAGE
+    checked = check_file(args.file, allow_outside=args.allow_outside)
+    if checked.film is None:
+        _report([checked], args)
+        return EXIT_ERRORS
+    try:
+        planned = plan_film(checked.film, backend=args.backend, template=args.template)
+    except PromptTemplateError as error:
+        print(f"director: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    checked.diagnostics.extend(planned.diagnostics)
+    _report([checked], args)
+    if planned.plan is None or checked.failed(args.strict):
+        return EXIT_ERRORS
+    text = planned.plan.to_json()
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        _write_atomically(args.output, text)
+    return EXIT_OK
+
+
+def _run_schema(args) -> int:
+    sys.stdout.write(json.dumps(plan_schema(), indent=2) + "\n")
+    return EXIT_OK
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write via a temporary file and a rename, so no half-written plan is ever seen."""
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
+
+
+def _report(results: list[CheckResult], args) -> None:
+    diagnostics = [d for result in results for d in result.diagnostics]
+    if args.strict:
+        diagnostics = [d.model_copy(update={"severity": Severity.ERROR}) for d in diagnostics]
+    if args.format == "json":
+        sys.stdout.write(render_json(diagnostics))
+    elif args.format == "github":
+        sys.stdout.write(render_github(diagnostics))
+    elif diagnostics:
+        sources = {name: text for result in results for name, text in result.sources.items()}
+        sys.stderr.write(render_human(diagnostics, sources, colour=_colour(args.color)))
+        sys.stderr.write(_summary(diagnostics))
+
+
+def _summary(diagnostics) -> str:
+    errors = sum(d.severity is Severity.ERROR for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    parts = [f"{errors} error{'s' * (errors != 1)}"] if errors else []
+    parts += [f"{warnings} warning{'s' * (warnings != 1)}"] if warnings else []
+    return "\n" + ", ".join(parts) + "\n"
+
+
+def _colour(choice: str) -> bool:
+    if choice != "auto":
+        return choice == "always"
+    return sys.stderr.isatty() and "NO_COLOR" not in os.environ

@@ -1,0 +1,517 @@
+"""Planning: a checked `Film` lowered to a generation graph and an edit timeline.
+
+Each node names one operation, its inputs (other nodes) and its parameters,
+and carries a content hash over exactly those: the operation, its version,
+the canonical JSON of its parameters and its inputs' hashes.  The runtime
+uses that hash as the cache key, so it must change exactly when the node's
+output would.  Ids are stable names for people; hashes are for machines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from backends import registry
+from backends.base import Backend, Capabilities
+
+from . import spec
+from .diagnostics import Diagnostic, Diagnostics
+from .prompts import builtin_template, render_prompt
+from .source import Span
+
+SCHEMA_VERSION = 1
+AUDIO_RATE = 48000
+DUCK_DB = -12.0  # how far music marked `duck under dialogue` drops while someone speaks
+
+Op = Literal[
+    "asset", "prompt", "generate", "join", "consistency", "select", "voice", "transition",
+    "mix", "assemble", "mux",
+]  # fmt: skip
+
+# An operation's version is part of its nodes' hashes: bump it when the
+# operation starts making different output from the same parameters.
+OP_VERSIONS: dict[str, int] = dict.fromkeys(Op.__args__, 1)
+
+
+class Node(BaseModel):
+    id: str
+    op: Op
+    inputs: list[str] = []
+    params: dict[str, Any] = {}
+    hash: str = ""
+    source: Span | None = None  # the script line this node comes from
+
+
+class TimelineShot(BaseModel):
+    shot: str
+    scene: int
+    start: int  # first frame in the cut
+    end: int  # one past the last frame
+    frames: int
+
+
+class TimelineTransition(BaseModel):
+    kind: str
+    before: str | None  # shot id, None at the film's start
+    after: str | None  # shot id, None at the film's end
+    start: int
+    frames: int
+    cut: int  # the edit point: where an editor would put the cut
+
+
+class TimelineCue(BaseModel):
+    kind: str
+    asset: str
+    path: str
+    shot: str
+    start: int
+    frames: int
+    fade_in: int
+    fade_out: int
+    gain_db: float
+    duck: bool
+
+
+class TimelineLine(BaseModel):
+    shot: str
+    speaker: str
+    text: str
+    start: int
+    end: int
+
+
+class Timeline(BaseModel):
+    fps_num: int
+    fps_den: int
+    frames: int
+    shots: list[TimelineShot]
+    transitions: list[TimelineTransition]
+    cues: list[TimelineCue]
+    dialogue: list[TimelineLine]
+
+
+class Plan(BaseModel):
+    """What to generate, with which references, in which order, and how to cut and mix it."""
+
+    schema_version: Literal[1] = Field(default=SCHEMA_VERSION, alias="schema")
+    title: str
+    width: int
+    height: int
+    fps_num: int
+    fps_den: int
+    backends: dict[str, Capabilities]
+    nodes: list[Node]
+    output: str  # the id of the final node
+    timeline: Timeline
+
+    model_config = {"populate_by_name": True}
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2, by_alias=True) + "\n"
+
+
+def plan_schema() -> dict:
+    schema = Plan.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"shot-director/plan/v{SCHEMA_VERSION}"
+    return schema
+
+
+@dataclass
+class PlanResult:
+    plan: Plan | None
+    diagnostics: list[Diagnostic]
+
+
+def plan_film(
+    film: spec.Film, *, backend: str | None = None, template: Path | None = None
+) -> PlanResult:
+    """Lower a checked film.  `backend` overrides the script's; `template` the prompts'."""
+    planner = _Planner(film, backend, template.read_text(encoding="utf-8") if template else None)
+    plan = planner.run()
+    diagnostics = planner.diagnostics.sorted()
+    failed = any(d.severity == "error" for d in diagnostics)
+    return PlanResult(None if failed else plan, diagnostics)
+
+
+# -------------------------------------------------------------------- hashing
+
+
+def node_hash(op: str, params: dict, input_hashes: list[str]) -> str:
+    payload = json.dumps(
+        [op, OP_VERSIONS[op], params, input_hashes],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def shot_seed(film_seed: int, shot_id: str) -> int:
+    """A shot's default seed: stable when shots are added or moved around it."""
+    digest = hashlib.sha256(f"{film_seed}:{shot_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+# -------------------------------------------------------------------- planner
+
+
+class _Planner:
+    def __init__(self, film: spec.Film, backend: str | None, template: str | None):
+        self.film = film
+        self.backend_name = backend
+        self.template = template
+        self.diagnostics = Diagnostics()
+        self.nodes: dict[str, Node] = {}
+        self.backends: dict[str, type[Backend]] = {}
+
+    def run(self) -> Plan:
+        film = self.film
+        timeline = build_timeline(film)
+        previous_select: str | None = None
+        selects, voices, joint = [], [], []
+        for shot in film.shots:
+            backend = self._backend(shot)
+            select = self._shot(shot, backend, previous_select if shot.continuous else None)
+            selects.append(select)
+            if backend.capabilities.joint_audio:
+                joint.append(select)
+            elif shot.dialogue:
+                voices.append(self._voice(shot))
+            previous_select = select
+        transitions = [self._transition(t) for t in timeline.transitions]
+        assemble = self._add(
+            "assemble",
+            "film/assemble",
+            selects + transitions,
+            {
+                "width": film.format.width,
+                "height": film.format.height,
+                "fps": [film.format.fps_num, film.format.fps_den],
+                "shots": [s.model_dump() for s in timeline.shots],
+            },
+        )
+        mix = self._mix(timeline, voices, joint)
+        output = self._add("mux", "film/mux", [assemble, mix], {"video": "h264", "audio": "aac"})
+        return Plan(
+            title=film.title,
+            width=film.format.width,
+            height=film.format.height,
+            fps_num=film.format.fps_num,
+            fps_den=film.format.fps_den,
+            backends={name: b.capabilities for name, b in sorted(self.backends.items())},
+            nodes=list(self.nodes.values()),
+            output=output,
+            timeline=timeline,
+        )
+
+    # -- graph building
+    def _add(self, op: str, node_id: str, inputs: list[str], params: dict, source=None) -> str:
+        if node_id in self.nodes:
+            return node_id
+        digest = node_hash(op, params, [self.nodes[i].hash for i in inputs])
+        self.nodes[node_id] = Node(
+            id=node_id, op=op, inputs=inputs, params=params, hash=digest, source=source
+        )
+        return node_id
+
+    def _asset(self, media: spec.MediaFile) -> str:
+        return self._add(
+            "asset",
+            f"asset/{media.path}",
+            [],
+            {"path": media.path, "kind": media.kind, "sha256": media.sha256},
+            media.span,
+        )
+
+    def _backend(self, shot: spec.Shot) -> type[Backend]:
+        name = self.backend_name or shot.backend or self.film.backend
+        backend = registry.get(name)
+        self.backends[backend.name] = backend
+        return backend
+
+    # -- one shot: prompt → takes (windows → join → consistency) → select
+    def _shot(self, shot: spec.Shot, backend: type[Backend], previous: str | None) -> str:
+        caps = backend.capabilities
+        self._warn_unsupported(shot, backend, previous)
+        size = self._size(shot, backend)
+        rate = caps.rate_for(float(self.film.format.fps))
+        wanted = max(1, round(shot.frames * rate / float(self.film.format.fps)))
+        windows = split_windows(caps, wanted)
+        prompt = self._prompt(shot, backend)
+        refs = [self._asset(m) for m in self._reference_media(shot)]
+        keyframes = self._keyframes(shot)
+        seed = shot.seed if shot.seed is not None else shot_seed(self.film.seed, shot.id)
+        takes = []
+        for take in range(shot.takes):
+            base = f"shot/{shot.id}/take{take}"
+            generated = self._windows(
+                shot, backend, base, windows, prompt, refs, keyframes, previous, size,
+                rate, seed + take,
+            )  # fmt: skip
+            takes.append(self._consistency(shot, base, generated))
+        return self._add(
+            "select",
+            f"shot/{shot.id}/select",
+            takes,
+            {
+                "frames": shot.frames,
+                "width": self.film.format.width,
+                "height": self.film.format.height,
+                "fps": [self.film.format.fps_num, self.film.format.fps_den],
+                "min_consistency": shot.consistency,
+            },
+            shot.span,
+        )
+
+    def _windows(
+        self, shot, backend, base, windows, prompt, refs, keyframes, previous, size, rate, seed
+    ) -> str:
+        caps = backend.capabilities
+        ids: list[str] = []
+        for index, (start, frames) in enumerate(windows):
+            inputs = [prompt, *refs, *keyframes]
+            if index == 0 and previous is not None:
+                inputs.append(previous)  # continuous: conditioned on its last frame
+            if index > 0:
+                inputs.append(ids[-1])  # each window continues the one before
+            params = {
+                "backend": backend.name,
+                "backend_version": backend.version,
+                "seed": seed,
+                "width": size[0],
+                "height": size[1],
+                "fps": rate,
+                "frames": frames,
+                "window": {"index": index, "start": start, "overlap": caps.window_overlap},
+                "continues": "previous_shot" if index == 0 and previous else None,
+            }
+            ids.append(self._add("generate", f"{base}/window{index}", inputs, params, shot.span))
+        if len(ids) == 1:
+            return ids[0]
+        return self._add(
+            "join",
+            f"{base}/join",
+            ids,
+            {"overlap": caps.window_overlap, "frames": windows[-1][0] + windows[-1][1]},
+            shot.span,
+        )
+
+    def _consistency(self, shot: spec.Shot, base: str, take: str) -> str:
+        characters = [c for c in shot.characters if self.film.characters[c].refs]
+        if not characters:
+            return take
+        refs = [self._asset(m) for c in characters for m in self.film.characters[c].refs]
+        return self._add(
+            "consistency",
+            f"{base}/consistency",
+            [take, *refs],
+            {"characters": characters, "embedder": "auto"},
+            shot.span,
+        )
+
+    def _prompt(self, shot: spec.Shot, backend: type[Backend]) -> str:
+        template = self.template or builtin_template(backend.prompt_template)
+        negative = shot.negative if shot.negative is not None else self.film.negative
+        return self._add(
+            "prompt",
+            f"shot/{shot.id}/prompt",
+            [],
+            {
+                "backend": backend.name,
+                "text": render_prompt(self.film, shot, template),
+                "negative": negative,
+            },
+            shot.span,
+        )
+
+    def _reference_media(self, shot: spec.Shot) -> list[spec.MediaFile]:
+        media = [m for c in shot.characters for m in self.film.characters[c].refs]
+        location = self.film.scenes[shot.scene].declared_location
+        if location:
+            media += self.film.locations[location].refs
+        media += shot.refs
+        return list({m.path: m for m in media}.values())
+
+    def _keyframes(self, shot: spec.Shot) -> list[str]:
+        frames = [shot.keyframe_first, shot.keyframe_last]
+        return [self._asset(m) for m in frames if m is not None]
+
+    def _size(self, shot: spec.Shot, backend: type[Backend]) -> tuple[int, int]:
+        caps = backend.capabilities
+        width = caps.side_for(self.film.format.width)
+        height = caps.side_for(self.film.format.height)
+        if caps.max_side and max(width, height) > caps.max_side:
+            self.diagnostics.add(
+                "unsupported-format",
+                shot.span,
+                f"{backend.name} makes at most {caps.max_side} px a side, and the film is "
+                f"{self.film.format.width}x{self.film.format.height}",
+                help=f"lower the format, or choose another backend than {backend.name}",
+            )
+        return width, height
+
+    def _warn_unsupported(self, shot: spec.Shot, backend: type[Backend], previous) -> None:
+        wanted = {
+            "first_frame": shot.keyframe_first is not None or previous is not None,
+            "last_frame": shot.keyframe_last is not None,
+            "reference_images": any(m.kind == "image" for m in self._reference_media(shot)),
+            "reference_video": any(m.kind == "video" for m in shot.refs),
+            "reference_audio": any(m.kind == "audio" for m in shot.refs),
+        }
+        for conditioning, asked in wanted.items():
+            if asked and conditioning not in backend.capabilities.conditioning:
+                self.diagnostics.add(
+                    "unsupported-conditioning",
+                    shot.span,
+                    f"{backend.name} cannot take {conditioning.replace('_', ' ')}s; "
+                    f"shot {shot.id} gives some, and they will not condition it",
+                    help="choose a backend that takes them, or remove them from the shot",
+                )
+
+    # -- sound and the cut
+    def _voice(self, shot: spec.Shot) -> str:
+        return self._add(
+            "voice",
+            f"shot/{shot.id}/voice",
+            [],
+            {
+                "lines": [
+                    {"speaker": d.speaker, "voice": d.voice, "text": d.text,
+                     "start": d.start, "frames": d.frames}
+                    for d in shot.dialogue
+                ],  # fmt: skip
+                "fps": [self.film.format.fps_num, self.film.format.fps_den],
+                "sample_rate": AUDIO_RATE,
+            },
+            shot.span,
+        )
+
+    def _transition(self, t: TimelineTransition) -> str:
+        ends = [f"shot/{s}/select" for s in (t.before, t.after) if s is not None]
+        name = f"transition/{t.before or 'start'}-{t.after or 'end'}"
+        return self._add("transition", name, ends, {"kind": t.kind, "frames": t.frames})
+
+    def _mix(self, timeline: Timeline, voices: list[str], joint: list[str]) -> str:
+        """The sound: cues, scratch voices, and the shots of backends that make their own."""
+        cue_assets = [self._asset(c.file) for shot in self.film.shots for c in shot.cues]
+        params = {
+            "sample_rate": AUDIO_RATE,
+            "frames": timeline.frames,
+            "fps": [timeline.fps_num, timeline.fps_den],
+            "duck_db": DUCK_DB,
+            "cues": [c.model_dump() for c in timeline.cues],
+            "dialogue": [d.model_dump() for d in timeline.dialogue],
+            "shots": [s.model_dump() for s in timeline.shots] if joint else [],
+        }
+        inputs = list(dict.fromkeys(cue_assets)) + voices + joint
+        return self._add("mix", "film/mix", inputs, params)
+
+
+def split_windows(caps: Capabilities, wanted: int) -> list[tuple[int, int]]:
+    """(start, frames) of each window a backend makes a shot of `wanted` frames in."""
+    total = caps.frames_for(wanted)
+    if caps.max_frames is None or total <= caps.max_frames:
+        return [(0, total)]
+    size, overlap = caps.max_frames, caps.window_overlap
+    count = math.ceil((wanted - overlap) / (size - overlap))
+    windows, start = [], 0
+    for index in range(count):
+        remaining = wanted - start
+        frames = size if index < count - 1 else min(size, caps.frames_for(remaining))
+        windows.append((start, frames))
+        start += size - overlap
+    return windows
+
+
+# ------------------------------------------------------------------ timeline
+
+
+def build_timeline(film: spec.Film) -> Timeline:
+    """Where every shot, transition, cue and line falls in the cut, in film frames.
+
+    A dissolve or wipe overlaps its two shots by its length, centred on the
+    edit point; a fade takes its length to black at the end of one shot and
+    back from black at the start of the next, without overlap.
+    """
+    shots, transitions, cues, lines = [], [], [], []
+    position, previous = 0, None
+    for shot in film.shots:
+        t = shot.transition_in
+        if t.kind in ("dissolve", "wipe") and previous is not None:
+            position -= t.frames
+        placed = TimelineShot(
+            shot=shot.id, scene=shot.scene, start=position, end=position + shot.frames,
+            frames=shot.frames,
+        )  # fmt: skip
+        if t.frames:
+            transitions.append(_placed_transition(t, previous, placed))
+        shots.append(placed)
+        cues += [_placed_cue(c, placed) for c in shot.cues]
+        lines += [
+            TimelineLine(
+                shot=shot.id, speaker=d.speaker, text=d.text,
+                start=placed.start + d.start, end=placed.start + d.start + d.frames,
+            )  # fmt: skip
+            for d in shot.dialogue
+        ]
+        position, previous = placed.end, placed
+    if film.fade_out is not None and previous is not None:
+        frames = film.fade_out.frames
+        transitions.append(
+            TimelineTransition(
+                kind="fade out", before=previous.shot, after=None,
+                start=previous.end - frames, frames=frames, cut=previous.end,
+            )  # fmt: skip
+        )
+    total = position
+    for cue in cues:
+        cue.frames = max(0, min(cue.frames, total - cue.start))
+    return Timeline(
+        fps_num=film.format.fps_num,
+        fps_den=film.format.fps_den,
+        frames=total,
+        shots=shots,
+        transitions=transitions,
+        cues=cues,
+        dialogue=lines,
+    )
+
+
+def _placed_transition(t: spec.Transition, before, after: TimelineShot) -> TimelineTransition:
+    if t.kind in ("dissolve", "wipe"):
+        start, cut = after.start, after.start + t.frames // 2
+    elif t.kind == "fade in":
+        start, cut = after.start, after.start
+    else:  # fade out between two shots: to black, then back from black
+        start, cut = before.end - t.frames, before.end
+    return TimelineTransition(
+        kind=t.kind,
+        before=before.shot if before is not None else None,
+        after=after.shot,
+        start=start,
+        frames=t.frames,
+        cut=cut,
+    )
+
+
+def _placed_cue(cue: spec.Cue, shot: TimelineShot) -> TimelineCue:
+    return TimelineCue(
+        kind=cue.kind,
+        asset=cue.asset,
+        path=cue.file.path,
+        shot=shot.shot,
+        start=shot.start + cue.start,
+        frames=cue.frames,
+        fade_in=cue.fade_in,
+        fade_out=cue.fade_out,
+        gain_db=cue.gain_db,
+        duck=cue.duck,
+    )
