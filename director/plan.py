@@ -163,6 +163,15 @@ def shot_seed(film_seed: int, shot_id: str) -> int:
 # -------------------------------------------------------------------- planner
 
 
+_WORDS = {
+    "first_frame": "a first frame",
+    "last_frame": "a last frame",
+    "reference_images": "reference images",
+    "reference_video": "reference video",
+    "reference_audio": "reference audio",
+}
+
+
 class _Planner:
     def __init__(self, film: spec.Film, backend: str | None, template: str | None):
         self.film = film
@@ -371,8 +380,8 @@ class _Planner:
                 self.diagnostics.add(
                     "unsupported-conditioning",
                     shot.span,
-                    f"{backend.name} cannot take {conditioning.replace('_', ' ')}s; "
-                    f"shot {shot.id} gives some, and they will not condition it",
+                    f"{backend.name} cannot be conditioned on {_WORDS[conditioning]}; "
+                    f"shot {shot.id} gives some, and they will be left out",
                     help="choose a backend that takes them, or remove them from the shot",
                 )
 
