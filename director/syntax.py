@@ -37,7 +37,9 @@ class Word(Node):
 
 
 class Setting(Node):
-    key: Literal["title", "format", "style", "negative", "seed", "backend", "import"]
+    key: Literal[
+        "title", "format", "style", "negative", "seed", "backend", "import", "takes", "consistency"
+    ]
 
 
 class TextSetting(Setting):
