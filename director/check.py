@@ -18,6 +18,7 @@ from backends import registry
 from . import spec
 from . import syntax as ast
 from .diagnostics import Diagnostic, Diagnostics, did_you_mean
+from .gcpause import paused_gc
 from .media import UnreadableMedia, kind_of, probe
 from .parse import parse_source
 from .source import PathEscape, SourceFile, Span, display_name, resolve_path
@@ -45,15 +46,14 @@ class CheckResult:
     sources: dict[str, str] = field(default_factory=dict)  # display name → text
 
     def failed(self, strict: bool = False) -> bool:
-        return self.film is None or any(
-            d.severity == "error" or strict for d in self.diagnostics
-        )
+        return self.film is None or any(d.severity == "error" or strict for d in self.diagnostics)
 
 
 def check_file(path: Path, *, allow_outside: bool = False) -> CheckResult:
     """Check the script at `path` and everything it imports."""
     checker = _Checker(Path(path).resolve(), allow_outside)
-    film = checker.run()
+    with paused_gc():
+        film = checker.run()
     diagnostics = checker.diagnostics.sorted()
     if any(d.severity == "error" for d in diagnostics):
         film = None
@@ -182,6 +182,7 @@ class _Checker:
         self.locations: dict[str, spec.Location] = {}
         self.assets: dict[str, spec.NamedAsset] = {}
         self.used: set[str] = set()
+        self.shot_ids: dict[str, Span] = {}  # shot id → where it was first used
         self._folder: dict[str, Path] = {}  # display name → its folder, for relative paths
 
     # -- the stage
@@ -191,7 +192,7 @@ class _Checker:
             return None
         self._folder = {display_name(p): p.parent for p, _ in self.loader.files}
         settings = self._settings(tree)
-        for path, script in self.loader.files:
+        for _path, script in self.loader.files:
             for declaration in script.declarations:
                 self._declare(declaration)
         self._resolve_declarations()
@@ -272,7 +273,9 @@ class _Checker:
         if not 1 <= fps <= 240:
             problems.append("the frame rate must be between 1 and 240 fps")
         for problem in problems:
-            self.diagnostics.add("invalid-value", setting.span, problem, help="e.g. 1280x720 @ 24fps")
+            self.diagnostics.add(
+                "invalid-value", setting.span, problem, help="e.g. 1280x720 @ 24fps"
+            )
         if not problems:
             self.fps = fps
             self.format = spec.Format(
@@ -312,7 +315,7 @@ class _Checker:
         self.declared[name] = (kind, declaration)
 
     def _resolve_declarations(self) -> None:
-        for name, (kind, node) in self.declared.items():
+        for name, (_kind, node) in self.declared.items():
             folder = self._folder[node.span.file]
             if isinstance(node, ast.Character):
                 refs = self._media_list(node.refs, folder, "image")
@@ -438,7 +441,9 @@ class _Checker:
             if pending.kind == "fade out":
                 fade_out = self._transition(pending)
             else:
-                self._misplaced(pending, "nothing follows it", "end the film with FADE OUT: or remove it")
+                self._misplaced(
+                    pending, "nothing follows it", "end the film with FADE OUT: or remove it"
+                )
         return scenes, shots, fade_out
 
     def _place_transition(self, item: ast.Transition, pending, after_a_shot: bool):
@@ -446,15 +451,21 @@ class _Checker:
             self._misplaced(item, "two transitions in a row", "keep one of them")
             return pending
         if item.kind == "fade in" and after_a_shot:
-            self._misplaced(item, "FADE IN: can only open the film", "use DISSOLVE TO: or FADE OUT:")
+            self._misplaced(
+                item, "FADE IN: can only open the film", "use DISSOLVE TO: or FADE OUT:"
+            )
             return None
         if item.kind != "fade in" and not after_a_shot:
-            self._misplaced(item, "a transition needs a shot before it", "open the film with FADE IN:")
+            self._misplaced(
+                item, "a transition needs a shot before it", "open the film with FADE IN:"
+            )
             return None
         return item
 
     def _misplaced(self, item: ast.Transition, why: str, fix: str) -> None:
-        self.diagnostics.add("misplaced-transition", item.span, f"misplaced transition: {why}", help=fix)
+        self.diagnostics.add(
+            "misplaced-transition", item.span, f"misplaced transition: {why}", help=fix
+        )
 
     def _transition(self, item: ast.Transition) -> spec.Transition:
         frames = self._frames(item.length) if item.length else 0
@@ -493,7 +504,7 @@ class _Checker:
                 "invalid-value", item.duration.span, "a shot must last at least one frame"
             )
             frames = 1
-        self._unique_id(item, earlier)
+        self._unique_id(item)
         if item.continuous and not earlier:
             self.diagnostics.add(
                 "continuous-first-shot",
@@ -520,17 +531,16 @@ class _Checker:
             **shot["fields"],
         )
 
-    def _unique_id(self, item: ast.Shot, earlier: list[spec.Shot]) -> None:
-        for shot in earlier:
-            if shot.id == item.id.text:
-                self.diagnostics.add(
-                    "duplicate-shot-id",
-                    item.id.span,
-                    f"shot id {item.id.text!r} is already used",
-                    notes=[f"first used at {shot.span}"],
-                    help=f'give this shot its own id, e.g. "{item.id.text}-2"',
-                )
-                return
+    def _unique_id(self, item: ast.Shot) -> None:
+        first = self.shot_ids.setdefault(item.id.text, item.span)
+        if first is not item.span:
+            self.diagnostics.add(
+                "duplicate-shot-id",
+                item.id.span,
+                f"shot id {item.id.text!r} is already used",
+                notes=[f"first used at {first}"],
+                help=f'give this shot its own id, e.g. "{item.id.text}-2"',
+            )
 
     def _warn_absent_subjects(self, item: ast.Shot, shot: dict) -> None:
         present = set(shot["speakers"]) | set(shot["named"]) | set(shot["tracked"])
@@ -781,8 +791,10 @@ class _ShotBuilder:
         if not allowed and word is not None:
             self._bad_move(move, f"{move.move} takes no direction", move.move)
         elif allowed and (word is None or word.text not in allowed):
-            what = f"{word.text!r} is not a direction for {move.move}" if word else (
-                f"{move.move} needs a direction"
+            what = (
+                f"{word.text!r} is not a direction for {move.move}"
+                if word
+                else (f"{move.move} needs a direction")
             )
             self._bad_move(move, what, f"{move.move} {allowed[0]} or {move.move} {allowed[1]}")
         elif word is not None:
@@ -797,7 +809,9 @@ class _ShotBuilder:
                 self._bad_move(move, f"{move.move} takes no angle", "only pan, tilt and orbit do")
             result.degrees = float(amount.text[:-3])
         elif move.move != "zoom":
-            self._bad_move(move, f"{move.move} takes no factor", "only zoom does, e.g. zoom in 1.5x")
+            self._bad_move(
+                move, f"{move.move} takes no factor", "only zoom does, e.g. zoom in 1.5x"
+            )
         else:
             result.factor = float(amount.text[:-1])
             if result.factor <= 0:

@@ -8,9 +8,9 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__
 from backends import registry
 
+from . import __version__
 from .check import CheckResult, check_file
 from .diagnostics import Severity, did_you_mean, render_github, render_human, render_json
 from .plan import plan_film, plan_schema

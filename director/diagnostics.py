@@ -164,15 +164,14 @@ def render_human(
     diagnostics: Iterable[Diagnostic], sources: Mapping[str, str], colour: bool = False
 ) -> str:
     """rustc-style text: the header, the location, the line, a caret, notes and help."""
-    paint: Callable[[str, str], str] = (lambda s, c: f"{c}{s}{_RESET}") if colour else (
-        lambda s, c: s
+    paint: Callable[[str, str], str] = (
+        (lambda s, c: f"{c}{s}{_RESET}") if colour else (lambda s, c: s)
     )
     blocks = []
     for d in diagnostics:
         lines = [
-            paint(f"{d.severity}[{d.code} {d.name}]", _COLOURS[d.severity]) + paint(
-                f": {d.message}", _BOLD
-            ),
+            paint(f"{d.severity}[{d.code} {d.name}]", _COLOURS[d.severity])
+            + paint(f": {d.message}", _BOLD),
             paint("  --> ", _BLUE) + str(d.span),
         ]
         text = _source_line(sources.get(d.span.file), d.span.line)

@@ -7,6 +7,7 @@ way the grammar can fail becomes a located `Diagnostic`.
 from __future__ import annotations
 
 import re
+import threading
 from functools import cache
 from importlib import resources
 
@@ -16,12 +17,12 @@ from lark.exceptions import (
     UnexpectedEOF,
     UnexpectedInput,
     UnexpectedToken,
-    VisitError,
 )
 from lark.indenter import DedentError, Indenter
 
 from . import syntax as ast
 from .diagnostics import Diagnostic, did_you_mean, make
+from .gcpause import paused_gc
 from .source import SourceFile, Span
 
 SHOT_SIZES = {
@@ -54,24 +55,21 @@ class ShotIndenter(Indenter):
 
 @cache
 def _parser() -> Lark:
+    # The transformer runs inside the LALR parser, so no parse tree is built:
+    # each rule becomes its model as soon as it is reduced.  Tokens carry
+    # their own positions, so propagate_positions is not needed.
     grammar = resources.files("grammar").joinpath("shot.lark").read_text(encoding="utf-8")
     return Lark(
         grammar,
         parser="lalr",
         lexer="contextual",
         postlex=ShotIndenter(),
-        propagate_positions=True,
+        transformer=_TRANSFORMER,
         maybe_placeholders=False,
-        cache=False,
     )
 
 
-class ParseFailed(Exception):
-    """Raised inside the transformer with a diagnostic; caught in `parse_source`."""
-
-    def __init__(self, diagnostic: Diagnostic):
-        super().__init__(diagnostic.message)
-        self.diagnostic = diagnostic
+_LOCK = threading.Lock()  # the one transformer holds the file being parsed
 
 
 # ------------------------------------------------------------ tree → models
@@ -89,10 +87,7 @@ _TIME = re.compile(r"(\d+(?:\.\d+)?)(ms|s|f)$")
 class _ToSyntax(Transformer):
     """Builds `syntax` models bottom-up; each method is one grammar rule."""
 
-    def __init__(self, source: SourceFile):
-        super().__init__(visit_tokens=False)
-        self.source = source
-        self.file = source.display
+    file = ""  # the display name of the file being parsed
 
     # -- helpers
     def _span_of_token(self, token: Token) -> Span:
@@ -192,7 +187,9 @@ class _ToSyntax(Transformer):
     def asset(self, kind, name, path):
         word = self._word(name)
         span = self._span_of_children(kind, path)
-        return ast.Asset(span=span, name=word, kind=str(kind), path=self._word(path, _unquote(path)))
+        return ast.Asset(
+            span=span, name=word, kind=str(kind), path=self._word(path, _unquote(path))
+        )
 
     # -- scenes
     def slugline(self, prefix, location, time_of_day):
@@ -206,8 +203,7 @@ class _ToSyntax(Transformer):
     def subjects(self, *names):
         return [self._word(n) for n in names]
 
-    @v_args(inline=True, meta=True)
-    def shot(self, meta, _id, size, *rest):
+    def shot(self, keyword, _id, size, *rest):
         subjects: list[ast.Word] = []
         rest = list(rest)
         if isinstance(rest[0], list):
@@ -216,22 +212,16 @@ class _ToSyntax(Transformer):
         flags = [r for r in rest if isinstance(r, Token) and r.type == "FLAG"]
         items = [r for r in rest if not isinstance(r, Token)]
         return ast.Shot(
-            span=Span(
-                file=self.file,
-                line=meta.line,
-                column=meta.column,
-                end_line=duration.span.end_line,
-                end_column=duration.span.end_column,
-            ),
+            span=self._span_of_children(keyword, duration.span),
             id=self._word(_id),
             size=self._word(size, SHOT_SIZES[str(size)]),
             subjects=subjects,
             duration=duration,
             continuous=bool(flags),
-            items=[self._shot_item(i) for i in items],
+            items=[self._as_shot_item(i) for i in items],
         )
 
-    def _shot_item(self, item):
+    def _as_shot_item(self, item):
         if isinstance(item, tuple) and item[0] == "ref":
             return ast.Reference(span=item[1].span, target=item[1])
         return item
@@ -373,6 +363,9 @@ class _ToSyntax(Transformer):
         return script
 
 
+_TRANSFORMER = _ToSyntax(visit_tokens=False)
+
+
 # ---------------------------------------------------------------- the entry
 
 
@@ -382,15 +375,11 @@ def parse_source(source: SourceFile) -> tuple[ast.ScriptFile | None, list[Diagno
     if tabs:
         return None, tabs
     text = source.text if source.text.endswith("\n") else source.text + "\n"
+    parser = _parser()
     try:
-        tree = _parser().parse(text)
-        return _ToSyntax(source).transform(tree), []
-    except ParseFailed as failure:
-        return None, [failure.diagnostic]
-    except VisitError as error:
-        if isinstance(error.orig_exc, ParseFailed):
-            return None, [error.orig_exc.diagnostic]
-        raise
+        with _LOCK, paused_gc():
+            _TRANSFORMER.file = source.display
+            return parser.parse(text), []
     except DedentError as error:
         return None, [_dedent_diagnostic(source, error)]
     except UnexpectedInput as error:
@@ -409,7 +398,7 @@ def _tab_indentation(source: SourceFile) -> list[Diagnostic]:
                     source.span(number, column),
                     "a tab in the indentation",
                     label="tab here",
-                    help="indent with spaces only (the language nests blocks by spaces, as Python does)",
+                    help="indent with spaces only: blocks nest by spaces, as in Python",
                 )
             )
     return found
@@ -606,7 +595,7 @@ def _special_case(source: SourceFile, span: Span, found: str, expected: set[str]
         return make(
             "syntax-error",
             span,
-            "a scene heading needs a location, \" - \" and a time of day",
+            'a scene heading needs a location, " - " and a time of day',
             help="write it as: INT. LAMP_ROOM - NIGHT",
         )
     if "SHOT" in {_expected_keyword(e) for e in expected} and span.column > 1:

@@ -23,6 +23,7 @@ from backends.base import Backend, Capabilities
 
 from . import spec
 from .diagnostics import Diagnostic, Diagnostics
+from .gcpause import paused_gc
 from .prompts import builtin_template, render_prompt
 from .source import Span
 
@@ -135,7 +136,8 @@ def plan_film(
 ) -> PlanResult:
     """Lower a checked film.  `backend` overrides the script's; `template` the prompts'."""
     planner = _Planner(film, backend, template.read_text(encoding="utf-8") if template else None)
-    plan = planner.run()
+    with paused_gc():
+        plan = planner.run()
     diagnostics = planner.diagnostics.sorted()
     failed = any(d.severity == "error" for d in diagnostics)
     return PlanResult(None if failed else plan, diagnostics)
@@ -393,8 +395,13 @@ class _Planner:
             [],
             {
                 "lines": [
-                    {"speaker": d.speaker, "voice": d.voice, "text": d.text,
-                     "start": d.start, "frames": d.frames}
+                    {
+                        "speaker": d.speaker,
+                        "voice": d.voice,
+                        "text": d.text,
+                        "start": d.start,
+                        "frames": d.frames,
+                    }
                     for d in shot.dialogue
                 ],  # fmt: skip
                 "fps": [self.film.format.fps_num, self.film.format.fps_den],
@@ -466,8 +473,11 @@ def build_timeline(film: spec.Film) -> Timeline:
         cues += [_placed_cue(c, placed) for c in shot.cues]
         lines += [
             TimelineLine(
-                shot=shot.id, speaker=d.speaker, text=d.text,
-                start=placed.start + d.start, end=placed.start + d.start + d.frames,
+                shot=shot.id,
+                speaker=d.speaker,
+                text=d.text,
+                start=placed.start + d.start,
+                end=placed.start + d.start + d.frames,
             )  # fmt: skip
             for d in shot.dialogue
         ]
@@ -476,8 +486,12 @@ def build_timeline(film: spec.Film) -> Timeline:
         frames = film.fade_out.frames
         transitions.append(
             TimelineTransition(
-                kind="fade out", before=previous.shot, after=None,
-                start=previous.end - frames, frames=frames, cut=previous.end,
+                kind="fade out",
+                before=previous.shot,
+                after=None,
+                start=previous.end - frames,
+                frames=frames,
+                cut=previous.end,
             )  # fmt: skip
         )
     total = position

@@ -57,7 +57,9 @@ class SourceFile:
 def display_name(path: Path) -> str:
     """The shortest honest name for a file: relative to the working directory if inside it."""
     try:
-        return os.path.relpath(path).replace(os.sep, "/") if _is_under(path, Path.cwd()) else str(path)
+        return (
+            os.path.relpath(path).replace(os.sep, "/") if _is_under(path, Path.cwd()) else str(path)
+        )
     except ValueError:  # a different drive on Windows
         return str(path)
 

@@ -154,8 +154,18 @@ class Keyframe(Node):
 
 
 ShotItem = (
-    Camera | Angle | Lens | Action | Dialogue | Cue | Reference | Keyframe | TextSetting
-    | IntSetting | NumberSetting | Setting
+    Camera
+    | Angle
+    | Lens
+    | Action
+    | Dialogue
+    | Cue
+    | Reference
+    | Keyframe
+    | TextSetting
+    | IntSetting
+    | NumberSetting
+    | Setting
 )
 
 

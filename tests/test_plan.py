@@ -206,8 +206,9 @@ def test_unsupported_conditioning_is_a_located_warning(project):
 
     result = plan_film(checked.film, backend="ltx2")
     warnings = [d for d in result.diagnostics if d.name == "unsupported-conditioning"]
-    assert warnings and all(d.span.file == "film.shot" or d.span.file.endswith("film.shot")
-                            for d in warnings)
+    assert warnings and all(
+        d.span.file == "film.shot" or d.span.file.endswith("film.shot") for d in warnings
+    )
     text = (project.root / "film.shot").read_text().splitlines()
     shot_lines = {n for n, line in enumerate(text, start=1) if line.startswith("SHOT ")}
     assert {d.span.line for d in warnings} == shot_lines
