@@ -8,9 +8,15 @@ call the generation method that subclasses add.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict
+
+from director.spec import CameraMove
 
 Conditioning = Literal[
     "text",
@@ -56,6 +62,50 @@ class Capabilities(BaseModel):
         return min(self.frame_rates, key=lambda rate: (abs(rate - wanted), rate))
 
 
+@dataclass(frozen=True)
+class CharacterRefs:
+    name: str
+    refs: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class ShotRequest:
+    """One generation node's work, as a backend sees it.
+
+    Sizes, rate and frame count already follow the backend's capability
+    table.  Camera moves are timed in this request's frames.  Paths are
+    absolute files in the cache or the project.
+    """
+
+    shot_id: str
+    size: str
+    prompt: str
+    negative: str
+    seed: int
+    width: int
+    height: int
+    fps: float
+    frames: int
+    camera: tuple[CameraMove, ...] = ()
+    plate: Path | None = None  # the location's first reference image
+    characters: tuple[CharacterRefs, ...] = ()
+    reference_images: tuple[Path, ...] = ()  # the shot's own image refs
+    reference_video: tuple[Path, ...] = ()
+    reference_audio: tuple[Path, ...] = ()
+    keyframe_first: Path | None = None
+    keyframe_last: Path | None = None
+    previous_frame: np.ndarray | None = field(default=None, compare=False)  # continuity
+
+
+@dataclass
+class GeneratedShot:
+    """What a backend returns: exactly `request.frames` frames, and sound if it makes it."""
+
+    frames: Iterable[np.ndarray]  # HxWx3 uint8 RGB, yielded one at a time
+    audio: np.ndarray | None = None  # (samples, channels) float32 in [-1, 1]
+    sample_rate: int | None = None
+
+
 class Backend:
     """Base class: subclasses set `name`, `capabilities` and, if they need, the rest."""
 
@@ -73,3 +123,7 @@ class Backend:
     def unavailable_reason(cls) -> str | None:
         """None when this backend can run on this machine, else why not."""
         return None
+
+    def generate(self, request: ShotRequest) -> GeneratedShot:
+        """Make one shot (or one window of a long shot)."""
+        raise NotImplementedError(f"the {self.name} backend cannot generate yet")

@@ -32,9 +32,10 @@ AUDIO_RATE = 48000
 DUCK_DB = -12.0  # how far music marked `duck under dialogue` drops while someone speaks
 
 Op = Literal[
-    "asset", "prompt", "generate", "join", "consistency", "select", "voice", "transition",
-    "mix", "assemble", "mux",
+    "asset", "prompt", "generate", "join", "consistency", "select", "voice", "segment",
+    "transition", "mix", "assemble", "mux",
 ]  # fmt: skip
+Codec = Literal["h264", "prores", "vp9", "png"]
 
 # An operation's version is part of its nodes' hashes: bump it when the
 # operation starts making different output from the same parameters.
@@ -56,6 +57,8 @@ class TimelineShot(BaseModel):
     start: int  # first frame in the cut
     end: int  # one past the last frame
     frames: int
+    head: int = 0  # frames at its start that belong to the transition into it
+    tail: int = 0  # frames at its end that belong to the transition out of it
 
 
 class TimelineTransition(BaseModel):
@@ -63,7 +66,8 @@ class TimelineTransition(BaseModel):
     before: str | None  # shot id, None at the film's start
     after: str | None  # shot id, None at the film's end
     start: int
-    frames: int
+    frames: int  # the transition's length as written
+    covers: int  # frames of the cut it occupies: a fade between shots covers both fades
     cut: int  # the edit point: where an editor would put the cut
 
 
@@ -132,10 +136,16 @@ class PlanResult:
 
 
 def plan_film(
-    film: spec.Film, *, backend: str | None = None, template: Path | None = None
+    film: spec.Film,
+    *,
+    backend: str | None = None,
+    template: Path | None = None,
+    codec: Codec = "h264",
 ) -> PlanResult:
-    """Lower a checked film.  `backend` overrides the script's; `template` the prompts'."""
-    planner = _Planner(film, backend, template.read_text(encoding="utf-8") if template else None)
+    """Lower a checked film.  `backend` overrides the script's; `template` the prompts';
+    `codec` is the delivery codec the cut is encoded in."""
+    source = template.read_text(encoding="utf-8") if template else None
+    planner = _Planner(film, backend, source, codec)
     with paused_gc():
         plan = planner.run()
     diagnostics = planner.diagnostics.sorted()
@@ -175,8 +185,9 @@ _WORDS = {
 
 
 class _Planner:
-    def __init__(self, film: spec.Film, backend: str | None, template: str | None):
+    def __init__(self, film: spec.Film, backend: str | None, template: str | None, codec: str):
         self.film = film
+        self.codec = codec
         self.backend_name = backend
         self.template = template
         self.diagnostics = Diagnostics()
@@ -197,20 +208,23 @@ class _Planner:
             elif shot.dialogue:
                 voices.append(self._voice(shot))
             previous_select = select
-        transitions = [self._transition(t) for t in timeline.transitions]
+        # The cut is a sequence of pieces: each shot's own frames (its segment)
+        # and the frames of each transition, encoded once each, so that the
+        # assembly only concatenates them and an edit re-encodes only its pieces.
+        pieces = []
+        for placed, select in zip(timeline.shots, selects, strict=True):
+            incoming = [t for t in timeline.transitions if t.after == placed.shot]
+            pieces += [self._transition(t) for t in incoming]
+            pieces.append(self._segment(placed, select))
+        pieces += [self._transition(t) for t in timeline.transitions if t.after is None]
         assemble = self._add(
             "assemble",
             "film/assemble",
-            selects + transitions,
-            {
-                "width": film.format.width,
-                "height": film.format.height,
-                "fps": [film.format.fps_num, film.format.fps_den],
-                "shots": [s.model_dump() for s in timeline.shots],
-            },
+            pieces,
+            {"codec": self.codec, "frames": timeline.frames},
         )
         mix = self._mix(timeline, voices, joint)
-        output = self._add("mux", "film/mux", [assemble, mix], {"video": "h264", "audio": "aac"})
+        output = self._add("mux", "film/mux", [assemble, mix], {"codec": self.codec})
         return Plan(
             title=film.title,
             width=film.format.width,
@@ -260,12 +274,13 @@ class _Planner:
         refs = [self._asset(m) for m in self._reference_media(shot)]
         keyframes = self._keyframes(shot)
         seed = shot.seed if shot.seed is not None else shot_seed(self.film.seed, shot.id)
+        direction = self._direction(shot, rate)
         takes = []
         for take in range(shot.takes):
             base = f"shot/{shot.id}/take{take}"
             generated = self._windows(
                 shot, backend, base, windows, prompt, refs, keyframes, previous, size,
-                rate, seed + take,
+                rate, seed + take, direction,
             )  # fmt: skip
             takes.append(self._consistency(shot, base, generated))
         return self._add(
@@ -283,8 +298,9 @@ class _Planner:
         )
 
     def _windows(
-        self, shot, backend, base, windows, prompt, refs, keyframes, previous, size, rate, seed
-    ) -> str:
+        self, shot, backend, base, windows, prompt, refs, keyframes, previous, size, rate, seed,
+        direction,
+    ) -> str:  # fmt: skip
         caps = backend.capabilities
         ids: list[str] = []
         for index, (start, frames) in enumerate(windows):
@@ -303,6 +319,7 @@ class _Planner:
                 "frames": frames,
                 "window": {"index": index, "start": start, "overlap": caps.window_overlap},
                 "continues": "previous_shot" if index == 0 and previous else None,
+                "shot": direction,
             }
             ids.append(self._add("generate", f"{base}/window{index}", inputs, params, shot.span))
         if len(ids) == 1:
@@ -314,6 +331,29 @@ class _Planner:
             {"overlap": caps.window_overlap, "frames": windows[-1][0] + windows[-1][1]},
             shot.span,
         )
+
+    def _direction(self, shot: spec.Shot, rate: float) -> dict:
+        """What the shot asks of the camera and the frame, in generated frames."""
+        scale = rate / float(self.film.format.fps)
+        location = self.film.scenes[shot.scene].declared_location
+        plate = self.film.locations[location].refs[:1] if location else []
+        return {
+            "id": shot.id,
+            "size": shot.size,
+            "camera": [
+                move.model_dump(exclude={"span"})
+                | {"start": round(move.start * scale), "frames": round(move.frames * scale)}
+                for move in shot.camera
+            ],
+            "plate": plate[0].path if plate else None,
+            "characters": [
+                {"name": c, "refs": [m.path for m in self.film.characters[c].refs]}
+                for c in shot.characters
+            ],
+            "refs": [m.path for m in shot.refs],
+            "keyframe_first": shot.keyframe_first.path if shot.keyframe_first else None,
+            "keyframe_last": shot.keyframe_last.path if shot.keyframe_last else None,
+        }
 
     def _consistency(self, shot: spec.Shot, base: str, take: str) -> str:
         characters = [c for c in shot.characters if self.film.characters[c].refs]
@@ -413,7 +453,17 @@ class _Planner:
     def _transition(self, t: TimelineTransition) -> str:
         ends = [f"shot/{s}/select" for s in (t.before, t.after) if s is not None]
         name = f"transition/{t.before or 'start'}-{t.after or 'end'}"
-        return self._add("transition", name, ends, {"kind": t.kind, "frames": t.frames})
+        params = {"kind": t.kind, "frames": t.frames, "codec": self.codec}
+        return self._add("transition", name, ends, params)
+
+    def _segment(self, placed: TimelineShot, select: str) -> str:
+        """The frames of a shot that no transition touches, encoded for the final cut."""
+        return self._add(
+            "segment",
+            f"shot/{placed.shot}/segment",
+            [select],
+            {"start": placed.head, "end": placed.frames - placed.tail, "codec": self.codec},
+        )
 
     def _mix(self, timeline: Timeline, voices: list[str], joint: list[str]) -> str:
         """The sound: cues, scratch voices, and the shots of backends that make their own."""
@@ -469,6 +519,9 @@ def build_timeline(film: spec.Film) -> Timeline:
         )  # fmt: skip
         if t.frames:
             transitions.append(_placed_transition(t, previous, placed))
+            placed.head = t.frames
+            if previous is not None:
+                previous.tail = t.frames
         shots.append(placed)
         cues += [_placed_cue(c, placed) for c in shot.cues]
         lines += [
@@ -484,6 +537,7 @@ def build_timeline(film: spec.Film) -> Timeline:
         position, previous = placed.end, placed
     if film.fade_out is not None and previous is not None:
         frames = film.fade_out.frames
+        previous.tail = frames
         transitions.append(
             TimelineTransition(
                 kind="fade out",
@@ -491,6 +545,7 @@ def build_timeline(film: spec.Film) -> Timeline:
                 after=None,
                 start=previous.end - frames,
                 frames=frames,
+                covers=frames,
                 cut=previous.end,
             )  # fmt: skip
         )
@@ -510,17 +565,18 @@ def build_timeline(film: spec.Film) -> Timeline:
 
 def _placed_transition(t: spec.Transition, before, after: TimelineShot) -> TimelineTransition:
     if t.kind in ("dissolve", "wipe"):
-        start, cut = after.start, after.start + t.frames // 2
+        start, covers, cut = after.start, t.frames, after.start + t.frames // 2
     elif t.kind == "fade in":
-        start, cut = after.start, after.start
+        start, covers, cut = after.start, t.frames, after.start
     else:  # fade out between two shots: to black, then back from black
-        start, cut = before.end - t.frames, before.end
+        start, covers, cut = before.end - t.frames, 2 * t.frames, before.end
     return TimelineTransition(
         kind=t.kind,
         before=before.shot if before is not None else None,
         after=after.shot,
         start=start,
         frames=t.frames,
+        covers=covers,
         cut=cut,
     )
 

@@ -55,7 +55,7 @@ def changed(project, before: str, after: str) -> set[str]:
 
 
 def shot_nodes(shot: str, takes: int = 1) -> set[str]:
-    ids = {f"shot/{shot}/prompt", f"shot/{shot}/select"}
+    ids = {f"shot/{shot}/prompt", f"shot/{shot}/select", f"shot/{shot}/segment"}
     for take in range(takes):
         ids |= {f"shot/{shot}/take{take}/window0", f"shot/{shot}/take{take}/consistency"}
     return ids
@@ -71,7 +71,7 @@ def test_editing_one_action_changes_that_shot_and_what_follows_from_it(project):
 
 def test_editing_an_unchained_shot_leaves_its_neighbours_alone(project):
     edited = SCRIPT.replace("The room is empty.", "The room is empty and dark.")
-    expected = {"shot/5/prompt", "shot/5/take0/window0", "shot/5/select"}
+    expected = {"shot/5/prompt", "shot/5/take0/window0", "shot/5/select", "shot/5/segment"}
     assert changed(project, SCRIPT, edited) == expected | {"film/assemble", "film/mux"}
 
 
@@ -158,8 +158,29 @@ def test_fades_work_inside_their_shots(project):
     script = "title: F\nFADE IN: 1s\nSHOT 1 WS 4s\nFADE OUT: 1s\nSHOT 2 WS 4s\nFADE OUT: 2s\n"
     timeline = project.plan(script).timeline
     assert timeline.frames == 192  # fades do not overlap shots
-    kinds = [(t.kind, t.start, t.frames, t.cut) for t in timeline.transitions]
-    assert kinds == [("fade in", 0, 24, 0), ("fade out", 72, 24, 96), ("fade out", 144, 48, 192)]
+    kinds = [(t.kind, t.start, t.frames, t.covers, t.cut) for t in timeline.transitions]
+    assert kinds == [
+        ("fade in", 0, 24, 24, 0),
+        ("fade out", 72, 24, 48, 96),
+        ("fade out", 144, 48, 48, 192),
+    ]
+    heads_and_tails = [(s.head, s.tail) for s in timeline.shots]
+    assert heads_and_tails == [(24, 24), (24, 48)]
+
+
+def test_the_cut_is_segments_and_transitions_in_order(project):
+    plan = project.plan(SCRIPT)
+    assemble = next(n for n in plan.nodes if n.id == "film/assemble")
+    assert assemble.inputs == [
+        "shot/1/segment", "shot/2/segment", "transition/2-3", "shot/3/segment",
+        "shot/4/segment", "shot/5/segment",
+    ]  # fmt: skip
+    by_id = {n.id: n for n in plan.nodes}
+    assert (by_id["shot/2/segment"].params["start"], by_id["shot/2/segment"].params["end"]) == (
+        0,
+        84,
+    )
+    assert by_id["shot/3/segment"].params["start"] == 12
 
 
 @pytest.mark.parametrize(
