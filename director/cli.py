@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_check(commands)
     _add_plan(commands)
+    _add_compile(commands)
     _add_schema(commands)
     return parser
 
@@ -79,6 +80,47 @@ def _add_plan(commands) -> None:
     )
     _add_diagnostic_options(plan)
     plan.set_defaults(run=_run_plan)
+
+
+def _add_compile(commands) -> None:
+    compile_ = commands.add_parser(
+        "compile",
+        help="check, plan, render and assemble a script into a film",
+        description="Compile FILE into a film: every shot is generated (or reused from the "
+        "cache), cut, mixed and muxed. A second compile after an edit redoes only what the "
+        "edit changed. Exit status: 0 done, 1 script errors or failed shots, 2 usage, 130 "
+        "interrupted (run again to resume).",
+    )
+    compile_.add_argument("file", type=Path, metavar="FILE", help="the top .shot script")
+    compile_.add_argument(
+        "-o", "--output", type=Path, help="the film to write (default: FILE's name, .mp4)"
+    )
+    compile_.add_argument(
+        "--codec",
+        choices=("h264", "prores", "vp9", "png"),
+        default="h264",
+        help="h264 + AAC .mp4 (default), ProRes .mov, VP9 .webm, or a PNG sequence folder",
+    )
+    compile_.add_argument(
+        "--cache", type=Path, help="cache folder (default: .director/cache beside FILE)"
+    )
+    compile_.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="say what would be (re)generated and why; make nothing",
+    )
+    compile_.add_argument(
+        "--keep-going", action="store_true", help="render every shot it can when one fails"
+    )
+    compile_.add_argument("--stems", action="store_true", help="also write per-stem wavs")
+    compile_.add_argument(
+        "--no-burn-in", action="store_true", help="no shot id and timecode on animatic frames"
+    )
+    compile_.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+    compile_.add_argument("--backend", help="render with this backend instead of the script's")
+    compile_.add_argument("--template", type=Path, help="a jinja2 prompt template")
+    _add_diagnostic_options(compile_)
+    compile_.set_defaults(run=_run_compile)
 
 
 def _add_schema(commands) -> None:
@@ -135,17 +177,8 @@ def _run_check(args) -> int:
 
 
 def _run_plan(args) -> int:
-    if (usage := _missing_files([args.file])) is not None:
+    if (usage := _usage_problem(args)) is not None:
         return usage
-    if args.template is not None and not args.template.is_file():
-        print(f"director: error: no such template: {args.template}", file=sys.stderr)
-        return EXIT_USAGE
-    if args.backend is not None and args.backend not in registry.names() + [registry.AUTO]:
-        hint = did_you_mean(args.backend, registry.names()) or "available: " + ", ".join(
-            registry.names()
-        )
-        print(f"director: error: unknown backend {args.backend!r}; {hint}", file=sys.stderr)
-        return EXIT_USAGE
     checked = check_file(args.file, allow_outside=args.allow_outside)
     if checked.film is None:
         _report([checked], args)
@@ -165,6 +198,60 @@ def _run_plan(args) -> int:
     else:
         _write_atomically(args.output, text)
     return EXIT_OK
+
+
+def _run_compile(args) -> int:
+    from . import compile as compiler
+
+    if (usage := _usage_problem(args)) is not None:
+        return usage
+    checked = check_file(args.file, allow_outside=args.allow_outside)
+    if checked.film is None:
+        _report([checked], args)
+        return EXIT_ERRORS
+    options = {"preview": {"burn_in": not args.no_burn_in}}
+    try:
+        planned = plan_film(
+            checked.film,
+            backend=args.backend,
+            template=args.template,
+            codec=args.codec,
+            backend_options=options,
+        )
+    except PromptTemplateError as error:
+        print(f"director: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    checked.diagnostics.extend(planned.diagnostics)
+    _report([checked], args)
+    if planned.plan is None or checked.failed(args.strict):
+        return EXIT_ERRORS
+    job = compiler.Job(
+        plan=planned.plan,
+        script=args.file.resolve(),
+        output=args.output or Path(args.file.stem + compiler.suffix(args.codec)),
+        cache=args.cache or args.file.resolve().parent / ".director" / "cache",
+        keep_going=args.keep_going,
+        stems=args.stems,
+        progress="quiet" if args.quiet else "auto",
+    )
+    if args.dry_run:
+        return compiler.dry_run(job)
+    return compiler.compile_film(job)
+
+
+def _usage_problem(args) -> int | None:
+    if (usage := _missing_files([args.file])) is not None:
+        return usage
+    if args.template is not None and not args.template.is_file():
+        print(f"director: error: no such template: {args.template}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.backend is not None and args.backend not in registry.names() + [registry.AUTO]:
+        hint = did_you_mean(args.backend, registry.names()) or "available: " + ", ".join(
+            registry.names()
+        )
+        print(f"director: error: unknown backend {args.backend!r}; {hint}", file=sys.stderr)
+        return EXIT_USAGE
+    return None
 
 
 def _run_schema(args) -> int:

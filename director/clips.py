@@ -105,7 +105,7 @@ def count_frames(path: Path) -> int:
 
 def last_frame(path: Path) -> np.ndarray:
     frame = None
-    for frame in read_frames(path):
+    for frame in read_frames(path):  # noqa: B007 - the loop is how we reach the end
         pass
     if frame is None:
         raise ValueError(f"{path} has no frames")

@@ -141,11 +141,13 @@ def plan_film(
     backend: str | None = None,
     template: Path | None = None,
     codec: Codec = "h264",
+    backend_options: dict[str, dict] | None = None,
 ) -> PlanResult:
     """Lower a checked film.  `backend` overrides the script's; `template` the prompts';
-    `codec` is the delivery codec the cut is encoded in."""
+    `codec` is the delivery codec the cut is encoded in; `backend_options` maps a
+    backend's name to the constructor options that change what it makes."""
     source = template.read_text(encoding="utf-8") if template else None
-    planner = _Planner(film, backend, source, codec)
+    planner = _Planner(film, backend, source, codec, backend_options or {})
     with paused_gc():
         plan = planner.run()
     diagnostics = planner.diagnostics.sorted()
@@ -185,9 +187,10 @@ _WORDS = {
 
 
 class _Planner:
-    def __init__(self, film: spec.Film, backend: str | None, template: str | None, codec: str):
+    def __init__(self, film, backend: str | None, template: str | None, codec: str, options):
         self.film = film
         self.codec = codec
+        self.options = options
         self.backend_name = backend
         self.template = template
         self.diagnostics = Diagnostics()
@@ -312,12 +315,18 @@ class _Planner:
             params = {
                 "backend": backend.name,
                 "backend_version": backend.version,
+                "options": self.options.get(backend.name, {}),
                 "seed": seed,
                 "width": size[0],
                 "height": size[1],
                 "fps": rate,
                 "frames": frames,
-                "window": {"index": index, "start": start, "overlap": caps.window_overlap},
+                "window": {
+                    "index": index,
+                    "start": start,
+                    "overlap": caps.window_overlap,
+                    "last": index == len(windows) - 1,
+                },
                 "continues": "previous_shot" if index == 0 and previous else None,
                 "shot": direction,
             }

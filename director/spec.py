@@ -71,7 +71,7 @@ class CameraMove(BaseModel):
     ease: Literal["in", "out", "in-out"] | None = None
     start: int  # frame within the shot
     frames: int
-    span: Span
+    span: Span | None = None
 
 
 class DialogueLine(BaseModel):

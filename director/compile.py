@@ -1,0 +1,138 @@
+"""`director compile`: run a plan and deliver the film and its sidecars.
+
+The last stage: the plan is executed over the cache (`run.py`), then the
+film and its sidecars are written beside each other, each through a
+temporary name and a rename, so no partial file ever sits at an output path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import assemble
+from .cache import Cache
+from .clips import DELIVERY
+from .plan import Plan
+from .progress import Progress
+from .run import execute, explain
+
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+
+
+@dataclass
+class Job:
+    plan: Plan
+    script: Path
+    output: Path
+    cache: Path
+    keep_going: bool = False
+    stems: bool = False
+    progress: str = "auto"
+
+
+def suffix(codec: str) -> str:
+    return "" if codec == "png" else DELIVERY[codec].suffix
+
+
+def compile_film(job: Job) -> int:
+    cache = Cache(job.cache)
+    progress = Progress(len(job.plan.timeline.shots), mode=job.progress)
+    try:
+        result = execute(
+            job.plan, job.script.parent, cache, keep_going=job.keep_going, progress=progress
+        )
+    except KeyboardInterrupt:
+        progress.close()
+        print(
+            "director: interrupted; finished work is in the cache — run the same command to resume",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    _remember(job, cache)
+    if not result.ok:
+        for failure in result.failures:
+            print(f"error: {failure}", file=sys.stderr)
+        if result.blocked:
+            shots = sorted({n.id.split("/")[1] for n in result.blocked if n.id.startswith("shot/")})
+            print(
+                f"director: {len(result.blocked)} nodes not made because an input failed"
+                + (f" (shots {', '.join(shots)})" if shots else ""),
+                file=sys.stderr,
+            )
+        return EXIT_FAILED
+    film = result.outputs[job.plan.output]
+    _deliver(film.file(film.meta["film"]), job.output)
+    _write_sidecars(job, result.outputs)
+    if job.progress != "quiet":
+        print(f"wrote {job.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def dry_run(job: Job) -> int:
+    cache = Cache(job.cache)
+    reasons = explain(job.plan, cache, _previous_plan(job))
+    if not reasons:
+        print("nothing to do: every node is in the cache")
+        return EXIT_OK
+    for node, why in reasons:
+        print(f"{node.op:<11} {node.id}: {why}")
+    generate = sum(node.op == "generate" for node, _ in reasons)
+    print(f"{len(reasons)} nodes would run, {generate} of them generation")
+    return EXIT_OK
+
+
+def _deliver(source: Path, target: Path) -> None:
+    """Copy into place through a temporary name, so the target is whole or absent."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    if source.is_dir():
+        shutil.rmtree(temporary, ignore_errors=True)
+        shutil.copytree(source, temporary)
+        if target.exists():
+            shutil.rmtree(target)
+    else:
+        shutil.copyfile(source, temporary)
+    os.replace(temporary, target)
+
+
+def _write_sidecars(job: Job, outputs) -> None:
+    base = job.output.with_suffix("") if job.output.suffix else job.output
+    _write_text(base.with_name(base.name + ".plan.json"), job.plan.to_json())
+    if job.plan.timeline.dialogue:
+        subtitles = base.with_name(base.name + ".srt")
+        temporary = subtitles.with_name(f".{subtitles.name}.tmp-{os.getpid()}")
+        assemble.write_srt(job.plan.timeline, temporary)
+        os.replace(temporary, subtitles)
+    if job.stems:
+        mix = next(e for i, e in outputs.items() if i == "film/mix")
+        _deliver(mix.file("stems"), base.with_name(base.name + ".stems"))
+
+
+def _write_text(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def _record(job: Job) -> Path:
+    key = hashlib.sha256(str(job.script).encode()).hexdigest()[:16]
+    return job.cache / "plans" / f"{job.script.stem}-{key}.json"
+
+
+def _remember(job: Job, cache: Cache) -> None:
+    """Keep this plan so that the next --dry-run can say what changed."""
+    record = _record(job)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    _write_text(record, job.plan.to_json())
+
+
+def _previous_plan(job: Job) -> Plan | None:
+    try:
+        return Plan.model_validate_json(_record(job).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,371 @@
+"""What each plan operation does when the runtime executes it.
+
+One function per op, each `(node, inputs, context, out) -> meta`: it reads
+its inputs' cache entries, writes its own files into the staging folder
+`out`, and returns a small dict of metadata for its manifest.  Scheduling,
+caching and reporting live in `run.py`; this module only does the work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from backends import registry
+from backends.base import Backend, CharacterRefs, ShotRequest
+
+from . import assemble, voice
+from .cache import Entry
+from .clips import DELIVERY, count_frames, last_frame, read_frames, write_clip
+from .media import kind_of
+from .plan import Node, Plan
+from .spec import CameraMove
+
+CLIP, AUDIO = "clip.mp4", "audio.wav"
+
+
+class OperationError(Exception):
+    """A node could not be made; the message says why in the user's terms."""
+
+
+@dataclass
+class RunContext:
+    plan: Plan
+    root: Path  # the project folder: asset paths are relative to it
+    backend_calls: Counter = field(default_factory=Counter)  # shot id → generate calls
+    _backends: dict[str, Backend] = field(default_factory=dict)
+
+    @property
+    def fps(self) -> Fraction:
+        return Fraction(self.plan.fps_num, self.plan.fps_den)
+
+    def backend(self, name: str, options: dict) -> Backend:
+        key = f"{name}:{json.dumps(options, sort_keys=True)}"
+        if key not in self._backends:
+            self._backends[key] = registry.get(name)(**options)
+        return self._backends[key]
+
+
+Inputs = dict[str, Entry]
+Operation = Callable[[Node, Inputs, RunContext, Path], dict]
+
+
+# ------------------------------------------------------------------ sources
+
+
+def asset(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
+    """Verify a project file still has the content the plan was made from."""
+    path = ctx.root / node.params["path"]
+    try:
+        with path.open("rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError as error:
+        raise OperationError(f"cannot read {node.params['path']}: {error}") from None
+    if digest != node.params["sha256"]:
+        raise OperationError(
+            f"{node.params['path']} changed on disk after the script was checked; compile again"
+        )
+    return {"path": str(path)}
+
+
+def prompt(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
+    return {"text": node.params["text"], "negative": node.params["negative"]}
+
+
+# --------------------------------------------------------------- generation
+
+
+def generate(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
+    params = node.params
+    request = _request(node, inputs)
+    backend = ctx.backend(params["backend"], params.get("options", {}))
+    ctx.backend_calls[request.shot_id] += 1
+    result = backend.generate(request)
+    written = write_clip(out / CLIP, _exactly(result.frames, request.frames), _rate(params["fps"]))
+    if written != request.frames:
+        raise OperationError(
+            f"the {backend.name} backend made {written} frames instead of {request.frames}"
+        )
+    if result.audio is not None:
+        soundfile.write(out / AUDIO, result.audio, result.sample_rate, subtype="FLOAT")
+    return {"frames": written, "fps": params["fps"], "audio": result.audio is not None}
+
+
+def _request(node: Node, inputs: Inputs) -> ShotRequest:
+    params, shot = node.params, node.params["shot"]
+    window = params["window"]
+    first, last = window["index"] == 0, window["last"]
+
+    def file(path: str | None) -> Path | None:
+        return Path(inputs[f"asset/{path}"].meta["path"]) if path else None
+
+    refs = [file(p) for p in shot["refs"]]
+    moves = tuple(
+        CameraMove(**{**move, "start": move["start"] - window["start"]}) for move in shot["camera"]
+    )
+    return ShotRequest(
+        shot_id=shot["id"],
+        size=shot["size"],
+        prompt=inputs[_find(node, "/prompt")].meta["text"],
+        negative=inputs[_find(node, "/prompt")].meta["negative"],
+        seed=params["seed"],
+        width=params["width"],
+        height=params["height"],
+        fps=params["fps"],
+        frames=params["frames"],
+        camera=moves,
+        plate=file(shot["plate"]),
+        characters=tuple(
+            CharacterRefs(c["name"], tuple(file(p) for p in c["refs"])) for c in shot["characters"]
+        ),
+        reference_images=tuple(p for p in refs if kind_of(str(p)) == "image"),
+        reference_video=tuple(p for p in refs if kind_of(str(p)) == "video"),
+        reference_audio=tuple(p for p in refs if kind_of(str(p)) == "audio"),
+        keyframe_first=file(shot["keyframe_first"]) if first else None,
+        keyframe_last=file(shot["keyframe_last"]) if last else None,
+        previous_frame=_previous_frame(node, inputs),
+    )
+
+
+def _find(node: Node, suffix: str) -> str:
+    return next(i for i in node.inputs if i.endswith(suffix))
+
+
+def _previous_frame(node: Node, inputs: Inputs) -> np.ndarray | None:
+    """The frame this window continues from: the previous window's or the previous shot's."""
+    for input_id in node.inputs:
+        if input_id.endswith("/select") or "/window" in input_id:
+            return last_frame(inputs[input_id].file(CLIP))
+    return None
+
+
+def _exactly(frames, count: int) -> Iterator[np.ndarray]:
+    """At most `count` frames, so a backend that overshoots cannot grow the cache."""
+    for index, frame in enumerate(frames):
+        if index >= count:
+            return
+        yield frame
+
+
+def _rate(value) -> Fraction:
+    if isinstance(value, list):
+        return Fraction(value[0], value[1])
+    return Fraction(value).limit_denominator(1001)
+
+
+def join(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
+    """Windows of a long shot blended into one clip across their overlaps."""
+    overlap = node.params["overlap"]
+    clips = [inputs[i].file(CLIP) for i in node.inputs]
+    fps = _rate(inputs[node.inputs[0]].meta["fps"])
+    written = write_clip(out / CLIP, _blend_windows(clips, overlap), fps)
+    return {"frames": written, "fps": inputs[node.inputs[0]].meta["fps"]}
+
+
+def _blend_windows(clips: list[Path], overlap: int) -> Iterator[np.ndarray]:
+    tail: list[np.ndarray] = []
+    for index, clip in enumerate(clips):
+        frames = list(read_frames(clip)) if overlap else read_frames(clip)
+        frames = iter(frames)
+        for k, previous in enumerate(tail):
+            weight = (k + 1) / (len(tail) + 1)
+            current = next(frames)
+            yield (previous * (1 - weight) + current * weight).astype(np.uint8)
+        rest = list(frames)
+        keep = overlap if index < len(clips) - 1 else 0
+        yield from rest[: len(rest) - keep]
+        tail = rest[len(rest) - keep :] if keep else []
+
+
+def consistency(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
+    # Identity scoring arrives with the consistency embedders; until then a take
+    # carries no score and selection keeps the first take.  The take's files
+    # travel on (as links) so that `select` reads every take the same way.
+    take = inputs[node.inputs[0]]
+    for name in (CLIP, AUDIO):
+        if take.file(name).exists():
+            _link(take.file(name), out / name)
+    return {"score": None, "characters": node.params["characters"], "fps": take.meta["fps"]}
+
+
+def _link(source: Path, target: Path) -> None:
+    """A hard link where the file system allows it (cache entries never change), else a copy."""
+    try:
+        target.hardlink_to(source)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def select(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
+    """Keep the best take and conform it to the film's size, rate and the shot's length."""
+    takes = [inputs[i] for i in node.inputs]
+    scores = [t.meta.get("score") for t in takes]
+    best = max(range(len(takes)), key=lambda k: (scores[k] or 0.0, -k))
+    clip = inputs[node.inputs[best]].file(CLIP)
+    params = node.params
+    fps = Fraction(*params["fps"])
+    size = (params["width"], params["height"])
+    conformed = _conform(clip, size, fps, params["frames"], out / CLIP)
+    audio = clip.parent / AUDIO
+    if audio.exists():
+        _conform_audio(audio, params["frames"] / fps, out / AUDIO)
+    return {"take": best, "score": scores[best], "frames": conformed, "fps": params["fps"]}
+
+
+def _conform(clip: Path, size: tuple[int, int], fps: Fraction, frames: int, out: Path) -> int:
+    source_fps = _clip_rate(clip)
+    source_frames = count_frames(clip)
+    first = next(read_frames(clip, 0, 1))
+    same_size = (first.shape[1], first.shape[0]) == size
+    if same_size and source_fps == fps and source_frames == frames:
+        _link(clip, out)
+        return frames
+    return write_clip(out, _resampled(clip, size, source_fps, fps, frames), fps)
+
+
+def _resampled(clip, size, source_fps, fps, frames) -> Iterator[np.ndarray]:
+    from PIL import Image
+
+    wanted = [min(int(i * source_fps / fps), 10**9) for i in range(frames)]
+    frame = None
+    source = read_frames(clip)
+    index = -1
+    for target in wanted:
+        while index < target:
+            try:
+                frame = next(source)
+            except StopIteration:
+                break  # hold the last frame when the take is short
+            index += 1
+        yield np.asarray(_cover(Image.fromarray(frame), size))
+
+
+def _cover(image, size: tuple[int, int]):
+    """Scale to cover `size` and crop the centre: no letterboxing, no distortion."""
+    width, height = size
+    scale = max(width / image.width, height / image.height)
+    resized = image.resize((round(image.width * scale), round(image.height * scale)))
+    left, top = (resized.width - width) // 2, (resized.height - height) // 2
+    return resized.crop((left, top, left + width, top + height))
+
+
+def _clip_rate(clip: Path) -> Fraction:
+    import av
+
+    with av.open(str(clip)) as container:
+        return Fraction(container.streams.video[0].average_rate)
+
+
+def _conform_audio(audio: Path, seconds: Fraction, out: Path) -> None:
+    data, rate = soundfile.read(audio, dtype="float32", always_2d=True)
+    samples = round(seconds * rate)
+    data = data[:samples]
+    if len(data) < samples:
+        data = np.vstack([data, np.zeros((samples - len(data), data.shape[1]), np.float32)])
+    soundfile.write(out, data, rate, subtype="FLOAT")
+
+
+# ------------------------------------------------------------- sound and cut
+
+
+def voice_track(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
+    params = node.params
+    lines = params["lines"]
+    frames = max(line["start"] + line["frames"] for line in lines)
+    samples = voice.synthesize(lines, Fraction(*params["fps"]), params["sample_rate"], frames)
+    soundfile.write(out / AUDIO, samples, params["sample_rate"], subtype="FLOAT")
+    return {"seconds": len(samples) / params["sample_rate"]}
+
+
+def segment(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
+    params = node.params
+    codec = DELIVERY[params["codec"]]
+    clip = out / f"piece{codec.suffix}"
+    source = inputs[node.inputs[0]].file(CLIP)
+    assemble.render_segment(source, params["start"], params["end"], clip, ctx.fps, codec)
+    return {"piece": clip.name}
+
+
+def transition(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
+    params = node.params
+    codec = DELIVERY[params["codec"]]
+    clip = out / f"piece{codec.suffix}"
+    before, after = _transition_ends(node, inputs)
+    assemble.render_transition(
+        params["kind"], params["frames"], before, after, clip, ctx.fps, codec
+    )
+    return {"piece": clip.name}
+
+
+def _transition_ends(node: Node, inputs: Inputs) -> tuple[Path | None, Path | None]:
+    shots = [inputs[i].file(CLIP) for i in node.inputs]
+    before, after = node.id.removeprefix("transition/").split("-", 1)
+    if before == "start":
+        return None, shots[0]
+    if after == "end":
+        return shots[0], None
+    return shots[0], shots[1]
+
+
+def assemble_cut(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
+    pieces = [inputs[i].file(inputs[i].meta["piece"]) for i in node.inputs]
+    codec = DELIVERY[node.params["codec"]]
+    video = out / f"picture{codec.suffix}"
+    assemble.concat(pieces, video)
+    return {"picture": video.name}
+
+
+def mix(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
+    timeline = ctx.plan.timeline
+    cue_files = {c.path: Path(inputs[f"asset/{c.path}"].meta["path"]) for c in timeline.cues}
+    starts = {s.shot: s.start for s in timeline.shots}
+    voices = [
+        (starts[_shot_of(i)], inputs[i].file(AUDIO)) for i in node.inputs if i.endswith("/voice")
+    ]
+    shot_audio = [
+        (starts[_shot_of(i)], inputs[i].file(AUDIO))
+        for i in node.inputs
+        if i.endswith("/select") and inputs[i].file(AUDIO).exists()
+    ]
+    assemble.mix(
+        timeline, cue_files, voices, shot_audio, node.params["duck_db"], out / "mix.wav",
+        stems=out / "stems",
+    )  # fmt: skip
+    return {"audio": "mix.wav"}
+
+
+def _shot_of(node_id: str) -> str:
+    return node_id.split("/")[1]
+
+
+def mux(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
+    picture, sound = (inputs[i] for i in node.inputs)
+    codec = node.params["codec"]
+    name = "film" if codec == "png" else f"film{DELIVERY[codec].suffix}"
+    assemble.mux(picture.file(picture.meta["picture"]), sound.file("mix.wav"), out / name, codec)
+    return {"film": name}
+
+
+OPERATIONS: dict[str, Operation] = {
+    "asset": asset,
+    "prompt": prompt,
+    "generate": generate,
+    "join": join,
+    "consistency": consistency,
+    "select": select,
+    "voice": voice_track,
+    "segment": segment,
+    "transition": transition,
+    "assemble": assemble_cut,
+    "mix": mix,
+    "mux": mux,
+}
