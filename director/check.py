@@ -942,7 +942,16 @@ class _ShotBuilder:
         fade_out = self.c._frames(cue.fade_out) if cue.fade_out else 0
         if fade_in + fade_out > max(frames, 0) and (cue.fade_in or cue.fade_out):
             where = cue.fade_out or cue.fade_in
-            self._outside_asset(where, asset, "fades for longer than it plays")
+            plays = float(max(frames, 0) / fps)
+            self.c.diagnostics.add(
+                "cue-outside-asset",
+                where.span,
+                f"the cue fades for longer than it plays: "
+                f"{float((fade_in + fade_out) / fps):.2f}s of fades in {plays:.2f}s",
+                help="shorten the fades, or give the cue a longer `for`"
+                if cue.length is None
+                else "shorten the fades or lengthen `for`",
+            )
         return spec.Cue(
             kind=cue.kind,
             asset=asset.name,

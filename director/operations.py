@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -172,18 +172,22 @@ def join(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
 
 
 def _blend_windows(clips: list[Path], overlap: int) -> Iterator[np.ndarray]:
+    """Each window's head cross-faded with the previous window's tail.  Only the
+    overlap is held in memory."""
     tail: list[np.ndarray] = []
     for index, clip in enumerate(clips):
-        frames = list(read_frames(clip)) if overlap else read_frames(clip)
-        frames = iter(frames)
+        frames = read_frames(clip)
         for k, previous in enumerate(tail):
             weight = (k + 1) / (len(tail) + 1)
-            current = next(frames)
-            yield (previous * (1 - weight) + current * weight).astype(np.uint8)
-        rest = list(frames)
+            current = next(frames).astype(np.float32)
+            yield (previous * (1 - weight) + current * weight).round().astype(np.uint8)
         keep = overlap if index < len(clips) - 1 else 0
-        yield from rest[: len(rest) - keep]
-        tail = rest[len(rest) - keep :] if keep else []
+        held: deque[np.ndarray] = deque()
+        for frame in frames:
+            held.append(frame)
+            if len(held) > keep:
+                yield held.popleft()
+        tail = [frame.astype(np.float32) for frame in held]
 
 
 def consistency(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
