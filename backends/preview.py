@@ -1,11 +1,17 @@
-"""`preview`: the animatic backend, the built-in default.  No GPU, no weights."""
+"""`preview`: the animatic backend, the built-in default.  No GPU, no weights.
 
-from .base import Backend, Capabilities
+The drawing lives in `backends.animatic`; this class is its capability table
+and its entry point.
+"""
+
+from .animatic import render
+from .base import Backend, Capabilities, GeneratedShot, ShotRequest
 
 
 class PreviewBackend(Backend):
     name = "preview"
     description = "animatic from reference images and camera moves; runs anywhere"
+    version = "2"  # 2: real animatic frames (layers, camera moves, burn-in)
     capabilities = Capabilities(
         size_multiple=2,  # H.264 4:2:0 needs even sides
         conditioning=frozenset(
@@ -14,3 +20,10 @@ class PreviewBackend(Backend):
     )
     prompt_template = "preview.j2"
     auto_rank = 0
+
+    def __init__(self, burn_in: bool = True):
+        self.burn_in = burn_in
+
+    def generate(self, request: ShotRequest) -> GeneratedShot:
+        """The shot as an animatic: frames drawn lazily, one at a time; no sound."""
+        return GeneratedShot(frames=render(request, burn_in=self.burn_in))

@@ -864,7 +864,9 @@ class _ShotBuilder:
     def _dialogue(self, dialogue: ast.Dialogue) -> None:
         speaker = dialogue.speaker
         known = self.c._lookup(speaker, "character")
-        if known:
+        if known and dialogue.extension is None:
+            # A voice-over or off-screen speaker is heard, not seen: not in the frame,
+            # so not drawn and not counted against the shot's reference images.
             self.speakers.append(speaker.text)
         voice = self.c.characters[speaker.text].voice if speaker.text in self.c.characters else ""
         for line in dialogue.lines:

@@ -73,3 +73,15 @@ def test_a_broken_template_is_a_usage_error_not_a_traceback(project, capsys):
     template.write_text("{% for x in %}")
     assert main(["plan", str(path), "--template", str(template)]) == 2
     assert "template" in capsys.readouterr().err
+
+
+def test_a_voice_over_speaker_is_heard_not_drawn(project):
+    script = SCRIPT.replace("  MARA\n    (under her breath)", "  NARRATOR (V.O.)\n    (softly)")
+    script = script.replace(
+        "location LAMP_ROOM", "character NARRATOR\n  voice: warm\nlocation LAMP_ROOM"
+    )
+    film = project.check(script).film
+    assert film.shots[0].characters == ["MARA"]
+    (text,) = prompts(project.plan(script, backend="ltx2"))
+    assert "Narrator in voice-over, in a warm voice, says softly" in text
+    assert "Narrator is" not in text

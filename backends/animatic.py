@@ -1,0 +1,868 @@
+"""The animatic renderer behind the `preview` backend: layers, a camera, burn-in.
+
+A shot is drawn as a small stack of flat layers, like a rostrum camera over
+cut-outs:
+
+- the **plate**: the location's reference image (or the pinned first frame,
+  the previous shot's last frame, the shot's own image reference, the first
+  frame of its reference video), scaled to cover the frame; with no image at
+  all, a dark backdrop with a faint grid and, fixed to the screen, a card with
+  the shot id, size and action text;
+- the **characters**: each character's first reference image as a cut-out
+  (its own transparency, a keyed plain background, or else the picture on a
+  rounded card), with a soft shadow, spread across the frame and sized by the
+  shot size; a character with no reference image is a labelled silhouette.
+  A CLOSE-UP or EXTREME CLOSE-UP on one character fills the frame with it.
+
+The camera moves the layers with real image transforms, so pans, zooms and
+parallax read as they will in the film.  Every layer is sampled at twice the
+output resolution (nearest neighbour from a layer prepared at twice the
+density it is shown at) and box-reduced: anti-aliased, positioned to half a
+pixel, and cheap.
+
+Camera convention (screen directions are the viewer's; "content" is what is
+in the picture):
+
+=====================  ====================================================
+move                   what the picture does
+=====================  ====================================================
+``static``             nothing
+``pan left``           the camera turns left: content moves RIGHT (all
+                       layers alike, no parallax); ``pan right``: moves left
+``tilt up``            content moves DOWN; ``tilt down``: moves up
+``zoom in``            everything scales up about the frame centre;
+                       ``zoom out`` scales down
+``dolly in``           everything grows, the characters faster than the
+                       plate (parallax); ``dolly out`` shrinks
+``truck left``         content moves RIGHT, the characters more than the
+                       plate (parallax); ``truck right``: moves left
+``pedestal up``        content moves DOWN, characters more than the plate;
+                       ``crane`` is the same, half as large again
+``orbit left``         the camera circles left round the subject: the plate
+                       slides left, the characters slightly right;
+                       ``orbit right`` the reverse
+``track NAME``         NAME glides to, then stays at, the frame centre while
+                       the plate drifts left (the subject travels right;
+                       ``track NAME left`` travels left) and the other
+                       characters drift faster
+``handheld``           smooth, deterministic sway from the shot's seed
+=====================  ====================================================
+
+Amounts: 60° of pan or tilt moves the picture one frame width.  Defaults
+when a move gives none: pan 30°, tilt 20°, orbit 45°, zoom and dolly 1.3×.
+A truck moves the characters a quarter of the frame width (the plate 8 %),
+a pedestal a fifth of the frame height (the plate 7 %); a factor (``2x``)
+scales either.  ``slow`` halves the amount, ``fast`` doubles it (for zoom
+and dolly, the factor is squared-rooted or squared).  Each move runs during
+its frames ``[start, start + frames)``, eased ``in``, ``out`` or ``in-out``
+by sine curves (linear without), and holds its end state afterwards; moves
+add up, so ``then``-chained moves play one after another.
+
+Everything is a pure function of the request: the same request gives the
+same frames, byte for byte.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
+
+from director.spec import CameraMove
+
+from .base import CharacterRefs, ShotRequest
+
+log = logging.getLogger(__name__)
+
+SUPERSAMPLE = 2  # layers are sampled at this multiple of the output size, then reduced
+MAX_LAYER_PIXELS = 24_000_000  # a prepared layer never holds more than this
+MAX_OVERSCAN = 2.0  # past this, a plate is extended by mirroring rather than enlarged
+DEGREES_PER_WIDTH = 60.0
+DEFAULT_DEGREES = {"pan": 30.0, "tilt": 20.0, "orbit": 45.0}
+DEFAULT_FACTOR = {"zoom": 1.3, "dolly": 1.3}
+SPEED = {None: 1.0, "slow": 0.5, "fast": 2.0}
+DOLLY_PLATE_SHARE = 0.35  # the plate's share of a dolly's (log) scale change
+TRUCK = (0.25, 0.08)  # (characters, plate) travel, in frame widths
+PEDESTAL = (0.20, 0.07)  # (characters, plate) travel, in frame heights
+CRANE = 1.5  # a crane is a larger pedestal
+ORBIT = (0.12, 0.5)  # (characters, plate) travel per 90°, in frame widths (opposite ways)
+TRACK = (0.6, 0.3)  # (other characters, plate) drift, in frame widths
+HANDHELD = (0.012, 0.009)  # sway amplitude (x, y) in frame widths
+KEYFRAME_FADE_SECONDS = 0.5
+
+# A character's height as a fraction of the frame's, by shot size.
+SIZE_HEIGHT = {
+    "EXTREME WIDE": 0.18,
+    "WIDE": 0.36,
+    "FULL": 0.64,
+    "MEDIUM WIDE": 0.76,
+    "MEDIUM": 0.9,
+    "TWO-SHOT": 0.86,
+    "OVER-THE-SHOULDER": 0.9,
+    "POV": 0.5,
+    "INSERT": 0.5,
+    "MEDIUM CLOSE-UP": 1.05,
+    "CLOSE-UP": 1.3,
+    "EXTREME CLOSE-UP": 1.8,
+}
+FILLS_FRAME = {"CLOSE-UP": 1.0, "EXTREME CLOSE-UP": 1.5}  # on one character: its overscan
+
+BACKDROP = (20, 22, 27)
+GRID = (38, 42, 51)
+HORIZON = (58, 63, 75)
+CARD_ID = (242, 242, 240)
+CARD_SIZE = (232, 176, 75)
+CARD_TEXT = (212, 216, 224)
+SILHOUETTE = ((52, 57, 68), (92, 100, 116))
+
+
+# -- the camera ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Poses:
+    """Where every layer is, frame by frame.
+
+    A layer point at world position ``w`` (pixels from the frame centre when
+    the camera is at rest) appears on screen at ``s * (w + t) + shake``, also
+    from the frame centre, y down.
+    """
+
+    plate: np.ndarray  # (frames, 3): s, tx, ty
+    characters: np.ndarray  # (frames, characters, 3)
+    shake: np.ndarray  # (frames, 2)
+
+
+def ease(p: np.ndarray, kind: str | None) -> np.ndarray:
+    """Map linear progress 0..1 through an easing curve."""
+    if kind == "in":
+        return 1.0 - np.cos(p * (math.pi / 2))
+    if kind == "out":
+        return np.sin(p * (math.pi / 2))
+    if kind == "in-out":
+        return (1.0 - np.cos(p * math.pi)) / 2
+    return p
+
+
+def progress(move: CameraMove, frames: int) -> np.ndarray:
+    """Linear progress per frame: 0 before the move, 1 from its last frame on."""
+    f = np.arange(frames, dtype=np.float64)
+    if move.frames <= 1:
+        return (f >= move.start).astype(np.float64)
+    return np.clip((f - move.start) / (move.frames - 1), 0.0, 1.0)
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
+def _sway(seed: int, frames: int, fps: float) -> np.ndarray:
+    """Smooth deterministic noise in [-1, 1], shape (frames, 2): a few slow sines per axis."""
+    rng = np.random.default_rng([seed & 0xFFFFFFFF, 0x4A4E44])
+    t = np.arange(frames, dtype=np.float64) / max(fps, 1e-6)
+    out = np.zeros((frames, 2))
+    weights = np.array([1.0, 0.55, 0.3])
+    for axis in range(2):
+        freqs = np.array([0.23, 0.61, 1.37]) * rng.uniform(0.8, 1.25, 3)
+        phases = rng.uniform(0, 2 * math.pi, 3)
+        for w, fr, ph in zip(weights, freqs, phases, strict=True):
+            out[:, axis] += w * np.sin(2 * math.pi * fr * t + ph)
+    return out / weights.sum()
+
+
+def _sign(direction: str | None, positive: str, negative: str, default: int = 1) -> int:
+    if direction == positive:
+        return 1
+    if direction == negative:
+        return -1
+    return default
+
+
+def camera_poses(
+    moves: Sequence[CameraMove],
+    frames: int,
+    width: int,
+    height: int,
+    fps: float,
+    seed: int,
+    homes: Sequence[tuple[float, float]] = (),
+    names: Sequence[str] = (),
+) -> Poses:
+    """Every layer's pose for every frame of a shot, from its camera moves.
+
+    `homes` are the characters' resting centres (world pixels from the frame
+    centre) and `names` their names, for `track`.
+    """
+    n, k = frames, len(homes)
+    log_far, log_near = np.zeros(n), np.zeros(n)
+    t_far, t_near = np.zeros((n, 2)), np.zeros((n, 2))
+    extra = np.zeros((n, k, 2))  # per character, on top of t_near
+    shake = np.zeros((n, 2))
+    tracks: list[tuple[CameraMove, np.ndarray, float]] = []
+    px_per_degree = width / DEGREES_PER_WIDTH
+    for move in moves:
+        if move.frames <= 0:
+            continue
+        amount = SPEED.get(move.speed, 1.0)
+        e = ease(progress(move, n), move.ease)
+        kind = move.move
+        if kind in ("pan", "tilt"):
+            shift = (move.degrees or DEFAULT_DEGREES[kind]) * amount * px_per_degree * e
+            if kind == "pan":  # pan right: content moves left
+                dx = -_sign(move.direction, "right", "left") * shift
+                t_far[:, 0] += dx
+                t_near[:, 0] += dx
+            else:  # tilt up: content moves down
+                dy = _sign(move.direction, "up", "down") * shift
+                t_far[:, 1] += dy
+                t_near[:, 1] += dy
+        elif kind in ("zoom", "dolly"):
+            factor = move.factor or DEFAULT_FACTOR[kind]
+            factor = max(factor, 1 / factor) if factor > 0 else DEFAULT_FACTOR[kind]
+            change = _sign(move.direction, "in", "out") * math.log(factor) * amount * e
+            log_near += change
+            log_far += change * (1.0 if kind == "zoom" else DOLLY_PLATE_SHARE)
+        elif kind == "truck":  # truck right: content moves left
+            scale = (move.factor or 1.0) * amount * width * e
+            sign = -_sign(move.direction, "right", "left")
+            t_near[:, 0] += sign * TRUCK[0] * scale
+            t_far[:, 0] += sign * TRUCK[1] * scale
+        elif kind in ("pedestal", "crane"):  # up: content moves down
+            scale = (move.factor or 1.0) * amount * height * e * (CRANE if kind == "crane" else 1)
+            sign = _sign(move.direction, "up", "down")
+            t_near[:, 1] += sign * PEDESTAL[0] * scale
+            t_far[:, 1] += sign * PEDESTAL[1] * scale
+        elif kind == "orbit":  # orbit left: plate slides left, characters right
+            turns = (move.degrees or DEFAULT_DEGREES["orbit"]) / 90.0 * amount * width * e
+            sign = _sign(move.direction, "left", "right")
+            t_near[:, 0] += sign * ORBIT[0] * turns
+            t_far[:, 0] -= sign * ORBIT[1] * turns
+        elif kind == "track":
+            drift = (move.factor or 1.0) * amount * width * e
+            sign = -_sign(move.direction, "right", "left")  # subject goes right: world drifts left
+            t_far[:, 0] += sign * TRACK[1] * drift
+            target = _find(names, move.target)
+            for i in range(k):
+                if i != target:
+                    extra[:, i, 0] += sign * TRACK[0] * drift
+            if target is not None:
+                tracks.append((move, progress(move, n), float(homes[target][0])))
+        elif kind == "handheld":
+            shake += _handheld(move, n, width, fps, seed) * amount
+        elif kind != "static":
+            log.warning("the preview backend does not know the camera move %r; ignored", kind)
+    # Tracks last: the tracked character is pulled to the centre against every other move.
+    for move, p, home_x in tracks:
+        target = _find(names, move.target)
+        assert target is not None
+        want = -(home_x + t_near[:, 0] + extra[:, target, 0])
+        pull = want * _smoothstep(p / 0.2)
+        inside = (np.arange(n) >= move.start) & (p < 1.0)
+        end = min(n - 1, move.start + move.frames - 1)
+        held = pull[end] if end >= move.start else 0.0
+        extra[:, target, 0] += np.where(inside, pull, np.where(p >= 1.0, held, 0.0))
+    plate = np.column_stack([np.exp(log_far), t_far])
+    s_near = np.exp(log_near)
+    characters = np.zeros((n, k, 3))
+    characters[:, :, 0] = s_near[:, None]
+    characters[:, :, 1:] = t_near[:, None, :] + extra
+    return Poses(plate=plate, characters=characters, shake=shake)
+
+
+def _find(names: Sequence[str], target: str | None) -> int | None:
+    if target is None:
+        return None
+    for i, name in enumerate(names):
+        if name.casefold() == target.casefold():
+            return i
+    return None
+
+
+def _handheld(move: CameraMove, n: int, width: int, fps: float, seed: int) -> np.ndarray:
+    f = np.arange(n, dtype=np.float64)
+    ramp = max(1, min(8, move.frames // 4))
+    env = np.where((f >= move.start) & (f < move.start + move.frames), 1.0, 0.0)
+    if move.start > 0:  # ease into the sway unless the shot opens on it
+        env *= _smoothstep((f - move.start + 1) / ramp)
+    if move.start + move.frames < n:  # and settle out of it unless the shot ends on it
+        env *= _smoothstep((move.start + move.frames - f) / ramp)
+    amplitude = np.array(HANDHELD) * width
+    return _sway(seed, n, fps) * amplitude * env[:, None]
+
+
+# -- layers -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Layer:
+    """A prepared picture: `image` holds `density` pixels per world pixel, centred at `centre`."""
+
+    image: Image.Image  # RGB (a plate) or RGBA (a cut-out)
+    density: float
+    centre: tuple[float, float] = (0.0, 0.0)
+
+    def mapping(
+        self, pose: Sequence[float], shake: Sequence[float], width: int, height: int
+    ) -> tuple[float, float, float]:
+        """(a, c, f): supersampled screen (X, Y) samples the image at (a X + c, a Y + f)."""
+        s, tx, ty = pose
+        a = self.density / (SUPERSAMPLE * s)
+        iw, ih = self.image.size
+        c = self.density * ((-width / 2 - shake[0]) / s - tx - self.centre[0]) + iw / 2
+        f = self.density * ((-height / 2 - shake[1]) / s - ty - self.centre[1]) + ih / 2
+        return a, c, f
+
+
+def _sample(image: Image.Image, size: tuple[int, int], a: float, c: float, f: float):
+    """`size` supersampled pixels of `image` under (a, c, f), reduced to output pixels."""
+    if abs(a - 1.0) < 1e-9:  # a pure shift: a crop is exact and far cheaper
+        x, y = math.floor(c + 0.5), math.floor(f + 0.5)
+        big = image.crop((x, y, x + size[0], y + size[1]))
+    else:
+        big = image.transform(size, Image.AFFINE, (a, 0, c, 0, a, f), resample=Image.NEAREST)
+    return big.reduce(SUPERSAMPLE) if SUPERSAMPLE > 1 else big
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.load_default(size=max(6, int(size)))
+
+
+def load_image(path: Path | None) -> Image.Image | None:
+    """An image file as RGB or RGBA (RGBA only when it has real transparency), or None."""
+    if path is None:
+        return None
+    try:
+        with Image.open(path) as opened:
+            image = ImageOps.exif_transpose(opened)
+            image.load()
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
+        log.warning("the preview backend cannot read %s (%s); left out", path, error)
+        return None
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        image = image.convert("RGBA")
+        if image.getextrema()[3][0] < 250:
+            return image
+    return image.convert("RGB")
+
+
+def first_video_frame(path: Path) -> Image.Image | None:
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            for frame in container.decode(video=0):
+                return frame.to_image().convert("RGB")
+    except (OSError, ValueError, av.FFmpegError, IndexError) as error:
+        log.warning("the preview backend cannot read %s (%s); left out", path, error)
+    return None
+
+
+def _array_image(array: np.ndarray | None) -> Image.Image | None:
+    if array is None:
+        return None
+    a = np.asarray(array)
+    if a.ndim == 2:
+        a = np.repeat(a[:, :, None], 3, axis=2)
+    if a.ndim != 3 or a.shape[2] < 3 or a.shape[0] < 1 or a.shape[1] < 1:
+        log.warning("the previous frame has shape %s, not HxWx3; left out", a.shape)
+        return None
+    return Image.fromarray(np.ascontiguousarray(a[:, :, :3]).astype(np.uint8), "RGB")
+
+
+def _needed_half_extent(poses: np.ndarray, shake: np.ndarray, width: int, height: int):
+    """Half the world width and height a full-frame layer must cover over the whole shot."""
+    s = poses[:, 0]
+    rx = (width / 2 + np.abs(shake[:, 0])) / s + np.abs(poses[:, 1])
+    ry = (height / 2 + np.abs(shake[:, 1])) / s + np.abs(poses[:, 2])
+    return float(rx.max()) + 1.0, float(ry.max()) + 1.0
+
+
+def _density(max_scale: float, world_w: float, world_h: float) -> float:
+    density = SUPERSAMPLE * max_scale
+    cap = math.sqrt(MAX_LAYER_PIXELS / max(1.0, world_w * world_h))
+    return min(density, cap)
+
+
+def plate_layer(
+    image: Image.Image,
+    poses: np.ndarray,
+    shake: np.ndarray,
+    width: int,
+    height: int,
+    *,
+    pinned: bool = False,
+    min_overscan: float = 1.0,
+) -> Layer:
+    """An image as a plate covering every frame of the shot.
+
+    The image is scaled to cover the frame, then enlarged as far as the moves
+    need (at most MAX_OVERSCAN) so they never reveal an edge; anything more
+    is mirrored.  A `pinned` plate (a first keyframe, the previous shot's last
+    frame) is never enlarged, so the shot opens on exactly that picture.
+    """
+    image = image.convert("RGB")
+    rx, ry = _needed_half_extent(poses, shake, width, height)
+    iw, ih = image.size
+    cover = max(width / iw, height / ih)
+    world_w, world_h = iw * cover, ih * cover
+    overscan = (
+        1.0 if pinned else min(MAX_OVERSCAN, max(min_overscan, 2 * rx / world_w, 2 * ry / world_h))
+    )
+    world_w, world_h = world_w * overscan, world_h * overscan
+    pad_x, pad_y = max(0.0, rx - world_w / 2), max(0.0, ry - world_h / 2)
+    density = _density(float(poses[:, 0].max()), world_w + 2 * pad_x, world_h + 2 * pad_y)
+    size = (max(1, round(world_w * density)), max(1, round(world_h * density)))
+    pixels = image.resize(size, Image.BICUBIC, reducing_gap=2.0)
+    if pad_x or pad_y:
+        px, py = math.ceil(pad_x * density) + 2, math.ceil(pad_y * density) + 2
+        array = _mirror_pad(np.asarray(pixels), px, py)
+        pixels = Image.fromarray(array, "RGB")
+    return Layer(pixels, density)
+
+
+def _mirror_pad(array: np.ndarray, px: int, py: int) -> np.ndarray:
+    while px > 0 or py > 0:  # np.pad mirrors at most once per call
+        sx, sy = min(px, array.shape[1]), min(py, array.shape[0])
+        array = np.pad(array, ((sy, sy), (sx, sx), (0, 0)), mode="symmetric")
+        px, py = px - sx, py - sy
+    return array
+
+
+def backdrop_layer(poses: np.ndarray, shake: np.ndarray, width: int, height: int) -> Layer:
+    """A dark stage with a faint grid and horizon, so moves show even with no picture."""
+    rx, ry = _needed_half_extent(poses, shake, width, height)
+    density = _density(float(poses[:, 0].max()), 2 * rx, 2 * ry)
+    w, h = max(1, math.ceil(2 * rx * density)), max(1, math.ceil(2 * ry * density))
+    image = Image.new("RGB", (w, h), BACKDROP)
+    draw = ImageDraw.Draw(image)
+    step = width / 8 * density
+    line = max(1, round(density * max(1.0, height / 360)))
+    cx, cy = w / 2, h / 2
+    for i in range(-int(cx // step) - 1, int(cx // step) + 2):
+        x = cx + i * step
+        draw.line([(x, 0), (x, h)], fill=GRID, width=line)
+    for j in range(-int(cy // step) - 1, int(cy // step) + 2):
+        y = cy + j * step
+        draw.line([(0, y), (w, y)], fill=GRID, width=line)
+    horizon = cy + height * 0.1 * density
+    draw.line([(0, horizon), (w, horizon)], fill=HORIZON, width=line * 2)
+    return Layer(image, density)
+
+
+def cutout(image: Image.Image) -> Image.Image:
+    """A character picture as RGBA: its own alpha, a keyed plain background, or a card."""
+    if image.mode == "RGBA":
+        return image
+    rgb = np.asarray(image.convert("RGB"), dtype=np.int16)
+    h, w = rgb.shape[:2]
+    edge = max(2, min(h, w) // 50)
+    border = np.concatenate(
+        [
+            rgb[:edge].reshape(-1, 3),
+            rgb[-edge:].reshape(-1, 3),
+            rgb[:, :edge].reshape(-1, 3),
+            rgb[:, -edge:].reshape(-1, 3),
+        ]
+    )
+    key = np.median(border, axis=0)
+    spread = np.percentile(np.abs(border - key).max(axis=1), 90)
+    if spread < 16:
+        distance = np.abs(rgb - key).max(axis=2).astype(np.float32)
+        alpha = np.clip((distance - 22.0) / 36.0, 0.0, 1.0)
+        if 0.04 < alpha.mean() < 0.96:
+            matte = Image.fromarray((alpha * 255).astype(np.uint8), "L")
+            matte = matte.filter(ImageFilter.MedianFilter(3))
+            matte = matte.filter(ImageFilter.GaussianBlur(max(0.6, min(h, w) / 600)))
+            out = image.convert("RGBA")
+            out.putalpha(matte)
+            return out
+    return _card(image.convert("RGB"))
+
+
+def _card(image: Image.Image) -> Image.Image:
+    """The picture on a rounded card with a light rim."""
+    w, h = image.size
+    rim = max(2, round(min(w, h) * 0.018))
+    radius = max(3, round(min(w, h) * 0.06))
+    card = Image.new("RGBA", (w + 2 * rim, h + 2 * rim), (0, 0, 0, 0))
+    mask = Image.new("L", card.size, 0)
+    ImageDraw.Draw(mask).rounded_rectangle((0, 0, card.width - 1, card.height - 1), radius, 255)
+    card.paste((236, 234, 228, 255), (0, 0), mask)
+    inner = Image.new("L", image.size, 0)
+    ImageDraw.Draw(inner).rounded_rectangle((0, 0, w - 1, h - 1), max(2, radius - rim), 255)
+    card.paste(image, (rim, rim), inner)
+    return card
+
+
+def silhouette(name: str, width: int, height: int) -> Image.Image:
+    """A labelled stand-in for a character with no reference image."""
+    card = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(card)
+    r = max(3, width // 8)
+    draw.rounded_rectangle((0, 0, width - 1, height - 1), r, fill=(*SILHOUETTE[0], 235))
+    head = width * 0.2
+    cx, cy = width / 2, height * 0.3
+    draw.ellipse((cx - head, cy - head, cx + head, cy + head), fill=SILHOUETTE[1])
+    draw.rounded_rectangle(
+        (width * 0.16, cy + head * 1.25, width * 0.84, height * 1.05), r * 2, fill=SILHOUETTE[1]
+    )
+    font = _font(max(6, width // 7))
+    label = name[:14]
+    tw = draw.textlength(label, font=font)
+    draw.text(((width - tw) / 2, height * 0.06), label, font=font, fill=(235, 235, 235))
+    return card
+
+
+def _with_shadow(cut: Image.Image, reach: float) -> tuple[Image.Image, int]:
+    """`cut` padded by `pad` pixels on every side, a soft shadow below-right of it."""
+    pad = max(2, math.ceil(reach * 2.5))
+    w, h = cut.size
+    alpha = cut.getchannel("A")
+    shadow = Image.new("L", (w + 2 * pad, h + 2 * pad), 0)
+    offset = (pad + round(reach * 0.6), pad + round(reach * 0.9))
+    shadow.paste(alpha, offset)
+    shadow = shadow.filter(ImageFilter.GaussianBlur(max(1.0, reach)))
+    s = np.asarray(shadow, dtype=np.float32) / 255 * 0.5
+    out = np.zeros((h + 2 * pad, w + 2 * pad, 4), dtype=np.float32)
+    fg = np.asarray(cut, dtype=np.float32) / 255
+    a_fg = np.zeros(s.shape, dtype=np.float32)
+    a_fg[pad : pad + h, pad : pad + w] = fg[:, :, 3]
+    rgb = np.zeros((*s.shape, 3), dtype=np.float32)
+    rgb[pad : pad + h, pad : pad + w] = fg[:, :, :3]
+    a_out = a_fg + s * (1 - a_fg)
+    safe = np.where(a_out > 0, a_out, 1.0)
+    out[:, :, :3] = rgb * (a_fg / safe)[:, :, None]
+    out[:, :, 3] = a_out
+    return Image.fromarray((out * 255 + 0.5).astype(np.uint8), "RGBA"), pad
+
+
+def character_layout(count: int, size: str, width: int, height: int) -> list[tuple[float, float]]:
+    """Per character, its resting x (world pixels from the centre) and its height.
+
+    The characters are spread evenly across the frame; their y comes from
+    their cut-outs' heights (see `_rest_y`).
+    """
+    tall = SIZE_HEIGHT.get(size, 0.8) * height
+    return [(width * ((i + 1) / (count + 1) - 0.5), tall) for i in range(count)]
+
+
+def _rest_y(card_height: float, height: int) -> float:
+    if card_height <= 0.87 * height:
+        return 0.42 * height - card_height / 2  # feet on a floor line near the bottom
+    return -0.45 * height + card_height / 2  # top near the top of the frame, the rest below
+
+
+# -- text: the card and the burn-in -------------------------------------------------------------
+
+
+def wrap(text: str, font, width: float) -> list[str]:
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        trial = f"{current} {word}".strip()
+        if not current or font.getlength(trial) <= width:
+            current = trial
+        else:
+            lines.append(current)
+            current = word
+    if current:
+        lines.append(current)
+    return lines
+
+
+def card_text(request: ShotRequest) -> tuple[Image.Image, tuple[int, int]]:
+    """The slate drawn over a shot with no pictures: id, size line and action, screen-fixed."""
+    width, height = request.width, request.height
+    lines = [line.strip() for line in request.prompt.splitlines() if line.strip()]
+    header = lines[0] if lines else request.size
+    if " · " in header:
+        header = header.split(" · ", 1)[1]
+    action = " ".join(lines[1:])
+    big = _font(max(10, height / 5.5))
+    mid = _font(max(7, height / 15))
+    small = _font(max(6, height / 22))
+    margin = width * 0.08
+    text_w = width - 2 * margin
+    rows: list[tuple[str, object, tuple[int, int, int], float]] = [
+        (request.shot_id, big, CARD_ID, 0.25),
+        (header, mid, CARD_SIZE, 0.6),
+    ]
+    room = height * 0.9
+    used = sum(_line_height(f) * (1 + gap) for _, f, _, gap in rows)
+    action_lines = wrap(action, small, text_w)
+    step = _line_height(small) * 1.3
+    fit = max(0, int((room - used) // step))
+    if len(action_lines) > fit:
+        action_lines = action_lines[:fit]
+        if action_lines:
+            action_lines[-1] = action_lines[-1].rstrip(".,;") + " …"
+    rows += [(line, small, CARD_TEXT, 0.3) for line in action_lines]
+    total = sum(_line_height(f) * (1 + gap) for _, f, _, gap in rows)
+    layer = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    y = max(0.0, (height - total) / 2)
+    for text, font, colour, gap in rows:
+        draw.text((margin, y), text, font=font, fill=(*colour, 255))
+        y += _line_height(font) * (1 + gap)
+    box = layer.getbbox() or (0, 0, 1, 1)
+    return layer.crop(box), (box[0], box[1])
+
+
+def _line_height(font) -> float:
+    top, bottom = font.getbbox("Hgjy")[1::2]
+    return float(bottom - top + 1)
+
+
+class BurnIn:
+    """Shot id top left, shot-relative timecode HH:MM:SS:FF bottom right; glyphs drawn once."""
+
+    GLYPHS = "0123456789:"
+
+    def __init__(self, shot_id: str, width: int, height: int, fps: float):
+        self.width, self.height = width, height
+        self.base = max(1, round(fps))  # nominal frames per second (non-drop)
+        size = max(8, round(height / 34))
+        font = _font(size)
+        self.pad = max(2, round(size * 0.35))
+        self.margin = max(2, round(height / 48))
+        top, bottom = font.getbbox("0123456789:Hgy")[1::2]
+        line = bottom - top
+        self.advance = max(math.ceil(font.getlength(g)) for g in self.GLYPHS)
+        self.glyphs = {}
+        for g in self.GLYPHS:
+            mask = Image.new("L", (self.advance, line), 0)
+            w = font.getlength(g)
+            ImageDraw.Draw(mask).text(((self.advance - w) / 2, -top), g, font=font, fill=255)
+            self.glyphs[g] = mask
+        label = shot_id[:40]
+        lw = math.ceil(font.getlength(label))
+        self.id_patch = self._box(lw, line)
+        ImageDraw.Draw(self.id_patch).text(
+            (self.pad, self.pad - top), label, font=font, fill=(255, 255, 255, 255)
+        )
+        self.tc_box = self._box(self.advance * 11, line)
+        self.tc_at = (
+            width - self.margin - self.tc_box.width,
+            height - self.margin - self.tc_box.height,
+        )
+
+    def _box(self, w: int, h: int) -> Image.Image:
+        return Image.new("RGBA", (w + 2 * self.pad, h + 2 * self.pad), (0, 0, 0, 165))
+
+    def timecode(self, frame: int) -> str:
+        ff = frame % self.base
+        seconds = frame // self.base
+        return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}:{ff:02d}"
+
+    def draw(self, image: Image.Image, frame: int) -> None:
+        image.paste(self.id_patch, (self.margin, self.margin), self.id_patch)
+        image.paste(self.tc_box, self.tc_at, self.tc_box)
+        x, y = self.tc_at[0] + self.pad, self.tc_at[1] + self.pad
+        for g in self.timecode(frame):
+            image.paste((255, 255, 255), (x, y), self.glyphs[g])
+            x += self.advance
+
+
+# -- the shot ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Cast:
+    name: str
+    layer: Layer
+
+
+class Animatic:
+    """One shot's prepared layers and camera; `frames()` draws them one at a time."""
+
+    def __init__(self, request: ShotRequest, burn_in: bool = True):
+        self.request = request
+        w, h, n = request.width, request.height, request.frames
+        self.width, self.height = w, h
+        size = request.size.upper()
+
+        plate_image, pinned, source = self._plate_source(request)
+        pictures = [(c, load_image(c.refs[0]) if c.refs else None) for c in request.characters]
+        any_picture = plate_image is not None or any(p is not None for _, p in pictures)
+        composite = source in ("plate", "reference image", "reference video", None)
+        cast: list[tuple[CharacterRefs, Image.Image | None]] = pictures if composite else []
+        if not any_picture:
+            cast = []
+
+        # A close-up on one character: the character is the plate.
+        self.plate_is_character = False
+        overscan = 1.0
+        close_up: list[str] = []
+        if size in FILLS_FRAME and len(cast) == 1 and cast[0][1] is not None:
+            picture = cast[0][1]
+            if picture.mode == "RGBA":  # set its cut-out against the location, if any
+                behind = plate_image or Image.new("RGB", picture.size, BACKDROP)
+                behind = ImageOps.fit(behind.convert("RGB"), picture.size, Image.BICUBIC)
+                picture = Image.alpha_composite(behind.convert("RGBA"), picture)
+            plate_image, pinned = picture.convert("RGB"), False
+            overscan = FILLS_FRAME[size]
+            self.plate_is_character = True
+            close_up = [cast[0][0].name]
+            cast = []
+
+        layout = character_layout(len(cast), size, w, h)
+        homes = [(x, 0.0) for x, _ in layout]
+        names = [c.name for c, _ in cast]
+        camera = tuple(request.camera)
+        if self.plate_is_character:  # the plate is near: it moves as a character would
+            near = camera_poses(camera, n, w, h, request.fps, request.seed, [(0.0, 0.0)], close_up)
+            poses = Poses(near.characters[:, 0, :].copy(), np.zeros((n, 0, 3)), near.shake)
+        else:
+            poses = camera_poses(camera, n, w, h, request.fps, request.seed, homes, names)
+        self.poses = poses
+
+        if plate_image is not None:
+            self.plate = plate_layer(
+                plate_image, poses.plate, poses.shake, w, h, pinned=pinned, min_overscan=overscan
+            )
+        else:
+            self.plate = backdrop_layer(poses.plate, poses.shake, w, h)
+        self.slate = card_text(request) if not any_picture else None
+
+        self.cast: list[Cast] = []
+        max_near = float(poses.characters[:, :, 0].max()) if len(cast) else 1.0
+        for (character, picture), (x, tall) in zip(cast, layout, strict=True):
+            layer = self._character_layer(character, picture, tall, max_near, len(cast))
+            layer.centre = (x, _rest_y(layer.image.height / layer.density, h))
+            self.cast.append(Cast(character.name, layer))
+        # Draw the tracked character last, so it stays in front.
+        order = list(range(len(self.cast)))
+        for move in camera:
+            i = _find([c.name for c in self.cast], move.target) if move.move == "track" else None
+            if i is not None and i in order:
+                order.remove(i)
+                order.append(i)
+        self.order = order
+
+        self.fade_to: Image.Image | None = None
+        self.fade_frames = 0
+        last = load_image(request.keyframe_last)
+        if last is not None and n > 0:
+            self.fade_to = ImageOps.fit(last.convert("RGB"), (w, h), Image.BICUBIC)
+            self.fade_frames = max(1, min(n, round(KEYFRAME_FADE_SECONDS * request.fps)))
+        self.burn = BurnIn(request.shot_id, w, h, request.fps) if burn_in else None
+
+    @staticmethod
+    def _plate_source(request: ShotRequest) -> tuple[Image.Image | None, bool, str | None]:
+        """The plate's picture, whether it is pinned (shown exactly at rest), and its kind."""
+        image = load_image(request.plate)
+        if image is not None:
+            return image, False, "plate"
+        image = load_image(request.keyframe_first)
+        if image is not None:
+            return image, True, "keyframe"
+        image = _array_image(request.previous_frame)
+        if image is not None:
+            return image, True, "previous frame"
+        for path in request.reference_images[:1]:
+            image = load_image(path)
+            if image is not None:
+                return image, False, "reference image"
+        for path in request.reference_video[:1]:
+            image = first_video_frame(path)
+            if image is not None:
+                return image, False, "reference video"
+        return None, False, None
+
+    def _character_layer(
+        self,
+        character: CharacterRefs,
+        picture: Image.Image | None,
+        tall: float,
+        max_scale: float,
+        count: int,
+    ) -> Layer:
+        w = self.width
+        aspect = 0.5 if picture is None else picture.width / picture.height
+        world_h = tall
+        world_w = world_h * aspect
+        limit = w * (1.1 if tall > self.height else 0.92) / max(1, count)
+        if count > 1 and world_w > limit:
+            world_w, world_h = limit, limit / aspect
+        density = _density(max_scale, world_w * 1.3, world_h * 1.3)
+        px_w, px_h = max(2, round(world_w * density)), max(2, round(world_h * density))
+        if picture is None:
+            cut = silhouette(character.name, px_w, px_h)
+        else:
+            cut = cutout(picture.resize((px_w, px_h), Image.BICUBIC, reducing_gap=2.0))
+        shadowed, _ = _with_shadow(cut, reach=max(1.0, px_h * 0.02))
+        return Layer(shadowed, density)
+
+    def frames(self) -> Iterator[np.ndarray]:
+        n, w, h = self.request.frames, self.width, self.height
+        size = (w * SUPERSAMPLE, h * SUPERSAMPLE)
+        previous_key, previous = None, None
+        for i in range(n):
+            plate_pose = self.poses.plate[i]
+            shake = self.poses.shake[i]
+            fade = self._fade(i)
+            key = (
+                tuple(np.round(plate_pose, 9)),
+                tuple(np.round(self.poses.characters[i].ravel(), 9)),
+                tuple(np.round(shake, 9)),
+                fade,
+            )
+            if key == previous_key and previous is not None:
+                image = previous
+            else:
+                image = self._compose(i, size, fade)
+                previous_key, previous = key, image
+            if self.burn is not None:
+                image = image.copy()
+                self.burn.draw(image, i)
+            yield np.asarray(image).copy()
+
+    def _fade(self, i: int) -> float:
+        if self.fade_to is None:
+            return 0.0
+        into = i - (self.request.frames - self.fade_frames)
+        return 0.0 if into < 0 else (into + 1) / self.fade_frames
+
+    def _compose(self, i: int, size: tuple[int, int], fade: float) -> Image.Image:
+        w, h = self.width, self.height
+        shake = self.poses.shake[i]
+        a, c, f = self.plate.mapping(self.poses.plate[i], shake, w, h)
+        image = _sample(self.plate.image, size, a, c, f)
+        for index in self.order:
+            self._paste(image, self.cast[index].layer, self.poses.characters[i, index], shake)
+        if self.slate is not None:
+            patch, at = self.slate
+            image.paste(patch, at, patch)
+        if fade > 0 and self.fade_to is not None:
+            image = Image.blend(image, self.fade_to, min(1.0, fade))
+        return image
+
+    def _paste(self, frame: Image.Image, layer: Layer, pose, shake) -> None:
+        w, h = self.width, self.height
+        a, c, f = layer.mapping(pose, shake, w, h)
+        iw, ih = layer.image.size
+        big_w, big_h = w * SUPERSAMPLE, h * SUPERSAMPLE
+        x0, x1 = (0 - c) / a, (iw - c) / a  # supersampled screen span of the image
+        y0, y1 = (0 - f) / a, (ih - f) / a
+        step = SUPERSAMPLE
+        bx0 = max(0, math.floor(x0 / step) * step)
+        by0 = max(0, math.floor(y0 / step) * step)
+        bx1 = min(big_w, math.ceil(x1 / step) * step)
+        by1 = min(big_h, math.ceil(y1 / step) * step)
+        if bx1 <= bx0 or by1 <= by0:
+            return
+        patch = _sample(layer.image, (bx1 - bx0, by1 - by0), a, c + a * bx0, f + a * by0)
+        frame.paste(patch, (bx0 // step, by0 // step), patch)
+
+
+def render(request: ShotRequest, burn_in: bool = True) -> Iterator[np.ndarray]:
+    """The shot's frames, HxWx3 uint8 RGB, drawn lazily one at a time."""
+    if request.frames <= 0:
+        return
+    yield from Animatic(request, burn_in).frames()
