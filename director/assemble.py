@@ -24,7 +24,7 @@ import av
 import numpy as np
 import soundfile
 
-from .clips import VideoCodec, count_frames, read_frames, write_clip
+from .clips import DELIVERY, VideoCodec, count_frames, read_frames, write_clip
 from .plan import Timeline
 
 AUDIO_RATE = 48000
@@ -168,7 +168,12 @@ def _wipe(a: np.ndarray, b: np.ndarray, progress: float) -> np.ndarray:
 
 
 def concat(
-    pieces: list[Path], out: Path, fps: Fraction, codec: VideoCodec, *, verify: bool = False
+    pieces: list[Path],
+    out: Path,
+    fps: Fraction | None = None,
+    codec: VideoCodec | None = None,
+    *,
+    verify: bool = False,
 ) -> int:
     """Join clips encoded alike into one, copying their packets; returns the frame count.
 
@@ -176,18 +181,26 @@ def concat(
     with their timestamps moved along by the frames before it.  That holds
     for every delivery codec (each piece starts on a keyframe, and H.264
     pieces from the same settings share their SPS/PPS).  Pieces whose
-    stream parameters differ (another size, or H.264 headers from other
-    settings) cannot share one stream: then, and only then, the pieces are
-    decoded and encoded again in `codec`.  Empty files (empty segments,
-    cuts) are skipped.  The output's packet count is checked against the
-    pieces'; `verify` also decodes the result and counts its frames.
+    stream parameters differ (H.264 headers from other settings) cannot
+    share one stream: then, and only then, the pieces are
+    decoded and encoded again in `codec` (by default the delivery codec of
+    the pieces' codec).  `fps` defaults to the first piece's frame rate.
+    Empty files (empty segments, cuts) are skipped.  The output's frame
+    count is checked against the pieces'; `verify` also decodes the result
+    and counts its frames.
     """
     pieces = [p for p in pieces if p.stat().st_size > 0]
     if not pieces:
         raise ValueError("nothing to concatenate: every piece is empty")
-    if _same_parameters(pieces):
+    fps = fps or _frame_rate(pieces[0])
+    parameters = [_parameters(p) for p in pieces]
+    if len({p[1:3] for p in parameters}) > 1:
+        raise ValueError(f"the pieces differ in size: {sorted({p[1:3] for p in parameters})}")
+    if all(p == parameters[0] for p in parameters):
         total = _copy_packets(pieces, out, fps)
     else:
+        # The delivery codecs' streams decode as h264, prores, vp9 and png: their names.
+        codec = codec or DELIVERY[parameters[0][0]]
         total = write_clip(out, chain.from_iterable(read_frames(p) for p in pieces), fps, codec)
     if count_frames(out) != total:
         raise RuntimeError(f"{out} has {count_frames(out)} frames, its pieces {total}")
@@ -198,16 +211,20 @@ def concat(
     return total
 
 
+def _frame_rate(path: Path) -> Fraction:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        rate = stream.guessed_rate or stream.average_rate
+        if not rate:
+            raise ValueError(f"{path} does not say its frame rate: pass fps")
+        return Fraction(rate)
+
+
 def _parameters(path: Path) -> tuple:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         ctx = stream.codec_context
         return (ctx.name, ctx.width, ctx.height, ctx.format.name, bytes(ctx.extradata or b""))
-
-
-def _same_parameters(pieces: list[Path]) -> bool:
-    first = _parameters(pieces[0])
-    return all(_parameters(p) == first for p in pieces[1:])
 
 
 def _copy_packets(pieces: list[Path], out: Path, fps: Fraction) -> int:
@@ -385,9 +402,9 @@ def mix(
     cue_files: dict[str, Path],
     voices: list[tuple[int, Path]],
     shot_audio: list[tuple[int, Path]],
+    duck_db: float,
     out: Path,
     *,
-    duck_db: float = -12.0,
     sample_rate: int = AUDIO_RATE,
     stems: Path | None = None,
     block_seconds: float = BLOCK_S,
@@ -397,7 +414,8 @@ def mix(
     `cue_files` maps each cue's `path` (as in the timeline) to the file to
     read; `voices` and `shot_audio` are (film frame where it starts, wav):
     scratch dialogue tracks, and the sound of shots whose backend makes its
-    own.  The rules (placement, fades, gain, ducking, limiter) are in
+    own.  Cues marked to duck drop by `duck_db` (negative) under dialogue.
+    The rules (placement, fades, gain, ducking, limiter) are in
     docs/assembly.md.  The result is exactly as long as the picture.
     """
     total = _timeline_samples(timeline, timeline.frames, sample_rate)
