@@ -93,10 +93,11 @@ class _Loader:
         display = display_name(path)
         data = path.read_bytes()
         try:
-            text = data.decode("utf-8")
+            text = data.decode("utf-8-sig")  # a byte-order mark, as Notepad writes, is not text
         except UnicodeDecodeError as error:
             line = data[: error.start].count(b"\n") + 1
-            column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+            line_start = data.rfind(b"\n", 0, error.start) + 1
+            column = len(data[line_start : error.start].decode("utf-8", errors="replace")) + 1
             self.sources[display] = data.decode("utf-8", errors="replace")
             self.diagnostics.add(
                 "invalid-encoding",
@@ -183,6 +184,7 @@ class _Checker:
         self.assets: dict[str, spec.NamedAsset] = {}
         self.used: set[str] = set()
         self.shot_ids: dict[str, Span] = {}  # shot id → where it was first used
+        self.film_backend = registry.AUTO
         self._folder: dict[str, Path] = {}  # display name → its folder, for relative paths
 
     # -- the stage
@@ -248,8 +250,10 @@ class _Checker:
             )
         if "format" in settings:
             self._format(settings["format"])
-        if "backend" in settings:
-            self._backend_name(settings["backend"].value, settings["backend"].span)
+        if "backend" in settings and self._backend_name(
+            settings["backend"].value, settings["backend"].span
+        ):
+            self.film_backend = settings["backend"].value
         return settings
 
     def _duplicate_setting(self, setting: ast.Setting, first: ast.Setting) -> None:
@@ -361,7 +365,7 @@ class _Checker:
             self.diagnostics.add(
                 "unreadable-file",
                 word.span,
-                f"{word.text!r} {error}",
+                f"{word.text!r} cannot be read as {actual}: {error}",
                 help=f"re-export it as a standard {actual} file",
             )
             return None
@@ -401,7 +405,7 @@ class _Checker:
             self.diagnostics.add(
                 "wrong-kind",
                 word.span,
-                f"{word.text} is a {found[0]}, not a {kind}",
+                f"{word.text} is {_a(found[0])}, not {_a(kind)}",
                 notes=[f"declared at {found[1].name.span}"],
             )
             return False
@@ -589,7 +593,7 @@ class _Checker:
                 item.duration.span,
                 f"shot {item.id.text} needs {needed} frames but {backend.name} makes at most "
                 f"{caps.max_frames} and cannot extend a shot",
-                help=f"split the shot, or keep it under {caps.max_frames / rate:.1f}s",
+                help=f"split the shot, or keep it under {float(caps.max_frames / rate):.1f}s",
             )
 
     # -- transitions against their shots
@@ -622,7 +626,7 @@ class _Checker:
             transition.span,
             f"the {transition.kind} lasts {transition.frames} frames but shot {shot.id} "
             f"lasts only {shot.frames}",
-            help=f"make it at most {shot.frames} frames ({shot.frames / self.fps:.2f}s)",
+            help=f"make it at most {shot.frames} frames ({float(shot.frames / self.fps):.2f}s)",
         )
 
     def _warn_unused(self) -> None:
@@ -685,7 +689,7 @@ class _ShotBuilder:
             "named": self.named,
             "tracked": self.tracked,
             "refs": self.fields["refs"],
-            "backend": self.fields.get("backend") or "auto",
+            "backend": self.fields.get("backend") or self.c.film_backend,
         }
 
     def _element(self, element) -> None:
@@ -806,7 +810,7 @@ class _ShotBuilder:
             return
         if amount.text.endswith("deg"):
             if move.move not in TAKES_DEGREES:
-                self._bad_move(move, f"{move.move} takes no angle", "only pan, tilt and orbit do")
+                self._bad_move(move, f"{move.move} takes no angle", "pan left 30deg")
             result.degrees = float(amount.text[:-3])
         elif move.move != "zoom":
             self._bad_move(
@@ -994,6 +998,10 @@ class _ShotBuilder:
 
 
 # ------------------------------------------------------------------ helpers
+
+
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[0] in "aeiou" else f"a {noun}"
 
 
 def _declaration_kind(declaration: ast.Declaration) -> str:

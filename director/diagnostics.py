@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
-from .source import Span
+from .source import Span, split_lines
 
 
 class Severity(StrEnum):
@@ -169,15 +169,15 @@ def render_human(
     )
     blocks = []
     for d in diagnostics:
+        text = _source_line(sources.get(d.span.file), d.span.line)
+        gutter = str(d.span.line)
+        pad = " " * len(gutter)
         lines = [
             paint(f"{d.severity}[{d.code} {d.name}]", _COLOURS[d.severity])
             + paint(f": {d.message}", _BOLD),
-            paint("  --> ", _BLUE) + str(d.span),
+            paint(f"{pad}--> ", _BLUE) + str(d.span),  # aligned with the gutter, as rustc does
         ]
-        text = _source_line(sources.get(d.span.file), d.span.line)
         if text is not None:
-            gutter = str(d.span.line)
-            pad = " " * len(gutter)
             width = (
                 max(1, d.span.end_column - d.span.column) if d.span.end_line == d.span.line else 1
             )
@@ -199,7 +199,7 @@ def render_human(
 def _source_line(text: str | None, number: int) -> str | None:
     if text is None:
         return None
-    lines = text.splitlines()
+    lines = split_lines(text)
     return lines[number - 1] if 1 <= number <= len(lines) else None
 
 

@@ -55,7 +55,7 @@ def _probe_cached(path: Path, kind: str, _mtime_ns: int, _size: int) -> MediaInf
     except UnreadableMedia:
         raise
     except Exception as error:  # each decoder raises its own types
-        raise UnreadableMedia(f"cannot read it as {kind}: {error}") from None
+        raise UnreadableMedia(str(error)) from None
 
 
 def _sha256(path: Path) -> str:

@@ -23,7 +23,7 @@ from lark.indenter import DedentError, Indenter
 from . import syntax as ast
 from .diagnostics import Diagnostic, did_you_mean, make
 from .gcpause import paused_gc
-from .source import SourceFile, Span
+from .source import SourceFile, Span, split_lines
 
 SHOT_SIZES = {
     "EXTREME WIDE": "EXTREME WIDE", "EWS": "EXTREME WIDE",
@@ -388,7 +388,7 @@ def parse_source(source: SourceFile) -> tuple[ast.ScriptFile | None, list[Diagno
 
 def _tab_indentation(source: SourceFile) -> list[Diagnostic]:
     found = []
-    for number, line in enumerate(source.text.splitlines(), start=1):
+    for number, line in enumerate(split_lines(source.text), start=1):
         indent = line[: len(line) - len(line.lstrip(" \t"))]
         if "\t" in indent:
             column = indent.index("\t") + 1
@@ -416,13 +416,13 @@ def _dedent_diagnostic(source: SourceFile, error: DedentError) -> Diagnostic:
 
 
 def _line_with_indent(source: SourceFile, width: int) -> int:
-    for number, line in enumerate(source.text.splitlines(), start=1):
+    for number, line in enumerate(split_lines(source.text), start=1):
         if line.strip() and not line.lstrip().startswith("#"):
             indent = len(line) - len(line.lstrip(" "))
             if indent == width and number > 1:
                 previous = [
                     len(p) - len(p.lstrip(" "))
-                    for p in source.text.splitlines()[: number - 1]
+                    for p in split_lines(source.text)[: number - 1]
                     if p.strip() and not p.lstrip().startswith("#")
                 ]
                 if previous and previous[-1] > width:
@@ -514,7 +514,7 @@ def _syntax_diagnostic(source: SourceFile, error: UnexpectedInput) -> Diagnostic
     if isinstance(error, UnexpectedToken) and error.token.type in ("_INDENT", "_DEDENT"):
         return _indent_diagnostic(source, error, expected)
     if isinstance(error, UnexpectedEOF):
-        line = len(source.text.splitlines()) or 1
+        line = len(split_lines(source.text)) or 1
         return make(
             "syntax-error",
             source.whole_line(line),

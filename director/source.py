@@ -39,7 +39,7 @@ class SourceFile:
 
     def line(self, number: int) -> str:
         if self._lines is None:
-            self._lines = self.text.splitlines()
+            self._lines = split_lines(self.text)
         if 1 <= number <= len(self._lines):
             return self._lines[number - 1]
         return ""
@@ -52,6 +52,15 @@ class SourceFile:
         text = self.line(line)
         start = len(text) - len(text.lstrip()) + 1
         return self.span(line, start, max(len(text) + 1, start + 1))
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines as the grammar counts them: broken at \n only (a \r before it is dropped).
+
+    str.splitlines also breaks at \v, \f, U+2028 and others, which the parser
+    treats as text; counting them would put carets on the wrong line.
+    """
+    return [line.removesuffix("\r") for line in text.split("\n")]
 
 
 def display_name(path: Path) -> str:

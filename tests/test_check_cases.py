@@ -222,7 +222,8 @@ def assert_caret(d: Diagnostic, sources: dict[str, str], column: int) -> str:
     text = render_human([d], sources)
     lines = text.splitlines()
     assert lines[0].startswith(f"{d.severity}[{d.code} {d.name}]: ")
-    assert f"  --> {d.span.file}:{d.span.line}:{d.span.column}" in lines
+    pad = " " * len(str(d.span.line))  # the arrow lines up with the gutter
+    assert f"{pad}--> {d.span.file}:{d.span.line}:{d.span.column}" in lines
     # lines end at "\n" only (with an optional "\r"), as the grammar counts them
     source_line = sources[d.span.file].split("\n")[d.span.line - 1].rstrip("\r")
     source_line = source_line.replace("\t", " ")
@@ -299,7 +300,7 @@ def test_cli_errors_exit_1_with_caret(make_project, capsys) -> None:
     code, out, err = _run(capsys, "check", "--color", "never", "unknown_character_speaker.shot")
     assert code == 1
     assert "error[E012 unknown-character]" in err
-    assert "  --> unknown_character_speaker.shot:9:3" in err
+    assert " --> unknown_character_speaker.shot:9:3" in err
     assert "9 |   MAARA" in err
     assert "  |   ^^^^^" in err
     assert err.rstrip().endswith("1 error")

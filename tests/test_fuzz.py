@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import traceback
 from pathlib import Path
 
 import pytest
@@ -321,10 +320,6 @@ def _assert_located(diagnostics: list[Diagnostic], sources: dict[str, str]) -> N
         lines = sources[span.file].split("\n")
         assert 1 <= span.line <= len(lines), f"{d.code} at line {span.line} of {len(lines)}: {d}"
         width = len(lines[span.line - 1])
-        if d.code == "E004" and not KEEP_KNOWN_BUGS:
-            # known bug: the column of a bad byte counts bytes, not characters
-            # (pinned by the strict-xfail case non_utf8_after_multibyte)
-            width = len(lines[span.line - 1].encode("utf-8"))
         assert 1 <= span.column <= width + 1, f"{d.code} column: {d}"
         assert (span.end_line, span.end_column) >= (span.line, span.column), d
     # every renderer copes with every diagnostic
@@ -333,49 +328,19 @@ def _assert_located(diagnostics: list[Diagnostic], sources: dict[str, str]) -> N
     render_github(diagnostics)
 
 
-# Known checker bug (reported, owned elsewhere): lark counts lines by "\n" only,
-# but director/parse.py (_tab_indentation), source.py (SourceFile.line) and
-# diagnostics.py (_source_line) split with str.splitlines(), which also breaks
-# at \v \f \x1c-\x1e \x85 \u2028 \u2029 and a lone \r.  One of those before a
-# problem shifts its line number or quotes the wrong line.  Until it is fixed
-# they are blanked out of fuzzed input; FUZZ_KNOWN_BUGS=1 keeps them in.
-# test_other_line_breaks below pins the bug itself (strict xfail).
+# Line breaks other than \n that str.splitlines() would honour: the compiler
+# must count lines as the grammar does, so these stay inside their line.
 OTHER_LINE_BREAKS = [
     b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e",
     "\x85".encode(), "\u2028".encode(), "\u2029".encode(),
 ]  # fmt: skip
-KEEP_KNOWN_BUGS = os.environ.get("FUZZ_KNOWN_BUGS") == "1"
-
-
-def _without_known_bugs(data: bytes) -> bytes:
-    if KEEP_KNOWN_BUGS:
-        return data
-    for sequence in OTHER_LINE_BREAKS:
-        data = data.replace(sequence, b" ")
-    return re.sub(rb"\r(?!\n)", b" ", data)
-
-
-def _is_fraction_format_bug(error: TypeError) -> bool:
-    """Known checker bug: check.py `_too_long` formats a Fraction with :.2f, a
-    TypeError on Python 3.11, whenever a transition is longer than a shot
-    (pinned by the strict-xfail cases transition_longer_than_shot, fade_in_too_long
-    and fade_out_too_long).  Tolerated here so the fuzz test keeps looking
-    for new failures; FUZZ_KNOWN_BUGS=1 stops tolerating it."""
-    frames = [frame.name for frame in traceback.extract_tb(error.__traceback__)]
-    return "Fraction.__format__" in str(error) and "_too_long" in frames
 
 
 def compile_bytes(project: Path, data: bytes) -> None:
     """Check (and plan, when the check passes) a script; nothing may escape but diagnostics."""
-    data = _without_known_bugs(data)
     script = project / "main.shot"
     script.write_bytes(data)
-    try:
-        checked = check_file(script)
-    except TypeError as error:
-        if KEEP_KNOWN_BUGS or not _is_fraction_format_bug(error):
-            raise
-        return
+    checked = check_file(script)
     _assert_located(checked.diagnostics, checked.sources)
     has_errors = any(d.severity == "error" for d in checked.diagnostics)
     assert (checked.film is None) == has_errors, checked.diagnostics
@@ -427,7 +392,6 @@ def test_noise(fuzz_project, data: bytes) -> None:
     compile_bytes(fuzz_project, data)
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: str.splitlines() line numbering, see above")
 @pytest.mark.parametrize("separator", ["\x0b", "\x0c", "\x85", "\u2028", "\u2029", "\r"])
 def test_other_line_breaks(fuzz_project, separator: str) -> None:
     """A tab after an action line holding another line break: located on the fourth line."""
