@@ -12,13 +12,17 @@ cut-outs:
   (its own transparency, a keyed plain background, or else the picture on a
   rounded card), with a soft shadow, spread across the frame and sized by the
   shot size; a character with no reference image is a labelled silhouette.
-  A CLOSE-UP or EXTREME CLOSE-UP on one character fills the frame with it.
+  A CLOSE-UP or EXTREME CLOSE-UP on one character fills the frame with it;
+- screen-fixed on top: subtitles (when the request carries dialogue) and
+  the burn-in (shot id top left, shot-relative timecode bottom right).
 
 The camera moves the layers with real image transforms, so pans, zooms and
-parallax read as they will in the film.  Every layer is sampled at twice the
-output resolution (nearest neighbour from a layer prepared at twice the
-density it is shown at) and box-reduced: anti-aliased, positioned to half a
-pixel, and cheap.
+parallax read as they will in the film.  A layer that never changes size is
+drawn pixel for pixel (a move is a crop).  A plate that changes size is
+prepared at twice the density it is shown at, sampled (nearest neighbour) at
+twice the output size and box-reduced: anti-aliased, placed to half a pixel,
+and cheap.  A cut-out that changes size is drawn from the nearest of a few
+copies MIP_STEP apart.  docs/preview.md has the details and the speed.
 
 Camera convention (screen directions are the viewer's; "content" is what is
 in the picture):
@@ -53,7 +57,7 @@ when a move gives none: pan 30°, tilt 20°, orbit 45°, zoom and dolly 1.3×.
 A truck moves the characters a quarter of the frame width (the plate 8 %),
 a pedestal a fifth of the frame height (the plate 7 %); a factor (``2x``)
 scales either.  ``slow`` halves the amount, ``fast`` doubles it (for zoom
-and dolly, the factor is squared-rooted or squared).  Each move runs during
+and dolly, the factor is square-rooted or squared).  Each move runs during
 its frames ``[start, start + frames)``, eased ``in``, ``out`` or ``in-out``
 by sine curves (linear without), and holds its end state afterwards; moves
 add up, so ``then``-chained moves play one after another.
@@ -67,7 +71,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -79,7 +84,7 @@ from .base import CharacterRefs, ShotRequest
 
 log = logging.getLogger(__name__)
 
-SUPERSAMPLE = 2  # layers are sampled at this multiple of the output size, then reduced
+SUPERSAMPLE = 2  # a layer that changes scale is sampled at this multiple, then reduced
 MAX_LAYER_PIXELS = 24_000_000  # a prepared layer never holds more than this
 MAX_OVERSCAN = 2.0  # past this, a plate is extended by mirroring rather than enlarged
 DEGREES_PER_WIDTH = 60.0
@@ -94,6 +99,8 @@ ORBIT = (0.12, 0.5)  # (characters, plate) travel per 90°, in frame widths (opp
 TRACK = (0.6, 0.3)  # (other characters, plate) drift, in frame widths
 HANDHELD = (0.012, 0.009)  # sway amplitude (x, y) in frame widths
 KEYFRAME_FADE_SECONDS = 0.5
+FIGURE_SIDE = 2048  # character pictures are cut out at most this large
+MIP_STEP = 2 ** (1 / 6)  # a scaling cut-out is drawn from the copy nearest its size
 
 # A character's height as a fraction of the frame's, by shot size.
 SIZE_HEIGHT = {
@@ -110,7 +117,7 @@ SIZE_HEIGHT = {
     "CLOSE-UP": 1.3,
     "EXTREME CLOSE-UP": 1.8,
 }
-FILLS_FRAME = {"CLOSE-UP": 1.0, "EXTREME CLOSE-UP": 1.5}  # on one character: its overscan
+FILLS_FRAME = ("CLOSE-UP", "EXTREME CLOSE-UP")  # on one character, it fills the frame
 
 BACKDROP = (20, 22, 27)
 GRID = (38, 42, 51)
@@ -305,28 +312,42 @@ class Layer:
 
     image: Image.Image  # RGB (a plate) or RGBA (a cut-out)
     density: float
+    supersample: int = 1  # sampled at this multiple of the output size, then reduced
     centre: tuple[float, float] = (0.0, 0.0)
+    mips: list[Image.Image] = field(default_factory=list)  # smaller copies, MIP_STEP apart
+
+    def at(self, scale: float) -> Layer:
+        """The copy of this layer best drawn at `scale`: nearest to pixel for pixel."""
+        if not self.mips:
+            return self
+        best, error = self, abs(math.log(self.density / scale))
+        for image in self.mips:
+            density = self.density * image.height / self.image.height
+            e = abs(math.log(density / scale))
+            if e < error:
+                best, error = Layer(image, density, 1, self.centre), e
+        return best
 
     def mapping(
         self, pose: Sequence[float], shake: Sequence[float], width: int, height: int
     ) -> tuple[float, float, float]:
         """(a, c, f): supersampled screen (X, Y) samples the image at (a X + c, a Y + f)."""
         s, tx, ty = pose
-        a = self.density / (SUPERSAMPLE * s)
+        a = self.density / (self.supersample * s)
         iw, ih = self.image.size
         c = self.density * ((-width / 2 - shake[0]) / s - tx - self.centre[0]) + iw / 2
         f = self.density * ((-height / 2 - shake[1]) / s - ty - self.centre[1]) + ih / 2
         return a, c, f
 
 
-def _sample(image: Image.Image, size: tuple[int, int], a: float, c: float, f: float):
-    """`size` supersampled pixels of `image` under (a, c, f), reduced to output pixels."""
+def _sample(image: Image.Image, size: tuple[int, int], a: float, c: float, f: float, ss: int):
+    """`size` supersampled pixels of `image` under (a, c, f), reduced `ss` times."""
     if abs(a - 1.0) < 1e-9:  # a pure shift: a crop is exact and far cheaper
         x, y = math.floor(c + 0.5), math.floor(f + 0.5)
         big = image.crop((x, y, x + size[0], y + size[1]))
     else:
         big = image.transform(size, Image.AFFINE, (a, 0, c, 0, a, f), resample=Image.NEAREST)
-    return big.reduce(SUPERSAMPLE) if SUPERSAMPLE > 1 else big
+    return big.reduce(ss) if ss > 1 else big
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
@@ -383,10 +404,17 @@ def _needed_half_extent(poses: np.ndarray, shake: np.ndarray, width: int, height
     return float(rx.max()) + 1.0, float(ry.max()) + 1.0
 
 
-def _density(max_scale: float, world_w: float, world_h: float) -> float:
-    density = SUPERSAMPLE * max_scale
+def _density(scales: np.ndarray, world_w: float, world_h: float) -> tuple[float, int]:
+    """Pixels per world pixel for a layer shown at `scales`, and its supersampling.
+
+    A layer whose scale never changes is shown pixel for pixel (a shift is a
+    crop); one that changes is prepared and sampled at SUPERSAMPLE times.
+    """
+    steady = len(scales) == 0 or float(np.ptp(scales)) < 1e-9
+    ss = 1 if steady else SUPERSAMPLE
+    density = ss * (float(scales.max()) if len(scales) else 1.0)
     cap = math.sqrt(MAX_LAYER_PIXELS / max(1.0, world_w * world_h))
-    return min(density, cap)
+    return min(density, cap), ss
 
 
 def plate_layer(
@@ -397,7 +425,6 @@ def plate_layer(
     height: int,
     *,
     pinned: bool = False,
-    min_overscan: float = 1.0,
 ) -> Layer:
     """An image as a plate covering every frame of the shot.
 
@@ -411,19 +438,20 @@ def plate_layer(
     iw, ih = image.size
     cover = max(width / iw, height / ih)
     world_w, world_h = iw * cover, ih * cover
-    overscan = (
-        1.0 if pinned else min(MAX_OVERSCAN, max(min_overscan, 2 * rx / world_w, 2 * ry / world_h))
-    )
+    needed = max(1.0, 2 * rx / world_w, 2 * ry / world_h)
+    overscan = 1.0 if pinned else min(MAX_OVERSCAN, needed)
     world_w, world_h = world_w * overscan, world_h * overscan
     pad_x, pad_y = max(0.0, rx - world_w / 2), max(0.0, ry - world_h / 2)
-    density = _density(float(poses[:, 0].max()), world_w + 2 * pad_x, world_h + 2 * pad_y)
+    density, ss = _density(poses[:, 0], world_w + 2 * pad_x, world_h + 2 * pad_y)
     size = (max(1, round(world_w * density)), max(1, round(world_h * density)))
-    pixels = image.resize(size, Image.BICUBIC, reducing_gap=2.0)
+    # Enlarging, bilinear is as good here (the layer is sampled at twice the output) and faster.
+    enlarge = size[0] > image.width
+    pixels = image.resize(size, Image.BILINEAR if enlarge else Image.BICUBIC, reducing_gap=2.0)
     if pad_x or pad_y:
         px, py = math.ceil(pad_x * density) + 2, math.ceil(pad_y * density) + 2
         array = _mirror_pad(np.asarray(pixels), px, py)
         pixels = Image.fromarray(array, "RGB")
-    return Layer(pixels, density)
+    return Layer(pixels, density, ss)
 
 
 def _mirror_pad(array: np.ndarray, px: int, py: int) -> np.ndarray:
@@ -437,7 +465,7 @@ def _mirror_pad(array: np.ndarray, px: int, py: int) -> np.ndarray:
 def backdrop_layer(poses: np.ndarray, shake: np.ndarray, width: int, height: int) -> Layer:
     """A dark stage with a faint grid and horizon, so moves show even with no picture."""
     rx, ry = _needed_half_extent(poses, shake, width, height)
-    density = _density(float(poses[:, 0].max()), 2 * rx, 2 * ry)
+    density, ss = _density(poses[:, 0], 2 * rx, 2 * ry)
     w, h = max(1, math.ceil(2 * rx * density)), max(1, math.ceil(2 * ry * density))
     image = Image.new("RGB", (w, h), BACKDROP)
     draw = ImageDraw.Draw(image)
@@ -452,37 +480,194 @@ def backdrop_layer(poses: np.ndarray, shake: np.ndarray, width: int, height: int
         draw.line([(0, y), (w, y)], fill=GRID, width=line)
     horizon = cy + height * 0.1 * density
     draw.line([(0, horizon), (w, horizon)], fill=HORIZON, width=line * 2)
-    return Layer(image, density)
+    return Layer(image, density, ss)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A character's reference picture, loaded and cut out once per process."""
+
+    picture: Image.Image  # as loaded: RGB, or RGBA with real transparency
+    cut: Image.Image  # RGBA: the figure alone, or the picture on a card
+    keyed: bool  # `cut` is the figure alone
+
+
+def load_figure(path: Path) -> Figure | None:
+    """A character picture and its cut-out; cached, since one picture serves many shots."""
+    try:
+        stat = path.stat()
+    except OSError as error:
+        log.warning("the preview backend cannot read %s (%s); left out", path, error)
+        return None
+    return _figure(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=32)
+def _figure(path: str, mtime_ns: int, size: int) -> Figure | None:
+    picture = load_image(Path(path))
+    if picture is None:
+        return None
+    if max(picture.size) > FIGURE_SIDE:
+        picture = _fit_within(picture, FIGURE_SIDE)
+    cut, keyed = _cut(picture)
+    return Figure(picture, cut, keyed)
 
 
 def cutout(image: Image.Image) -> Image.Image:
     """A character picture as RGBA: its own alpha, a keyed plain background, or a card."""
+    return _cut(image)[0]
+
+
+def _cut(image: Image.Image) -> tuple[Image.Image, bool]:
     if image.mode == "RGBA":
-        return image
-    rgb = np.asarray(image.convert("RGB"), dtype=np.int16)
-    h, w = rgb.shape[:2]
-    edge = max(2, min(h, w) // 50)
-    border = np.concatenate(
-        [
-            rgb[:edge].reshape(-1, 3),
-            rgb[-edge:].reshape(-1, 3),
-            rgb[:, :edge].reshape(-1, 3),
-            rgb[:, -edge:].reshape(-1, 3),
-        ]
+        return image, True
+    image = image.convert("RGB")
+    keyed = background_matte(image)
+    if keyed is None:
+        return _card(image), False
+    matte, _ = keyed
+    # The soft edge takes the colour of the figure just inside it: no fringe of background.
+    alpha = np.asarray(matte)
+    solid = Image.fromarray(np.where(alpha >= 250, 255, 0).astype(np.uint8), "L")
+    inside = Image.new("RGB", image.size, (0, 0, 0))
+    inside.paste(image, (0, 0), solid)
+    radius = max(2.0, min(image.size) / 150)
+    spread = np.asarray(inside.filter(ImageFilter.GaussianBlur(radius)), dtype=np.float32)
+    weight = np.asarray(solid.filter(ImageFilter.GaussianBlur(radius)), dtype=np.float32)
+    rgb = np.asarray(image, dtype=np.float32)
+    edge = (alpha < 250) & (weight > 2)
+    near = spread * (255 / np.maximum(weight, 1))[:, :, None]
+    rgb = np.where(edge[:, :, None], np.clip(near, 0, 255), rgb)
+    out = Image.fromarray((rgb + 0.5).astype(np.uint8), "RGB").convert("RGBA")
+    out.putalpha(matte)
+    return out, True
+
+
+def background_matte(image: Image.Image) -> tuple[Image.Image, np.ndarray] | None:
+    """A matte keying out a plain background (flat, or graded top to bottom), or None.
+
+    Returns the matte and the background's colour, row by row.
+
+    The background's colour, row by row, is read from the picture's left and
+    right edges, from the top down; rows where the edges disagree, or jump
+    (the figure touching the sides), take the colour of the row above.
+    """
+    a = np.asarray(image, dtype=np.int16)
+    h, w = a.shape[:2]
+    if h < 8 or w < 8:
+        return None
+    k = max(2, w // 40)
+    left = np.median(a[:, :k], axis=1)
+    right = np.median(a[:, -k:], axis=1)
+    top = a[: max(2, h // 40)].reshape(-1, 3)
+    if np.mean(np.abs(top - np.median(top, axis=0)).max(axis=1) <= 16) < 0.75:
+        return None
+    background = np.empty((h, 3))
+    last = None
+    good = 0
+    for y in range(h):
+        here = (left[y] + right[y]) / 2
+        agree = np.abs(left[y] - right[y]).max() <= 16
+        steady = last is None or np.abs(here - last).max() <= 12
+        if agree and steady:
+            last, good = here, good + 1
+        if last is None:
+            return None
+        background[y] = last
+    if good < 0.5 * h:
+        return None
+    distance = np.abs(a - background[:, None, :]).max(axis=2)
+    alpha = np.clip((distance - 22) * (255 / 36), 0, 255).astype(np.uint8)
+    # Only background that reaches the edge is keyed: a grey coat on a grey wall stays.
+    outside = _reaches_edge(distance < 40)
+    alpha = (255 - outside * (255 - alpha.astype(np.float32)) + 0.5).astype(np.uint8)
+    coverage = alpha.mean() / 255
+    if not 0.04 < coverage < 0.96:
+        return None
+    matte = Image.fromarray(alpha, "L")
+    return matte.filter(ImageFilter.GaussianBlur(max(0.6, min(w, h) / 600))), background
+
+
+def _reaches_edge(background: np.ndarray, side: int = 320) -> np.ndarray:
+    """How much each pixel of a background mask joins the picture's edge through background.
+
+    Worked out on a copy at most `side` pixels across, then widened a little
+    and softened, so the matte's edge is left to the colour distance and the
+    coarse grid does not show: a float array in [0, 1].
+    """
+    h, w = background.shape
+    scale = min(1.0, side / max(h, w))
+    small_size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    mask = Image.fromarray(background.astype(np.uint8) * 255, "L")
+    small = np.asarray(mask.resize(small_size, Image.BOX)) > 127
+    edge = np.zeros_like(small)
+    edge[0] = edge[-1] = True
+    edge[:, 0] = edge[:, -1] = True
+    reached = small & edge
+    for _ in range(small.size):
+        grown = reached.copy()
+        grown[1:] |= reached[:-1]
+        grown[:-1] |= reached[1:]
+        grown[:, 1:] |= reached[:, :-1]
+        grown[:, :-1] |= reached[:, 1:]
+        grown &= small
+        if np.array_equal(grown, reached):
+            break
+        reached = grown
+    small_image = Image.fromarray(reached.astype(np.uint8) * 255, "L").filter(
+        ImageFilter.MaxFilter(3)
     )
-    key = np.median(border, axis=0)
-    spread = np.percentile(np.abs(border - key).max(axis=1), 90)
-    if spread < 16:
-        distance = np.abs(rgb - key).max(axis=2).astype(np.float32)
-        alpha = np.clip((distance - 22.0) / 36.0, 0.0, 1.0)
-        if 0.04 < alpha.mean() < 0.96:
-            matte = Image.fromarray((alpha * 255).astype(np.uint8), "L")
-            matte = matte.filter(ImageFilter.MedianFilter(3))
-            matte = matte.filter(ImageFilter.GaussianBlur(max(0.6, min(h, w) / 600)))
-            out = image.convert("RGBA")
-            out.putalpha(matte)
-            return out
-    return _card(image.convert("RGB"))
+    big = small_image.resize((w, h), Image.BILINEAR)
+    big = big.filter(ImageFilter.GaussianBlur(0.6 / scale))
+    return np.asarray(big, dtype=np.float32) / 255
+
+
+def close_up(
+    figure: Figure, behind: Image.Image | None, width: int, height: int, extreme: bool
+) -> Image.Image:
+    """A close-up frame of one character, RGB at twice the frame's size.
+
+    A cut-out figure is framed on its head (head and shoulders; the eyes for
+    an extreme close-up) over the location, softened as if out of focus; an
+    opaque picture is cropped to its upper part.
+    """
+    size = (2 * width, 2 * height)
+    aspect = width / height
+    cut = figure.cut if figure.keyed else figure.picture.convert("RGBA")
+    iw, ih = cut.size
+    solid = cut.getchannel("A").point(lambda v: 255 if v > 128 else 0)
+    box = solid.getbbox() if figure.keyed else None
+    if box is not None:
+        x0, y0, x1, y1 = box
+        tall = y1 - y0
+        whole = y1 < ih - 2  # the feet are in the picture: a full figure
+        share = (0.17 if extreme else 0.34) if whole else (0.45 if extreme else 0.9)
+        win_h = max(8.0, tall * share)
+        head = solid.crop((x0, y0, x1, y0 + max(1, round(tall * (0.12 if whole else 0.3)))))
+        cols = np.asarray(head, dtype=np.float64).sum(axis=0)
+        cx = x0 + (float((cols * np.arange(cols.size)).sum() / cols.sum()) if cols.sum() else 0)
+        top = y0 - win_h * (0.04 if extreme else 0.08)
+    else:
+        win_h = min(ih, iw / aspect) * (0.55 if extreme else 1.0)
+        cx, top = iw / 2, (ih - win_h) * 0.15
+    win_w = win_h * aspect
+    window = (cx - win_w / 2, top, cx + win_w / 2, top + win_h)
+    x, y = math.floor(window[0]), math.floor(window[1])
+    figure = cut.crop((x, y, math.ceil(window[2]) + 1, math.ceil(window[3]) + 1))
+    box = (window[0] - x, window[1] - y, window[2] - x, window[3] - y)
+    figure = figure.resize(size, Image.BICUBIC, box=box)
+    if behind is None:
+        back = Image.new("RGB", size, BACKDROP)
+    else:
+        back = ImageOps.fit(behind.convert("RGB"), size, Image.BICUBIC)
+        back = back.filter(ImageFilter.GaussianBlur(size[1] / 60))
+    back = back.convert("RGBA")
+    return Image.alpha_composite(back, figure).convert("RGB")
+
+
+def _fit_within(image: Image.Image, side: int) -> Image.Image:
+    scale = side / max(image.size)
+    return image.resize((round(image.width * scale), round(image.height * scale)), Image.BICUBIC)
 
 
 def _card(image: Image.Image) -> Image.Image:
@@ -519,27 +704,22 @@ def silhouette(name: str, width: int, height: int) -> Image.Image:
     return card
 
 
-def _with_shadow(cut: Image.Image, reach: float) -> tuple[Image.Image, int]:
-    """`cut` padded by `pad` pixels on every side, a soft shadow below-right of it."""
+def with_shadow(cut: Image.Image, reach: float) -> Image.Image:
+    """`cut` padded on every side, over a soft shadow cast below and right of it.
+
+    The padding keeps the picture's centre where it was.
+    """
     pad = max(2, math.ceil(reach * 2.5))
     w, h = cut.size
-    alpha = cut.getchannel("A")
-    shadow = Image.new("L", (w + 2 * pad, h + 2 * pad), 0)
-    offset = (pad + round(reach * 0.6), pad + round(reach * 0.9))
-    shadow.paste(alpha, offset)
-    shadow = shadow.filter(ImageFilter.GaussianBlur(max(1.0, reach)))
-    s = np.asarray(shadow, dtype=np.float32) / 255 * 0.5
-    out = np.zeros((h + 2 * pad, w + 2 * pad, 4), dtype=np.float32)
-    fg = np.asarray(cut, dtype=np.float32) / 255
-    a_fg = np.zeros(s.shape, dtype=np.float32)
-    a_fg[pad : pad + h, pad : pad + w] = fg[:, :, 3]
-    rgb = np.zeros((*s.shape, 3), dtype=np.float32)
-    rgb[pad : pad + h, pad : pad + w] = fg[:, :, :3]
-    a_out = a_fg + s * (1 - a_fg)
-    safe = np.where(a_out > 0, a_out, 1.0)
-    out[:, :, :3] = rgb * (a_fg / safe)[:, :, None]
-    out[:, :, 3] = a_out
-    return Image.fromarray((out * 255 + 0.5).astype(np.uint8), "RGBA"), pad
+    size = (w + 2 * pad, h + 2 * pad)
+    shade = Image.new("L", size, 0)
+    shade.paste(cut.getchannel("A"), (pad + round(reach * 0.6), pad + round(reach * 0.9)))
+    shade = shade.filter(ImageFilter.GaussianBlur(max(1.0, reach))).point(lambda v: v // 2)
+    out = Image.new("RGBA", size, (0, 0, 0, 0))
+    out.putalpha(shade)
+    front = Image.new("RGBA", size, (0, 0, 0, 0))
+    front.paste(cut, (pad, pad))
+    return Image.alpha_composite(out, front)
 
 
 def character_layout(count: int, size: str, width: int, height: int) -> list[tuple[float, float]]:
@@ -619,6 +799,61 @@ def _line_height(font) -> float:
     return float(bottom - top + 1)
 
 
+class Subtitles:
+    """Dialogue in the lower third while it is spoken: the speaker's name, then the words.
+
+    `lines` are dicts or objects with `speaker`, `text`, `start` and
+    `frames` (shot frames), like the voice node's lines.
+    """
+
+    def __init__(self, lines: Sequence, width: int, height: int):
+        self.cues: list[tuple[int, int, Image.Image, tuple[int, int]]] = []
+        font = _font(max(8, round(height / 24)))
+        pad = max(2, round(height / 90))
+        line_h = round(_line_height(font) * 1.2)
+        top = font.getbbox("Hg")[1]
+        for line in lines:
+            text = " ".join(str(_get(line, "text", "")).split())
+            if not text:
+                continue
+            speaker = str(_get(line, "speaker", "")).strip()
+            start = int(_get(line, "start", 0))
+            end = start + int(_get(line, "frames", 0))
+            label = f"{speaker}: " if speaker else ""
+            rows = wrap(label + text, font, width * 0.8)
+            if len(rows) > 3:
+                rows = rows[:3]
+                rows[-1] = rows[-1].rstrip(".,;") + " …"
+            row_w = max(math.ceil(font.getlength(row)) for row in rows)
+            patch = Image.new("RGBA", (row_w + 2 * pad, line_h * len(rows) + 2 * pad))
+            draw = ImageDraw.Draw(patch)
+            draw.rectangle((0, 0, patch.width, patch.height), fill=(0, 0, 0, 170))
+            for k, row in enumerate(rows):
+                x = pad + (row_w - font.getlength(row)) / 2
+                y = pad + k * line_h - top
+                if k == 0 and label:
+                    draw.text((x, y), label, font=font, fill=(*CARD_SIZE, 255))
+                    x += font.getlength(label)
+                    row = row[len(label) :]
+                draw.text((x, y), row, font=font, fill=(255, 255, 255, 255))
+            at = ((width - patch.width) // 2, height - patch.height - round(height * 0.1))
+            self.cues.append((start, end, patch, at))
+
+    def __bool__(self) -> bool:
+        return bool(self.cues)
+
+    def draw(self, image: Image.Image, frame: int) -> None:
+        for start, end, patch, at in self.cues:
+            if start <= frame < end:
+                image.paste(patch, at, patch)
+
+
+def _get(item, name: str, default=None):
+    if isinstance(item, dict):
+        return item.get(name, default)
+    return getattr(item, name, default)
+
+
 class BurnIn:
     """Shot id top left, shot-relative timecode HH:MM:SS:FF bottom right; glyphs drawn once."""
 
@@ -681,34 +916,29 @@ class Cast:
 class Animatic:
     """One shot's prepared layers and camera; `frames()` draws them one at a time."""
 
-    def __init__(self, request: ShotRequest, burn_in: bool = True):
+    def __init__(self, request: ShotRequest, burn_in: bool = True, subtitles: bool = True):
         self.request = request
         w, h, n = request.width, request.height, request.frames
         self.width, self.height = w, h
         size = request.size.upper()
 
         plate_image, pinned, source = self._plate_source(request)
-        pictures = [(c, load_image(c.refs[0]) if c.refs else None) for c in request.characters]
+        pictures = [(c, load_figure(c.refs[0]) if c.refs else None) for c in request.characters]
         any_picture = plate_image is not None or any(p is not None for _, p in pictures)
         composite = source in ("plate", "reference image", "reference video", None)
-        cast: list[tuple[CharacterRefs, Image.Image | None]] = pictures if composite else []
+        cast: list[tuple[CharacterRefs, Figure | None]] = pictures if composite else []
         if not any_picture:
             cast = []
 
         # A close-up on one character: the character is the plate.
         self.plate_is_character = False
-        overscan = 1.0
-        close_up: list[str] = []
+        star: list[str] = []
         if size in FILLS_FRAME and len(cast) == 1 and cast[0][1] is not None:
-            picture = cast[0][1]
-            if picture.mode == "RGBA":  # set its cut-out against the location, if any
-                behind = plate_image or Image.new("RGB", picture.size, BACKDROP)
-                behind = ImageOps.fit(behind.convert("RGB"), picture.size, Image.BICUBIC)
-                picture = Image.alpha_composite(behind.convert("RGBA"), picture)
-            plate_image, pinned = picture.convert("RGB"), False
-            overscan = FILLS_FRAME[size]
+            extreme = size == "EXTREME CLOSE-UP"
+            plate_image = close_up(cast[0][1], plate_image, w, h, extreme)
+            pinned = False
             self.plate_is_character = True
-            close_up = [cast[0][0].name]
+            star = [cast[0][0].name]
             cast = []
 
         layout = character_layout(len(cast), size, w, h)
@@ -716,24 +946,22 @@ class Animatic:
         names = [c.name for c, _ in cast]
         camera = tuple(request.camera)
         if self.plate_is_character:  # the plate is near: it moves as a character would
-            near = camera_poses(camera, n, w, h, request.fps, request.seed, [(0.0, 0.0)], close_up)
+            near = camera_poses(camera, n, w, h, request.fps, request.seed, [(0.0, 0.0)], star)
             poses = Poses(near.characters[:, 0, :].copy(), np.zeros((n, 0, 3)), near.shake)
         else:
             poses = camera_poses(camera, n, w, h, request.fps, request.seed, homes, names)
         self.poses = poses
 
         if plate_image is not None:
-            self.plate = plate_layer(
-                plate_image, poses.plate, poses.shake, w, h, pinned=pinned, min_overscan=overscan
-            )
+            self.plate = plate_layer(plate_image, poses.plate, poses.shake, w, h, pinned=pinned)
         else:
             self.plate = backdrop_layer(poses.plate, poses.shake, w, h)
         self.slate = card_text(request) if not any_picture else None
 
         self.cast: list[Cast] = []
-        max_near = float(poses.characters[:, :, 0].max()) if len(cast) else 1.0
-        for (character, picture), (x, tall) in zip(cast, layout, strict=True):
-            layer = self._character_layer(character, picture, tall, max_near, len(cast))
+        scales = poses.characters[:, 0, 0] if len(cast) else np.ones(1)
+        for (character, figure), (x, tall) in zip(cast, layout, strict=True):
+            layer = self._character_layer(character, figure, tall, scales, len(cast))
             layer.centre = (x, _rest_y(layer.image.height / layer.density, h))
             self.cast.append(Cast(character.name, layer))
         # Draw the tracked character last, so it stays in front.
@@ -752,6 +980,9 @@ class Animatic:
             self.fade_to = ImageOps.fit(last.convert("RGB"), (w, h), Image.BICUBIC)
             self.fade_frames = max(1, min(n, round(KEYFRAME_FADE_SECONDS * request.fps)))
         self.burn = BurnIn(request.shot_id, w, h, request.fps) if burn_in else None
+        # Requests carry no dialogue yet; one with a `dialogue` field gets subtitles.
+        spoken = (getattr(request, "dialogue", None) or ()) if subtitles else ()
+        self.subtitles = Subtitles(spoken, w, h)
 
     @staticmethod
     def _plate_source(request: ShotRequest) -> tuple[Image.Image | None, bool, str | None]:
@@ -778,30 +1009,40 @@ class Animatic:
     def _character_layer(
         self,
         character: CharacterRefs,
-        picture: Image.Image | None,
+        figure: Figure | None,
         tall: float,
-        max_scale: float,
+        scales: np.ndarray,
         count: int,
     ) -> Layer:
         w = self.width
-        aspect = 0.5 if picture is None else picture.width / picture.height
+        aspect = 0.5 if figure is None else figure.cut.width / figure.cut.height
         world_h = tall
         world_w = world_h * aspect
         limit = w * (1.1 if tall > self.height else 0.92) / max(1, count)
         if count > 1 and world_w > limit:
             world_w, world_h = limit, limit / aspect
-        density = _density(max_scale, world_w * 1.3, world_h * 1.3)
+        # Cut-outs are drawn pixel for pixel: while they change size, from the
+        # nearest of a few copies MIP_STEP apart (cheaper than supersampling).
+        cap = math.sqrt(MAX_LAYER_PIXELS / 4 / max(1.0, world_w * world_h * 1.7))
+        density = min(float(scales.max()), cap)
         px_w, px_h = max(2, round(world_w * density)), max(2, round(world_h * density))
-        if picture is None:
+        if figure is None:
             cut = silhouette(character.name, px_w, px_h)
         else:
-            cut = cutout(picture.resize((px_w, px_h), Image.BICUBIC, reducing_gap=2.0))
-        shadowed, _ = _with_shadow(cut, reach=max(1.0, px_h * 0.02))
-        return Layer(shadowed, density)
+            cut = figure.cut.resize((px_w, px_h), Image.BICUBIC, reducing_gap=2.0)
+        layer = Layer(with_shadow(cut, reach=max(1.0, px_h * 0.02)), density)
+        smallest = float(scales.min()) / math.sqrt(MIP_STEP)
+        ratio = 1 / MIP_STEP
+        while density * ratio > smallest and len(layer.mips) < 24:
+            size = (round(layer.image.width * ratio), round(layer.image.height * ratio))
+            if min(size) < 2:
+                break
+            layer.mips.append(layer.image.resize(size, Image.BILINEAR, reducing_gap=2.0))
+            ratio /= MIP_STEP
+        return layer
 
     def frames(self) -> Iterator[np.ndarray]:
-        n, w, h = self.request.frames, self.width, self.height
-        size = (w * SUPERSAMPLE, h * SUPERSAMPLE)
+        n = self.request.frames
         previous_key, previous = None, None
         for i in range(n):
             plate_pose = self.poses.plate[i]
@@ -816,11 +1057,13 @@ class Animatic:
             if key == previous_key and previous is not None:
                 image = previous
             else:
-                image = self._compose(i, size, fade)
+                image = self._compose(i, fade)
                 previous_key, previous = key, image
-            if self.burn is not None:
+            if self.burn is not None or self.subtitles:
                 image = image.copy()
-                self.burn.draw(image, i)
+                self.subtitles.draw(image, i)
+                if self.burn is not None:
+                    self.burn.draw(image, i)
             yield np.asarray(image).copy()
 
     def _fade(self, i: int) -> float:
@@ -829,11 +1072,11 @@ class Animatic:
         into = i - (self.request.frames - self.fade_frames)
         return 0.0 if into < 0 else (into + 1) / self.fade_frames
 
-    def _compose(self, i: int, size: tuple[int, int], fade: float) -> Image.Image:
-        w, h = self.width, self.height
+    def _compose(self, i: int, fade: float) -> Image.Image:
+        w, h, ss = self.width, self.height, self.plate.supersample
         shake = self.poses.shake[i]
         a, c, f = self.plate.mapping(self.poses.plate[i], shake, w, h)
-        image = _sample(self.plate.image, size, a, c, f)
+        image = _sample(self.plate.image, (w * ss, h * ss), a, c, f, ss)
         for index in self.order:
             self._paste(image, self.cast[index].layer, self.poses.characters[i, index], shake)
         if self.slate is not None:
@@ -845,24 +1088,28 @@ class Animatic:
 
     def _paste(self, frame: Image.Image, layer: Layer, pose, shake) -> None:
         w, h = self.width, self.height
+        layer = layer.at(pose[0])
         a, c, f = layer.mapping(pose, shake, w, h)
         iw, ih = layer.image.size
-        big_w, big_h = w * SUPERSAMPLE, h * SUPERSAMPLE
+        step = layer.supersample
+        big_w, big_h = w * step, h * step
         x0, x1 = (0 - c) / a, (iw - c) / a  # supersampled screen span of the image
         y0, y1 = (0 - f) / a, (ih - f) / a
-        step = SUPERSAMPLE
         bx0 = max(0, math.floor(x0 / step) * step)
         by0 = max(0, math.floor(y0 / step) * step)
         bx1 = min(big_w, math.ceil(x1 / step) * step)
         by1 = min(big_h, math.ceil(y1 / step) * step)
         if bx1 <= bx0 or by1 <= by0:
             return
-        patch = _sample(layer.image, (bx1 - bx0, by1 - by0), a, c + a * bx0, f + a * by0)
+        box = (bx1 - bx0, by1 - by0)
+        patch = _sample(layer.image, box, a, c + a * bx0, f + a * by0, step)
         frame.paste(patch, (bx0 // step, by0 // step), patch)
 
 
-def render(request: ShotRequest, burn_in: bool = True) -> Iterator[np.ndarray]:
+def render(
+    request: ShotRequest, burn_in: bool = True, subtitles: bool = True
+) -> Iterator[np.ndarray]:
     """The shot's frames, HxWx3 uint8 RGB, drawn lazily one at a time."""
     if request.frames <= 0:
         return
-    yield from Animatic(request, burn_in).frames()
+    yield from Animatic(request, burn_in, subtitles).frames()

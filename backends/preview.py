@@ -21,9 +21,11 @@ class PreviewBackend(Backend):
     prompt_template = "preview.j2"
     auto_rank = 0
 
-    def __init__(self, burn_in: bool = True):
-        self.burn_in = burn_in
+    def __init__(self, burn_in: bool = True, subtitles: bool = True):
+        self.burn_in = burn_in  # shot id and timecode on every frame
+        self.subtitles = subtitles  # dialogue, when the request carries it
 
     def generate(self, request: ShotRequest) -> GeneratedShot:
         """The shot as an animatic: frames drawn lazily, one at a time; no sound."""
-        return GeneratedShot(frames=render(request, burn_in=self.burn_in))
+        frames = render(request, burn_in=self.burn_in, subtitles=self.subtitles)
+        return GeneratedShot(frames=frames)
