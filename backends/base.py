@@ -95,6 +95,9 @@ class ShotRequest:
     keyframe_first: Path | None = None
     keyframe_last: Path | None = None
     previous_frame: np.ndarray | None = field(default=None, compare=False)  # continuity
+    # Each spoken line {speaker, text, start, frames}, timed in this request's
+    # frames; only for backends that show dialogue (the animatic's subtitles).
+    dialogue: tuple[dict, ...] = ()
 
 
 @dataclass
@@ -118,6 +121,8 @@ class Backend:
     prompt_template: ClassVar[str] = "default.j2"
     # Higher wins when a script says `backend: auto` and several are available.
     auto_rank: ClassVar[int] = 0
+    # Draws the dialogue into the picture (subtitles), so the picture depends on it.
+    shows_dialogue: ClassVar[bool] = False
 
     @classmethod
     def unavailable_reason(cls) -> str | None:

@@ -133,6 +133,9 @@ def _request(node: Node, inputs: Inputs) -> ShotRequest:
         keyframe_first=file(shot["keyframe_first"]) if first else None,
         keyframe_last=file(shot["keyframe_last"]) if last else None,
         previous_frame=_previous_frame(node, inputs),
+        dialogue=tuple(
+            {**line, "start": line["start"] - window["start"]} for line in shot["dialogue"]
+        ),
     )
 
 

@@ -277,7 +277,7 @@ class _Planner:
         refs = [self._asset(m) for m in self._reference_media(shot)]
         keyframes = self._keyframes(shot)
         seed = shot.seed if shot.seed is not None else shot_seed(self.film.seed, shot.id)
-        direction = self._direction(shot, rate)
+        direction = self._direction(shot, rate, backend.shows_dialogue)
         takes = []
         for take in range(shot.takes):
             base = f"shot/{shot.id}/take{take}"
@@ -341,9 +341,14 @@ class _Planner:
             shot.span,
         )
 
-    def _direction(self, shot: spec.Shot, rate: float) -> dict:
+    def _direction(self, shot: spec.Shot, rate: float, with_dialogue: bool) -> dict:
         """What the shot asks of the camera and the frame, in generated frames."""
         scale = rate / float(self.film.format.fps)
+        dialogue = [
+            {"speaker": line.speaker, "text": line.text,
+             "start": round(line.start * scale), "frames": round(line.frames * scale)}
+            for line in shot.dialogue
+        ] if with_dialogue else []  # fmt: skip
         location = self.film.scenes[shot.scene].declared_location
         plate = self.film.locations[location].refs[:1] if location else []
         return {
@@ -362,6 +367,7 @@ class _Planner:
             "refs": [m.path for m in shot.refs],
             "keyframe_first": shot.keyframe_first.path if shot.keyframe_first else None,
             "keyframe_last": shot.keyframe_last.path if shot.keyframe_last else None,
+            "dialogue": dialogue,
         }
 
     def _consistency(self, shot: spec.Shot, base: str, take: str) -> str:

@@ -48,7 +48,7 @@ class Progress:
             self._line(f"{node.op:<11} {node.id}  {seconds:.2f}s")
 
     def failed(self, node: Node, message: str) -> None:
-        self._line(f"FAILED {node.op} {node.id}: {message}", always=True)
+        self._line(f"FAILED {node.op} {node.id}: {message}")
 
     def close(self) -> None:
         if self._bar is not None:

@@ -75,11 +75,19 @@ def test_editing_an_unchained_shot_leaves_its_neighbours_alone(project):
     assert changed(project, SCRIPT, edited) == expected | {"film/assemble", "film/mux"}
 
 
-def test_editing_dialogue_changes_the_voice_and_the_mix_not_the_animatic(project):
-    # The animatic's picture does not show dialogue: only the scratch voice,
-    # the mix and the final mux depend on it.
+def test_editing_dialogue_on_a_video_only_backend_changes_only_the_sound(project):
+    # Wan's picture does not depend on the words: only the scratch voice, the
+    # mix and the final mux do.
     edited = SCRIPT.replace("Late again.", "Late, again.")
-    assert changed(project, SCRIPT, edited) == {"shot/2/voice", "film/mix", "film/mux"}
+    old = hashes(project.plan(SCRIPT, backend="wan"))
+    new = hashes(project.plan(edited, backend="wan"))
+    assert {n for n in old if old[n] != new[n]} == {"shot/2/voice", "film/mix", "film/mux"}
+
+
+def test_editing_dialogue_redraws_the_animatics_subtitles(project):
+    edited = SCRIPT.replace("Late again.", "Late, again.")
+    expected = shot_nodes("2") - {"shot/2/prompt"} | {"shot/2/voice", "transition/2-3"}
+    assert changed(project, SCRIPT, edited) == expected | {"film/mix", "film/assemble", "film/mux"}
 
 
 def test_editing_dialogue_regenerates_the_shot_on_a_joint_audio_backend(project):

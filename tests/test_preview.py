@@ -6,7 +6,6 @@ for the camera convention these tests pin down.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -406,19 +405,13 @@ def test_timecode_is_shot_relative_and_nominal():
 # -- subtitles ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SpokenRequest(ShotRequest):
-    """A request that carries its shot's dialogue (the base request does not, yet)."""
-
-    dialogue: tuple = ()
-
-
 def test_dialogue_is_subtitled_while_it_is_spoken(assets):
     base = dict(request(plate=assets["plate"], width=320, height=180).__dict__)
+    base.pop("dialogue")
     said = {"speaker": "MARA", "text": "Another night, old friend.", "start": 6, "frames": 12}
-    quiet = list(PreviewBackend(burn_in=False).generate(SpokenRequest(**base)).frames)
+    quiet = list(PreviewBackend(burn_in=False).generate(ShotRequest(**base)).frames)
     spoken = list(
-        PreviewBackend(burn_in=False).generate(SpokenRequest(**base, dialogue=(said,))).frames
+        PreviewBackend(burn_in=False).generate(ShotRequest(**base, dialogue=(said,))).frames
     )
     differs = [not np.array_equal(a, b) for a, b in zip(quiet, spoken, strict=True)]
     assert differs == [6 <= i < 18 for i in range(24)]
@@ -427,5 +420,5 @@ def test_dialogue_is_subtitled_while_it_is_spoken(assets):
     assert ys.min() > 180 / 2  # in the lower half
     assert xs.mean() == pytest.approx(320 / 2, abs=10)  # centred
     off = PreviewBackend(burn_in=False, subtitles=False)
-    silent = list(off.generate(SpokenRequest(**base, dialogue=(said,))).frames)
+    silent = list(off.generate(ShotRequest(**base, dialogue=(said,))).frames)
     assert all(np.array_equal(a, b) for a, b in zip(quiet, silent, strict=True))
