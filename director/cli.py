@@ -172,7 +172,8 @@ def _run_check(args) -> int:
     if args.verbose and not failed:
         for path, result in zip(args.files, results, strict=True):
             warnings = sum(d.severity is Severity.WARNING for d in result.diagnostics)
-            print(f"{path}: ok" + (f" ({warnings} warnings)" if warnings else ""))
+            noun = "warning" if warnings == 1 else "warnings"
+            print(f"{path}: ok" + (f" ({warnings} {noun})" if warnings else ""))
     return EXIT_ERRORS if failed else EXIT_OK
 
 

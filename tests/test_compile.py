@@ -170,3 +170,22 @@ def test_a_killed_compile_resumes_to_the_same_bytes(project, tmp_path):
     assert not out.exists()  # killed before the end: nothing at the output path
     assert main(["compile", str(script), "-o", str(out), "-q"]) == 0
     assert out.read_bytes() == reference.read_bytes()
+
+
+@pytest.mark.parametrize(("codec", "suffix"), [("vp9", ".webm"), ("prores", ".mov")])
+def test_other_codecs_make_playable_films(project, codec, suffix):
+    path = project.write(SMALL)
+    out = project.root / f"film{suffix}"
+    assert main(["compile", str(path), "-o", str(out), "-q", "--codec", codec]) == 0
+    frames, seconds = decode(out)
+    assert len(frames) == 42
+    assert abs(seconds - 42 / 24) <= 1 / 24
+
+
+def test_png_sequence_and_stems(project):
+    path = project.write(SMALL)
+    out = project.root / "frames"
+    assert main(["compile", str(path), "-o", str(out), "-q", "--codec", "png", "--stems"]) == 0
+    assert len(list(out.glob("*.png"))) == 42
+    stems = sorted(p.name for p in (project.root / "frames.stems").iterdir())
+    assert any("music" in name for name in stems) and any("dialogue" in name for name in stems)
