@@ -145,14 +145,23 @@ class Poses:
     shake: np.ndarray  # (frames, 2)
 
 
+# numpy's SIMD sin, cos and exp can differ in the last bit with an array's memory
+# alignment; camera curves go through the C library's functions instead, so the
+# same shot draws the same pixels in every run (the cache and resumed compiles
+# promise identical bytes).  The arrays are a shot's frames long: cheap.
+_cos = np.vectorize(math.cos, otypes=[np.float64])
+_sin = np.vectorize(math.sin, otypes=[np.float64])
+_exp = np.vectorize(math.exp, otypes=[np.float64])
+
+
 def ease(p: np.ndarray, kind: str | None) -> np.ndarray:
     """Map linear progress 0..1 through an easing curve."""
     if kind == "in":
-        return 1.0 - np.cos(p * (math.pi / 2))
+        return 1.0 - _cos(p * (math.pi / 2))
     if kind == "out":
-        return np.sin(p * (math.pi / 2))
+        return _sin(p * (math.pi / 2))
     if kind == "in-out":
-        return (1.0 - np.cos(p * math.pi)) / 2
+        return (1.0 - _cos(p * math.pi)) / 2
     return p
 
 
@@ -179,7 +188,7 @@ def _sway(seed: int, frames: int, fps: float) -> np.ndarray:
         freqs = np.array([0.23, 0.61, 1.37]) * rng.uniform(0.8, 1.25, 3)
         phases = rng.uniform(0, 2 * math.pi, 3)
         for w, fr, ph in zip(weights, freqs, phases, strict=True):
-            out[:, axis] += w * np.sin(2 * math.pi * fr * t + ph)
+            out[:, axis] += w * _sin(2 * math.pi * fr * t + ph)
     return out / weights.sum()
 
 
@@ -274,8 +283,8 @@ def camera_poses(
         end = min(n - 1, move.start + move.frames - 1)
         held = pull[end] if end >= move.start else 0.0
         extra[:, target, 0] += np.where(inside, pull, np.where(p >= 1.0, held, 0.0))
-    plate = np.column_stack([np.exp(log_far), t_far])
-    s_near = np.exp(log_near)
+    plate = np.column_stack([_exp(log_far), t_far])
+    s_near = _exp(log_near)
     characters = np.zeros((n, k, 3))
     characters[:, :, 0] = s_near[:, None]
     characters[:, :, 1:] = t_near[:, None, :] + extra

@@ -13,6 +13,7 @@ length, never on the film's length.
 
 from __future__ import annotations
 
+import math
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -588,7 +589,11 @@ class _Limiter:
     def __init__(self, ceiling: float, release: float):
         self.ceiling = ceiling
         self.log_decay = -1.0 / release
+        self.decay = math.exp(self.log_decay)
         self.envelope = 0.0  # at the last sample processed
+        # d^-n grows as e^(n / release); spans of 50 releases keep it below e^50.
+        self.span = max(1, int(50 * release))
+        self._table: tuple[np.ndarray, np.ndarray] | None = None
 
     def process(self, block: np.ndarray) -> np.ndarray:
         level = np.abs(block).max(axis=1).astype(np.float64)
@@ -597,15 +602,34 @@ class _Limiter:
         if level.max() <= self.ceiling and self.envelope <= self.ceiling:
             self.envelope = 0.0  # below the ceiling its value no longer matters
             return block
-        # env[n] = max(env0 * d^(n+1), max_k<=n level[k] * d^(n-k)), in logs:
-        # n·log d + running max of (log level[k] - k·log d).
-        k = np.arange(len(level), dtype=np.float64)
-        logs = np.log(np.maximum(level, 1e-30)) - k * self.log_decay
-        logs[0] = max(logs[0], np.log(max(self.envelope, 1e-30)) + self.log_decay)
-        envelope = np.exp(np.maximum.accumulate(logs) + k * self.log_decay)
-        self.envelope = float(envelope[-1])
+        envelope = np.empty_like(level)
+        for first in range(0, len(level), self.span):
+            envelope[first : first + self.span] = self._envelope(level[first : first + self.span])
         gain = np.minimum(1.0, self.ceiling / envelope)
         return (block * gain[:, None]).astype(np.float32)
+
+    def _envelope(self, level: np.ndarray) -> np.ndarray:
+        # env[n] = max(env0 * d^(n+1), max_k<=n level[k] * d^(n-k))
+        #        = d^n * running max of (level[k] * d^-k), with env0 * d folded into k = 0.
+        # Only multiplications and a running max: numpy's SIMD exp and log give
+        # results that depend on an array's memory alignment, and the mix must be
+        # the same bytes every time it is made.
+        decay, grow = self._powers(len(level))
+        scaled = level * grow
+        scaled[0] = max(scaled[0], self.envelope * self.decay)
+        envelope = np.maximum.accumulate(scaled) * decay
+        self.envelope = float(envelope[-1])
+        return envelope
+
+    def _powers(self, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """d^n and d^-n for n < count, from the C library's exp: the same bits every run."""
+        if self._table is None or len(self._table[0]) < count:
+            n = range(self.span)
+            self._table = (
+                np.array([math.exp(k * self.log_decay) for k in n]),
+                np.array([math.exp(-k * self.log_decay) for k in n]),
+            )
+        return self._table[0][:count], self._table[1][:count]
 
 
 def write_stems(result: Mix, folder: Path, name: str = "film") -> list[Path]:
