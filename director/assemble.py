@@ -605,7 +605,9 @@ class _Limiter:
         envelope = np.empty_like(level)
         for first in range(0, len(level), self.span):
             envelope[first : first + self.span] = self._envelope(level[first : first + self.span])
-        gain = np.minimum(1.0, self.ceiling / envelope)
+        gain = np.ones_like(envelope)
+        loud = envelope > self.ceiling
+        gain[loud] = self.ceiling / envelope[loud]
         return (block * gain[:, None]).astype(np.float32)
 
     def _envelope(self, level: np.ndarray) -> np.ndarray:
