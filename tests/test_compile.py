@@ -189,3 +189,24 @@ def test_png_sequence_and_stems(project):
     assert len(list(out.glob("*.png"))) == 42
     stems = sorted(p.name for p in (project.root / "frames.stems").iterdir())
     assert any("music" in name for name in stems) and any("dialogue" in name for name in stems)
+
+
+def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(project):
+    script = project.write(twenty_shots())
+    out = project.root / "film.mp4"
+    command = [sys.executable, "-m", "director", "compile", str(script), "-o", str(out), "-q"]
+    process = subprocess.Popen(command, cwd=project.root, stderr=subprocess.PIPE, text=True)
+    cache = project.root / ".director" / "cache"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(cache.rglob("entry.json"))) < 10:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "run the same command to resume" in err
+    assert "Traceback" not in err
+    assert list((cache / "staging").iterdir()) == []  # the node in progress was cleaned up
+    assert not out.exists()
+    done_before = len(list(cache.rglob("entry.json")))
+    assert main(["compile", str(script), "-o", str(out), "-q"]) == 0
+    assert len(list(cache.rglob("entry.json"))) > done_before
