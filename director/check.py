@@ -49,9 +49,22 @@ class CheckResult:
         return self.film is None or any(d.severity == "error" or strict for d in self.diagnostics)
 
 
-def check_file(path: Path, *, allow_outside: bool = False) -> CheckResult:
+@dataclass(frozen=True)
+class Limits:
+    """Ceilings that stop a hostile or mistaken script from exhausting the machine
+    before a single frame is made.  Each has a command-line flag to raise it."""
+
+    max_minutes: float = 240.0  # the whole film; --max-minutes
+    max_shots: int = 5000  # --max-shots
+    max_shot_seconds: float = 600.0  # one shot; --max-shot-seconds
+    max_side: int = 4096  # width or height in pixels; --max-side
+
+
+def check_file(
+    path: Path, *, allow_outside: bool = False, limits: Limits = Limits()
+) -> CheckResult:
     """Check the script at `path` and everything it imports."""
-    checker = _Checker(Path(path).resolve(), allow_outside)
+    checker = _Checker(Path(path).resolve(), allow_outside, limits)
     with paused_gc():
         film = checker.run()
     diagnostics = checker.diagnostics.sorted()
@@ -169,8 +182,9 @@ def _nearby_file_help(path: Path) -> str:
 
 
 class _Checker:
-    def __init__(self, top: Path, allow_outside: bool):
+    def __init__(self, top: Path, allow_outside: bool, limits: Limits):
         self.top = top
+        self.limits = limits
         self.root = top.parent
         self.allow_outside = allow_outside
         self.diagnostics = Diagnostics()
@@ -199,6 +213,7 @@ class _Checker:
                 self._declare(declaration)
         self._resolve_declarations()
         scenes, shots, fade_out = self._body(tree, settings)
+        self._check_limits(shots, settings)
         self._check_transitions(shots, fade_out)
         self._warn_unused()
         if not shots and settings.get("title"):
@@ -209,6 +224,41 @@ class _Checker:
                 help='add a shot, e.g. "SHOT 1 WIDE 4s"',
             )
         return self._film(settings, scenes, shots, fade_out)
+
+    def _check_limits(self, shots: list[spec.Shot], settings) -> None:
+        limits = self.limits
+        if len(shots) > limits.max_shots:
+            self._over_limit(
+                shots[limits.max_shots].span,
+                f"the script has {len(shots)} shots, more than the limit of {limits.max_shots}",
+                f"--max-shots {len(shots)}",
+            )
+        minutes = float(sum(shot.frames for shot in shots) / self.fps) / 60
+        if minutes > limits.max_minutes:
+            where = settings["title"].span if "title" in settings else shots[0].span
+            self._over_limit(
+                where,
+                f"the film runs {minutes:.1f} minutes, more than the limit of "
+                f"{limits.max_minutes:g}",
+                f"--max-minutes {int(minutes) + 1}",
+            )
+        if "format" in settings:
+            fmt = settings["format"]
+            if max(fmt.width, fmt.height) > limits.max_side:
+                self._over_limit(
+                    fmt.span,
+                    f"{fmt.width}x{fmt.height} is larger than the limit of "
+                    f"{limits.max_side} pixels a side",
+                    f"--max-side {max(fmt.width, fmt.height)}",
+                )
+
+    def _over_limit(self, span: Span, message: str, flag: str) -> None:
+        self.diagnostics.add(
+            "limit-exceeded",
+            span,
+            message,
+            help=f"if this is intended, raise the limit with {flag}",
+        )
 
     def _film(self, settings, scenes, shots, fade_out) -> spec.Film | None:
         title = settings.get("title")
@@ -508,6 +558,15 @@ class _Checker:
                 "invalid-value", item.duration.span, "a shot must last at least one frame"
             )
             frames = 1
+        longest = round(self.limits.max_shot_seconds * self.fps)
+        if frames > longest:
+            self._over_limit(
+                item.duration.span,
+                f"shot {item.id.text} lasts {float(frames / self.fps):g}s, more than the limit "
+                f"of {self.limits.max_shot_seconds:g}s",
+                f"--max-shot-seconds {int(frames / self.fps) + 1}",
+            )
+            frames = longest  # keep checking the rest without building a giant shot
         self._unique_id(item)
         if item.continuous and not earlier:
             self.diagnostics.add(

@@ -11,7 +11,7 @@ from pathlib import Path
 from backends import registry
 
 from . import __version__
-from .check import CheckResult, check_file
+from .check import CheckResult, Limits, check_file
 from .diagnostics import Severity, did_you_mean, render_github, render_human, render_json
 from .plan import plan_film, plan_schema
 from .prompts import PromptTemplateError
@@ -147,11 +147,49 @@ def _add_diagnostic_options(command) -> None:
         action="store_true",
         help="let scripts name files outside the project folder",
     )
+    defaults = Limits()
+    command.add_argument(
+        "--max-minutes",
+        type=float,
+        default=defaults.max_minutes,
+        metavar="N",
+        help=f"refuse films longer than this (default {defaults.max_minutes:g})",
+    )
+    command.add_argument(
+        "--max-shots",
+        type=int,
+        default=defaults.max_shots,
+        metavar="N",
+        help=f"refuse scripts with more shots (default {defaults.max_shots})",
+    )
+    command.add_argument(
+        "--max-shot-seconds",
+        type=float,
+        default=defaults.max_shot_seconds,
+        metavar="N",
+        help=f"refuse longer shots (default {defaults.max_shot_seconds:g})",
+    )
+    command.add_argument(
+        "--max-side",
+        type=int,
+        default=defaults.max_side,
+        metavar="PX",
+        help=f"refuse wider or taller formats (default {defaults.max_side})",
+    )
     command.add_argument(
         "--color",
         choices=("auto", "always", "never"),
         default="auto",
         help="colour human output (auto: only on a terminal, and not with NO_COLOR set)",
+    )
+
+
+def _limits(args) -> Limits:
+    return Limits(
+        max_minutes=args.max_minutes,
+        max_shots=args.max_shots,
+        max_shot_seconds=args.max_shot_seconds,
+        max_side=args.max_side,
     )
 
 
@@ -166,7 +204,10 @@ def _missing_files(files: list[Path]) -> int | None:
 def _run_check(args) -> int:
     if (usage := _missing_files(args.files)) is not None:
         return usage
-    results = [check_file(path, allow_outside=args.allow_outside) for path in args.files]
+    results = [
+        check_file(path, allow_outside=args.allow_outside, limits=_limits(args))
+        for path in args.files
+    ]
     _report(results, args)
     failed = any(result.failed(args.strict) for result in results)
     if args.verbose and not failed:
@@ -180,7 +221,7 @@ def _run_check(args) -> int:
 def _run_plan(args) -> int:
     if (usage := _usage_problem(args)) is not None:
         return usage
-    checked = check_file(args.file, allow_outside=args.allow_outside)
+    checked = check_file(args.file, allow_outside=args.allow_outside, limits=_limits(args))
     if checked.film is None:
         _report([checked], args)
         return EXIT_ERRORS
@@ -206,7 +247,7 @@ def _run_compile(args) -> int:
 
     if (usage := _usage_problem(args)) is not None:
         return usage
-    checked = check_file(args.file, allow_outside=args.allow_outside)
+    checked = check_file(args.file, allow_outside=args.allow_outside, limits=_limits(args))
     if checked.film is None:
         _report([checked], args)
         return EXIT_ERRORS

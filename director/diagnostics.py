@@ -72,6 +72,7 @@ for _entry in [
     ("E035", "invalid-value", _E, "a number, time or size out of range"),
     ("E036", "misplaced-transition", _E, "a transition where none can stand"),
     ("E037", "unsupported-format", _E, "a resolution or frame rate the backend cannot make"),
+    ("E038", "limit-exceeded", _E, "a film, shot or frame size past a safety limit"),
     # warnings a script editor wants
     ("W101", "free-text-location", _W, "a scene location that is not a declared location"),
     ("W102", "unused-declaration", _W, "a declaration no shot uses"),
