@@ -104,13 +104,18 @@ def _write_sidecars(job: Job, outputs) -> None:
     base = job.output.with_suffix("") if job.output.suffix else job.output
     _write_text(base.with_name(base.name + ".plan.json"), job.plan.to_json())
     if job.plan.timeline.dialogue:
-        subtitles = base.with_name(base.name + ".srt")
-        temporary = subtitles.with_name(f".{subtitles.name}.tmp-{os.getpid()}")
-        assemble.write_srt(job.plan.timeline, temporary)
-        os.replace(temporary, subtitles)
+        _write_subtitles(base.with_name(base.name + ".srt"), job, assemble.write_srt)
+        # WebVTT names each speaker with a <v NAME> voice span, which players use for styling
+        _write_subtitles(base.with_name(base.name + ".vtt"), job, assemble.write_vtt, speakers=True)
     if job.stems:
         mix = next(e for i, e in outputs.items() if i == "film/mix")
         _deliver(mix.file("stems"), base.with_name(base.name + ".stems"))
+
+
+def _write_subtitles(path: Path, job: Job, writer, **options) -> None:
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    writer(job.plan.timeline, temporary, **options)
+    os.replace(temporary, path)
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -71,6 +71,8 @@ def test_a_small_film_has_its_frames_sound_and_sidecars(project):
     assert abs(seconds - len(frames) / 24) <= 1 / 24
     assert frames[-1].mean() < 8  # the final fade reaches black
     assert (project.root / "film.srt").read_text().count("Late again.") == 1
+    vtt = (project.root / "film.vtt").read_text()
+    assert vtt.startswith("WEBVTT\n") and vtt.count("<v HERO>Late again.") == 1
     assert (project.root / "film.plan.json").exists()
 
 
