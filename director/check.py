@@ -21,7 +21,7 @@ from .diagnostics import Diagnostic, Diagnostics, did_you_mean
 from .gcpause import paused_gc
 from .media import UnreadableMedia, kind_of, probe
 from .parse import parse_source
-from .source import PathEscape, SourceFile, Span, display_name, resolve_path
+from .source import PathEscape, SourceFile, Span, UnusablePath, display_name, resolve_path
 
 WORDS_PER_SECOND = 2.5  # a normal speaking rate
 MAX_REFERENCES = {"image": 9, "video": 3, "audio": 3}
@@ -140,10 +140,10 @@ class _Loader:
             self.load(target, stack)
 
 
-def _resolve(owner, word: ast.Word, folder: Path) -> Path | None:
-    """Resolve a path the script wrote, or report why it cannot be used."""
+def _confined(owner, word: ast.Word, folder: Path) -> Path | None:
+    """Resolve a path the script wrote, or report why it may not be used."""
     try:
-        path = resolve_path(word.text, folder, owner.root, owner.allow_outside)
+        return resolve_path(word.text, folder, owner.root, owner.allow_outside)
     except PathEscape as escape:
         owner.diagnostics.add(
             "path-outside-project",
@@ -151,13 +151,43 @@ def _resolve(owner, word: ast.Word, folder: Path) -> Path | None:
             f"the path {word.text!r} leaves the project: {escape}",
             help="copy the file into the project folder, or pass --allow-outside",
         )
-        return None
-    except (OSError, ValueError) as error:
+    except UnusablePath as problem:
+        span = word.span
+        if problem.offset is not None and span.line == span.end_line:
+            column = span.column + problem.offset
+            span = span.model_copy(update={"column": column, "end_column": column + 1})
         owner.diagnostics.add(
-            "missing-file", word.span, f"the path {word.text!r} is not usable: {error}"
+            "unusable-path",
+            span,
+            f"the path {_quoted(word.text)} cannot be used: {problem}",
+            help="rename the file with plain letters, digits, '-', '_' and '.', "
+            "and '/' between folders",
+        )
+    return None
+
+
+def _quoted(text: str, limit: int = 60) -> str:
+    """`text` quoted for a message, its middle elided when it is very long."""
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[: limit // 2] + " … " + text[-limit // 2 :])
+
+
+def _resolve(owner, word: ast.Word, folder: Path) -> Path | None:
+    """Resolve a path the script wrote to an existing file, or report why it cannot be used."""
+    path = _confined(owner, word, folder)
+    if path is None:
+        return None
+    try:
+        exists = path.is_file()
+    except OSError as error:  # a name the file system refuses
+        owner.diagnostics.add(
+            "unusable-path",
+            word.span,
+            f"the path {_quoted(word.text)} cannot be used: {error.strerror or error}",
         )
         return None
-    if not path.is_file():
+    if not exists:
         owner.diagnostics.add(
             "missing-file",
             word.span,
@@ -396,6 +426,8 @@ class _Checker:
 
     def _media(self, word: ast.Word, folder: Path, kind: str | None) -> spec.MediaFile | None:
         """Resolve, classify and probe one file; `kind` None accepts any kind."""
+        if _confined(self, word, folder) is None:  # an escape matters more than a suffix
+            return None
         actual = kind_of(word.text)
         if actual is None or (kind is not None and actual != kind):
             wanted = f"an {kind}" if kind in ("image", "audio") else f"a {kind or 'media'}"

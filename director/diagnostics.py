@@ -63,6 +63,7 @@ for _entry in [
     ("E021", "unreadable-file", _E, "a file exists but cannot be read as its kind"),
     ("E022", "path-outside-project", _E, "a path that leaves the project root"),
     ("E023", "import-cycle", _E, "files that import each other"),
+    ("E024", "unusable-path", _E, "a path with control or look-alike characters, or too long"),
     # shots, time and references
     ("E030", "shot-too-long", _E, "a shot longer than its backend can generate"),
     ("E031", "transition-too-long", _E, "a transition longer than a shot beside it can spare"),
