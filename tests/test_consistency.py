@@ -1,0 +1,299 @@
+"""Character consistency: embedders on real photographs, scoring clips, the
+selection policy end to end on the preview backend, and `director score`."""
+
+from __future__ import annotations
+
+import io
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from photos import open_photos
+from PIL import Image, ImageEnhance
+
+from director import consistency as C
+from director.clips import write_clip
+
+needs_face = pytest.mark.skipif(
+    not C.face_available(), reason="dlib and face-recognition-models are not installed "
+    "(pip install -e '.[face]')"
+)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def photos(request):
+    return open_photos(request)
+
+
+@pytest.fixture(scope="session")
+def face():
+    if not C.face_available():
+        pytest.skip("dlib and face-recognition-models are not installed")
+    return C.embedder("face")
+
+
+def jpeg(image: np.ndarray, quality: int = 35) -> np.ndarray:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "JPEG", quality=quality)
+    return np.asarray(Image.open(buffer).convert("RGB"))
+
+
+def colour_shifted(image: np.ndarray) -> np.ndarray:
+    """Darker and bluer, as a night grade would make it."""
+    darker = np.asarray(ImageEnhance.Brightness(Image.fromarray(image)).enhance(0.6), np.float64)
+    darker[..., 2] *= 1.3
+    darker[..., 0] *= 0.8
+    return darker.clip(0, 255).astype(np.uint8)
+
+
+def variants(image: np.ndarray) -> dict[str, np.ndarray]:
+    height, width = image.shape[:2]
+    return {
+        "crop": image[int(0.08 * height) : int(0.8 * height), int(0.2 * width) : int(0.9 * width)],
+        "flip": image[:, ::-1],
+        "colour shift": colour_shifted(image),
+        "greyscale": np.stack([np.asarray(Image.fromarray(image).convert("L"))] * 3, -1),
+        "jpeg q35": jpeg(image),
+        "half size": np.asarray(Image.fromarray(image).resize((width // 2, height // 2))),
+    }
+
+
+# ------------------------------------------------------------------- face
+
+
+@needs_face
+def test_face_keeps_one_person_through_crops_flips_colour_and_jpeg(photos, face):
+    astronaut = photos.array("astronaut")
+    reference = face.reference(astronaut)
+    assert reference is not None and abs(np.linalg.norm(reference) - 1) < 1e-9
+    for name, image in variants(astronaut).items():
+        found = face.regions(image, 1)
+        assert len(found) == 1, name
+        dist = C.distance(reference, face.describe(found[0]))
+        assert dist < C.FACE_THRESHOLD * 0.5, (name, dist)  # well inside: 0.00-0.15 measured
+        assert C.score_of(dist, face.threshold) > C.SAME_IDENTITY
+
+
+@needs_face
+def test_face_tells_different_people_apart(photos, face):
+    six = face.regions(photos.array("six_people"), 6)
+    assert len(six) == 6  # all six found, and nothing else
+    people = [face.describe(r) for r in six]
+    people.append(face.embed(photos.array("tom_hanks")))  # a 112x112 crop
+    people.append(face.reference(photos.array("astronaut")))
+    for i, a in enumerate(people):
+        for b in people[i + 1 :]:
+            dist = C.distance(a, b)
+            assert dist > C.FACE_THRESHOLD, dist  # 0.43-0.62 measured
+            assert C.score_of(dist, face.threshold) < C.SAME_IDENTITY
+
+
+@needs_face
+def test_face_detection_drops_false_positives(photos, face):
+    # HOG's raw detector also fires on a patch of the astronaut's suit.
+    astronaut = photos.array("astronaut")
+    raw = face._detector.run(astronaut, 1, 0.0)[0]
+    assert len(raw) >= 2
+    found = face.regions(astronaut, 3)
+    assert len(found) == 1
+    x0, y0, x1, y1 = found[0].box
+    assert 150 < (x0 + x1) / 2 < 290 and 60 < (y0 + y1) / 2 < 190  # her face
+    assert face.regions(photos.array("coffee"), 1) == []
+    assert face.reference(photos.array("chelsea")) is None  # a cat
+
+
+def test_face_models_are_found_without_importing_their_package():
+    if not C.face_available():
+        pytest.skip("face-recognition-models is not installed")
+    import sys
+
+    folder = C.face_model_folder()
+    assert (folder / "shape_predictor_5_face_landmarks.dat").is_file()
+    assert "face_recognition_models" not in sys.modules  # its __init__ needs pkg_resources
+
+
+# ------------------------------------------------------------- appearance
+
+
+def test_appearance_is_stable_under_geometry_and_jpeg_but_not_colour(photos):
+    appearance = C.embedder("appearance")
+    astronaut = photos.array("astronaut")
+    reference = appearance.embed(astronaut)
+    kinds = variants(astronaut)
+    for name in ("crop", "flip", "jpeg q35", "half size"):
+        assert C.distance(reference, appearance.embed(kinds[name])) < appearance.threshold, name
+    for name in ("colour shift", "greyscale"):  # its documented weakness
+        assert C.distance(reference, appearance.embed(kinds[name])) > appearance.threshold, name
+    for other in ("chelsea", "coffee", "rocket", "motorcycle", "six_people"):
+        assert C.distance(reference, appearance.embed(photos.array(other))) > appearance.threshold
+
+
+def test_appearance_regions_split_the_frame_per_character():
+    frame = np.zeros((90, 160, 3), np.uint8)
+    assert [r.box for r in C.AppearanceEmbedder().regions(frame, 1)] == [(0, 0, 160, 90)]
+    assert [r.box[:3:2] for r in C.AppearanceEmbedder().regions(frame, 2)] == [(0, 80), (80, 160)]
+
+
+# ------------------------------------------------------- encoders (tiny)
+
+
+def tiny_model(folder: Path, kind: str, seed: int = 0) -> Path:
+    """A random, tiny transformers vision encoder saved as a user's model folder."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(seed)
+    if kind == "clip":
+        config = transformers.CLIPVisionConfig(
+            hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
+            image_size=32, patch_size=8, projection_dim=16,
+        )  # fmt: skip
+        model = transformers.CLIPVisionModelWithProjection(config)
+        processor = transformers.CLIPImageProcessor(
+            size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+        )
+    else:
+        config = transformers.Dinov2Config(
+            hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
+            image_size=32, patch_size=8,
+        )  # fmt: skip
+        model = transformers.Dinov2Model(config)
+        processor = transformers.BitImageProcessor(
+            size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+        )
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.parametrize("kind", ["clip", "dinov2"])
+def test_encoders_load_from_a_local_folder_and_give_unit_vectors(tmp_path, kind, photos):
+    folder = tiny_model(tmp_path / kind, kind)
+    encoder = C.EncoderEmbedder(kind, folder)
+    image = photos.array("astronaut")
+    vector = encoder.embed(image)
+    assert vector.ndim == 1 and abs(np.linalg.norm(vector) - 1) < 1e-6
+    assert C.distance(vector, encoder.embed(image)) < 1e-6  # deterministic
+    assert encoder.threshold == C.ENCODER_THRESHOLDS[kind]
+    (folder / "shot-director.json").write_text(json.dumps({"threshold": 0.3}))
+    assert C.EncoderEmbedder(kind, folder).threshold == 0.3  # a calibrated value travels along
+    before = encoder.fingerprint()["model"]
+    tiny_model(folder, kind, seed=1)  # other weights: another cache key
+    assert C.EncoderEmbedder(kind, folder).fingerprint()["model"] != before
+
+
+def test_encoders_refuse_a_folder_without_a_model(tmp_path):
+    with pytest.raises(C.EmbedderUnavailable, match="config.json"):
+        C.EncoderEmbedder("clip", tmp_path)
+    with pytest.raises(C.EmbedderUnavailable, match="model folder"):
+        C.embedder("dinov2", None)
+
+
+# ---------------------------------------------------------- scoring parts
+
+
+def test_assignment_is_exact_for_small_casts_and_greedy_beyond():
+    # Greedy would give row 0 column 0 (0.9) and row 1 column 1 (0.1): 1.0 in all.
+    assert C.assign([[0.9, 0.8], [0.85, 0.1]]) == [1, 0]
+    assert C.assign([[0.2], [0.9], [0.5]]) == [None, 0, None]  # more people than faces
+    assert C.assign([[0.1, 0.7, 0.3]]) == [1]
+    assert C.assign([]) == [] and C.assign([[], []]) == [None, None]
+    rng = np.random.default_rng(3)
+    big = rng.random((9, 9))  # 9! > 200,000 permutations: greedy, still a full matching
+    columns = C.assign(big.tolist())
+    assert sorted(columns) == list(range(9))
+
+
+def test_scores_and_sampling():
+    assert C.score_of(0.0, 0.4) == 1.0 and C.score_of(0.4, 0.4) == 0.5 and C.score_of(2, 0.4) == 0
+    assert C.sample_indices(96, 24) == [12, 36, 60, 84]
+    assert C.sample_indices(24, 24) == [4, 12, 20]  # at least three
+    assert len(C.sample_indices(24 * 60, 24)) == C.MAX_SAMPLES
+    assert C.sample_indices(2, 24) == [0, 1]
+    assert C.lower_quartile([0.9, 0.8, 0.0, 0.85]) == 0.0
+    assert C.lower_quartile([0.9, 0.8, 0.7, 0.85, 0.9, 0.88, 0.86, 0.2]) == 0.7
+
+
+def test_calibrate_finds_the_gap():
+    assert C.calibrate([0.1, 0.2], [0.5, 0.7]) == pytest.approx(0.35)
+    same, different = [0.1, 0.2, 0.3, 0.6], [0.5, 0.7, 0.8]  # overlapping: fewest errors
+    threshold = C.calibrate(same, different)
+    assert sum(s > threshold for s in same) + sum(d <= threshold for d in different) == 1
+
+
+def test_judging_takes_the_lower_of_reference_and_drift():
+    take = {"HERO": {"score": 0.8, "embedder": "face", "threshold": 0.4,
+                     "appearance": [1.0, 0.0]}}  # fmt: skip
+    same = C.judge(take, {"HERO": {"embedder": "face", "vector": [1.0, 0.0]}})
+    assert same.characters["HERO"] == {"reference": 0.8, "drift": 1.0, "score": 0.8}
+    drifted = C.judge(take, {"HERO": {"embedder": "face", "vector": [0.0, 1.0]}})
+    assert drifted.characters["HERO"]["drift"] == pytest.approx(1 - 2**0.5 / 0.8, abs=1e-3) or (
+        drifted.characters["HERO"]["drift"] == 0.0
+    )
+    assert drifted.score == 0.0 and drifted.worst() == "HERO"
+    assert C.judge(take, {}).characters["HERO"]["drift"] is None
+    assert C.judge({}, {}).score == 1.0
+
+
+# ----------------------------------------------------------- clips scored
+
+
+def pan_clip(path: Path, picture: np.ndarray, frames: int = 48, size=(320, 180)) -> Path:
+    """The picture sliding across a grey frame: a clip to score."""
+    width, height = size
+    side = height
+    face = np.asarray(Image.fromarray(picture).resize((side, side)))
+    shots = []
+    for index in range(frames):
+        frame = np.full((height, width, 3), 90, np.uint8)
+        x = int(index * (width - side) / max(1, frames - 1))
+        frame[:, x : x + side] = face
+        shots.append(frame)
+    write_clip(path, shots, Fraction(24))
+    return path
+
+
+@needs_face
+def test_a_clip_of_the_reference_scores_high_and_of_someone_else_low(tmp_path, photos, face):
+    astronaut = photos.save("astronaut", tmp_path / "astronaut.png")
+    hanks = photos.save("tom_hanks", tmp_path / "hanks.png")
+    clip = pan_clip(tmp_path / "take.mp4", photos.array("astronaut")[:360, 80:440])
+    same = C.score_clip(clip, [C.Character("EILEEN", [astronaut])], "face")
+    other = C.score_clip(clip, [C.Character("TOM", [hanks])], "face")
+    assert same.frames == [8, 24, 40]  # two seconds: three samples
+    (eileen,) = same.characters
+    assert eileen.found == 3 and eileen.score > 0.7 and eileen.embedder == "face"
+    assert other.characters[0].score < C.SAME_IDENTITY
+    assert len(same.thumbnails) == 3 and same.thumbnails[0].width == C.THUMBNAIL_WIDTH
+
+
+@needs_face
+def test_two_characters_are_each_matched_to_their_own_face(tmp_path, photos, face):
+    six = photos.array("six_people")
+    boxes = [r.box for r in face.regions(six, 6)][:2]
+    crops = [six[y0 - 40 : y1 + 40, x0 - 40 : x1 + 40] for x0, y0, x1, y1 in boxes]
+    refs = [photos.save("six_people", tmp_path / "unused.png")]  # make the folder
+    refs = []
+    for index, crop in enumerate(crops):
+        refs.append(tmp_path / f"person{index}.png")
+        Image.fromarray(np.ascontiguousarray(crop)).save(refs[-1])
+    frame = np.full((240, 480, 3), 60, np.uint8)
+    for index, crop in enumerate(crops):
+        tile = np.asarray(Image.fromarray(np.ascontiguousarray(crop)).resize((200, 200)))
+        frame[20:220, 20 + 240 * index : 220 + 240 * index] = tile
+    # Listed in the opposite order of the frame: the assignment must still pair them right.
+    cast = [C.Character("RIGHT", [refs[1]]), C.Character("LEFT", [refs[0]])]
+    take = C.score_frames([frame, frame[:, :, :]], cast, "face")
+    right, left = take.characters
+    assert right.boxes[0][0] > 240 and left.boxes[0][0] < 240
+    assert right.score > 0.6 and left.score > 0.6
+
+
+def test_a_character_without_a_face_falls_back_to_appearance(tmp_path, photos):
+    if not C.face_available():
+        pytest.skip("dlib is not installed")
+    cat = photos.save("chelsea", tmp_path / "cat.png")
+    clip = pan_clip(tmp_path / "cat.mp4", photos.array("chelsea"), frames=24)
+    (score,) = C.score_clip(clip, [C.Character("CAT", [cat])], "face").characters
+    assert score.embedder == "appearance" and "no face" in score.note
