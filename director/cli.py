@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_plan(commands)
     _add_compile(commands)
     _add_schema(commands)
+    _add_export(commands)
     return parser
 
 
@@ -119,6 +120,7 @@ def _add_compile(commands) -> None:
     compile_.add_argument("-q", "--quiet", action="store_true", help="print only problems")
     compile_.add_argument("--backend", help="render with this backend instead of the script's")
     compile_.add_argument("--template", type=Path, help="a jinja2 prompt template")
+    _add_timeline_options(compile_)
     _add_diagnostic_options(compile_)
     compile_.set_defaults(run=_run_compile)
 
@@ -131,6 +133,103 @@ def _add_schema(commands) -> None:
         "against.",
     )
     schema.set_defaults(run=_run_schema)
+
+
+def _add_export(commands) -> None:
+    export = commands.add_parser(
+        "export",
+        help="write a compiled plan's cut as an OpenTimelineIO timeline, EDL or FCP XML",
+        description="Write the edit timeline of PLAN (from `director plan` or the NAME.plan.json "
+        "that compile writes) for an editor, with each shot's rendered media from the cache "
+        "copied beside it in TIMELINE.media/. Shots not rendered yet become offline clips.",
+    )
+    export.add_argument("plan", type=Path, metavar="PLAN", help="a plan .json file")
+    _add_timeline_options(export)
+    export.add_argument(
+        "--cache", type=Path, help="cache folder (default: .director/cache beside PLAN)"
+    )
+    export.add_argument(
+        "--project",
+        type=Path,
+        help="folder that the script's asset paths are relative to (default: PLAN's folder)",
+    )
+    export.set_defaults(run=_run_export)
+
+
+def _add_timeline_options(command) -> None:
+    command.add_argument(
+        "--otio", type=Path, metavar="PATH", help="write an OpenTimelineIO timeline of the cut"
+    )
+    command.add_argument("--edl", type=Path, metavar="PATH", help="write a CMX 3600 EDL")
+    command.add_argument(
+        "--fcpxml",
+        type=Path,
+        metavar="PATH",
+        help="write Final Cut Pro XML: FCP 7 XML for a .xml name (Premiere, Resolve), "
+        "FCPXML for .fcpxml",
+    )
+
+
+def _timelines(args) -> list[Path]:
+    return [path for path in (args.otio, args.edl, args.fcpxml) if path is not None]
+
+
+def _timeline_problem(args) -> int | None:
+    from .timeline_export import ExportError, adapter
+
+    wanted = {"otio": (".otio",), "edl": (".edl",), "fcpxml": (".xml", ".fcpxml")}
+    for option, suffixes in wanted.items():
+        path = getattr(args, option)
+        if path is not None and path.suffix.lower() not in suffixes:
+            ending = " or ".join(suffixes)
+            print(f"director: error: --{option} needs a file ending in {ending}", file=sys.stderr)
+            return EXIT_USAGE
+    try:
+        for path in _timelines(args):
+            adapter(path)
+    except ExportError as error:
+        print(f"director: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    return None
+
+
+def _run_export(args) -> int:
+    from .cache import Cache
+    from .compile import shot_media
+    from .plan import Plan
+    from .timeline_export import ExportError, export_timeline
+
+    if (usage := _missing_files([args.plan])) is not None:
+        return usage
+    if (usage := _timeline_problem(args)) is not None:
+        return usage
+    targets = _timelines(args)
+    if not targets:
+        print("director: error: say what to write: --otio, --edl or --fcpxml", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        plan = Plan.model_validate_json(args.plan.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        print(f"director: error: {args.plan} is not a plan: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    folder = args.plan.resolve().parent
+    cache_dir = args.cache or folder / ".director" / "cache"
+    cache = Cache(cache_dir) if cache_dir.is_dir() else None
+    hashes = {node.id: node.hash for node in plan.nodes}
+
+    def entry(node_id: str):
+        return cache.get(hashes[node_id]) if cache and node_id in hashes else None
+
+    media = shot_media(plan, entry, args.project or folder)
+    first = targets[0]
+    try:
+        warnings = export_timeline(plan, media, targets, first.with_name(first.stem + ".media"))
+    except ExportError as error:
+        print(f"director: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _add_diagnostic_options(command) -> None:
@@ -267,6 +366,8 @@ def _run_compile(args) -> int:
     _report([checked], args)
     if planned.plan is None or checked.failed(args.strict):
         return EXIT_ERRORS
+    if (usage := _timeline_problem(args)) is not None:
+        return usage
     job = compiler.Job(
         plan=planned.plan,
         script=args.file.resolve(),
@@ -275,6 +376,7 @@ def _run_compile(args) -> int:
         keep_going=args.keep_going,
         stems=args.stems,
         progress="quiet" if args.quiet else "auto",
+        timelines=_timelines(args),
     )
     if args.dry_run:
         return compiler.dry_run(job)

@@ -11,15 +11,17 @@ import hashlib
 import os
 import shutil
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import assemble
-from .cache import Cache
+from .cache import Cache, Entry
 from .clips import DELIVERY
 from .plan import Plan
 from .progress import Progress
 from .run import execute, explain
+from .timeline_export import ExportError, Media, export_timeline
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -33,6 +35,7 @@ class Job:
     keep_going: bool = False
     stems: bool = False
     progress: str = "auto"
+    timelines: list[Path] = field(default_factory=list)  # OTIO, EDL, FCP XML of the cut
 
 
 def suffix(codec: str) -> str:
@@ -68,6 +71,8 @@ def compile_film(job: Job) -> int:
     film = result.outputs[job.plan.output]
     _deliver(film.file(film.meta["film"]), job.output)
     _write_sidecars(job, result.outputs)
+    if job.timelines and not _write_timelines(job, result.outputs):
+        return EXIT_FAILED
     if job.progress != "quiet":
         print(f"wrote {job.output}", file=sys.stderr)
     return EXIT_OK
@@ -110,6 +115,44 @@ def _write_sidecars(job: Job, outputs) -> None:
     if job.stems:
         mix = next(e for i, e in outputs.items() if i == "film/mix")
         _deliver(mix.file("stems"), base.with_name(base.name + ".stems"))
+
+
+def _write_timelines(job: Job, outputs: dict[str, Entry]) -> bool:
+    base = job.output.with_suffix("") if job.output.suffix else job.output
+    media = shot_media(job.plan, outputs.get, job.script.parent)
+    try:
+        warnings = export_timeline(
+            job.plan, media, job.timelines, base.with_name(base.name + ".media")
+        )
+    except ExportError as error:
+        print(f"director: error: {error}", file=sys.stderr)
+        return False
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if job.progress != "quiet":
+        for path in job.timelines:
+            print(f"wrote {path}", file=sys.stderr)
+    return True
+
+
+def shot_media(plan: Plan, entry: Callable[[str], Entry | None], root: Path) -> Media:
+    """The rendered media of a plan's shots and cues, from the node outputs `entry` finds
+    (a run's outputs, or the cache): each shot's `select` picture, its scratch voice or
+    its backend's own sound, and each cue's asset file (or `root` / its path)."""
+    pictures, sounds, cues = {}, {}, {}
+    for shot in plan.timeline.shots:
+        select = entry(f"shot/{shot.shot}/select")
+        if select is not None:
+            pictures[shot.shot] = select.file("clip.mp4")
+        voice = entry(f"shot/{shot.shot}/voice")
+        if voice is not None:
+            sounds[shot.shot] = voice.file("audio.wav")
+        elif select is not None and select.file("audio.wav").exists():
+            sounds[shot.shot] = select.file("audio.wav")
+    for cue in plan.timeline.cues:
+        asset = entry(f"asset/{cue.path}")
+        cues[cue.path] = Path(asset.meta["path"]) if asset is not None else root / cue.path
+    return Media(pictures, sounds, cues)
 
 
 def _write_subtitles(path: Path, job: Job, writer, **options) -> None:
