@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_compile(commands)
     _add_schema(commands)
     _add_export(commands)
+    _add_fmt(commands)
     return parser
 
 
@@ -154,6 +155,79 @@ def _add_export(commands) -> None:
         help="folder that the script's asset paths are relative to (default: PLAN's folder)",
     )
     export.set_defaults(run=_run_export)
+
+
+def _add_fmt(commands) -> None:
+    fmt = commands.add_parser(
+        "fmt",
+        help="rewrite scripts in the canonical layout, comments kept",
+        description="Rewrite each FILE in the canonical layout (indentation, blank lines, "
+        "spacing; never words or meaning). A file that does not parse is reported and left "
+        "alone. FILE - reads stdin and writes stdout. Exit status: 0 done, 1 a file would "
+        "change under --check or does not parse, 2 usage.",
+    )
+    fmt.add_argument("files", nargs="+", type=Path, metavar="FILE", help=".shot scripts, or -")
+    fmt.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing; print a diff of each file that would change and exit 1 if any",
+    )
+    fmt.add_argument("--diff", action="store_true", help="change nothing; print the diffs")
+    fmt.add_argument("-q", "--quiet", action="store_true", help="say nothing about changed files")
+    fmt.set_defaults(run=_run_fmt)
+
+
+def _run_fmt(args) -> int:
+    import difflib
+
+    from .fmt import format_text
+    from .parse import parse_source
+    from .source import SourceFile
+
+    if (usage := _missing_files([p for p in args.files if str(p) != "-"])) is not None:
+        return usage
+    status = EXIT_OK
+    for path in args.files:
+        stdin = str(path) == "-"
+        data = sys.stdin.buffer.read() if stdin else path.read_bytes()
+        display = "<stdin>" if stdin else str(path)
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            print(f"director: error: {display} is not UTF-8; left alone", file=sys.stderr)
+            status = EXIT_ERRORS
+            continue
+        tree, problems = parse_source(SourceFile(path, display, text))
+        if tree is None:
+            sys.stderr.write(render_human(problems, {display: text}, colour=_colour("auto")))
+            print(f"director: {display} does not parse; left alone", file=sys.stderr)
+            status = EXIT_ERRORS
+            continue
+        formatted = format_text(text)
+        if stdin and not (args.check or args.diff):
+            sys.stdout.write(formatted)
+            continue
+        if formatted == data.decode("utf-8", errors="replace"):
+            continue
+        if args.check or args.diff:
+            sys.stdout.writelines(
+                difflib.unified_diff(
+                    text.splitlines(keepends=True),
+                    formatted.splitlines(keepends=True),
+                    f"{display} (as written)",
+                    f"{display} (formatted)",
+                )
+            )
+            if args.check:
+                print(f"would reformat {display}", file=sys.stderr)
+                status = EXIT_ERRORS
+            continue
+        temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        temporary.write_bytes(formatted.encode("utf-8"))
+        os.replace(temporary, path)
+        if not args.quiet:
+            print(f"reformatted {display}", file=sys.stderr)
+    return status
 
 
 def _add_timeline_options(command) -> None:
