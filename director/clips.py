@@ -60,6 +60,11 @@ def write_clip(
             if stream is None:
                 stream = _add_stream(container, codec, fps, frame.shape[1], frame.shape[0])
             video = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+            # Converted here, not by the encoder: the conversion PyAV does inside
+            # encode() leaves row padding uninitialised at some widths (96x54: the
+            # chroma rows), and x264 read it, so the first clip a process encoded
+            # could differ from the next.  A plain reformat gives tight planes.
+            video = video.reformat(format=codec.pix_fmt)
             video.pts = count
             for packet in stream.encode(video):
                 container.mux(packet)
