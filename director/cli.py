@@ -13,7 +13,7 @@ from backends import registry
 from . import __version__
 from .check import CheckResult, Limits, check_file
 from .diagnostics import Severity, did_you_mean, render_github, render_human, render_json
-from .plan import plan_film, plan_schema
+from .plan import Consistency, plan_film, plan_schema
 from .prompts import PromptTemplateError
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_plan(commands)
     _add_compile(commands)
     _add_schema(commands)
+    _add_score(commands)
     _add_export(commands)
     _add_fmt(commands)
     return parser
@@ -80,6 +81,7 @@ def _add_plan(commands) -> None:
     plan.add_argument(
         "--template", type=Path, help="a jinja2 prompt template to use instead of the backend's"
     )
+    _add_consistency_options(plan)
     _add_diagnostic_options(plan)
     plan.set_defaults(run=_run_plan)
 
@@ -121,9 +123,151 @@ def _add_compile(commands) -> None:
     compile_.add_argument("-q", "--quiet", action="store_true", help="print only problems")
     compile_.add_argument("--backend", help="render with this backend instead of the script's")
     compile_.add_argument("--template", type=Path, help="a jinja2 prompt template")
+    _add_consistency_options(compile_)
     _add_timeline_options(compile_)
     _add_diagnostic_options(compile_)
     compile_.set_defaults(run=_run_compile)
+
+
+def _add_consistency_options(command) -> None:
+    group = command.add_argument_group(
+        "character consistency", "how takes are measured and chosen (docs/consistency.md)"
+    )
+    group.add_argument(
+        "--consistency",
+        type=_score,
+        metavar="X",
+        help="minimum consistency score (0-1; 0.5 = the embedder's same-identity threshold) "
+        "for shots whose script gives no `consistency:`; below it, more takes are made",
+    )
+    group.add_argument(
+        "--max-retries",
+        type=_count,
+        default=2,
+        metavar="N",
+        help="extra takes to make for a shot below its minimum (default 2); then the best "
+        "is kept with a warning (an error with --strict)",
+    )
+    group.add_argument(
+        "--embedder",
+        choices=("auto", *consistency_embedders()),
+        default="auto",
+        help="what measures identity: face (dlib), appearance (colour and texture), or a "
+        "clip / dinov2 encoder from --embedder-model (default auto: face where installed)",
+    )
+    group.add_argument(
+        "--embedder-model",
+        type=Path,
+        metavar="DIR",
+        help="a local folder with a transformers CLIP or DINOv2 vision model",
+    )
+
+
+def consistency_embedders() -> tuple[str, ...]:
+    from .consistency import EMBEDDERS
+
+    return EMBEDDERS
+
+
+def _scoring(args) -> Consistency:
+    return Consistency(
+        embedder=args.embedder,
+        model=args.embedder_model.resolve() if args.embedder_model else None,
+        minimum=args.consistency,
+        max_retries=args.max_retries,
+    )
+
+
+def _score(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError("a score between 0 and 1")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("0 or more")
+    return value
+
+
+def _add_score(commands) -> None:
+    score = commands.add_parser(
+        "score",
+        help="score an existing video's character against reference images",
+        description="Sample frames across VIDEO, find the character (its face, with the face "
+        "embedder) and score it against the reference images. Prints the score of each "
+        "sampled frame and the overall score (the lower quartile). Exit status: 0 the "
+        "identity holds (overall >= threshold), 1 it does not, 2 usage.",
+    )
+    score.add_argument("video", type=Path, metavar="VIDEO")
+    score.add_argument(
+        "--ref", type=Path, action="append", required=True, metavar="IMAGE",
+        help="a reference image of the character (repeat for several)",
+    )  # fmt: skip
+    score.add_argument(
+        "--threshold",
+        type=_score,
+        default=0.5,
+        metavar="X",
+        help="the overall score the identity must reach (default 0.5: the embedder's "
+        "calibrated same-identity threshold)",
+    )
+    score.add_argument(
+        "--embedder", choices=("auto", *consistency_embedders()), default="auto",
+        help="default auto: face where dlib is installed, else appearance",
+    )  # fmt: skip
+    score.add_argument("--embedder-model", type=Path, metavar="DIR",
+                       help="a local CLIP or DINOv2 model folder")  # fmt: skip
+    score.add_argument("--json", action="store_true", help="print the result as JSON")
+    score.set_defaults(run=_run_score)
+
+
+def _run_score(args) -> int:
+    from . import consistency
+
+    for path in [args.video, *args.ref]:
+        if not path.is_file():
+            print(f"director: error: no such file: {path}", file=sys.stderr)
+            return EXIT_USAGE
+    name = consistency.resolve(args.embedder)
+    model = str(args.embedder_model) if args.embedder_model else None
+    try:
+        take = consistency.score_clip(
+            args.video, [consistency.Character("CHARACTER", args.ref)], name, model
+        )
+    except consistency.EmbedderUnavailable as error:
+        print(f"director: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as error:  # an unreadable video or image
+        print(f"director: error: cannot score {args.video}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    (character,) = take.characters
+    holds = character.score >= args.threshold
+    if args.json:
+        frames = [
+            {"frame": number, "seconds": round(at, 3), "score": scores["CHARACTER"]}
+            for number, at, scores in consistency.frames_of(take)
+        ]
+        sys.stdout.write(json.dumps({
+            "video": str(args.video), "embedder": character.embedder, "frames": frames,
+            "score": round(character.score, 4), "threshold": args.threshold, "holds": holds,
+        }, indent=1) + "\n")  # fmt: skip
+        return EXIT_OK if holds else EXIT_ERRORS
+    print(f"{'frame':>6} {'time':>8}  score")
+    for number, at, scores in consistency.frames_of(take):
+        value = scores["CHARACTER"]
+        shown = "not found" if value is None else f"{value:.2f}"
+        print(f"{number:>6} {at:>7.2f}s  {shown}")
+    verdict = "identity holds" if holds else "identity does NOT hold"
+    print(
+        f"overall {character.score:.2f} (lower quartile of {len(take.frames)} sampled frames, "
+        f"{character.embedder}; threshold {args.threshold:.2f}): {verdict}"
+    )
+    if character.note:
+        print(f"note: {character.note}")
+    return EXIT_OK if holds else EXIT_ERRORS
 
 
 def _add_schema(commands) -> None:
@@ -399,7 +543,9 @@ def _run_plan(args) -> int:
         _report([checked], args)
         return EXIT_ERRORS
     try:
-        planned = plan_film(checked.film, backend=args.backend, template=args.template)
+        planned = plan_film(
+            checked.film, backend=args.backend, template=args.template, scoring=_scoring(args)
+        )
     except PromptTemplateError as error:
         print(f"director: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -432,6 +578,7 @@ def _run_compile(args) -> int:
             template=args.template,
             codec=args.codec,
             backend_options=options,
+            scoring=_scoring(args),
         )
     except PromptTemplateError as error:
         print(f"director: error: {error}", file=sys.stderr)
@@ -451,6 +598,7 @@ def _run_compile(args) -> int:
         stems=args.stems,
         progress="quiet" if args.quiet else "auto",
         timelines=_timelines(args),
+        strict=args.strict,
     )
     if args.dry_run:
         return compiler.dry_run(job)

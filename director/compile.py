@@ -8,6 +8,7 @@ temporary name and a rename, so no partial file ever sits at an output path.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import sys
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import assemble
+from . import assemble, report
 from .cache import Cache, Entry
 from .clips import DELIVERY
 from .plan import Plan
@@ -36,6 +37,7 @@ class Job:
     stems: bool = False
     progress: str = "auto"
     timelines: list[Path] = field(default_factory=list)  # OTIO, EDL, FCP XML of the cut
+    strict: bool = False  # a shot whose takes all miss their consistency minimum fails the build
 
 
 def suffix(codec: str) -> str:
@@ -44,7 +46,7 @@ def suffix(codec: str) -> str:
 
 def compile_film(job: Job) -> int:
     cache = Cache(job.cache)
-    progress = Progress(len(job.plan.timeline.shots), mode=job.progress)
+    progress = _Timed(len(job.plan.timeline.shots), mode=job.progress)
     try:
         result = execute(
             job.plan, job.script.parent, cache, keep_going=job.keep_going, progress=progress
@@ -69,6 +71,8 @@ def compile_film(job: Job) -> int:
             )
         return EXIT_FAILED
     film = result.outputs[job.plan.output]
+    if not _write_record(job, cache, result, progress.seconds):
+        return EXIT_FAILED
     _deliver(film.file(film.meta["film"]), job.output)
     _write_sidecars(job, result.outputs)
     if job.timelines and not _write_timelines(job, result.outputs):
@@ -76,6 +80,44 @@ def compile_film(job: Job) -> int:
     if job.progress != "quiet":
         print(f"wrote {job.output}", file=sys.stderr)
     return EXIT_OK
+
+
+class _Timed(Progress):
+    """The run's progress, also keeping how long each node it made took."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seconds: dict[str, float] = {}
+
+    def done(self, node, seconds: float, reused: bool) -> None:
+        if not reused:
+            self.seconds[node.id] = seconds
+        super().done(node, seconds, reused)
+
+
+def _write_record(job: Job, cache: Cache, result, seconds: dict[str, float]) -> bool:
+    """Write NAME.run.json (every score, seed and decision) and NAME.report.html beside
+    the film; warn about shots kept below their consistency minimum, and under
+    --strict refuse to deliver the film because of them."""
+    base = job.output.with_suffix("") if job.output.suffix else job.output
+    record = report.build_record(
+        job.plan, result.outputs.get, seconds=seconds, reused=set(result.reused)
+    )
+    base.parent.mkdir(parents=True, exist_ok=True)
+    _write_text(base.with_name(base.name + ".run.json"), json.dumps(record, indent=1) + "\n")
+    page = report.render_report(record, cache, job.script.parent)
+    _write_text(base.with_name(base.name + ".report.html"), page)
+    problems = report.warnings(record)
+    for problem in problems:
+        print(f"{'error' if job.strict else 'warning'}: {problem}", file=sys.stderr)
+    if problems and job.strict:
+        print(
+            f"director: --strict: {len(problems)} shot(s) below their consistency minimum; "
+            f"the film was not written (see {base.name}.report.html)",
+            file=sys.stderr,
+        )
+        return False
+    return True
 
 
 def dry_run(job: Job) -> int:

@@ -194,14 +194,42 @@ def _blend_windows(clips: list[Path], overlap: int) -> Iterator[np.ndarray]:
 
 
 def consistency(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
-    # Identity scoring arrives with the consistency embedders; until then a take
-    # carries no score and selection keeps the first take.  The take's files
-    # travel on (as links) so that `select` reads every take the same way.
+    """Score a take's characters against their reference images (director/consistency.py).
+
+    The take's files travel on (as links) so that `select` reads every take the
+    same way; a few sampled frames, with each character's region outlined, are
+    kept as thumbnails for the report."""
+    from . import consistency as scoring
+
     take = inputs[node.inputs[0]]
     for name in (CLIP, AUDIO):
         if take.file(name).exists():
             _link(take.file(name), out / name)
-    return {"score": None, "characters": node.params["characters"], "fps": take.meta["fps"]}
+    params = node.params
+    cast = [
+        scoring.Character(name, [Path(inputs[f"asset/{path}"].meta["path"]) for path in refs])
+        for name, refs in zip(params["characters"], params["refs"], strict=True)
+    ]
+    try:
+        scored = scoring.score_clip(take.file(CLIP), cast, params["embedder"], params["model"])
+    except scoring.EmbedderUnavailable as error:
+        raise OperationError(str(error)) from None
+    (out / "frames").mkdir()
+    thumbnails = []
+    for index, image in enumerate(scored.thumbnails):
+        thumbnails.append(f"frames/{index:02d}.jpg")
+        image.save(out / thumbnails[-1], quality=85)
+    return {
+        "score": min((c.score for c in scored.characters), default=None),
+        "embedder": params["embedder"],
+        "frames": scored.frames,
+        "fps": take.meta.get("fps"),
+        "seconds": round(scored.seconds, 3),
+        "characters": {
+            c.name: c.to_json() | {"appearance": c.appearance} for c in scored.characters
+        },
+        "thumbnails": thumbnails,
+    }
 
 
 def _link(source: Path, target: Path) -> None:
@@ -213,19 +241,187 @@ def _link(source: Path, target: Path) -> None:
 
 
 def select(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
-    """Keep the best take and conform it to the film's size, rate and the shot's length."""
-    takes = [inputs[i] for i in node.inputs]
-    scores = [t.meta.get("score") for t in takes]
-    best = max(range(len(takes)), key=lambda k: (scores[k] or 0.0, -k))
-    clip = inputs[node.inputs[best]].file(CLIP)
+    """Keep the best take and conform it to the film's size, rate and the shot's length.
+
+    Each scored take is judged (director/consistency.py `judge`): per character
+    the lower of its score against its references and against its accepted
+    appearance in its first shot; a take scores its worst character's.  When a
+    minimum is set and no take reaches it, more takes are made, up to
+    `max_retries`, as nodes derived from take 0's with seeds seed + takes + r:
+    cache entries like any other, so a recompile finds them and repeats the
+    same choice.  Every candidate, score, seed and the decision go in the meta."""
     params = node.params
+    takes = params.get("takes", len(node.inputs))
+    accepted = {
+        name: inputs[anchor].meta["appearances"][name]
+        for name, anchor in params.get("drift", {}).items()
+        if name in inputs[anchor].meta.get("appearances", {})
+    }
+    candidates = [
+        _candidate(node, ctx, k, node.inputs[k], inputs[node.inputs[k]], accepted)
+        for k in range(takes)
+    ]
+    minimum = params.get("min_consistency")
+    scored = candidates[0]["score"] is not None
+    retries = 0
+    while (
+        scored and minimum is not None and retries < params.get("max_retries", 0)
+        and max(c["score"] for c in candidates) < minimum
+    ):  # fmt: skip
+        take_id, entry = _retry(node, ctx, inputs, takes + retries)
+        candidates.append(_candidate(node, ctx, takes + retries, take_id, entry, accepted))
+        retries += 1
+        candidates[-1]["retry"] = retries
+    best = 0
+    if scored:
+        best = max(range(len(candidates)), key=lambda k: (candidates[k]["score"], -k))
+    clip = candidates[best]["_clip"]
+    measured = candidates[best]["_measured"]
+    for candidate in candidates:
+        del candidate["_clip"], candidate["_measured"]
+    chosen = candidates[best]
     fps = Fraction(*params["fps"])
     size = (params["width"], params["height"])
     conformed = _conform(clip, size, fps, params["frames"], out / CLIP)
     audio = clip.parent / AUDIO
     if audio.exists():
         _conform_audio(audio, params["frames"] / fps, out / AUDIO)
-    return {"take": best, "score": scores[best], "frames": conformed, "fps": params["fps"]}
+    return {
+        "take": chosen["take"],
+        "seed": chosen["seed"],
+        "score": chosen["score"],
+        "minimum": minimum,
+        "reached": None if not scored or minimum is None else chosen["score"] >= minimum,
+        "extra_takes": retries,  # made because no planned take reached the minimum
+        "decision": _decision(candidates, best, minimum, retries),
+        "candidates": candidates,
+        # How each character looked in the chosen take: later shots measure drift from it.
+        "appearances": {
+            name: {"embedder": m["embedder"], "vector": m["appearance"]}
+            for name, m in measured.items()
+            if m.get("appearance")
+        },
+        "frames": conformed,
+        "fps": params["fps"],
+    }
+
+
+def _candidate(node: Node, ctx: RunContext, take: int, take_id: str, entry: Entry,
+               accepted: dict) -> dict:  # fmt: skip
+    """One take as `select` sees it: its seed, its judged scores, where its files are."""
+    from . import consistency as scoring
+
+    first = _plan_node(ctx.plan, f"shot/{_shot_of(node.id)}/take0/window0")
+    measured = entry.meta.get("characters") or {}
+    candidate = {
+        "take": take,
+        "seed": first.params["seed"] + take if first is not None else None,
+        "retry": 0,
+        "node": take_id,
+        "entry": entry.folder.name,
+        "score": None,
+        "characters": {},
+        "scoring_seconds": entry.meta.get("seconds"),
+        "_clip": entry.file(CLIP),
+        "_measured": measured,
+    }
+    if measured:
+        judged = scoring.judge(measured, accepted)
+        candidate["score"] = judged.score
+        candidate["worst"] = judged.worst()
+        candidate["characters"] = {
+            name: judged.characters[name]
+            | {k: v for k, v in measured[name].items() if k not in ("appearance", "score")}
+            for name in judged.characters
+        }
+    return candidate
+
+
+def _decision(candidates: list[dict], best: int, minimum: float | None, retries: int) -> str:
+    """Why this take, in a sentence."""
+    chosen = candidates[best]
+    if chosen["score"] is None:
+        if len(candidates) == 1:
+            return "one take; no character with reference images to measure"
+        return "takes not measured (no character with reference images): kept take 0"
+    what = f"take {chosen['take']} scored {chosen['score']:.2f}"
+    if chosen.get("worst") and len(chosen["characters"]) > 1:
+        what += f" (its worst character, {chosen['worst']})"
+    if len(candidates) == 1:
+        sentence = f"{what}, the only take"
+    else:
+        others = ", ".join(
+            f"take {c['take']}: {c['score']:.2f}" for k, c in enumerate(candidates) if k != best
+        )
+        made = f", {retries} of them retries" if retries else ""
+        sentence = f"{what}, the best of {len(candidates)} takes{made} ({others})"
+    if minimum is None:
+        return sentence + "; no minimum set"
+    if chosen["score"] >= minimum:
+        return sentence + f"; reaches the minimum {minimum:.2f}"
+    return (
+        sentence + f"; below the minimum {minimum:.2f} after {retries} "
+        f"retr{'y' if retries == 1 else 'ies'}: kept the best"
+    )
+
+
+def _retry(node: Node, ctx: RunContext, inputs: Inputs, take: int) -> tuple[str, Entry]:
+    """Make take number `take` of a shot, beyond its planned takes: take 0's nodes
+    (windows, join, consistency) again with seed + `take`, each hashed like a
+    planned node (so the same retry of the same shot is the same cache entry,
+    and equals take `take` if the script later asks for that many takes) and
+    made through the cache."""
+    from .cache import Cache
+    from .plan import node_hash
+
+    prefix = f"shot/{_shot_of(node.id)}/take0/"
+    template = [n for n in ctx.plan.nodes if n.id.startswith(prefix)]
+    # The cache this run uses: every entry lives at <cache>/entries/<ab>/<hash>.
+    cache = Cache(inputs[node.inputs[0]].folder.parents[2])
+    renamed = {n.id: n.id.replace("/take0/", f"/take{take}/", 1) for n in template}
+    made: dict[str, tuple[Node, Entry]] = {}
+    for original in template:
+        params = dict(original.params)
+        if original.op == "generate":
+            params["seed"] = original.params["seed"] + take
+        sources = [renamed.get(i, i) for i in original.inputs]
+        hashes = [made[i][0].hash if i in made else _plan_node(ctx.plan, i).hash for i in sources]
+        entries: Inputs = {}
+        for source, digest in zip(sources, hashes, strict=True):
+            entry = made[source][1] if source in made else cache.get(digest)
+            if entry is None:
+                raise OperationError(f"{source} is missing from the cache; compile again")
+            entries[source] = entry
+        clone = original.model_copy(
+            update={"id": renamed[original.id], "inputs": sources, "params": params,
+                    "hash": node_hash(original.op, params, hashes)}  # fmt: skip
+        )
+        made[clone.id] = (clone, _make(clone, entries, ctx, cache))
+    last = renamed[template[-1].id]
+    return last, made[last][1]
+
+
+def _make(node: Node, inputs: Inputs, ctx: RunContext, cache) -> Entry:
+    """A node's entry from the cache, or made now and committed to it."""
+    entry = cache.get(node.hash)
+    if entry is not None:
+        return entry
+    staged = cache.stage(node.hash)
+    try:
+        meta = OPERATIONS[node.op](node, inputs, ctx, staged)
+    except BaseException:
+        cache.discard(staged)
+        raise
+    return cache.commit(node.hash, staged, node.op, meta)
+
+
+_INDEX: list = [None, {}]  # the last plan looked up, and its nodes by id
+
+
+def _plan_node(plan: Plan, node_id: str) -> Node | None:
+    if _INDEX[0] is not plan:
+        _INDEX[:] = [plan, {n.id: n for n in plan.nodes}]
+    return _INDEX[1].get(node_id)
 
 
 def _conform(clip: Path, size: tuple[int, int], fps: Fraction, frames: int, out: Path) -> int:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from backends import registry
 from backends.base import Backend, Capabilities
 
-from . import spec
+from . import consistency, spec
 from .diagnostics import Diagnostic, Diagnostics
 from .gcpause import paused_gc
 from .prompts import builtin_template, render_prompt
@@ -135,6 +135,22 @@ class PlanResult:
     diagnostics: list[Diagnostic]
 
 
+@dataclass(frozen=True)
+class Consistency:
+    """How takes are measured and chosen (docs/consistency.md).
+
+    `embedder` is resolved when planning (`auto` becomes `face` where dlib is
+    installed, else `appearance`), so a plan says exactly what scores it;
+    `model` is the local folder of a `clip` or `dinov2` encoder; `minimum` is
+    the score a shot's takes must reach when its script gives no
+    `consistency:`; below it up to `max_retries` more takes are made."""
+
+    embedder: str = consistency.AUTO
+    model: Path | None = None
+    minimum: float | None = None
+    max_retries: int = 2
+
+
 def plan_film(
     film: spec.Film,
     *,
@@ -142,12 +158,15 @@ def plan_film(
     template: Path | None = None,
     codec: Codec = "h264",
     backend_options: dict[str, dict] | None = None,
+    scoring: Consistency | None = None,
 ) -> PlanResult:
     """Lower a checked film.  `backend` overrides the script's; `template` the prompts';
     `codec` is the delivery codec the cut is encoded in; `backend_options` maps a
-    backend's name to the constructor options that change what it makes."""
+    backend's name to the constructor options that change what it makes; `scoring`
+    says how takes are measured and chosen."""
     source = template.read_text(encoding="utf-8") if template else None
-    planner = _Planner(film, backend, source, codec, backend_options or {})
+    scoring = scoring or Consistency()
+    planner = _Planner(film, backend, source, codec, backend_options or {}, scoring)
     with paused_gc():
         plan = planner.run()
     diagnostics = planner.diagnostics.sorted()
@@ -187,10 +206,14 @@ _WORDS = {
 
 
 class _Planner:
-    def __init__(self, film, backend: str | None, template: str | None, codec: str, options):
+    def __init__(self, film, backend: str | None, template: str | None, codec: str, options,
+                 scoring: Consistency):  # fmt: skip
         self.film = film
         self.codec = codec
         self.options = options
+        self.scoring = scoring
+        self._embedder: dict | None = None
+        self.anchors: dict[str, str] = {}  # character → the select of its first scored shot
         self.backend_name = backend
         self.template = template
         self.diagnostics = Diagnostics()
@@ -286,19 +309,31 @@ class _Planner:
                 rate, seed + take, direction,
             )  # fmt: skip
             takes.append(self._consistency(shot, base, generated))
-        return self._add(
+        # Drift: each character is also measured against how it looked in its first
+        # scored shot (only that one, so an edit elsewhere re-decides nothing).
+        scored = self._scored_characters(shot)
+        drift = {c: self.anchors[c] for c in scored if c in self.anchors}
+        minimum = shot.consistency if shot.consistency is not None else self.scoring.minimum
+        select = self._add(
             "select",
             f"shot/{shot.id}/select",
-            takes,
+            takes + sorted(set(drift.values())),
             {
                 "frames": shot.frames,
                 "width": self.film.format.width,
                 "height": self.film.format.height,
                 "fps": [self.film.format.fps_num, self.film.format.fps_den],
-                "min_consistency": shot.consistency,
+                "takes": shot.takes,
+                "min_consistency": minimum if scored else None,
+                # Retries only happen below a minimum: elsewhere the setting changes nothing.
+                "max_retries": self.scoring.max_retries if scored and minimum is not None else 0,
+                "drift": drift,
             },
             shot.span,
         )
+        for character in scored:
+            self.anchors.setdefault(character, select)
+        return select
 
     def _windows(
         self, shot, backend, base, windows, prompt, refs, keyframes, previous, size, rate, seed,
@@ -370,18 +405,45 @@ class _Planner:
             "dialogue": dialogue,
         }
 
+    def _scored_characters(self, shot: spec.Shot) -> list[str]:
+        """The shot's characters that have reference images to be measured against."""
+        return [
+            c for c in shot.characters
+            if any(m.kind == "image" for m in self.film.characters[c].refs)
+        ]  # fmt: skip
+
     def _consistency(self, shot: spec.Shot, base: str, take: str) -> str:
-        characters = [c for c in shot.characters if self.film.characters[c].refs]
+        characters = self._scored_characters(shot)
         if not characters:
             return take
-        refs = [self._asset(m) for c in characters for m in self.film.characters[c].refs]
+        images = {c: [m for m in self.film.characters[c].refs if m.kind == "image"]
+                  for c in characters}  # fmt: skip
+        refs = [self._asset(m) for c in characters for m in images[c]]
         return self._add(
             "consistency",
             f"{base}/consistency",
-            [take, *refs],
-            {"characters": characters, "embedder": "auto"},
+            list(dict.fromkeys([take, *refs])),
+            {
+                "characters": characters,
+                "refs": [[m.path for m in images[c]] for c in characters],
+                **self._embedder_params(),
+            },
             shot.span,
         )
+
+    def _embedder_params(self) -> dict:
+        """Which embedder scores takes, and what identifies its output."""
+        if self._embedder is None:
+            name = consistency.resolve(self.scoring.embedder)
+            model = self.scoring.model
+            self._embedder = {
+                "embedder": name,
+                "scoring": consistency.VERSION,
+                "model": str(model) if model is not None and name in ("clip", "dinov2") else None,
+                "model_sha256": consistency.model_fingerprint(model)
+                if model is not None and name in ("clip", "dinov2") else None,
+            }  # fmt: skip
+        return self._embedder
 
     def _prompt(self, shot: spec.Shot, backend: type[Backend]) -> str:
         template = self.template or builtin_template(backend.prompt_template)

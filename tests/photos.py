@@ -18,6 +18,7 @@ import io
 import os
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -90,5 +91,11 @@ def _unavailable(reason: str):
 
 
 def open_photos(request) -> Photos:
-    """For a session fixture: the wheels live in pytest's cache folder."""
-    return Photos(request.config.cache.mkdir("registry-photos"))
+    """For a session fixture: the wheels live in pytest's cache folder (or, with the
+    cache plugin off, in the system's temporary folder)."""
+    cache = getattr(request.config, "cache", None)
+    if cache is not None:
+        return Photos(cache.mkdir("registry-photos"))
+    folder = Path(tempfile.gettempdir()) / "shot-director-registry-photos"
+    folder.mkdir(exist_ok=True)
+    return Photos(folder)

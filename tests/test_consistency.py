@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -13,7 +14,11 @@ import pytest
 from photos import open_photos
 from PIL import Image, ImageEnhance
 
+from backends import registry
+from backends.base import CharacterRefs
+from backends.preview import PreviewBackend
 from director import consistency as C
+from director.cli import main
 from director.clips import write_clip
 
 needs_face = pytest.mark.skipif(
@@ -297,3 +302,160 @@ def test_a_character_without_a_face_falls_back_to_appearance(tmp_path, photos):
     clip = pan_clip(tmp_path / "cat.mp4", photos.array("chelsea"), frames=24)
     (score,) = C.score_clip(clip, [C.Character("CAT", [cat])], "face").characters
     assert score.embedder == "appearance" and "no face" in score.note
+
+
+# ------------------------------------------------- the policy, end to end
+
+
+class Decoy(PreviewBackend):
+    """The animatic, except that only the seeds in `real` draw the character's own
+    reference picture; every other seed draws `decoy.png` from the same folder in its
+    place: takes that really differ, rendered for real."""
+
+    name = "decoy"
+    real: frozenset[int] = frozenset()
+
+    def generate(self, request):
+        if request.seed not in self.real:
+            request = replace(
+                request,
+                characters=tuple(
+                    CharacterRefs(c.name, tuple(p.with_name("decoy.png") for p in c.refs))
+                    for c in request.characters
+                ),
+            )
+        return super().generate(request)
+
+
+@pytest.fixture
+def decoy():
+    registry.backends()["decoy"] = Decoy
+    yield Decoy
+    del registry.backends()["decoy"]
+    Decoy.real = frozenset()
+
+
+IDENTITY = """
+title: Identity
+format: 320x180 @ 12fps
+
+character EILEEN
+  description: an astronaut
+  ref: refs/eileen.png
+
+SHOT 1 CLOSE-UP on EILEEN 1s
+  seed: 100
+  takes: {takes}
+  EILEEN smiles.
+
+SHOT 2 CLOSE-UP on EILEEN 1s
+  seed: 200
+  EILEEN looks back at the camera.
+"""
+
+
+def identity_project(project, photos, takes: int = 3) -> Path:
+    photos.save("astronaut", project.root / "refs" / "eileen.png")
+    photos.save("tom_hanks", project.root / "refs" / "decoy.png")
+    return project.write(IDENTITY.format(takes=takes))
+
+
+def compile_decoy(project, script: Path, *extra: str) -> tuple[int, dict | None]:
+    out = project.root / "out" / "film.mp4"
+    code = main(["compile", str(script), "-o", str(out), "-q", "--backend", "decoy", *extra])
+    record = out.with_name("film.run.json")
+    return code, json.loads(record.read_text()) if record.exists() else None
+
+
+def shot(record: dict, shot_id: str) -> dict:
+    return next(s for s in record["shots"] if s["shot"] == shot_id)["select"]
+
+
+@needs_face
+def test_the_take_that_shows_the_character_is_kept_and_the_record_says_why(
+    project, photos, decoy
+):
+    decoy.real = frozenset({101, 200})  # take 1 of shot 1, and shot 2
+    code, record = compile_decoy(project, identity_project(project, photos))
+    assert code == 0
+    first = shot(record, "1")
+    assert first["take"] == 1 and first["seed"] == 101
+    scores = [c["score"] for c in first["candidates"]]
+    assert scores[1] > C.SAME_IDENTITY > max(scores[0], scores[2])
+    assert [c["seed"] for c in first["candidates"]] == [100, 101, 102]
+    assert first["decision"].startswith(f"take 1 scored {scores[1]:.2f}, the best of 3 takes")
+    assert first["candidates"][1]["characters"]["EILEEN"]["found"] == 3
+    # Shot 2 is measured against the references and against shot 1's kept take.
+    second = shot(record, "2")["candidates"][0]["characters"]["EILEEN"]
+    assert second["drift"] is not None and second["drift"] > C.SAME_IDENTITY
+    assert (project.root / "out" / "film.report.html").exists()
+
+
+@needs_face
+def test_below_the_minimum_new_seeds_are_tried_and_a_recompile_repeats_the_choice(
+    project, photos, decoy
+):
+    decoy.real = frozenset({102, 200})  # only the second retry shows her
+    script = identity_project(project, photos, takes=1)
+    code, record = compile_decoy(project, script, "--consistency", "0.6", "--max-retries", "3")
+    assert code == 0
+    first = shot(record, "1")
+    assert [(c["take"], c["seed"], c["retry"]) for c in first["candidates"]] == [
+        (0, 100, 0), (1, 101, 1), (2, 102, 2),
+    ]  # fmt: skip  -- stopped as soon as a take reached the minimum
+    assert first["take"] == 2 and first["reached"] is True and first["extra_takes"] == 2
+    assert "reaches the minimum 0.60" in first["decision"]
+    entries = project.root / ".director" / "cache" / "entries"
+    before = sorted(p.parent.name for p in entries.rglob("entry.json"))
+    film = (project.root / "out" / "film.mp4").read_bytes()
+    code, again = compile_decoy(project, script, "--consistency", "0.6", "--max-retries", "3")
+    assert code == 0 and shot(again, "1") == first
+    assert sorted(p.parent.name for p in entries.rglob("entry.json")) == before  # all reused
+    assert (project.root / "out" / "film.mp4").read_bytes() == film
+    # Asking for three takes now plans, as take 1 and 2, exactly the retries' work.
+    code, record = compile_decoy(project, identity_project(project, photos, takes=3),
+                                 "--consistency", "0.6")  # fmt: skip
+    new = {p.parent.name for p in entries.rglob("entry.json")} - set(before)
+    assert code == 0 and shot(record, "1")["take"] == 2
+    assert not any((entries / n[:2] / n / "clip.mp4").exists() and
+                   json.loads((entries / n[:2] / n / "entry.json").read_text())["op"] == "generate"
+                   for n in new)  # fmt: skip
+
+
+@needs_face
+def test_strict_fails_the_build_when_no_take_reaches_the_minimum(project, photos, decoy, capsys):
+    decoy.real = frozenset({200})  # shot 1 never shows her
+    script = identity_project(project, photos, takes=2)
+    code, record = compile_decoy(
+        project, script, "--consistency", "0.6", "--max-retries", "1", "--strict"
+    )
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "error: shot 1: no take reached consistency 0.60" in err
+    assert not (project.root / "out" / "film.mp4").exists()
+    first = shot(record, "1")
+    assert first["reached"] is False and len(first["candidates"]) == 3
+    assert "below the minimum 0.60 after 1 retry: kept the best" in first["decision"]
+    # Without --strict: the same choice, from the cache, kept with a warning.
+    code, record = compile_decoy(project, script, "--consistency", "0.6", "--max-retries", "1")
+    assert code == 0 and "warning: shot 1: no take reached" in capsys.readouterr().err
+    assert shot(record, "1") == first
+
+
+# ------------------------------------------------------------ director score
+
+
+@needs_face
+def test_score_command_is_a_gate(tmp_path, photos, capsys):
+    clip = pan_clip(tmp_path / "take.mp4", photos.array("astronaut")[:360, 80:440])
+    eileen = photos.save("astronaut", tmp_path / "eileen.png")
+    hanks = photos.save("tom_hanks", tmp_path / "hanks.png")
+    assert main(["score", str(clip), "--ref", str(eileen)]) == 0
+    out = capsys.readouterr().out
+    assert "identity holds" in out and out.count("s  0.") == 3  # three sampled frames
+    assert main(["score", str(clip), "--ref", str(hanks)]) == 1
+    assert "identity does NOT hold" in capsys.readouterr().out
+    assert main(["score", str(clip), "--ref", str(eileen), "--threshold", "0.99", "--json"]) == 1
+    result = json.loads(capsys.readouterr().out)
+    assert result["embedder"] == "face" and len(result["frames"]) == 3 and not result["holds"]
+    assert main(["score", str(tmp_path / "missing.mp4"), "--ref", str(eileen)]) == 2
