@@ -8,6 +8,7 @@ call the generation method that subclasses add.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,10 @@ class Capabilities(BaseModel):
     conditioning: frozenset[Conditioning] = frozenset({"text"})
     joint_audio: bool = False  # generates the shot's sound with its picture
     audio_sample_rate: int | None = None
+    # How many memory settings `generate` understands (ShotRequest.memory_level
+    # 0 to memory_levels - 1, each using less memory than the one before); after
+    # running out of memory the runtime retries at the next.
+    memory_levels: int = 1
 
     def frames_for(self, wanted: int) -> int:
         """The smallest frame count the backend can make that covers `wanted` frames."""
@@ -98,15 +103,36 @@ class ShotRequest:
     # Each spoken line {speaker, text, start, frames}, timed in this request's
     # frames; only for backends that show dialogue (the animatic's subtitles).
     dialogue: tuple[dict, ...] = ()
+    # 0: the backend's own defaults.  Each level above asks it to use less memory
+    # than the one below, at some cost in speed: by convention 1 offloads weights
+    # to the CPU between components, 2 also tiles the VAE, 3 also decodes fewer
+    # frames at a time.  The picture should not change (tiling may, slightly).
+    memory_level: int = 0
 
 
 @dataclass
 class GeneratedShot:
     """What a backend returns: exactly `request.frames` frames, and sound if it makes it."""
 
-    frames: Iterable[np.ndarray]  # HxWx3 uint8 RGB, yielded one at a time
+    # HxWx3 RGB, yielded one at a time: uint8, or float in [0, 1] (then checked for
+    # NaN and converted).  The runtime checks each frame as it streams.
+    frames: Iterable[np.ndarray]
     audio: np.ndarray | None = None  # (samples, channels) float32 in [-1, 1]
     sample_rate: int | None = None
+
+
+class BackendOutOfMemory(Exception):
+    """The backend ran out of memory (GPU or host) making one request.  The runtime
+    retries the request at the next `memory_level` before it gives up."""
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Is `error` an out-of-memory from the backend, torch's CUDA allocator or Python?"""
+    if isinstance(error, BackendOutOfMemory | MemoryError):
+        return True
+    torch = sys.modules.get("torch")  # never imported here just to ask
+    oom = getattr(getattr(torch, "cuda", None), "OutOfMemoryError", None)
+    return oom is not None and isinstance(error, oom)
 
 
 class Backend:
@@ -123,6 +149,10 @@ class Backend:
     auto_rank: ClassVar[int] = 0
     # Draws the dialogue into the picture (subtitles), so the picture depends on it.
     shows_dialogue: ClassVar[bool] = False
+    # A clip black from end to end is a failed generation (NaN latents decode to
+    # zeros) and is retried with a new seed.  False for a backend that draws
+    # exactly what it is given, where a black plate may be black on purpose.
+    black_is_failure: ClassVar[bool] = True
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
@@ -130,5 +160,10 @@ class Backend:
         return None
 
     def generate(self, request: ShotRequest) -> GeneratedShot:
-        """Make one shot (or one window of a long shot)."""
+        """Make one shot (or one window of a long shot).  Raise BackendOutOfMemory
+        (or let torch's OutOfMemoryError through) when it does not fit."""
         raise NotImplementedError(f"the {self.name} backend cannot generate yet")
+
+    def release_memory(self) -> None:
+        """Give back what a failed request left allocated (e.g. torch.cuda.empty_cache),
+        before the runtime retries at a lower memory level."""

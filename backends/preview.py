@@ -21,6 +21,7 @@ class PreviewBackend(Backend):
     prompt_template = "preview.j2"
     auto_rank = 0
     shows_dialogue = True  # subtitles
+    black_is_failure = False  # a black plate with nothing on it draws black, as asked
 
     def __init__(self, burn_in: bool = True, subtitles: bool = True):
         self.burn_in = burn_in  # shot id and timecode on every frame

@@ -8,13 +8,15 @@ caused the node.
 
 from __future__ import annotations
 
+import errno
+import shutil
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cache import Cache, Entry
-from .operations import OPERATIONS, OperationError, RunContext
+from .operations import OPERATIONS, OperationError, RunContext, check_assets
 from .plan import Node, Plan
 from .progress import Progress
 
@@ -27,6 +29,20 @@ class Failure:
     def __str__(self) -> str:
         where = f"{self.node.source}: " if self.node.source else ""
         return f"{where}{self.node.op} {self.node.id} failed: {self.message}"
+
+
+class DiskFull(Exception):
+    """The disk holding the cache filled up while `node` was being made.  The run
+    stops at once (nothing else would fit either); every finished entry stays."""
+
+    def __init__(self, node: Node, error: BaseException):
+        super().__init__(f"no space left while making {node.op} {node.id}: {error}")
+        self.node = node
+
+
+# Below this much free space, a failed write is taken for a full disk even when the
+# library that failed does not say so (libsndfile reports only "System error").
+DISK_FULL_MARGIN = 1 << 20
 
 
 @dataclass
@@ -110,25 +126,50 @@ def _run_node(node, cache: Cache, context, progress: Progress, result: RunResult
         result.reused.append(node.id)
         progress.done(node, 0.0, reused=True)
         return None
+    if node.hash in cache.damaged:
+        damage = cache.damaged[node.hash]
+        progress.warn(node, f"its cache entry was damaged ({damage}); making it again")
     progress.start(node)
     inputs = {i: result.outputs[i] for i in node.inputs}
-    staged = cache.stage(node.hash)
+    staged = None
     try:
+        staged = cache.stage(node.hash)
         meta = OPERATIONS[node.op](node, inputs, context, staged)
+        check_assets(node, context)
         result.outputs[node.id] = cache.commit(node.hash, staged, node.op, meta)
-    except OperationError as error:
-        cache.discard(staged)
-        return Failure(node, str(error))
-    except KeyboardInterrupt:
-        cache.discard(staged)
-        raise
-    except Exception as error:  # a backend's or codec's own failure: keep it, with context
-        cache.discard(staged)
+    except BaseException as error:
+        full = disk_full(error, cache.root)  # before the discard frees the space
+        if staged is not None:
+            cache.discard(staged)
+        if full:
+            raise DiskFull(node, error) from error
+        if isinstance(error, OperationError):
+            return Failure(node, str(error))
+        if not isinstance(error, Exception):  # Ctrl-C, exit: through, after the cleanup
+            raise
+        # a backend's or codec's own failure: keep it, with context
         detail = "".join(traceback.format_exception_only(type(error), error)).strip()
         return Failure(node, detail)
+    for retry in meta.get("retries", []):
+        progress.warn(node, f"{retry['problem']}; {retry['then']}")
     result.ran.append(node.id)
     progress.done(node, time.monotonic() - started, reused=False)
     return None
+
+
+def disk_full(error: BaseException, folder: Path) -> bool:
+    """Did `error` come from running out of disk space (or quota) under `folder`?"""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    if not isinstance(error, Exception) or isinstance(error, OperationError):
+        return False
+    try:
+        return shutil.disk_usage(folder).free < DISK_FULL_MARGIN
+    except OSError:
+        return False
 
 
 def explain(plan: Plan, cache: Cache, previous: Plan | None) -> list[tuple[Node, str]]:
