@@ -21,7 +21,7 @@ from .cache import Cache, Entry
 from .clips import DELIVERY
 from .plan import Plan
 from .progress import Progress
-from .run import execute, explain
+from .run import DiskFull, disk_full, execute, explain
 from .timeline_export import ExportError, Media, export_timeline
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
@@ -45,6 +45,24 @@ def suffix(codec: str) -> str:
 
 
 def compile_film(job: Job) -> int:
+    """Run the plan and deliver the film; 0 done, 1 failed, 130 interrupted.  A full disk
+    stops it with a message, whether it fills during the run or while the film and
+    its sidecars are written; either way the cache keeps every finished node."""
+    try:
+        return _compile_film(job)
+    except OSError as error:
+        if not disk_full(error, job.output.parent):
+            raise
+        print(
+            f"director: error: no space left to write beside {job.output}: {error}.\n"
+            "The film is made and kept in the cache; free some space and run the same "
+            "command to write it (nothing is made again).",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+
+
+def _compile_film(job: Job) -> int:
     cache = Cache(job.cache)
     progress = _Timed(len(job.plan.timeline.shots), mode=job.progress)
     try:
@@ -58,6 +76,16 @@ def compile_film(job: Job) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
+    except DiskFull as full:
+        progress.close()
+        where = f" ({full.node.source})" if full.node.source else ""
+        print(
+            f"director: error: the disk holding the cache ({job.cache}) is full: {full}{where}.\n"
+            "Every finished node is kept in the cache; free some space and run the same "
+            "command to resume.",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     _remember(job, cache)
     if not result.ok:
         for failure in result.failures:
@@ -137,14 +165,21 @@ def _deliver(source: Path, target: Path) -> None:
     """Copy into place through a temporary name, so the target is whole or absent."""
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    if source.is_dir():
-        shutil.rmtree(temporary, ignore_errors=True)
-        shutil.copytree(source, temporary)
-        if target.exists():
-            shutil.rmtree(target)
-    else:
-        shutil.copyfile(source, temporary)
-    os.replace(temporary, target)
+    try:
+        if source.is_dir():
+            shutil.rmtree(temporary, ignore_errors=True)
+            shutil.copytree(source, temporary)
+            if target.exists():
+                shutil.rmtree(target)
+        else:
+            shutil.copyfile(source, temporary)
+        os.replace(temporary, target)
+    except BaseException:  # a full disk, Ctrl-C: no half-copied file left behind
+        if temporary.is_dir():
+            shutil.rmtree(temporary, ignore_errors=True)
+        else:
+            temporary.unlink(missing_ok=True)
+        raise
 
 
 def _write_sidecars(job: Job, outputs) -> None:
@@ -199,14 +234,20 @@ def shot_media(plan: Plan, entry: Callable[[str], Entry | None], root: Path) -> 
 
 def _write_subtitles(path: Path, job: Job, writer, **options) -> None:
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    writer(job.plan.timeline, temporary, **options)
-    os.replace(temporary, path)
+    try:
+        writer(job.plan.timeline, temporary, **options)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _write_text(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _record(job: Job) -> Path:
@@ -217,8 +258,11 @@ def _record(job: Job) -> Path:
 def _remember(job: Job, cache: Cache) -> None:
     """Keep this plan so that the next --dry-run can say what changed."""
     record = _record(job)
-    record.parent.mkdir(parents=True, exist_ok=True)
-    _write_text(record, job.plan.to_json())
+    try:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        _write_text(record, job.plan.to_json())
+    except OSError:  # only --dry-run's explanations need it: never worth failing a compile
+        pass
 
 
 def _previous_plan(job: Job) -> Plan | None:

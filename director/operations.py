@@ -13,15 +13,16 @@ import json
 import shutil
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import soundfile
 
 from backends import registry
-from backends.base import Backend, CharacterRefs, ShotRequest
+from backends.base import Backend, CharacterRefs, ShotRequest, is_out_of_memory
 
 from . import assemble, voice
 from .cache import Entry
@@ -43,6 +44,7 @@ class RunContext:
     root: Path  # the project folder: asset paths are relative to it
     backend_calls: Counter = field(default_factory=Counter)  # shot id → generate calls
     _backends: dict[str, Backend] = field(default_factory=dict)
+    _assets: dict[str, tuple[str, str]] | None = None  # asset node id → (path, sha256)
 
     @property
     def fps(self) -> Fraction:
@@ -53,6 +55,16 @@ class RunContext:
         if key not in self._backends:
             self._backends[key] = registry.get(name)(**options)
         return self._backends[key]
+
+    def asset(self, node_id: str) -> tuple[str, str] | None:
+        """(path, sha256) the script was checked with, if `node_id` is an asset node."""
+        if self._assets is None:
+            self._assets = {
+                n.id: (n.params["path"], n.params["sha256"])
+                for n in self.plan.nodes
+                if n.op == "asset"
+            }
+        return self._assets.get(node_id)
 
 
 Inputs = dict[str, Entry]
@@ -65,16 +77,46 @@ Operation = Callable[[Node, Inputs, RunContext, Path], dict]
 def asset(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
     """Verify a project file still has the content the plan was made from."""
     path = ctx.root / node.params["path"]
-    try:
-        with path.open("rb") as handle:
-            digest = hashlib.file_digest(handle, "sha256").hexdigest()
-    except OSError as error:
-        raise OperationError(f"cannot read {node.params['path']}: {error}") from None
-    if digest != node.params["sha256"]:
+    if _sha256(path) != node.params["sha256"]:
         raise OperationError(
             f"{node.params['path']} changed on disk after the script was checked; compile again"
         )
     return {"path": str(path)}
+
+
+def check_assets(node: Node, ctx: RunContext) -> None:
+    """After `node` is made and before it is cached: every project file it read still
+    has the content the script was checked with.  An asset node reused from the
+    cache proves nothing about the file now, and a file may change mid-run."""
+    for input_id in node.inputs:
+        asset = ctx.asset(input_id)
+        if asset is None:
+            continue
+        relative, planned = asset
+        if _sha256(ctx.root / relative) != planned:
+            raise OperationError(
+                f"{relative} changed on disk during the run (its SHA-256 is no longer the "
+                "one the script was checked with), so what was made from it is not kept; "
+                "compile again"
+            )
+
+
+def _sha256(path: Path) -> str:
+    try:
+        stat = path.stat()
+        return _sha256_of(path, stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns,
+                          stat.st_ctime_ns)  # fmt: skip
+    except OSError as error:
+        raise OperationError(f"cannot read {path}: {error.strerror or error}") from None
+
+
+@lru_cache(maxsize=4096)
+def _sha256_of(path: Path, *_identity) -> str:
+    # The file's identity and times are part of the key: any write (even one that
+    # restores the old modification time) changes the inode's ctime, so a file is
+    # hashed again exactly when it may have changed.
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def prompt(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
@@ -84,20 +126,110 @@ def prompt(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
 # --------------------------------------------------------------- generation
 
 
+RESEEDS = 2  # new seeds tried after NaN or black frames, before the node fails
+BLACK = 4  # a frame whose brightest value is at most this is black
+
+
+class BadFrames(Exception):
+    """A backend made frames no film wants: NaN, or nothing but black."""
+
+
 def generate(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
+    """Make one window of one take.  Out of memory: retried at the backend's next
+    memory level.  NaN or all-black frames: retried with a new seed.  Each retry
+    is recorded in the entry's metadata (`retries`), with the seed it ended on."""
     params = node.params
     request = _request(node, inputs)
     backend = ctx.backend(params["backend"], params.get("options", {}))
-    ctx.backend_calls[request.shot_id] += 1
+    levels = backend.capabilities.memory_levels
+    seeds = [request.seed] + [_retry_seed(request.seed, k) for k in range(1, RESEEDS + 1)]
+    retries: list[dict] = []
+    level = tried = 0
+    while True:
+        attempt = replace(request, seed=seeds[tried], memory_level=level)
+        ctx.backend_calls[request.shot_id] += 1
+        try:
+            made = _generate_once(backend, attempt, out, _rate(params["fps"]))
+            break
+        except BadFrames as bad:
+            _empty(out)
+            tried += 1
+            if tried == len(seeds):
+                raise OperationError(
+                    f"the {backend.name} backend made {bad} with each of the seeds "
+                    f"{', '.join(map(str, seeds))}"
+                ) from None
+            then = f"retrying with seed {seeds[tried]}"
+            retries.append({"problem": str(bad), "seed": attempt.seed, "memory_level": level,
+                            "then": then})  # fmt: skip
+        except Exception as error:
+            if not is_out_of_memory(error):
+                raise
+            _empty(out)
+            backend.release_memory()
+            if level + 1 >= levels:
+                lowest = "its only memory setting" if levels == 1 else f"memory level {level}"
+                raise OperationError(
+                    f"the {backend.name} backend ran out of memory at {lowest} "
+                    f"({request.width}x{request.height}, {request.frames} frames)"
+                ) from None
+            level += 1
+            then = f"retrying at memory level {level}"
+            retries.append({"problem": "out of memory", "seed": attempt.seed,
+                            "memory_level": level - 1, "then": then})  # fmt: skip
+    return {**made, "fps": params["fps"], "seed": attempt.seed, "memory_level": level,
+            "retries": retries}  # fmt: skip
+
+
+def _generate_once(backend: Backend, request: ShotRequest, out: Path, fps: Fraction) -> dict:
     result = backend.generate(request)
-    written = write_clip(out / CLIP, _exactly(result.frames, request.frames), _rate(params["fps"]))
+    frames = _checked(result.frames, request.frames, backend.black_is_failure)
+    written = write_clip(out / CLIP, frames, fps)
     if written != request.frames:
         raise OperationError(
             f"the {backend.name} backend made {written} frames instead of {request.frames}"
         )
     if result.audio is not None:
+        if not np.isfinite(result.audio).all():
+            raise BadFrames("NaN in its sound")
         soundfile.write(out / AUDIO, result.audio, result.sample_rate, subtype="FLOAT")
-    return {"frames": written, "fps": params["fps"], "audio": result.audio is not None}
+    return {"frames": written, "audio": result.audio is not None}
+
+
+def _checked(frames, count: int, black_is_failure: bool) -> Iterator[np.ndarray]:
+    """At most `count` frames (so a backend that overshoots cannot grow the cache),
+    each checked as it streams: float frames for NaN (then made uint8), and the
+    whole clip, if `black_is_failure`, for being black from end to end."""
+    black, seen = True, 0
+    for frame in frames:
+        if seen >= count:
+            break
+        frame = np.asarray(frame)
+        if frame.dtype.kind == "f":
+            if not np.isfinite(frame).all():
+                raise BadFrames(f"NaN in frame {seen}")
+            frame = (np.clip(frame, 0.0, 1.0) * 255).round().astype(np.uint8)
+        black = black and int(frame.max(initial=0)) <= BLACK
+        seen += 1
+        yield frame
+    if black and seen > 0 and black_is_failure:
+        raise BadFrames("black frames only")
+
+
+def _retry_seed(seed: int, attempt: int) -> int:
+    """The seed of retry `attempt`: a fixed function of the planned seed, so a rerun
+    that meets the same bad output makes the same bytes."""
+    digest = hashlib.sha256(f"{seed}:retry{attempt}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def _empty(folder: Path) -> None:
+    """Remove what a failed attempt left in the staging folder."""
+    for path in folder.iterdir():
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
 def _request(node: Node, inputs: Inputs) -> ShotRequest:
@@ -149,14 +281,6 @@ def _previous_frame(node: Node, inputs: Inputs) -> np.ndarray | None:
         if input_id.endswith("/select") or "/window" in input_id:
             return last_frame(inputs[input_id].file(CLIP))
     return None
-
-
-def _exactly(frames, count: int) -> Iterator[np.ndarray]:
-    """At most `count` frames, so a backend that overshoots cannot grow the cache."""
-    for index, frame in enumerate(frames):
-        if index >= count:
-            return
-        yield frame
 
 
 def _rate(value) -> Fraction:
