@@ -49,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_score(commands)
     _add_export(commands)
     _add_fmt(commands)
+    _add_import(commands)
     return parser
 
 
@@ -372,6 +373,45 @@ def _run_fmt(args) -> int:
         if not args.quiet:
             print(f"reformatted {display}", file=sys.stderr)
     return status
+
+
+def _add_import(commands) -> None:
+    import_ = commands.add_parser(
+        "import",
+        help="turn a Fountain screenplay into a .shot skeleton",
+        description="Read a Fountain screenplay and write a .shot script that director check "
+        "accepts: scenes from its headings, a shot per action paragraph or dialogue exchange "
+        "(timed at 2.5 words a second, at least 2s), its characters and locations declared "
+        "with TODO descriptions, its transitions mapped. Exit status: 0 written, 2 usage.",
+    )
+    import_.add_argument("file", type=Path, metavar="SCREENPLAY", help="a .fountain file")
+    import_.add_argument(
+        "-o", "--output", type=Path, help="the .shot file to write (default: stdout)"
+    )
+    import_.add_argument("--force", action="store_true", help="overwrite the output if it exists")
+    import_.set_defaults(run=_run_import)
+
+
+def _run_import(args) -> int:
+    from .fountain import import_fountain
+
+    if (usage := _missing_files([args.file])) is not None:
+        return usage
+    if args.output is not None and args.output.exists() and not args.force:
+        print(f"director: error: {args.output} exists; pass --force to replace it", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        text = args.file.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        print(f"director: error: {args.file} is not UTF-8", file=sys.stderr)
+        return EXIT_USAGE
+    script = import_fountain(text, title=args.file.stem.replace("_", " ").replace("-", " "))
+    if args.output is None:
+        sys.stdout.write(script)
+    else:
+        _write_atomically(args.output, script)
+        print(f"wrote {args.output}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _add_timeline_options(command) -> None:
