@@ -35,6 +35,7 @@ import re
 from dataclasses import dataclass
 
 INDENT = "  "
+_SPACE = " \t\f"  # the grammar's spaces; other Unicode spaces are text
 
 _SETTING = re.compile(r"(title|format|style|negative|seed|backend|import):")
 _DECLARATION = re.compile(r"(character|location)[ \t]+([A-Z][A-Z0-9_]*)$")
@@ -81,7 +82,7 @@ class _Line:
 def format_text(text: str) -> str:
     """The canonical layout of `text`, a `.shot` file that parses."""
     text = text.removeprefix("\ufeff")
-    lines = [_Line(raw.rstrip("\r")) for raw in text.split("\n")]
+    lines = [_Line(raw.removesuffix("\r")) for raw in text.split("\n")]
     _find_depths(lines)
     _classify(lines)
     return _lay_out(lines)
@@ -123,7 +124,7 @@ def _find_depths(lines: list[_Line]) -> None:
             previous_depth = line.depth
             upcoming = next(next_code, None)
             continue
-        if not line.text.strip():
+        if not line.text.strip(_SPACE):
             continue
         line.kind = "comment"
         levels = list(widths)
@@ -132,11 +133,11 @@ def _find_depths(lines: list[_Line]) -> None:
         width = _indent(line.text)
         line.depth = max([d for d, w in enumerate(levels) if w <= width], default=0)
         line.inside = upcoming is not None and lines[upcoming].depth > 0
-        line.code, line.comment = "", line.text.strip()
+        line.code, line.comment = "", line.text.strip(_SPACE)
 
 
 def _is_code(text: str) -> bool:
-    stripped = text.strip()
+    stripped = text.strip(_SPACE)
     return bool(stripped) and not stripped.startswith("#")
 
 
@@ -154,8 +155,8 @@ def _classify(lines: list[_Line]) -> None:
             continue
         parents = parents[: line.depth]
         parent = parents[-1] if parents else None
-        line.kind = _kind(line.text.strip(), line.depth, parent, line.opens)
-        line.code, line.comment = _canonical(line.text.strip(), line.kind)
+        line.kind = _kind(line.text.strip(_SPACE), line.depth, parent, line.opens)
+        line.code, line.comment = _canonical(line.text.strip(_SPACE), line.kind)
         if line.opens:
             parents.append(line.kind)
 
@@ -200,17 +201,17 @@ def _split_comment(text: str, quotes: bool) -> tuple[str, str]:
         if char == '"' and quotes:
             inside = not inside
         elif char == "#" and not inside:
-            return text[:position].rstrip(), text[position:].rstrip()
-    return text.rstrip(), ""
+            return text[:position].rstrip(_SPACE), text[position:].rstrip(_SPACE)
+    return text.rstrip(_SPACE), ""
 
 
 def _as_written(code: str) -> str:
-    return code.strip()
+    return code.strip(_SPACE)
 
 
 def _tokens(code: str) -> str:
     """One space between the tokens of a line that holds no free text."""
-    return " ".join(code.split())
+    return " ".join(token for token in re.split(r"[ \t\f]+", code) if token)
 
 
 def _setting(code: str) -> str:
@@ -224,17 +225,17 @@ def _setting(code: str) -> str:
 def _keyed(code: str) -> str:
     match = _KEYFRAME.match(code)
     if match:
-        return f"keyframe {match[1]}: {match[2].strip()}"
+        return f"keyframe {match[1]}: {match[2].strip(_SPACE)}"
     match = _KEYED.match(code)
     if match is None:
         return code
     key, value = match.groups()
     if key == "camera":
-        moves = [_tokens(move) for move in _THEN.split(value.strip())]
+        moves = [_tokens(move) for move in _THEN.split(value.strip(_SPACE))]
         return "camera: " + ", then ".join(moves)
     if key == "angle":
         return f"angle: {_tokens(value)}"
-    return f"{key}: {value.strip()}"
+    return f"{key}: {value.strip(_SPACE)}"
 
 
 def _declaration(code: str) -> str:
@@ -244,7 +245,7 @@ def _declaration(code: str) -> str:
 
 def _asset(code: str) -> str:
     match = _ASSET.match(code)
-    return f"{match[1]} {match[2]}: {match[3].strip()}" if match else code
+    return f"{match[1]} {match[2]}: {match[3].strip(_SPACE)}" if match else code
 
 
 def _slugline(code: str) -> str:
@@ -252,7 +253,7 @@ def _slugline(code: str) -> str:
     if match is None:
         return code
     prefix, location, time_of_day = match.groups()
-    return f"{prefix} {location.strip()} - {time_of_day.strip()}"
+    return f"{prefix} {location.strip(_SPACE)} - {time_of_day.strip(_SPACE)}"
 
 
 def _shot(code: str) -> str:
@@ -262,8 +263,8 @@ def _shot(code: str) -> str:
     shot_id, size, subjects, duration, flags = match.groups()
     words = ["SHOT", shot_id, size]
     if subjects:
-        words += ["on", ", ".join(name.strip() for name in subjects.split(","))]
-    return " ".join(words + [duration] + flags.split())
+        words += ["on", ", ".join(name.strip(_SPACE) for name in subjects.split(","))]
+    return " ".join(words + [duration] + ["continuous"] * flags.count("continuous"))
 
 
 def _transition(code: str) -> str:
@@ -283,7 +284,7 @@ def _speaker(code: str) -> str:
 
 def _parenthetical(code: str) -> str:
     match = _PARENTHETICAL.match(code)
-    return f"({match[1].strip()})" if match else code
+    return f"({match[1].strip(_SPACE)})" if match else code
 
 
 _CANONICAL = {
