@@ -234,6 +234,6 @@ def test_mutated_scripts_that_parse_keep_their_meaning(data):
 
 def test_only_the_grammars_spaces_are_spacing():
     """U+2028 and other Unicode spaces are text to the grammar, though Python strips them."""
-    text = "title: \u2028\nSHOT 1 WIDE 2s\n  \u00a0A door.\u2028\n"
+    text = "title: \u2028\n\nSHOT 1 WIDE 2s\n  \u00a0A door.\u2028\n"
     assert syntax(text) is not None
     assert format_text(text) == text
