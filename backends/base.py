@@ -29,6 +29,44 @@ Conditioning = Literal[
 ]
 
 
+class Estimate(BaseModel):
+    """What one generation window costs, roughly: for budgeting a plan before any work.
+
+    Memory is the weights plus working memory that grows with the frame's pixels
+    (buffers streamed frame by frame) and with pixels × frames (latents,
+    attention, the VAE decode of the whole window).  `offload_keeps` is the
+    share of the weights still resident when they are offloaded between
+    components, `tiling_keeps` the share of the working memory with a tiled
+    decode.  `source` says where the figures come from (measured or cited).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    device: Literal["cpu", "cuda"] = "cpu"
+    steps: int = 1  # denoising steps by default (1 for a renderer)
+    weights_bytes: int = 0
+    bytes_per_pixel: float = 0.0
+    bytes_per_pixel_frame: float = 0.0
+    seconds_per_step_megapixel_frame: float | None = None  # None: not known
+    offload_keeps: float = 1.0
+    tiling_keeps: float = 1.0
+    source: str = ""
+
+    def memory(self, width: int, height: int, frames: int, *, least: bool = False) -> int:
+        """Peak bytes for one window at the default settings, or (`least`) offloaded
+        and tiled: the least this backend can be made to use."""
+        pixels = width * height
+        working = pixels * self.bytes_per_pixel + pixels * frames * self.bytes_per_pixel_frame
+        if least:
+            return round(self.weights_bytes * self.offload_keeps + working * self.tiling_keeps)
+        return round(self.weights_bytes + working)
+
+    def seconds(self, width: int, height: int, frames: int, steps: int) -> float | None:
+        if self.seconds_per_step_megapixel_frame is None:
+            return None
+        return self.seconds_per_step_megapixel_frame * steps * width * height * frames / 1e6
+
+
 class Capabilities(BaseModel):
     """What a backend can make, and from what."""
 
@@ -49,6 +87,7 @@ class Capabilities(BaseModel):
     # 0 to memory_levels - 1, each using less memory than the one before); after
     # running out of memory the runtime retries at the next.
     memory_levels: int = 1
+    estimate: Estimate | None = None  # None: its cost is not known
 
     def frames_for(self, wanted: int) -> int:
         """The smallest frame count the backend can make that covers `wanted` frames."""

@@ -5,7 +5,7 @@ and its entry point.
 """
 
 from .animatic import render
-from .base import Backend, Capabilities, GeneratedShot, ShotRequest
+from .base import Backend, Capabilities, Estimate, GeneratedShot, ShotRequest
 
 
 class PreviewBackend(Backend):
@@ -16,6 +16,14 @@ class PreviewBackend(Backend):
         size_multiple=2,  # H.264 4:2:0 needs even sides
         conditioning=frozenset(
             {"text", "first_frame", "last_frame", "reference_images", "reference_video"}
+        ),
+        # Frames stream one at a time, so memory grows with the frame, not the shot.
+        estimate=Estimate(
+            device="cpu",
+            bytes_per_pixel=150.0,
+            seconds_per_step_megapixel_frame=0.025,
+            source="measured by bench/budget.py: a dolly over a plate and a character, "
+            "drawn and encoded (the animatic's dearest case), in CPU seconds",
         ),
     )
     prompt_template = "preview.j2"

@@ -105,6 +105,10 @@ class Cache:
         self._verified[seen] = wanted
         return None
 
+    def has_manifest(self, digest: str) -> bool:
+        """Is there an entry for `digest`, unchecked?  Cheap: for estimates, not for reuse."""
+        return (self.folder(digest) / MANIFEST).is_file()
+
     def has(self, digest: str) -> bool:
         return self.get(digest) is not None
 

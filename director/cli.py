@@ -117,6 +117,11 @@ def _add_compile(commands) -> None:
     compile_.add_argument(
         "--keep-going", action="store_true", help="render every shot it can when one fails"
     )
+    compile_.add_argument(
+        "--ignore-budget",
+        action="store_true",
+        help="compile even when the plan's memory estimate does not fit this machine",
+    )
     compile_.add_argument("--stems", action="store_true", help="also write per-stem wavs")
     compile_.add_argument(
         "--no-burn-in", action="store_true", help="no shot id and timecode on animatic frames"
@@ -635,6 +640,7 @@ def _run_compile(args) -> int:
         output=args.output or Path(args.file.stem + compiler.suffix(args.codec)),
         cache=args.cache or args.file.resolve().parent / ".director" / "cache",
         keep_going=args.keep_going,
+        ignore_budget=args.ignore_budget,
         stems=args.stems,
         progress="quiet" if args.quiet else "auto",
         timelines=_timelines(args),

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import assemble, report
+from . import assemble, budget, report
 from .cache import Cache, Entry
 from .clips import DELIVERY
 from .plan import Plan
@@ -34,6 +34,7 @@ class Job:
     output: Path
     cache: Path
     keep_going: bool = False
+    ignore_budget: bool = False  # run even when the plan's estimate does not fit the machine
     stems: bool = False
     progress: str = "auto"
     timelines: list[Path] = field(default_factory=list)  # OTIO, EDL, FCP XML of the cut
@@ -64,6 +65,11 @@ def compile_film(job: Job) -> int:
 
 def _compile_film(job: Job) -> int:
     cache = Cache(job.cache)
+    if not job.ignore_budget:
+        reason = budget.refusal(job.plan, done=lambda node: cache.has_manifest(node.hash))
+        if reason is not None:
+            print(f"director: error: {reason}", file=sys.stderr)
+            return EXIT_FAILED
     progress = _Timed(len(job.plan.timeline.shots), mode=job.progress)
     try:
         result = execute(
@@ -158,6 +164,7 @@ def dry_run(job: Job) -> int:
         print(f"{node.op:<11} {node.id}: {why}")
     generate = sum(node.op == "generate" for node, _ in reasons)
     print(f"{len(reasons)} nodes would run, {generate} of them generation")
+    print(f"estimate for the whole plan: {budget.summary(job.plan)}")
     return EXIT_OK
 
 

@@ -42,6 +42,19 @@ Codec = Literal["h264", "prores", "vp9", "png"]
 OP_VERSIONS: dict[str, int] = dict.fromkeys(Op.__args__, 1)
 
 
+class Cost(BaseModel):
+    """A generation window's rough cost, from its backend's `Estimate`.  Not part of
+    the node's hash: it says what making the output takes, not what the output is."""
+
+    device: str
+    frames: int
+    steps: int
+    work: int  # frames × steps
+    memory_bytes: int  # peak, at the backend's default settings
+    least_memory_bytes: int  # peak, offloaded and tiled: the least it can be made to use
+    seconds: float | None  # on the hardware the estimate's figures come from; None: unknown
+
+
 class Node(BaseModel):
     id: str
     op: Op
@@ -49,6 +62,25 @@ class Node(BaseModel):
     params: dict[str, Any] = {}
     hash: str = ""
     source: Span | None = None  # the script line this node comes from
+    cost: Cost | None = None  # generation windows only; outside the hash
+
+
+class DeviceCost(BaseModel):
+    """Every window one device makes, summed; memory is the dearest window's, since
+    windows run one at a time."""
+
+    device: str
+    windows: int
+    frames: int
+    work: int
+    memory_bytes: int
+    least_memory_bytes: int
+    seconds: float | None
+
+
+class PlanCost(BaseModel):
+    devices: list[DeviceCost] = []
+    unknown: list[str] = []  # backends that give no estimate
 
 
 class TimelineShot(BaseModel):
@@ -115,6 +147,7 @@ class Plan(BaseModel):
     nodes: list[Node]
     output: str  # the id of the final node
     timeline: Timeline
+    cost: PlanCost = PlanCost()  # the budget: estimated, outside every hash
 
     model_config = {"populate_by_name": True}
 
@@ -251,6 +284,7 @@ class _Planner:
         )
         mix = self._mix(timeline, voices, joint)
         output = self._add("mux", "film/mux", [assemble, mix], {"codec": self.codec})
+        cost = estimate_costs(list(self.nodes.values()), self.backends)
         return Plan(
             title=film.title,
             width=film.format.width,
@@ -261,6 +295,7 @@ class _Planner:
             nodes=list(self.nodes.values()),
             output=output,
             timeline=timeline,
+            cost=cost,
         )
 
     # -- graph building
@@ -556,6 +591,45 @@ class _Planner:
         }
         inputs = list(dict.fromkeys(cue_assets)) + voices + joint
         return self._add("mix", "film/mix", inputs, params)
+
+
+def estimate_costs(nodes: list[Node], backends: dict[str, type[Backend]]) -> PlanCost:
+    """Give each generation window its `cost` from its backend's estimate, and sum
+    them per device."""
+    totals: dict[str, DeviceCost] = {}
+    unknown: set[str] = set()
+    for node in nodes:
+        if node.op != "generate":
+            continue
+        params = node.params
+        estimate = backends[params["backend"]].capabilities.estimate
+        if estimate is None:
+            unknown.add(params["backend"])
+            continue
+        size = (params["width"], params["height"], params["frames"])
+        steps = int(params.get("options", {}).get("steps", estimate.steps))
+        node.cost = Cost(
+            device=estimate.device,
+            frames=params["frames"],
+            steps=steps,
+            work=params["frames"] * steps,
+            memory_bytes=estimate.memory(*size),
+            least_memory_bytes=estimate.memory(*size, least=True),
+            seconds=estimate.seconds(*size, steps),
+        )
+        total = totals.setdefault(
+            estimate.device,
+            DeviceCost(device=estimate.device, windows=0, frames=0, work=0, memory_bytes=0,
+                       least_memory_bytes=0, seconds=0.0),
+        )  # fmt: skip
+        total.windows += 1
+        total.frames += node.cost.frames
+        total.work += node.cost.work
+        total.memory_bytes = max(total.memory_bytes, node.cost.memory_bytes)
+        total.least_memory_bytes = max(total.least_memory_bytes, node.cost.least_memory_bytes)
+        if total.seconds is not None:
+            total.seconds = None if node.cost.seconds is None else total.seconds + node.cost.seconds
+    return PlanCost(devices=[totals[d] for d in sorted(totals)], unknown=sorted(unknown))
 
 
 def split_windows(caps: Capabilities, wanted: int) -> list[tuple[int, int]]:
