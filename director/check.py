@@ -9,6 +9,7 @@ All diagnostics of the stage are collected before it stops.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -61,10 +62,16 @@ class Limits:
 
 
 def check_file(
-    path: Path, *, allow_outside: bool = False, limits: Limits = Limits()
+    path: Path,
+    *,
+    allow_outside: bool = False,
+    limits: Limits = Limits(),
+    unsaved: Mapping[Path, str] | None = None,
 ) -> CheckResult:
-    """Check the script at `path` and everything it imports."""
+    """Check the script at `path` and everything it imports.  `unsaved` gives the text of
+    files being edited (an editor's buffers, by resolved path) to use instead of the disk's."""
     checker = _Checker(Path(path).resolve(), allow_outside, limits)
+    checker.loader.unsaved = dict(unsaved or {})
     with paused_gc():
         film = checker.run()
     diagnostics = checker.diagnostics.sorted()
@@ -86,6 +93,7 @@ class _Loader:
         self.sources: dict[str, str] = {}
         self.files: list[tuple[Path, ast.ScriptFile]] = []
         self._done: set[Path] = set()
+        self.unsaved: dict[Path, str] = {}  # path → an editor's text, used instead of the disk's
 
     def load(self, path: Path, stack: tuple[Path, ...] = ()) -> ast.ScriptFile | None:
         source = self._read(path)
@@ -104,6 +112,9 @@ class _Loader:
 
     def _read(self, path: Path) -> SourceFile | None:
         display = display_name(path)
+        if path in self.unsaved:
+            self.sources[display] = self.unsaved[path]
+            return SourceFile(path, display, self.unsaved[path])
         data = path.read_bytes()
         try:
             text = data.decode("utf-8-sig")  # a byte-order mark, as Notepad writes, is not text

@@ -50,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_export(commands)
     _add_fmt(commands)
     _add_import(commands)
+    _add_lsp(commands)
     return parser
 
 
@@ -416,6 +417,23 @@ def _run_import(args) -> int:
     else:
         _write_atomically(args.output, script)
         print(f"wrote {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _add_lsp(commands) -> None:
+    lsp = commands.add_parser(
+        "lsp",
+        help="run the language server (for editors) on stdin and stdout",
+        description="A Language Server Protocol server for .shot files over stdio: "
+        "diagnostics as you type, hover, go to definition and completion.",
+    )
+    lsp.set_defaults(run=_run_lsp)
+
+
+def _run_lsp(args) -> int:
+    from .lsp import main as serve
+
+    serve()
     return EXIT_OK
 
 
