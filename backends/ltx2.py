@@ -1,15 +1,31 @@
-"""`ltx2`: Lightricks LTX-2 through diffusers, joint audio and video.
+"""`ltx2`: Lightricks LTX-2 through diffusers, picture and sound made together.
 
 The capability table follows the model's rules: frame counts of the form
 8k+1, sides divisible by 32, 24 or 25 fps (48/50 for the high-rate variants),
-and picture and sound generated together.  Generation arrives with the
-diffusers backend; until then `backend: ltx2` plans but does not run.
+and picture and sound generated together.  One model folder serves three
+diffusers pipelines over the same components: `LTX2Pipeline` (text to audio
+and video), `LTX2ImageToVideoPipeline` (from a first frame) and
+`LTX2ConditionPipeline` (a last frame, with or without a first).  The sound
+comes back at the vocoder's rate and becomes the shot's sound in the mix.
+
+A folder whose name says "distilled" gets the distilled schedule by default:
+8 steps on the distilled sigmas, no guidance.
 """
 
-from .base import Backend, Capabilities
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .base import Capabilities, ShotRequest
+from .diffusers_base import DiffusersBackend, Rendered
+
+DISTILLED_STEPS = 8
 
 
-class LTX2Backend(Backend):
+class LTX2Backend(DiffusersBackend):
     name = "ltx2"
     description = "LTX-2 (diffusers): joint audio+video, text/image to video"
     capabilities = Capabilities(
@@ -27,7 +43,76 @@ class LTX2Backend(Backend):
     )
     prompt_template = "ltx2.j2"
     auto_rank = 20
+    default_steps = 30
+    default_guidance = 3.0  # the pipeline's own default for the full model
+    plan_settings = (*DiffusersBackend.plan_settings, "distilled")
+
+    def __init__(self, *, distilled: bool = False, **settings):
+        super().__init__(**settings)
+        self.distilled = distilled  # the distilled sigmas and no guidance of any kind
 
     @classmethod
-    def unavailable_reason(cls) -> str | None:
-        return "the LTX-2 runtime is not built yet (plans only)"
+    def plan_options(cls, folder: Path | None, settings: dict) -> dict:
+        distilled = bool(settings.get("distilled", folder is not None and _looks_distilled(folder)))
+        if distilled:
+            settings = {"steps": DISTILLED_STEPS, "guidance": 1.0, **settings}
+        return {**super().plan_options(folder, settings), "distilled": distilled}
+
+    @classmethod
+    def model_kind(cls, folder: Path) -> str:
+        return "LTX-2 distilled" if _looks_distilled(folder) else "LTX-2"
+
+    def render(
+        self, request: ShotRequest, first: Image.Image | None, last: Image.Image | None
+    ) -> Rendered:
+        from diffusers import LTX2ConditionPipeline, LTX2ImageToVideoPipeline, LTX2Pipeline
+
+        arguments = self.common_arguments(request) | {"frame_rate": float(request.fps)}
+        arguments |= self._schedule()
+        if last is not None:
+            from diffusers.pipelines.ltx2.pipeline_ltx2_condition import LTX2VideoCondition
+
+            conditions = [LTX2VideoCondition(frames=last, index=-1)]
+            if first is not None:
+                conditions.insert(0, LTX2VideoCondition(frames=first, index=0))
+            pipe = self.pipeline(LTX2ConditionPipeline)
+            output = pipe(conditions=conditions, **arguments)
+        elif first is not None:
+            pipe = self.pipeline(LTX2ImageToVideoPipeline)
+            output = pipe(image=first, **arguments)
+        else:
+            pipe = self.pipeline(LTX2Pipeline)
+            output = pipe(**arguments)
+        audio = output.audio[0].detach().float().cpu().numpy().T  # (channels, n) -> (n, channels)
+        return Rendered(
+            frames=output.frames[0],
+            audio=np.ascontiguousarray(audio),
+            sample_rate=int(pipe.vocoder.config.output_sampling_rate),
+        )
+
+    def _schedule(self) -> dict:
+        if not self.distilled:
+            return {}
+        from diffusers.pipelines.ltx2.utils import DISTILLED_SIGMA_VALUES
+
+        # No guidance beyond `guidance` (1.0 by default for a distilled model).
+        schedule = {
+            "audio_guidance_scale": 1.0,
+            "stg_scale": 0.0,
+            "audio_stg_scale": 0.0,
+            "modality_scale": 1.0,
+            "audio_modality_scale": 1.0,
+        }
+        if self.steps == len(DISTILLED_SIGMA_VALUES):
+            schedule["sigmas"] = list(DISTILLED_SIGMA_VALUES)
+        return schedule
+
+    def pipeline_class_for(self, class_name: str) -> type | None:
+        import diffusers
+
+        # Any LTX-2 folder loads as the text-to-video pipeline; the others share its parts.
+        return diffusers.LTX2Pipeline
+
+
+def _looks_distilled(folder: Path) -> bool:
+    return "distilled" in folder.name.lower()

@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 from backends import registry
+from backends.diffusers_base import DTYPES, OFFLOADS, ModelError
 
-from . import __version__
+from . import __version__, models
 from .check import CheckResult, Limits, check_file
 from .diagnostics import Severity, did_you_mean, render_github, render_human, render_json
 from .plan import Consistency, plan_film, plan_schema
@@ -46,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_plan(commands)
     _add_compile(commands)
     _add_schema(commands)
+    _add_doctor(commands)
     _add_score(commands)
     _add_export(commands)
     _add_fmt(commands)
@@ -83,6 +85,7 @@ def _add_plan(commands) -> None:
     plan.add_argument(
         "--template", type=Path, help="a jinja2 prompt template to use instead of the backend's"
     )
+    _add_model_options(plan)
     _add_consistency_options(plan)
     _add_diagnostic_options(plan)
     plan.set_defaults(run=_run_plan)
@@ -130,6 +133,7 @@ def _add_compile(commands) -> None:
     compile_.add_argument("-q", "--quiet", action="store_true", help="print only problems")
     compile_.add_argument("--backend", help="render with this backend instead of the script's")
     compile_.add_argument("--template", type=Path, help="a jinja2 prompt template")
+    _add_model_options(compile_)
     _add_consistency_options(compile_)
     _add_timeline_options(compile_)
     _add_diagnostic_options(compile_)
@@ -513,6 +517,90 @@ def _run_export(args) -> int:
     return EXIT_OK
 
 
+def _add_doctor(commands) -> None:
+    doctor = commands.add_parser(
+        "doctor",
+        help="say what is installed here and which backends can run, and why not",
+        description="Report Python, torch and the GPU, the diffusers packages, the settings "
+        "files (director.toml) and model folders, and for each backend whether it can run "
+        "here and, if not, why.",
+    )
+    doctor.add_argument(
+        "folder",
+        nargs="?",
+        type=Path,
+        default=Path("."),
+        metavar="FOLDER",
+        help="the project folder whose director.toml to read (default: here)",
+    )
+    doctor.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="[NAME=]PATH",
+        help="also check this model folder (its backend is read from the folder)",
+    )
+    doctor.set_defaults(run=_run_doctor)
+
+
+def _add_model_options(command) -> None:
+    group = command.add_argument_group(
+        "models (ltx2, wan)",
+        "Local model folders and how to run them; these also come from director.toml. "
+        "Only --model's identity, --steps and --guidance change what is made (and the cache "
+        "keys); --device, --dtype and --offload only say how to run.",
+    )
+    group.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="[NAME=]PATH",
+        help="the local model folder (diffusers format) for the script's backend, or for "
+        "backend NAME; never downloaded",
+    )
+    group.add_argument("--steps", type=int, help="denoising steps (ltx2: 30, distilled 8; wan: 30)")
+    group.add_argument("--guidance", type=float, help="classifier-free guidance scale")
+    group.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
+    group.add_argument("--dtype", choices=DTYPES, help="auto: bfloat16 on CUDA, else float32")
+    group.add_argument(
+        "--offload",
+        choices=OFFLOADS,
+        help="move idle parts to the CPU: model (whole models, small slowdown) or "
+        "sequential (layer by layer, least memory, slow); default none",
+    )
+
+
+def _resolve_models(args, film) -> models.Resolved | None:
+    """The plan options and runtime settings of the script's diffusers backends, or
+    None after printing why they cannot be had."""
+    overrides = models.Overrides(
+        models=models.Overrides.parse_models(args.model),
+        steps=args.steps,
+        guidance=args.guidance,
+        device=args.device,
+        dtype=args.dtype,
+        offload=args.offload,
+    )
+    try:
+        used = models.used_backends(film, args.backend)
+        return models.resolve(used, args.file.resolve().parent, overrides)
+    except (models.ConfigError, ModelError) as error:
+        print(f"director: error: {error}", file=sys.stderr)
+        return None
+
+
+def _run_doctor(args) -> int:
+    from . import doctor
+
+    try:
+        facts = doctor.report(args.folder, models.Overrides.parse_models(args.model))
+    except models.ConfigError as error:
+        print(f"director: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    sys.stdout.write(doctor.render(facts))
+    return EXIT_OK
+
+
 def _add_diagnostic_options(command) -> None:
     command.add_argument(
         "--format",
@@ -605,14 +693,22 @@ def _run_plan(args) -> int:
     if checked.film is None:
         _report([checked], args)
         return EXIT_ERRORS
+    if (resolved := _resolve_models(args, checked.film)) is None:
+        return EXIT_USAGE
     try:
         planned = plan_film(
-            checked.film, backend=args.backend, template=args.template, scoring=_scoring(args)
+            checked.film,
+            backend_options=resolved.plan_options,
+            backend=args.backend,
+            template=args.template,
+            scoring=_scoring(args),
         )
     except PromptTemplateError as error:
         print(f"director: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     checked.diagnostics.extend(planned.diagnostics)
+    if planned.plan is not None:
+        checked.diagnostics.extend(models.model_diagnostics(planned.plan, resolved))
     _report([checked], args)
     if planned.plan is None or checked.failed(args.strict):
         return EXIT_ERRORS
@@ -633,7 +729,9 @@ def _run_compile(args) -> int:
     if checked.film is None:
         _report([checked], args)
         return EXIT_ERRORS
-    options = {"preview": {"burn_in": not args.no_burn_in}}
+    if (resolved := _resolve_models(args, checked.film)) is None:
+        return EXIT_USAGE
+    options = {"preview": {"burn_in": not args.no_burn_in}, **resolved.plan_options}
     try:
         planned = plan_film(
             checked.film,
@@ -647,11 +745,16 @@ def _run_compile(args) -> int:
         print(f"director: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     checked.diagnostics.extend(planned.diagnostics)
+    if planned.plan is not None:
+        checked.diagnostics.extend(models.model_diagnostics(planned.plan, resolved))
     _report([checked], args)
     if planned.plan is None or checked.failed(args.strict):
         return EXIT_ERRORS
     if (usage := _timeline_problem(args)) is not None:
         return usage
+    if not args.dry_run and (missing := resolved.missing_model()):
+        print(f"director: error: {missing}", file=sys.stderr)
+        return EXIT_USAGE
     job = compiler.Job(
         plan=planned.plan,
         script=args.file.resolve(),
@@ -661,6 +764,7 @@ def _run_compile(args) -> int:
         ignore_budget=args.ignore_budget,
         stems=args.stems,
         progress="quiet" if args.quiet else "auto",
+        runtime=resolved.runtime,
         timelines=_timelines(args),
         strict=args.strict,
     )

@@ -19,6 +19,7 @@ from pathlib import Path
 from . import assemble, budget, report
 from .cache import Cache, Entry
 from .clips import DELIVERY
+from .operations import RunContext
 from .plan import Plan
 from .progress import Progress
 from .run import DiskFull, disk_full, execute, explain
@@ -37,6 +38,7 @@ class Job:
     ignore_budget: bool = False  # run even when the plan's estimate does not fit the machine
     stems: bool = False
     progress: str = "auto"
+    runtime: dict[str, dict] = field(default_factory=dict)  # see RunContext.runtime
     timelines: list[Path] = field(default_factory=list)  # OTIO, EDL, FCP XML of the cut
     strict: bool = False  # a shot whose takes all miss their consistency minimum fails the build
 
@@ -72,8 +74,14 @@ def _compile_film(job: Job) -> int:
             return EXIT_FAILED
     progress = _Timed(len(job.plan.timeline.shots), mode=job.progress)
     try:
+        context = RunContext(job.plan, job.script.parent, runtime=job.runtime)
         result = execute(
-            job.plan, job.script.parent, cache, keep_going=job.keep_going, progress=progress
+            job.plan,
+            job.script.parent,
+            cache,
+            keep_going=job.keep_going,
+            progress=progress,
+            context=context,
         )
     except KeyboardInterrupt:
         progress.close()

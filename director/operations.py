@@ -42,6 +42,10 @@ class OperationError(Exception):
 class RunContext:
     plan: Plan
     root: Path  # the project folder: asset paths are relative to it
+    # Backend name → constructor settings that say how and where a backend runs
+    # (its model folder, device, dtype, offload), merged into the plan's options.
+    # They never enter the plan, so they change no cache key.
+    runtime: dict[str, dict] = field(default_factory=dict)
     backend_calls: Counter = field(default_factory=Counter)  # shot id → generate calls
     _backends: dict[str, Backend] = field(default_factory=dict)
     _assets: dict[str, tuple[str, str]] | None = None  # asset node id → (path, sha256)
@@ -53,7 +57,7 @@ class RunContext:
     def backend(self, name: str, options: dict) -> Backend:
         key = f"{name}:{json.dumps(options, sort_keys=True)}"
         if key not in self._backends:
-            self._backends[key] = registry.get(name)(**options)
+            self._backends[key] = registry.get(name)(**options, **self.runtime.get(name, {}))
         return self._backends[key]
 
     def asset(self, node_id: str) -> tuple[str, str] | None:

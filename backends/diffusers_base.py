@@ -1,0 +1,390 @@
+"""The shared runtime of the backends that drive a diffusers pipeline (LTX-2, Wan).
+
+A `DiffusersBackend` loads its pipeline once, from a local model folder only,
+and keeps it for every shot of a compile.  Its constructor takes two kinds of
+options:
+
+- what changes the pictures, which the planner puts in every generation node
+  (and so in the cache key): `model_id` (the identity of the model folder, see
+  `model_identity`), `steps`, `guidance` and `colour_match`;
+- how and where it runs, which never enters the plan: `model` (the folder),
+  `device`, `dtype`, `offload` and `vae_tiling`.  The runtime passes these
+  through `RunContext.runtime`.
+
+A subclass names its pipelines and turns a `ShotRequest` into one pipeline
+call (`render`); this class does the rest: loading, placing the model on its
+device, seeding, the first and last keyframes, colour matching and turning the
+pipeline's output into uint8 frames.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from PIL import Image
+
+from .base import Backend, Conditioning, GeneratedShot, ShotRequest
+from .conditioning import keyframe, match_frames
+
+OFFLOADS = ("none", "model", "sequential")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+DEVICES_HELP = "auto, cpu, cuda, cuda:N or mps"
+REQUIRED_PACKAGES = ("torch", "diffusers", "transformers", "accelerate")
+INSTALL_HINT = "pip install 'shot-director[diffusers]'"
+# Files read for a model folder's identity: configs and tokenizers by content,
+# weights by name and size (hashing tens of gigabytes at every compile would
+# cost more than it protects against).
+_CONFIG_SUFFIXES = (".json", ".txt", ".model", ".jinja")
+
+
+class ModelError(Exception):
+    """The model folder or a runtime setting is missing or wrong; the message says what to do."""
+
+
+@dataclass
+class Rendered:
+    """One pipeline call's output: frames as floats in [0, 1], and sound if the model makes it."""
+
+    frames: Any  # (frames, height, width, 3) numpy array or tensor
+    audio: np.ndarray | None = None  # (samples, channels) float32
+    sample_rate: int | None = None
+
+
+# ------------------------------------------------------------ model folders
+
+
+def model_identity(folder: Path) -> str:
+    """A short hash that changes when the model in `folder` does: its config and
+    tokenizer files by content, its weight files by name and size."""
+    digest = hashlib.sha256()
+    for path in sorted(_identity_files(folder)):
+        relative = path.relative_to(folder).as_posix()
+        if path.suffix in _CONFIG_SUFFIXES:
+            digest.update(f"{relative}\0".encode() + path.read_bytes() + b"\0")
+        else:
+            digest.update(f"{relative}\0{path.stat().st_size}\0".encode())
+    return digest.hexdigest()[:16]
+
+
+def _identity_files(folder: Path) -> Iterator[Path]:
+    for path in folder.iterdir():
+        if path.is_file():
+            yield path
+        elif path.is_dir() and not path.name.startswith("."):
+            yield from (p for p in path.iterdir() if p.is_file())
+
+
+def model_index(folder: Path) -> dict:
+    """The folder's `model_index.json`: which pipeline class and components it holds."""
+    import json
+
+    index = folder / "model_index.json"
+    if not index.is_file():
+        raise ModelError(
+            f"{folder} is not a diffusers model folder: it has no model_index.json "
+            "(download the diffusers version of the model)"
+        )
+    return json.loads(index.read_text(encoding="utf-8"))
+
+
+def check_folder(name: str, model: str | Path | None) -> Path:
+    """The model folder as an existing local directory, or a ModelError saying what to do."""
+    if model is None or str(model) == "":
+        raise ModelError(
+            f"no model folder is configured for the {name} backend: pass --model PATH, or "
+            f'add to director.toml:\n  [{name}]\n  model = "/path/to/the/model/folder"'
+        )
+    folder = Path(model).expanduser()
+    if folder.is_dir():
+        return folder.resolve()
+    if not folder.exists() and str(model).count("/") == 1 and not str(model).startswith("."):
+        raise ModelError(
+            f"{model!r} is not a folder here; it looks like a hub name. shot-director loads "
+            f"models only from local folders: download it first (for example `hf download "
+            f"{model} --local-dir models/{Path(str(model)).name}`) and pass that folder"
+        )
+    raise ModelError(f"the {name} model folder {folder} does not exist")
+
+
+@contextmanager
+def quiet_libraries():
+    """diffusers and transformers without their loading bars and notices, which
+    would interleave with the compile's own progress; errors still show."""
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    saved = [(lib, lib.get_verbosity()) for lib in (diffusers_logging, transformers_logging)]
+    bars = [
+        (lib, lib.is_progress_bar_enabled()) for lib in (diffusers_logging, transformers_logging)
+    ]
+    try:
+        for lib, _ in saved:
+            lib.set_verbosity_error()
+            lib.disable_progress_bar()
+        yield
+    finally:
+        for lib, level in saved:
+            lib.set_verbosity(level)
+        for lib, enabled in bars:
+            if enabled:
+                lib.enable_progress_bar()
+
+
+def missing_packages() -> list[str]:
+    return [name for name in REQUIRED_PACKAGES if importlib.util.find_spec(name) is None]
+
+
+@cache
+def accelerator() -> str | None:
+    """'cuda' or 'mps' when torch can use one here, else None.  Imports torch."""
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return None
+
+
+# ---------------------------------------------------------------- backend
+
+
+class DiffusersBackend(Backend):
+    """Base of the diffusers backends.  Subclasses set the capability table,
+    `default_steps` and `default_guidance`, and write `render`."""
+
+    default_steps: ClassVar[int] = 30
+    default_guidance: ClassVar[float] = 5.0
+    # Settings that say how and where the model runs, never what it makes.
+    runtime_settings: ClassVar[tuple[str, ...]] = (
+        "model", "device", "dtype", "offload", "vae_tiling",
+    )  # fmt: skip
+    # Settings that change the pictures, and so go into the plan.
+    plan_settings: ClassVar[tuple[str, ...]] = ("steps", "guidance", "colour_match")
+
+    def __init__(
+        self,
+        *,
+        model_id: str | None = None,
+        steps: int | None = None,
+        guidance: float | None = None,
+        colour_match: bool = True,
+        model: str | Path | None = None,
+        device: str = "auto",
+        dtype: str = "auto",
+        offload: str = "none",
+        vae_tiling: bool = False,
+    ):
+        if offload not in OFFLOADS:
+            raise ModelError(f"offload must be one of {', '.join(OFFLOADS)}, not {offload!r}")
+        if dtype not in DTYPES:
+            raise ModelError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+        self.folder = check_folder(self.name, model)
+        self.model_id = model_id  # what the plan was made with; checked when loading
+        self.steps = int(steps if steps is not None else self.default_steps)
+        self.guidance = float(guidance if guidance is not None else self.default_guidance)
+        if self.steps < 1:
+            raise ModelError(f"steps must be at least 1, not {self.steps}")
+        self.colour_match = colour_match
+        self.device_name = device
+        self.dtype_name = dtype
+        self.offload = offload
+        self.vae_tiling = vae_tiling
+        self._pipelines: dict[type, Any] = {}
+
+    # -- what the planner asks of a backend class
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """Why `backend: auto` must not pick this backend here (None: it may)."""
+        from director import models
+
+        return models.unavailable_reason(cls)
+
+    @classmethod
+    def plan_options(cls, folder: Path | None, settings: dict) -> dict:
+        """The constructor options that go into the plan for a model folder and the
+        user's settings: the folder's identity and the sampling settings, with this
+        backend's defaults filled in so that a change of default changes the hash."""
+        options = {
+            "steps": int(settings.get("steps", cls.default_steps)),
+            "guidance": float(settings.get("guidance", cls.default_guidance)),
+            "colour_match": bool(settings.get("colour_match", True)),
+        }
+        if folder is not None:
+            options["model_id"] = model_identity(folder)
+        return options
+
+    @classmethod
+    def conditioning_for(cls, folder: Path) -> frozenset[Conditioning]:
+        """What the model in `folder` can be conditioned on (the capability table's
+        `conditioning` is what the backend takes with the right model)."""
+        return cls.capabilities.conditioning
+
+    @classmethod
+    def model_kind(cls, folder: Path) -> str:
+        """The model in a few words, for `director doctor` and messages."""
+        return model_index(folder).get("_class_name", "unknown pipeline")
+
+    # -- loading
+    def pipeline(self, pipeline_class: type | None = None):
+        """The loaded pipeline, or one of another class over the same components."""
+        if missing := missing_packages():
+            raise ModelError(f"the {self.name} backend needs {', '.join(missing)}: {INSTALL_HINT}")
+        with quiet_libraries():
+            if not self._pipelines:
+                base = self._load()
+                self._pipelines[type(base)] = base
+            if pipeline_class is None:
+                return next(iter(self._pipelines.values()))
+            if pipeline_class not in self._pipelines:
+                base = next(iter(self._pipelines.values()))
+                derived = pipeline_class.from_pipe(base)
+                self._place(derived)
+                self._pipelines[pipeline_class] = derived
+        return self._pipelines[pipeline_class]
+
+    def _load(self):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub
+        if self.model_id is not None and model_identity(self.folder) != self.model_id:
+            raise ModelError(
+                f"the model in {self.folder} changed after the plan was made; compile again"
+            )
+        import diffusers
+
+        class_name = model_index(self.folder).get("_class_name", "")
+        pipeline_class = self.pipeline_class_for(class_name) or diffusers.DiffusionPipeline
+        pipe = pipeline_class.from_pretrained(
+            self.folder, local_files_only=True, dtype=self.torch_dtype()
+        )
+        self._place(pipe)
+        return pipe
+
+    def pipeline_class_for(self, class_name: str) -> type | None:
+        """The pipeline class to load a folder whose model_index names `class_name`."""
+        import diffusers
+
+        return getattr(diffusers, class_name, None)
+
+    def _place(self, pipe) -> None:
+        device = self.device()
+        pipe.set_progress_bar_config(disable=True)
+        if self.offload != "none" and device.type == "cpu":
+            raise ModelError(f"--offload {self.offload} needs a GPU; on the CPU use --offload none")
+        if self.offload == "model":
+            pipe.enable_model_cpu_offload(device=device)
+        elif self.offload == "sequential":
+            pipe.enable_sequential_cpu_offload(device=device)
+        else:
+            pipe.to(device)
+        if self.vae_tiling and getattr(pipe, "vae", None) is not None:
+            pipe.vae.enable_tiling()
+
+    def device(self):
+        import torch
+
+        if self.device_name == "auto":
+            return torch.device(accelerator() or "cpu")
+        try:
+            device = torch.device(self.device_name)
+        except RuntimeError:
+            raise ModelError(f"unknown device {self.device_name!r}; use {DEVICES_HELP}") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ModelError(f"device {self.device_name} asked for, but torch sees no CUDA GPU")
+        return device
+
+    def torch_dtype(self):
+        import torch
+
+        if self.dtype_name == "auto":
+            return torch.bfloat16 if self.device().type == "cuda" else torch.float32
+        return getattr(torch, self.dtype_name)
+
+    def generator(self, seed: int):
+        """A CPU generator: the same seed makes the same noise on every device and offload."""
+        import torch
+
+        return torch.Generator(device="cpu").manual_seed(seed)
+
+    # -- generation
+    def generate(self, request: ShotRequest) -> GeneratedShot:
+        first = self.first_frame(request)
+        last = self.last_frame(request)
+        rendered = self.render(request, first, last)
+        frames = to_uint8(rendered.frames)
+        if first is not None and self.colour_match:
+            frames = match_frames(frames, np.asarray(first))
+        audio = rendered.audio
+        if audio is not None:
+            audio = fit_audio(audio, request.frames / request.fps, rendered.sample_rate)
+        return GeneratedShot(frames=frames, audio=audio, sample_rate=rendered.sample_rate)
+
+    def first_frame(self, request: ShotRequest) -> Image.Image | None:
+        """The frame the window starts from, at the request's size: the script's
+        `keyframe first:` when it pins one, else the frame it continues from."""
+        if request.keyframe_first is not None:
+            return keyframe(request.keyframe_first, request.width, request.height)
+        if request.previous_frame is not None:
+            return keyframe(request.previous_frame, request.width, request.height)
+        return None
+
+    def last_frame(self, request: ShotRequest) -> Image.Image | None:
+        if request.keyframe_last is None:
+            return None
+        return keyframe(request.keyframe_last, request.width, request.height)
+
+    def common_arguments(self, request: ShotRequest) -> dict:
+        """The arguments every text-to-video pipeline call takes the same way."""
+        return {
+            "prompt": request.prompt,
+            "negative_prompt": request.negative,
+            "height": request.height,
+            "width": request.width,
+            "num_frames": request.frames,
+            "num_inference_steps": self.steps,
+            "guidance_scale": self.guidance,
+            "generator": self.generator(request.seed),
+            "output_type": "np",
+        }
+
+    def render(
+        self, request: ShotRequest, first: Image.Image | None, last: Image.Image | None
+    ) -> Rendered:
+        """One pipeline call for the request; `first` and `last` are its keyframes at size."""
+        raise NotImplementedError
+
+
+# ----------------------------------------------------------------- outputs
+
+
+def to_uint8(frames) -> Iterator[np.ndarray]:
+    """A pipeline's frames ((F, H, W, 3) floats in [0, 1], a tensor, or PIL images)
+    as HxWx3 uint8 arrays, converted one at a time."""
+    if hasattr(frames, "detach"):  # a torch tensor
+        frames = frames.detach().float().cpu().numpy()
+    for frame in frames:
+        if isinstance(frame, Image.Image):
+            yield np.asarray(frame.convert("RGB"))
+        elif frame.dtype == np.uint8:
+            yield frame
+        else:
+            yield np.clip(np.round(frame * 255.0), 0, 255).astype(np.uint8)
+
+
+def fit_audio(audio: np.ndarray, seconds: float, rate: int | None) -> np.ndarray:
+    """(samples, channels) float32 trimmed or padded with silence to `seconds`, within [-1, 1]."""
+    if rate is None:
+        raise ModelError("the pipeline returned sound without a sample rate")
+    samples = round(seconds * rate)
+    audio = np.clip(audio[:samples].astype(np.float32), -1.0, 1.0)
+    if len(audio) < samples:
+        audio = np.vstack([audio, np.zeros((samples - len(audio), audio.shape[1]), np.float32)])
+    return audio

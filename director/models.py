@@ -1,0 +1,353 @@
+"""Where the models are: `director.toml` files and the command line, resolved per backend.
+
+A `director.toml` gives each diffusers backend a local model folder and its
+settings, one table per backend:
+
+    [ltx2]
+    model = "/models/LTX-2"            # relative paths are relative to the file
+    steps = 40
+    offload = "model"
+
+    [wan]
+    model = "models/Wan2.1-VACE-1.3B-diffusers"
+
+Two files are read, the later winning key by key: the user's
+(`$XDG_CONFIG_HOME/director/director.toml`, by default
+`~/.config/director/director.toml`), then the project's (the nearest
+`director.toml` in the script's folder or a folder above it); then the
+command line (`--model`, `--steps`, `--device`, ...) wins over both.
+
+Settings come in two kinds (see `backends.diffusers_base`): those that change
+the pictures (`steps`, `guidance`, ...; and the model folder's identity) go
+into the plan and its cache keys; those that say how and where to run
+(`model` itself, `device`, `dtype`, `offload`, `vae_tiling`) reach the
+backend through the runtime and never change a hash.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from backends import registry
+from backends.base import Backend
+from backends.diffusers_base import (
+    DTYPES,
+    INSTALL_HINT,
+    OFFLOADS,
+    DiffusersBackend,
+    ModelError,
+    accelerator,
+    check_folder,
+    missing_packages,
+    model_index,
+)
+
+from . import spec
+from .diagnostics import Diagnostic, did_you_mean, make
+from .plan import Plan
+
+CONFIG_NAME = "director.toml"
+_TYPES: dict[str, tuple[type, ...]] = {
+    "model": (str,),
+    "steps": (int,),
+    "guidance": (int, float),
+    "colour_match": (bool,),
+    "distilled": (bool,),
+    "device": (str,),
+    "dtype": (str,),
+    "offload": (str,),
+    "vae_tiling": (bool,),
+}
+_CHOICES = {"dtype": DTYPES, "offload": OFFLOADS}
+_WORDS = {  # what, and how the rest of the message speaks of it
+    "first_frame": ("a first frame", "one, and it"),
+    "last_frame": ("a last frame", "one, and it"),
+    "reference_images": ("reference images", "some, and they"),
+}
+
+
+class ConfigError(Exception):
+    """A settings file or a command-line setting is wrong; the message says where and why."""
+
+
+@dataclass
+class Overrides:
+    """Settings from the command line.  `models` maps a backend name, or None for a
+    bare `--model PATH`, to a folder; the rest apply to every diffusers backend."""
+
+    models: dict[str | None, str] = field(default_factory=dict)
+    steps: int | None = None
+    guidance: float | None = None
+    device: str | None = None
+    dtype: str | None = None
+    offload: str | None = None
+
+    @classmethod
+    def parse_models(cls, values: Iterable[str]) -> dict[str | None, str]:
+        """`--model PATH` or `--model NAME=PATH`, as given on the command line."""
+        models: dict[str | None, str] = {}
+        for value in values:
+            name, _, path = value.partition("=")
+            key = name if path and name in registry.names() else None
+            models[key] = path if key else value
+        return models
+
+    def settings(self) -> dict:
+        given = {
+            "steps": self.steps,
+            "guidance": self.guidance,
+            "device": self.device,
+            "dtype": self.dtype,
+            "offload": self.offload,
+        }
+        return {key: value for key, value in given.items() if value is not None}
+
+
+@dataclass
+class Resolved:
+    """What each diffusers backend a film uses gets: plan options, runtime settings."""
+
+    plan_options: dict[str, dict] = field(default_factory=dict)
+    runtime: dict[str, dict] = field(default_factory=dict)
+    folders: dict[str, Path | None] = field(default_factory=dict)
+
+    def missing_model(self) -> str | None:
+        """The message for the first backend with no model folder, or None."""
+        for name, folder in self.folders.items():
+            if folder is None:
+                try:
+                    check_folder(name, None)
+                except ModelError as error:
+                    return str(error)
+        return None
+
+
+# ------------------------------------------------------------------- files
+
+
+def user_config() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "director" / CONFIG_NAME
+
+
+def project_config(start: Path) -> Path | None:
+    """The nearest `director.toml` in `start` or a folder above it."""
+    folder = start.resolve()
+    for candidate in (folder, *folder.parents):
+        path = candidate / CONFIG_NAME
+        if path.is_file():
+            return path
+    return None
+
+
+def config_files(start: Path) -> list[Path]:
+    """The settings files that apply to a project folder, the weakest first."""
+    files = [user_config(), project_config(start)]
+    return [path for path in files if path is not None and path.is_file()]
+
+
+def read_config(path: Path) -> dict[str, dict]:
+    """One settings file, checked: known backends, known keys, values of the right type."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"{path}: {error}") from None
+    names = diffusers_backends()
+    tables: dict[str, dict] = {}
+    for name, table in data.items():
+        if name not in names or not isinstance(table, dict):
+            hint = did_you_mean(name, names) or "tables: " + ", ".join(f"[{n}]" for n in names)
+            raise ConfigError(f"{path}: [{name}] is not a backend with settings; {hint}")
+        allowed = (*names[name].runtime_settings, *names[name].plan_settings)
+        for key, value in table.items():
+            _check_setting(f"{path}: [{name}] {key}", key, value, allowed)
+        tables[name] = dict(table)
+        if "model" in table:
+            tables[name]["model"] = str(path.parent / Path(table["model"]).expanduser())
+    return tables
+
+
+def _check_setting(where: str, key: str, value, allowed: tuple[str, ...]) -> None:
+    if key not in allowed:
+        hint = did_you_mean(key, allowed) or "settings: " + ", ".join(allowed)
+        raise ConfigError(f"{where}: no such setting; {hint}")
+    types = _TYPES[key]
+    if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+        raise ConfigError(f"{where}: expected {' or '.join(t.__name__ for t in types)}")
+    if key in _CHOICES and value not in _CHOICES[key]:
+        raise ConfigError(f"{where}: expected one of {', '.join(_CHOICES[key])}")
+    if key == "steps" and value < 1:
+        raise ConfigError(f"{where}: at least 1")
+
+
+def load_settings(start: Path) -> dict[str, dict]:
+    """Each backend's settings from the files that apply to `start`, merged."""
+    merged: dict[str, dict] = {}
+    for path in config_files(start):
+        for name, table in read_config(path).items():
+            merged.setdefault(name, {}).update(table)
+    return merged
+
+
+def diffusers_backends() -> dict[str, type[DiffusersBackend]]:
+    return {
+        name: backend
+        for name, backend in registry.backends().items()
+        if isinstance(backend, type) and issubclass(backend, DiffusersBackend)
+    }
+
+
+# --------------------------------------------------------------- resolving
+
+
+def used_backends(film: spec.Film, override: str | None) -> list[type[Backend]]:
+    """The backends a film will be planned with, as the planner will choose them."""
+    if override is not None:
+        names = [override]
+    else:
+        names = [film.backend, *(shot.backend for shot in film.shots if shot.backend)]
+    found = {registry.get(name) for name in names}
+    return sorted(found, key=lambda backend: backend.name)
+
+
+def resolve(
+    backends: Iterable[type[Backend]], start: Path, overrides: Overrides | None = None
+) -> Resolved:
+    """Plan options and runtime settings for each diffusers backend among `backends`,
+    from the settings files that apply to the project folder `start` and the command line."""
+    overrides = overrides or Overrides()
+    chosen = [b for b in backends if issubclass(b, DiffusersBackend)]
+    models = dict(overrides.models)
+    if None in models:
+        if len(chosen) != 1:
+            raise ConfigError(_which_model(chosen))
+        models[chosen[0].name] = models.pop(None)
+    for name in models:
+        if name not in {b.name for b in chosen}:
+            raise ConfigError(f"--model {name}=…: the script is not rendered with {name}")
+    files = load_settings(start)
+    resolved = Resolved()
+    for backend in chosen:
+        settings = {**files.get(backend.name, {}), **overrides.settings()}
+        if backend.name in models:
+            settings["model"] = models[backend.name]
+        for key, value in overrides.settings().items():
+            _check_setting(f"--{key}", key, value, (*backend.runtime_settings, "steps", "guidance"))
+        folder = check_folder(backend.name, settings["model"]) if "model" in settings else None
+        if folder is not None:
+            model_index(folder)  # a clear message now for a folder that holds no diffusers model
+        plan_keys = {k: v for k, v in settings.items() if k in backend.plan_settings}
+        resolved.plan_options[backend.name] = backend.plan_options(folder, plan_keys)
+        resolved.runtime[backend.name] = {
+            k: v for k, v in settings.items() if k in backend.runtime_settings and k != "model"
+        } | ({"model": str(folder)} if folder is not None else {})
+        resolved.folders[backend.name] = folder
+    return resolved
+
+
+def _which_model(chosen: list[type[Backend]]) -> str:
+    if not chosen:
+        return (
+            "--model: the script is rendered with the preview animatic, which loads no model; "
+            "choose a backend that does with --backend ltx2 or --backend wan"
+        )
+    names = [b.name for b in chosen]
+    pairs = " ".join(f"--model {n}=PATH" for n in names)
+    return f"--model: the script uses {' and '.join(names)}; say which folder is which: {pairs}"
+
+
+# ------------------------------------------------------------ availability
+
+
+def problems(backend: type[DiffusersBackend], folder: Path | None) -> list[str]:
+    """Everything that keeps `backend` from running well here with `folder`, in plain words."""
+    found = []
+    if missing := missing_packages():
+        found.append(f"{', '.join(missing)} not installed ({INSTALL_HINT})")
+    if folder is None:
+        found.append(
+            f"no model folder configured (--model PATH, or [{backend.name}] model = … "
+            "in director.toml)"
+        )
+    else:
+        try:
+            backend.model_kind(check_folder(backend.name, folder))
+        except ModelError as error:
+            found.append(str(error))
+    if "torch" not in missing and accelerator() is None:
+        found.append("no GPU that torch can use (CUDA or Apple MPS)")
+    return found
+
+
+def configured_folder(backend: type[DiffusersBackend], start: Path) -> Path | None:
+    model = load_settings(start).get(backend.name, {}).get("model")
+    return Path(model) if model else None
+
+
+def unavailable_reason(backend: type[DiffusersBackend]) -> str | None:
+    """Why `backend: auto` must not choose `backend` here, or None.  Settings come from
+    the files that apply to the working folder; the cheap checks run first, so that a
+    machine with no model configured never imports torch to answer."""
+    if missing := missing_packages():
+        return f"{', '.join(missing)} not installed ({INSTALL_HINT})"
+    try:
+        folder = configured_folder(backend, Path.cwd())
+    except ConfigError as error:
+        return str(error)
+    found = problems(backend, folder)
+    return found[0] if found else None
+
+
+# --------------------------------------------------------------- diagnostics
+
+
+def model_diagnostics(plan: Plan, resolved: Resolved) -> list[Diagnostic]:
+    """W109 at each shot that gives an input its backend's model folder cannot take.
+
+    The planner warns about what a backend can never take; this adds what the
+    particular model cannot (a Wan text-to-video folder takes no first frame)."""
+    takes: dict[str, frozenset] = {}
+    for name, folder in resolved.folders.items():
+        if folder is not None:
+            takes[name] = registry.get(name).conditioning_for(folder)
+    found: dict[tuple[str, str], Diagnostic] = {}
+    for node in plan.nodes:
+        name = node.params.get("backend") if node.op == "generate" else None
+        if name not in takes or node.source is None:
+            continue
+        backend, shot = registry.get(name), node.params["shot"]
+        for conditioning in _wanted(node.params):
+            known = conditioning in backend.capabilities.conditioning  # else the planner warned
+            key = (shot["id"], conditioning)
+            if known and conditioning not in takes[name] and key not in found:
+                folder = resolved.folders[name]
+                what, rest = _WORDS[conditioning]
+                found[key] = make(
+                    "unsupported-conditioning",
+                    node.source,
+                    f"the {name} model in {folder.name} ({backend.model_kind(folder)}) cannot "
+                    f"be conditioned on {what}; shot {shot['id']} gives {rest} will be left out",
+                    help=f"use a {name} model folder that takes them, or remove them from the shot",
+                )
+    return list(found.values())
+
+
+def _wanted(params: dict) -> list[str]:
+    shot, window = params["shot"], params["window"]
+    wanted = []
+    first = shot["keyframe_first"] is not None or params.get("continues") is not None
+    if (first and window["index"] == 0) or window["index"] > 0:
+        wanted.append("first_frame")
+    if shot["keyframe_last"] is not None and window["last"]:
+        wanted.append("last_frame")
+    images = [p for c in shot["characters"] for p in c["refs"]] + shot["refs"]
+    images += [shot["plate"]] if shot["plate"] else []
+    from .media import kind_of
+
+    if any(kind_of(p) == "image" for p in images):
+        wanted.append("reference_images")
+    return wanted

@@ -1,0 +1,206 @@
+"""The ltx2 backend end to end on a tiny random LTX-2 saved to disk: 2 steps, CPU.
+
+The model folder is built in code (`backends.tiny`) and loaded like a real
+download; the film's picture and sound are decoded and checked against the
+script; the conditioning is checked where the real pipeline receives it.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from tiny_models import clip_of, compile_with, decode, no_user_settings, one_thread, spy_on
+
+from backends import tiny
+from backends.conditioning import rgb_to_lab
+from backends.diffusers_base import ModelError, model_identity
+from backends.ltx2 import LTX2Backend
+from director.cli import main
+from director.clips import last_frame, read_frames
+
+__all__ = ["no_user_settings", "one_thread"]  # autouse fixtures
+
+SCRIPT = """
+title: Tiny
+format: 96x64 @ 24fps
+
+character HERO
+  description: a courier in a red coat
+  voice: low and calm
+
+location ROOM
+  description: a bare room
+
+INT. ROOM - DAY
+
+SHOT 1 WIDE 1s
+  HERO waits by the door.
+
+SHOT 2 MEDIUM on HERO 1s continuous
+  HERO
+    Late again.
+"""
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return tiny.save_ltx2(tmp_path_factory.mktemp("models") / "LTX-2-tiny")
+
+
+def test_two_shots_make_a_film_with_the_scripts_frames_size_rate_and_sound(
+    project, model, monkeypatch
+):
+    from diffusers import LTX2ImageToVideoPipeline, LTX2Pipeline
+
+    text_to_video = spy_on(monkeypatch, LTX2Pipeline)
+    from_frame = spy_on(monkeypatch, LTX2ImageToVideoPipeline)
+    script = project.write(SCRIPT)
+    out, plan, cache = compile_with(
+        script, "--backend", "ltx2", "--model", str(model), "--steps", "2"
+    )
+
+    film = decode(out)
+    assert len(film.frames) == 48  # two shots of 1 s at 24 fps
+    assert (film.width, film.height, film.fps) == (96, 64, 24.0)
+    # The sound is LTX-2's: no scratch voice is planned, and shot 1 (no cue, no
+    # line) is not silent, because its sound was generated with its picture.
+    assert not [n for n in plan.nodes if n.op == "voice"]
+    shot_one = film.audio[:, : film.sample_rate // 2]
+    assert np.abs(shot_one).max() > 1e-3
+
+    # Shot 1 from text, shot 2 from shot 1's last frame; 25 frames each (8k+1).
+    assert len(text_to_video.calls) == 1 and len(from_frame.calls) == 1
+    for calls in (text_to_video.calls, from_frame.calls):
+        arguments = calls[0].arguments
+        assert arguments["num_inference_steps"] == 2
+        assert (arguments["num_frames"], arguments["width"], arguments["height"]) == (25, 96, 64)
+        assert arguments["frame_rate"] == 24.0
+    assert "Late again." in from_frame.calls[0].arguments["prompt"]
+    assert "low and calm" in from_frame.calls[0].arguments["prompt"]
+
+    # What the pipeline received is exactly the previous shot's last frame...
+    given = np.asarray(from_frame.calls[0].arguments["image"])
+    assert np.array_equal(given, last_frame(clip_of(plan, cache, "shot/1/select")))
+    # ...and the shot it made was colour-matched back to that frame: random
+    # weights make grey noise, whose colour is far from the frame's before matching.
+    raw = (from_frame.calls[0].output.frames[0][0] * 255).round().astype(np.uint8)
+    made = next(read_frames(clip_of(plan, cache, "shot/2/take0/window0"), 0, 1))
+    target = rgb_to_lab(given).reshape(-1, 3).mean(axis=0)
+    assert np.abs(rgb_to_lab(made).reshape(-1, 3).mean(axis=0) - target).max() < 2.0
+    assert np.abs(rgb_to_lab(raw).reshape(-1, 3).mean(axis=0) - target).max() > 2.0
+
+
+def test_a_last_keyframe_goes_to_the_condition_pipeline_at_the_last_index(
+    project, model, monkeypatch
+):
+    from diffusers import LTX2ConditionPipeline
+
+    spy = spy_on(monkeypatch, LTX2ConditionPipeline)
+    script = project.write(
+        """
+        title: Keys
+        format: 64x64 @ 25fps
+
+        INT. ROOM - DAY
+
+        SHOT 1 WIDE 9f
+          keyframe first: refs/room.png
+          keyframe last: refs/hero.png
+          The door opens.
+        """
+    )
+    out, _, _ = compile_with(script, "--backend", "ltx2", "--model", str(model), "--steps", "2")
+    assert len(decode(out).frames) == 9
+    (condition_first, condition_last) = spy.calls[0].arguments["conditions"]
+    assert (condition_first.index, condition_last.index) == (0, -1)
+    hero = np.asarray(condition_last.frames)
+    assert hero.shape == (64, 64, 3) and tuple(hero[32, 32]) == (200, 60, 40)  # refs/hero.png
+
+
+def test_runtime_settings_leave_the_hashes_alone_and_the_model_does_not(project, model, tmp_path):
+    script = project.write(SCRIPT)
+
+    def generate_hashes(*extra):
+        out = tmp_path / "plan.json"
+        args = ["plan", str(script), "--backend", "ltx2", "-o", str(out), *extra]
+        assert main(args) == 0
+        nodes = json.loads(out.read_text())["nodes"]
+        return {n["id"]: n["hash"] for n in nodes if n["op"] == "generate"}
+
+    base = generate_hashes("--model", str(model))
+    assert generate_hashes("--model", str(model), "--device", "cpu", "--offload", "none") == base
+    assert generate_hashes("--model", str(model), "--dtype", "float32") == base
+    assert generate_hashes("--model", str(model), "--steps", "4") != base
+    # The same model in another folder is the same model...
+    copy = tmp_path / "elsewhere" / "LTX-2-tiny"
+    copy.parent.mkdir()
+    import shutil
+
+    shutil.copytree(model, copy)
+    assert generate_hashes("--model", str(copy)) == base
+    # ...and a changed config is another model.
+    config = copy / "transformer" / "config.json"
+    config.write_text(config.read_text().replace('"num_layers": 2', '"num_layers": 2 '))
+    assert generate_hashes("--model", str(copy)) != base
+
+
+def test_a_distilled_folder_gets_the_distilled_schedule(tmp_path, model):
+    import shutil
+
+    distilled = tmp_path / "LTX-2-distilled"
+    shutil.copytree(model, distilled)
+    options = LTX2Backend.plan_options(distilled, {})
+    assert options == {
+        "steps": 8, "guidance": 1.0, "colour_match": True, "distilled": True,
+        "model_id": model_identity(distilled),
+    }  # fmt: skip
+    assert LTX2Backend.plan_options(distilled, {"steps": 4})["steps"] == 4
+    assert LTX2Backend.plan_options(model, {})["steps"] == 30
+
+
+def test_no_model_folder_is_a_clear_usage_error(project, capsys):
+    script = project.write(SCRIPT)
+    assert main(["compile", str(script), "--backend", "ltx2", "-q"]) == 2
+    error = capsys.readouterr().err
+    assert "no model folder is configured for the ltx2 backend" in error
+    assert "--model PATH" in error and "[ltx2]" in error
+
+
+def test_a_hub_name_is_refused_with_how_to_download_it(project, capsys):
+    script = project.write(SCRIPT)
+    args = ["compile", str(script), "--backend", "ltx2", "--model", "Lightricks/LTX-2", "-q"]
+    assert main(args) == 2
+    error = capsys.readouterr().err
+    assert "only from local folders" in error and "hf download Lightricks/LTX-2" in error
+
+
+def test_the_backend_refuses_a_folder_that_changed_after_planning(model):
+    backend = LTX2Backend(model=str(model), model_id="0" * 16, steps=2)
+    with pytest.raises(ModelError, match="changed after the plan was made"):
+        backend.pipeline()
+
+
+def test_director_toml_gives_the_model_and_settings(project, model, monkeypatch):
+    from diffusers import LTX2Pipeline
+
+    spy = spy_on(monkeypatch, LTX2Pipeline)
+    (project.root / "director.toml").write_text(
+        f'[ltx2]\nmodel = "{model}"\nsteps = 1\nguidance = 1.5\ndevice = "cpu"\n'
+    )
+    script = project.write(
+        """
+        title: Settings
+        format: 64x64 @ 24fps
+        backend: ltx2
+
+        INT. ROOM - DAY
+
+        SHOT 1 WIDE 9f
+          Rain on the window.
+        """
+    )
+    compile_with(script)
+    arguments = spy.calls[0].arguments
+    assert (arguments["num_inference_steps"], arguments["guidance_scale"]) == (1, 1.5)
