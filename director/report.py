@@ -120,6 +120,7 @@ font-size:12px;background:none;position:static}
 .bad{color:#f85149} .good{color:#3fb950} .why{max-width:360px}
 .prompt{max-width:320px;white-space:pre-wrap;font-size:12px;color:#c9d1d9}
 .status{display:inline-block;padding:1px 8px;border-radius:9px;font-size:12px}
+.note{font-size:12px;max-width:380px}
 .status.ok{background:#238636} .status.below{background:#da3633} .status.none{background:#444}
 """
 
@@ -210,9 +211,14 @@ def _take(candidate: dict, chosen: bool, cache: Cache) -> str:
             f"<td class='muted'>{html.escape(c.get('embedder', ''))}</td></tr>"
             for name, c in candidate["characters"].items()
         )
+        notes = "".join(
+            f"<div class='muted note'>{html.escape(name)}: {html.escape(c['note'])}</div>"
+            for name, c in candidate["characters"].items()
+            if c.get("note")
+        )
         scores = (
             "<table class='scores'><tr><th></th><th>refs</th><th>drift</th><th>score</th>"
-            f"<th></th></tr>{cells}</table>"
+            f"<th></th></tr>{cells}</table>{notes}"
         )
     seed = candidate.get("seed")
     head = (

