@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 DEVICES_HELP = "auto, cpu, cuda, cuda:N or mps"
 REQUIRED_PACKAGES = ("torch", "diffusers", "transformers", "accelerate")
 INSTALL_HINT = "pip install 'shot-director[diffusers]'"
+KEPT_EMBEDDINGS = 2  # encoded prompts kept for the next requests
 # Files read for a model folder's identity: configs and tokenizers by content,
 # weights by name and size (hashing tens of gigabytes at every compile would
 # cost more than it protects against).
@@ -139,6 +141,7 @@ def quiet_libraries():
                 lib.enable_progress_bar()
 
 
+@cache
 def missing_packages() -> list[str]:
     return [name for name in REQUIRED_PACKAGES if importlib.util.find_spec(name) is None]
 
@@ -200,6 +203,8 @@ class DiffusersBackend(Backend):
         self.offload = offload
         self.vae_tiling = vae_tiling
         self._pipelines: dict[type, Any] = {}
+        self._memory_level = 0
+        self._embeddings: dict[tuple[str, str], dict] = {}  # (prompt, negative) -> arguments
 
     # -- what the planner asks of a backend class
     @classmethod
@@ -279,14 +284,47 @@ class DiffusersBackend(Backend):
         pipe.set_progress_bar_config(disable=True)
         if self.offload != "none" and device.type == "cpu":
             raise ModelError(f"--offload {self.offload} needs a GPU; on the CPU use --offload none")
-        if self.offload == "model":
+        offload, tiling = self.memory_settings(self._memory_level, device.type)
+        if offload == "model":
             pipe.enable_model_cpu_offload(device=device)
-        elif self.offload == "sequential":
+        elif offload == "sequential":
             pipe.enable_sequential_cpu_offload(device=device)
         else:
             pipe.to(device)
-        if self.vae_tiling and getattr(pipe, "vae", None) is not None:
+        if tiling and getattr(pipe, "vae", None) is not None:
             pipe.vae.enable_tiling()
+
+    # -- memory levels (ShotRequest.memory_level): the runtime asks for the next
+    # after running out of memory.  The pictures do not change, except for the
+    # tiled VAE decode's seams, which are blended.
+    def memory_settings(self, level: int, device_type: str) -> tuple[str, bool]:
+        """The offload and VAE tiling at memory `level`: 0 as configured; 1 whole
+        models offloaded between uses; 2 also a tiled VAE; 3 layer-by-layer
+        offload.  On the CPU there is nowhere to offload to: only tiling changes."""
+        offload, tiling = self.offload, self.vae_tiling or level >= 2
+        if device_type != "cpu":
+            if level >= 1 and offload == "none":
+                offload = "model"
+            if level >= 3:
+                offload = "sequential"
+        return offload, tiling
+
+    def use_memory_level(self, level: int) -> None:
+        """Use at least memory level `level` from now on (never goes back up)."""
+        if level <= self._memory_level:
+            return
+        self._memory_level = level
+        with quiet_libraries():
+            for pipe in self._pipelines.values():
+                self._place(pipe)
+
+    def release_memory(self) -> None:
+        import gc
+
+        gc.collect()
+        torch = sys.modules.get("torch")
+        if torch is not None and torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
     def device(self):
         import torch
@@ -316,6 +354,7 @@ class DiffusersBackend(Backend):
 
     # -- generation
     def generate(self, request: ShotRequest) -> GeneratedShot:
+        self.use_memory_level(request.memory_level)
         first = self.first_frame(request)
         last = self.last_frame(request)
         rendered = self.render(request, first, last)
@@ -341,11 +380,10 @@ class DiffusersBackend(Backend):
             return None
         return keyframe(request.keyframe_last, request.width, request.height)
 
-    def common_arguments(self, request: ShotRequest) -> dict:
+    def common_arguments(self, pipe, request: ShotRequest) -> dict:
         """The arguments every text-to-video pipeline call takes the same way."""
         return {
-            "prompt": request.prompt,
-            "negative_prompt": request.negative,
+            **self.prompt_embeddings(pipe, request),
             "height": request.height,
             "width": request.width,
             "num_frames": request.frames,
@@ -354,6 +392,26 @@ class DiffusersBackend(Backend):
             "generator": self.generator(request.seed),
             "output_type": "np",
         }
+
+    def prompt_embeddings(self, pipe, request: ShotRequest) -> dict:
+        """The prompt and negative prompt, encoded once for consecutive requests that
+        share them (the takes and windows of a shot): the text encoder (Gemma 3 12B
+        for LTX-2, UMT5-XXL for Wan) runs once a shot, not once a window.  Only the
+        last few are kept: LTX-2's embeddings of one prompt are hundreds of MB."""
+        import torch
+
+        key = (request.prompt, request.negative)
+        if key not in self._embeddings:
+            with torch.no_grad():
+                encoded = self.encode_prompt(pipe, request.prompt, request.negative)
+            self._embeddings[key] = encoded
+            while len(self._embeddings) > KEPT_EMBEDDINGS:
+                self._embeddings.pop(next(iter(self._embeddings)))
+        return self._embeddings[key]
+
+    def encode_prompt(self, pipe, prompt: str, negative: str) -> dict:
+        """The pipeline's own prompt encoding, as the keyword arguments of its call."""
+        raise NotImplementedError
 
     def render(
         self, request: ShotRequest, first: Image.Image | None, last: Image.Image | None

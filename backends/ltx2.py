@@ -36,6 +36,7 @@ class LTX2Backend(DiffusersBackend):
         frame_offset=1,
         max_frames=257,
         can_extend=True,
+        memory_levels=4,  # see DiffusersBackend.memory_settings
         window_overlap=24,
         conditioning=frozenset({"text", "first_frame", "last_frame"}),
         joint_audio=True,
@@ -67,28 +68,36 @@ class LTX2Backend(DiffusersBackend):
     ) -> Rendered:
         from diffusers import LTX2ConditionPipeline, LTX2ImageToVideoPipeline, LTX2Pipeline
 
-        arguments = self.common_arguments(request) | {"frame_rate": float(request.fps)}
-        arguments |= self._schedule()
         if last is not None:
             from diffusers.pipelines.ltx2.pipeline_ltx2_condition import LTX2VideoCondition
 
             conditions = [LTX2VideoCondition(frames=last, index=-1)]
             if first is not None:
                 conditions.insert(0, LTX2VideoCondition(frames=first, index=0))
-            pipe = self.pipeline(LTX2ConditionPipeline)
-            output = pipe(conditions=conditions, **arguments)
+            pipe, inputs = self.pipeline(LTX2ConditionPipeline), {"conditions": conditions}
         elif first is not None:
-            pipe = self.pipeline(LTX2ImageToVideoPipeline)
-            output = pipe(image=first, **arguments)
+            pipe, inputs = self.pipeline(LTX2ImageToVideoPipeline), {"image": first}
         else:
-            pipe = self.pipeline(LTX2Pipeline)
-            output = pipe(**arguments)
+            pipe, inputs = self.pipeline(LTX2Pipeline), {}
+        arguments = self.common_arguments(pipe, request) | {"frame_rate": float(request.fps)}
+        output = pipe(**inputs, **arguments, **self._schedule())
         audio = output.audio[0].detach().float().cpu().numpy().T  # (channels, n) -> (n, channels)
         return Rendered(
             frames=output.frames[0],
             audio=np.ascontiguousarray(audio),
             sample_rate=int(pipe.vocoder.config.output_sampling_rate),
         )
+
+    def encode_prompt(self, pipe, prompt: str, negative: str) -> dict:
+        embeds, mask, negative_embeds, negative_mask = pipe.encode_prompt(
+            prompt, negative, do_classifier_free_guidance=True, device=pipe._execution_device
+        )
+        return {
+            "prompt_embeds": embeds,
+            "prompt_attention_mask": mask,
+            "negative_prompt_embeds": negative_embeds,
+            "negative_prompt_attention_mask": negative_mask,
+        }
 
     def _schedule(self) -> dict:
         if not self.distilled:

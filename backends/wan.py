@@ -54,6 +54,7 @@ class WanBackend(DiffusersBackend):
         frame_offset=1,
         max_frames=81,
         can_extend=True,
+        memory_levels=4,  # see DiffusersBackend.memory_settings
         window_overlap=16,
         conditioning=frozenset({"text", "first_frame", "last_frame", "reference_images"}),
     )
@@ -80,8 +81,8 @@ class WanBackend(DiffusersBackend):
         # What the model does not take was warned about at plan time (W109) and is left out.
         first = first if "first_frame" in takes else None
         last = last if "last_frame" in takes else None
-        arguments = self.common_arguments(request)
         pipe = self.pipeline(getattr(diffusers, class_name))
+        arguments = self.common_arguments(pipe, request)
         if class_name == "WanImageToVideoPipeline":
             if first is None:
                 raise ModelError(
@@ -116,6 +117,16 @@ class WanBackend(DiffusersBackend):
                 reference(path, request.width, request.height) for path in references
             ]
         return inputs
+
+    def encode_prompt(self, pipe, prompt: str, negative: str) -> dict:
+        embeds, negative_embeds = pipe.encode_prompt(
+            prompt,
+            negative,
+            do_classifier_free_guidance=True,
+            max_sequence_length=512,  # the pipelines' own call default
+            device=pipe._execution_device,
+        )
+        return {"prompt_embeds": embeds, "negative_prompt_embeds": negative_embeds}
 
     def pipeline_class_for(self, class_name: str) -> type | None:
         return super().pipeline_class_for(_class_name(self.folder))

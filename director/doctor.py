@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import platform
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from backends.diffusers_base import REQUIRED_PACKAGES, DiffusersBackend, ModelEr
 from . import __version__, models
 
 PACKAGES = (*REQUIRED_PACKAGES, "tokenizers", "ftfy", "av")
+WIDTH = 88  # the summary's paragraphs are wrapped at this width
 _TAKES = {
     "text": "the prompt",
     "first_frame": "a first frame",
@@ -192,7 +194,8 @@ def render(facts: Report) -> str:
             takes = ", ".join(_TAKES[c] for c in _TAKES if c in entry.takes)
             lines.append(f"           holds: {entry.kind}, which takes {takes}")
         lines += [f"           - {problem}" for problem in entry.problems]
-    lines += ["", *_summary(facts)]
+    lines.append("")
+    lines += [wrapped for said in _summary(facts) for wrapped in textwrap.wrap(said, WIDTH)]
     return "\n".join(lines) + "\n"
 
 

@@ -27,6 +27,7 @@ backend through the runtime and never change a hash.
 from __future__ import annotations
 
 import os
+import time
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -68,6 +69,9 @@ _WORDS = {  # what, and how the rest of the message speaks of it
     "last_frame": ("a last frame", "one, and it"),
     "reference_images": ("reference images", "some, and they"),
 }
+
+
+NO_MODEL = "no model folder configured (--model PATH, or [{name}] model = … in director.toml)"
 
 
 class ConfigError(Exception):
@@ -269,10 +273,7 @@ def problems(backend: type[DiffusersBackend], folder: Path | None) -> list[str]:
     if missing := missing_packages():
         found.append(f"{', '.join(missing)} not installed ({INSTALL_HINT})")
     if folder is None:
-        found.append(
-            f"no model folder configured (--model PATH, or [{backend.name}] model = … "
-            "in director.toml)"
-        )
+        found.append(NO_MODEL.format(name=backend.name))
     else:
         try:
             backend.model_kind(check_folder(backend.name, folder))
@@ -290,16 +291,33 @@ def configured_folder(backend: type[DiffusersBackend], start: Path) -> Path | No
 
 def unavailable_reason(backend: type[DiffusersBackend]) -> str | None:
     """Why `backend: auto` must not choose `backend` here, or None.  Settings come from
-    the files that apply to the working folder; the cheap checks run first, so that a
-    machine with no model configured never imports torch to answer."""
+    the files that apply to the working folder.  The planner asks once a shot, so an
+    answer is kept for a second (`forget` drops it), and a machine with no model
+    configured never imports torch to answer."""
     if missing := missing_packages():
         return f"{', '.join(missing)} not installed ({INSTALL_HINT})"
+    key = (backend.name, os.getcwd())
+    now = time.monotonic()
+    if key in _ANSWERS and now - _ANSWERS[key][0] < ANSWER_SECONDS:
+        return _ANSWERS[key][1]
     try:
-        folder = configured_folder(backend, Path.cwd())
+        folder = configured_folder(backend, Path(key[1]))
     except ConfigError as error:
-        return str(error)
-    found = problems(backend, folder)
-    return found[0] if found else None
+        answer = str(error)
+    else:
+        found = [NO_MODEL.format(name=backend.name)] if folder is None else []
+        answer = (found or problems(backend, folder) or [None])[0]
+    _ANSWERS[key] = (now, answer)
+    return answer
+
+
+ANSWER_SECONDS = 1.0
+_ANSWERS: dict[tuple[str, str], tuple[float, str | None]] = {}
+
+
+def forget() -> None:
+    """Drop the kept availability answers (after changing a settings file in-process)."""
+    _ANSWERS.clear()
 
 
 # --------------------------------------------------------------- diagnostics

@@ -71,12 +71,16 @@ def test_auto_picks_a_diffusers_backend_only_with_a_model_and_a_gpu(
     tmp_path, ltx2_model, monkeypatch
 ):
     monkeypatch.chdir(tmp_path)
+    models.forget()
     assert registry.get("auto").name == "preview"
     (tmp_path / "director.toml").write_text(f'[ltx2]\nmodel = "{ltx2_model}"\n')
+    models.forget()  # answers are kept for a second
     assert registry.get("auto").name == "preview"  # a model, but no GPU
     assert "no GPU" in LTX2Backend.unavailable_reason()
     monkeypatch.setattr("director.models.accelerator", lambda: "cuda")
+    models.forget()
     assert registry.get("auto").name == "ltx2"
+    models.forget()
 
 
 @pytest.mark.parametrize(

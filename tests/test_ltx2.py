@@ -56,6 +56,7 @@ def test_two_shots_make_a_film_with_the_scripts_frames_size_rate_and_sound(
 
     text_to_video = spy_on(monkeypatch, LTX2Pipeline)
     from_frame = spy_on(monkeypatch, LTX2ImageToVideoPipeline)
+    prompts = spy_on(monkeypatch, LTX2ImageToVideoPipeline, "encode_prompt")
     script = project.write(SCRIPT)
     out, plan, cache = compile_with(
         script, "--backend", "ltx2", "--model", str(model), "--steps", "2"
@@ -77,8 +78,9 @@ def test_two_shots_make_a_film_with_the_scripts_frames_size_rate_and_sound(
         assert arguments["num_inference_steps"] == 2
         assert (arguments["num_frames"], arguments["width"], arguments["height"]) == (25, 96, 64)
         assert arguments["frame_rate"] == 24.0
-    assert "Late again." in from_frame.calls[0].arguments["prompt"]
-    assert "low and calm" in from_frame.calls[0].arguments["prompt"]
+    (prompt, negative) = prompts.calls[0].positional
+    assert "Late again." in prompt and "low and calm" in prompt
+    assert from_frame.calls[0].arguments["prompt_embeds"] is prompts.calls[0].output[0]
 
     # What the pipeline received is exactly the previous shot's last frame...
     given = np.asarray(from_frame.calls[0].arguments["image"])
@@ -204,3 +206,45 @@ def test_director_toml_gives_the_model_and_settings(project, model, monkeypatch)
     compile_with(script)
     arguments = spy.calls[0].arguments
     assert (arguments["num_inference_steps"], arguments["guidance_scale"]) == (1, 1.5)
+
+
+def test_out_of_memory_is_retried_with_less_memory(project, model, monkeypatch):
+    import torch
+    from diffusers import LTX2Pipeline
+
+    real, tiled = LTX2Pipeline.__call__, []
+
+    def out_of_memory_twice(self, *args, **kwargs):
+        tiled.append(self.vae.use_tiling)
+        if len(tiled) <= 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (injected)")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(LTX2Pipeline, "__call__", out_of_memory_twice)
+    script = project.write(
+        "title: M\nformat: 64x64 @ 24fps\n\nINT. ROOM - DAY\n\nSHOT 1 WIDE 9f\n  Rain.\n"
+    )
+    _, plan, cache = compile_with(
+        script, "--backend", "ltx2", "--model", str(model), "--steps", "2"
+    )
+    # Level 1 offloads whole models (on a GPU; here on the CPU nothing changes),
+    # level 2 also tiles the VAE, and that try is kept.
+    assert tiled == [False, False, True]
+    node = next(n for n in plan.nodes if n.op == "generate")
+    assert cache.get(node.hash).meta["memory_level"] == 2
+
+
+def test_takes_of_a_shot_encode_their_prompt_once(project, model, monkeypatch):
+    from diffusers import LTX2Pipeline
+
+    calls = spy_on(monkeypatch, LTX2Pipeline)
+    prompts = spy_on(monkeypatch, LTX2Pipeline, "encode_prompt")
+    script = project.write(
+        "title: T\nformat: 64x64 @ 24fps\n\nINT. ROOM - DAY\n\nSHOT 1 WIDE 9f\n  takes: 3\n"
+        "  Rain.\n\nSHOT 2 WIDE 9f\n  Snow.\n"
+    )
+    compile_with(script, "--backend", "ltx2", "--model", str(model), "--steps", "1")
+    assert len(calls.calls) == 4  # three takes of shot 1, one of shot 2
+    # The backend's own encodings (the pipeline then only passes the embeddings through).
+    encoded = [c.positional[0] for c in prompts.calls if c.positional]
+    assert len(encoded) == 2 and encoded[0].endswith("Rain.") and encoded[1].endswith("Snow.")

@@ -43,6 +43,7 @@ def no_user_settings(tmp_path, monkeypatch):
 class Call:
     arguments: dict
     output: object
+    positional: tuple = ()
 
 
 @dataclass
@@ -52,18 +53,18 @@ class Spy:
     calls: list[Call] = field(default_factory=list)
 
 
-def spy_on(monkeypatch, pipeline_class) -> Spy:
-    """Wrap `pipeline_class.__call__` so every call is recorded and then run for real."""
+def spy_on(monkeypatch, pipeline_class, method: str = "__call__") -> Spy:
+    """Wrap a real pipeline class's method so every call is recorded and then run."""
     spy = Spy()
-    original = pipeline_class.__call__
+    original = getattr(pipeline_class, method)
 
     @functools.wraps(original)
     def recording(self, *args, **kwargs):
         output = original(self, *args, **kwargs)
-        spy.calls.append(Call(kwargs, output))
+        spy.calls.append(Call(kwargs, output, args))
         return output
 
-    monkeypatch.setattr(pipeline_class, "__call__", recording)
+    monkeypatch.setattr(pipeline_class, method, recording)
     return spy
 
 
