@@ -180,6 +180,30 @@ def consistency_embedders() -> tuple[str, ...]:
     return EMBEDDERS
 
 
+def _scoring_problem(args) -> int | None:
+    """A usage error in the consistency options, said before anything runs."""
+    from . import consistency
+
+    name = consistency.resolve(args.embedder)
+    model = args.embedder_model
+    if name in ("clip", "dinov2") and (model is None or not (model / "config.json").is_file()):
+        where = f"{model} has no config.json" if model is not None else "none was given"
+        print(
+            f"director: error: the {name} embedder needs --embedder-model DIR, a local "
+            f"transformers model folder; {where}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if name == "face" and not consistency.face_available():
+        print(
+            "director: error: the face embedder needs dlib and its models: "
+            "pip install 'shot-director[face]' (or --embedder appearance)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    return None
+
+
 def _scoring(args) -> Consistency:
     return Consistency(
         embedder=args.embedder,
@@ -687,7 +711,7 @@ def _run_check(args) -> int:
 
 
 def _run_plan(args) -> int:
-    if (usage := _usage_problem(args)) is not None:
+    if (usage := _usage_problem(args) or _scoring_problem(args)) is not None:
         return usage
     checked = check_file(args.file, allow_outside=args.allow_outside, limits=_limits(args))
     if checked.film is None:
@@ -723,7 +747,7 @@ def _run_plan(args) -> int:
 def _run_compile(args) -> int:
     from . import compile as compiler
 
-    if (usage := _usage_problem(args)) is not None:
+    if (usage := _usage_problem(args) or _scoring_problem(args)) is not None:
         return usage
     checked = check_file(args.file, allow_outside=args.allow_outside, limits=_limits(args))
     if checked.film is None:

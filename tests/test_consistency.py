@@ -516,3 +516,12 @@ def test_scoring_settings_and_drift_touch_only_what_they_decide(project):
     other = hashes(embedder="appearance")
     differ = {i for i in base if base[i].hash != other[i].hash}
     assert not any(base[i].op == "generate" for i in differ)
+
+
+def test_an_encoder_without_a_model_folder_is_a_usage_error(project, capsys):
+    script = project.write(CAST)
+    assert main(["compile", str(script), "--embedder", "clip"]) == 2
+    assert "needs --embedder-model DIR" in capsys.readouterr().err
+    assert main(["plan", str(script), "--embedder", "dinov2", "--embedder-model",
+                 str(project.root)]) == 2  # fmt: skip
+    assert "has no config.json" in capsys.readouterr().err
