@@ -267,8 +267,8 @@ class DiffusersBackend(Backend):
 
         class_name = model_index(self.folder).get("_class_name", "")
         pipeline_class = self.pipeline_class_for(class_name) or diffusers.DiffusionPipeline
-        pipe = pipeline_class.from_pretrained(
-            self.folder, local_files_only=True, dtype=self.torch_dtype()
+        pipe = pipeline_class.from_pretrained(  # weights from safetensors only: no pickle
+            self.folder, local_files_only=True, use_safetensors=True, dtype=self.torch_dtype()
         )
         self._place(pipe)
         return pipe

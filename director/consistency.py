@@ -473,7 +473,9 @@ class EncoderEmbedder(Embedder):
         model_class = CLIPVisionModelWithProjection if kind == "clip" else Dinov2Model
         self._torch = torch
         self._processor = AutoImageProcessor.from_pretrained(folder, local_files_only=True)
-        self._model = model_class.from_pretrained(folder, local_files_only=True).eval()
+        self._model = model_class.from_pretrained(  # weights from safetensors only: no pickle
+            folder, local_files_only=True, use_safetensors=True
+        ).eval()
         settings = folder / "shot-director.json"
         self.threshold = (
             float(json.loads(settings.read_text())["threshold"])

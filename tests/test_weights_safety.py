@@ -2,8 +2,9 @@
 
 Every Python file of the project is parsed and its calls inspected (not
 grepped, so strings and comments do not count): `torch.load` must pass
-`weights_only=True`, nothing imports `pickle` or its relatives, and numpy
-never loads with `allow_pickle=True`.  Weights come from safetensors files.
+`weights_only=True`, nothing imports `pickle` or its relatives, numpy never
+loads with `allow_pickle=True`, and every `from_pretrained` passes
+`use_safetensors=True`: weights come from safetensors files only.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = ("director", "backends", "bench", "tests", "grammar")
+WEIGHTLESS = ("Processor", "Tokenizer", "TokenizerFast", "Scheduler", "Config", "Extractor")
 UNPICKLERS = {"pickle", "cPickle", "_pickle", "dill", "cloudpickle", "joblib", "shelve", "marshal"}
 
 
@@ -34,6 +36,15 @@ def _keyword_is(call: ast.Call, name: str, value) -> bool:
         k.arg == name and isinstance(k.value, ast.Constant) and k.value.value is value
         for k in call.keywords
     )
+
+
+def _loads_weights(name: str) -> bool:
+    """A `from_pretrained` that loads weights (a model or pipeline, not a tokenizer,
+    processor, scheduler or configuration, which have none)."""
+    if name.split(".")[-1] != "from_pretrained":
+        return False
+    owner = name.split(".")[-2] if "." in name else ""
+    return not owner.endswith(WEIGHTLESS)
 
 
 def unsafe_loads(source: str, filename: str = "<string>") -> list[str]:
@@ -66,6 +77,9 @@ def unsafe_loads(source: str, filename: str = "<string>") -> list[str]:
             problems.append(f"{where}: {name}(")
         if name.split(".")[-1] == "load" and _keyword_is(node, "allow_pickle", True):
             problems.append(f"{where}: {name}( with allow_pickle=True")
+        if _loads_weights(name) and not _keyword_is(node, "use_safetensors", True):
+            # diffusers and transformers fall back to pickled .bin files without it
+            problems.append(f"{where}: {name}( without use_safetensors=True")
     return problems
 
 
@@ -79,6 +93,9 @@ def test_the_scanner_finds_each_kind_of_unsafe_load():
         "tl('a.pt')",
         "np.load('x.npy', allow_pickle=True)",
         "torch.load('ok.pt', weights_only=True)",
+        "Pipeline.from_pretrained(folder, local_files_only=True)",
+        "Pipeline.from_pretrained(folder, use_safetensors=True)",
+        "AutoImageProcessor.from_pretrained(folder)",
         "text = 'torch.load(x) in a string is fine'",
     ])  # fmt: skip
     found = unsafe_loads(source)
@@ -88,6 +105,7 @@ def test_the_scanner_finds_each_kind_of_unsafe_load():
         "torch.load( without weights_only=True",
         "tl( without weights_only=True",
         "np.load( with allow_pickle=True",
+        "Pipeline.from_pretrained( without use_safetensors=True",
     ]
 
 
