@@ -139,3 +139,23 @@ def test_each_kind_of_folder_says_what_it_takes(models):
     assert takes["t2v"] == {"text"}
     assert takes["i2v"] == {"text", "first_frame", "last_frame"}
     assert takes["vace"] == WanBackend.capabilities.conditioning
+
+
+def test_a_long_shot_is_made_in_windows_each_from_the_last_frame_of_the_one_before(
+    project, models, monkeypatch
+):
+    from diffusers import WanVACEPipeline
+
+    spy = spy_on(monkeypatch, WanVACEPipeline)
+    script = project.write(
+        "title: Long\nformat: 64x48 @ 16fps\n\nINT. ROOM - DAY\n\nSHOT 1 WIDE 6s\n  Waves.\n"
+    )
+    out, plan, cache = compile_with(
+        script, "--backend", "wan", "--model", str(models["vace"]), "--steps", "1"
+    )
+    assert len(decode(out).frames) == 96
+    windows = [n for n in plan.nodes if n.op == "generate"]
+    assert [n.params["frames"] for n in windows] == [c.arguments["num_frames"] for c in spy.calls]
+    assert len(windows) == 2 and "video" not in spy.calls[0].arguments
+    before = last_frame(clip_of(plan, cache, windows[0].id))
+    assert np.array_equal(np.asarray(spy.calls[1].arguments["video"][0]), before)
