@@ -248,3 +248,25 @@ def test_takes_of_a_shot_encode_their_prompt_once(project, model, monkeypatch):
     # The backend's own encodings (the pipeline then only passes the embeddings through).
     encoded = [c.positional[0] for c in prompts.calls if c.positional]
     assert len(encoded) == 2 and encoded[0].endswith("Rain.") and encoded[1].endswith("Snow.")
+
+
+def test_a_distilled_folder_runs_the_distilled_sigmas_without_guidance(
+    project, model, tmp_path, monkeypatch
+):
+    import shutil
+
+    from diffusers import LTX2Pipeline
+    from diffusers.pipelines.ltx2.utils import DISTILLED_SIGMA_VALUES
+
+    distilled = tmp_path / "LTX-2-distilled-tiny"
+    shutil.copytree(model, distilled)
+    spy = spy_on(monkeypatch, LTX2Pipeline)
+    script = project.write(
+        "title: D\nformat: 64x64 @ 24fps\n\nINT. ROOM - DAY\n\nSHOT 1 WIDE 9f\n  Rain.\n"
+    )
+    compile_with(script, "--backend", "ltx2", "--model", str(distilled))
+    arguments = spy.calls[0].arguments
+    assert arguments["num_inference_steps"] == 8
+    assert arguments["sigmas"] == list(DISTILLED_SIGMA_VALUES)
+    assert arguments["guidance_scale"] == arguments["audio_guidance_scale"] == 1.0
+    assert arguments["stg_scale"] == arguments["audio_stg_scale"] == 0.0
