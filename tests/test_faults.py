@@ -17,7 +17,8 @@ import json
 import os
 import shutil
 import subprocess
-from contextlib import contextmanager
+import tempfile
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
@@ -241,20 +242,24 @@ def test_the_preview_backend_may_draw_a_black_shot(project, capsys):
 
 
 @pytest.fixture
-def small_disk(tmp_path):
-    """A tmpfs of 16 MiB, unmounted afterwards; skipped where mounting is not allowed."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    command = ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)]
+def small_disk():
+    """A tmpfs of 16 MiB, unmounted afterwards; skipped where mounting is not allowed.
+    Mounted outside pytest's own temporary folders, which pytest sessions running
+    beside this one may remove."""
     if shutil.which("mount") is None or os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
+    mount = Path(tempfile.mkdtemp(prefix="director-small-disk-"))
+    command = ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
+        mount.rmdir()
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
     try:
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+        with suppress(OSError):
+            mount.rmdir()
 
 
 def fill(disk: Path, leave: int) -> Path:
@@ -283,23 +288,23 @@ def test_a_full_disk_stops_cleanly_and_the_cache_stays_intact(project, small_dis
     cache = small_disk / "cache"
     code, out = compile_cli(project, "--cache", str(cache), "-q")
     err = capsys.readouterr().err
-    assert code == 1 and not out.exists()
-    assert f"the disk holding the cache ({cache}) is full" in err
+    assert code == 1 and not out.exists(), err
+    assert f"the disk holding the cache ({cache}) is full" in err, err
     assert "free some space and run the same command to resume" in err
     assert "Traceback" not in err
     assert list((cache / "staging").iterdir()) == []
     # What is in the cache is whole: every entry passes its digests.
     kept = Cache(cache)
     finished = [json.loads(m.read_text())["hash"] for m in cache.rglob("entry.json")]
-    assert finished and all(kept.get(digest) is not None for digest in finished)
+    assert finished and all(kept.get(digest) is not None for digest in finished), kept.damaged
     selects = {m.parent.name for m in cache.rglob("entry.json")
                if json.loads(m.read_text())["op"] == "select"}  # fmt: skip
     filler.unlink()
     plan = compiled_plan(project, "reference")
     result, calls = run(project, plan, cache)
-    assert result.ok
+    assert result.ok, [str(f) for f in result.failures]
     made_before = {n.id.split("/")[1] for n in plan.nodes if n.op == "select" and n.hash in selects}
-    assert made_before and not made_before & set(calls)  # no finished shot made twice
+    assert made_before and not made_before & set(calls), (made_before, calls)  # none made twice
     code, out = compile_cli(project, "--cache", str(cache), "-q")
     assert code == 0 and out.read_bytes() == reference.read_bytes()
 
