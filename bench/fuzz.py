@@ -11,7 +11,7 @@ The seed corpus is every script of scripts_examples/ and tests/check_cases/
 under coverage feedback from director/ and backends/, with a dictionary of the
 language's keywords and of hostile words (path escapes, look-alikes, NULs).
 
-    .venv/bin/pip install atheris        # once: not a dependency of the project
+    .venv/bin/pip install -e ".[bench]"   # once: atheris is a benchmark-only dependency
     .venv/bin/python bench/fuzz.py --seconds 600 [--workers 2] [--json]
 
 Each worker is one libFuzzer process with its own copy of the corpus and its
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import atheris  # noqa: F401
     except ImportError:
-        print("bench/fuzz.py needs atheris: .venv/bin/pip install atheris", file=sys.stderr)
+        print('bench/fuzz.py needs atheris: pip install -e ".[bench]"', file=sys.stderr)
         return 2
     if args.worker:
         return _worker(Path(args.worker[0]), Path(args.worker[1]), args.libfuzzer)
