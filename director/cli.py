@@ -640,34 +640,14 @@ def _add_diagnostic_options(command) -> None:
         help="let scripts name files outside the project folder",
     )
     defaults = Limits()
-    command.add_argument(
-        "--max-minutes",
-        type=float,
-        default=defaults.max_minutes,
-        metavar="N",
-        help=f"refuse films longer than this (default {defaults.max_minutes:g})",
-    )
-    command.add_argument(
-        "--max-shots",
-        type=int,
-        default=defaults.max_shots,
-        metavar="N",
-        help=f"refuse scripts with more shots (default {defaults.max_shots})",
-    )
-    command.add_argument(
-        "--max-shot-seconds",
-        type=float,
-        default=defaults.max_shot_seconds,
-        metavar="N",
-        help=f"refuse longer shots (default {defaults.max_shot_seconds:g})",
-    )
-    command.add_argument(
-        "--max-side",
-        type=int,
-        default=defaults.max_side,
-        metavar="PX",
-        help=f"refuse wider or taller formats (default {defaults.max_side})",
-    )
+    for field, kind, metavar, what in _LIMIT_FLAGS:
+        command.add_argument(
+            "--" + field.replace("_", "-"),
+            type=kind,
+            default=getattr(defaults, field),
+            metavar=metavar,
+            help=f"refuse {what} (default {getattr(defaults, field):g})",
+        )
     command.add_argument(
         "--color",
         choices=("auto", "always", "never"),
@@ -676,13 +656,17 @@ def _add_diagnostic_options(command) -> None:
     )
 
 
+# Each safety limit of check.Limits as a flag: (field, type, metavar, what it refuses).
+_LIMIT_FLAGS = (
+    ("max_minutes", float, "N", "films longer than N minutes"),
+    ("max_shots", int, "N", "scripts with more shots"),
+    ("max_shot_seconds", float, "N", "shots longer than N seconds"),
+    ("max_side", int, "PX", "formats wider or taller than PX"),
+)
+
+
 def _limits(args) -> Limits:
-    return Limits(
-        max_minutes=args.max_minutes,
-        max_shots=args.max_shots,
-        max_shot_seconds=args.max_shot_seconds,
-        max_side=args.max_side,
-    )
+    return Limits(**{field: getattr(args, field) for field, *_ in _LIMIT_FLAGS})
 
 
 def _missing_files(files: list[Path]) -> int | None:
