@@ -18,8 +18,9 @@ What it does:
   - CPU seconds (user + system) and so the mean number of busy cores;
   - a breakdown by operation, from the runtime's per-node progress lines
     (printed when stderr is not a terminal): generate, segment, transition,
-    assemble, voice, mix, mux …; "front end" is the wall time outside the
-    runtime's own "done in" figure (start-up, check, plan, sidecars).
+    assemble, voice, mix, mux …; "outside the runtime" is the wall time
+    outside the runtime's own "done in" figure (interpreter start-up, check,
+    plan, the run record and report, sidecars).
 * `--profile` compiles the shorter film once more under cProfile and prints
   the functions with the most own time, and the cumulative time of the
   operations' main calls.
@@ -295,7 +296,7 @@ def report(f: dict) -> str:
             share = entry["seconds"] / r["wall_s"]
             cells.append(f"{entry['seconds']:.1f} ({share:.0%}) x{entry['nodes']}")
         row(f"  {op}", cells)
-    row("  front end (start-up, check, plan)", [
+    row("  outside (start-up, check, plan, report)", [
         f"{r['front_end_s']:.1f} ({r['front_end_s'] / r['wall_s']:.0%})" for r in films
     ])  # fmt: skip
     rtfs = " / ".join(f"{r['rtf']:.2f}x" for r in films)
