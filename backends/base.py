@@ -206,3 +206,9 @@ class Backend:
     def release_memory(self) -> None:
         """Give back what a failed request left allocated (e.g. torch.cuda.empty_cache),
         before the runtime retries at a lower memory level."""
+
+    @classmethod
+    def resources(cls, settings: dict) -> dict[str, float]:
+        """What one cluster worker running this backend asks for, in Ray's terms
+        (`num_cpus`, `num_gpus`), given its runtime settings (`device`, …): a CPU."""
+        return {"num_cpus": 1}

@@ -318,6 +318,14 @@ class DiffusersBackend(Backend):
             for pipe in self._pipelines.values():
                 self._place(pipe)
 
+    @classmethod
+    def resources(cls, settings: dict) -> dict[str, float]:
+        """A GPU (and a CPU), unless the settings put the model on the CPU or on mps."""
+        device = str(settings.get("device", "auto"))
+        if device.startswith("cpu") or device.startswith("mps"):
+            return {"num_cpus": 1}
+        return {"num_cpus": 1, "num_gpus": 1}
+
     def release_memory(self) -> None:
         import gc
 

@@ -120,23 +120,40 @@ def execute(
 
 def _run_node(node, cache: Cache, context, progress: Progress, result: RunResult):
     started = time.monotonic()
+    if reuse(node, cache, progress, result):
+        return None
+    progress.start(node)
+    inputs = {i: result.outputs[i] for i in node.inputs}
+    made = make_node(node, inputs, cache, context)
+    return record(node, made, time.monotonic() - started, progress, result)
+
+
+def reuse(node: Node, cache: Cache, progress: Progress, result: RunResult) -> bool:
+    """Take `node`'s output from the cache if it is there (and intact): True when it was.
+    A damaged entry is said, and left to be made again."""
     entry = cache.get(node.hash)
     if entry is not None:
         result.outputs[node.id] = entry
         result.reused.append(node.id)
         progress.done(node, 0.0, reused=True)
-        return None
+        return True
     if node.hash in cache.damaged:
         damage = cache.damaged[node.hash]
         progress.warn(node, f"its cache entry was damaged ({damage}); making it again")
-    progress.start(node)
-    inputs = {i: result.outputs[i] for i in node.inputs}
+    return False
+
+
+def make_node(node: Node, inputs: dict[str, Entry], cache: Cache, context) -> Entry | Failure:
+    """Make one node by its operation and commit it to the cache: its entry, or the
+    Failure of an operation, backend or codec.  A full disk raises DiskFull; Ctrl-C
+    and exits go through; either way after the node's half-written files are removed.
+    Every executor makes nodes through this function (the Ray executor on its workers)."""
     staged = None
     try:
         staged = cache.stage(node.hash)
         meta = OPERATIONS[node.op](node, inputs, context, staged)
         check_assets(node, context)
-        result.outputs[node.id] = cache.commit(node.hash, staged, node.op, meta)
+        return cache.commit(node.hash, staged, node.op, meta)
     except BaseException as error:
         full = disk_full(error, cache.root)  # before the discard frees the space
         if staged is not None:
@@ -150,10 +167,19 @@ def _run_node(node, cache: Cache, context, progress: Progress, result: RunResult
         # a backend's or codec's own failure: keep it, with context
         detail = "".join(traceback.format_exception_only(type(error), error)).strip()
         return Failure(node, detail)
-    for retry in meta.get("retries", []):
+
+
+def record(
+    node: Node, made: Entry | Failure, seconds: float, progress: Progress, result: RunResult
+) -> Failure | None:
+    """Note a node just made (or its failure) in the result and the progress."""
+    if isinstance(made, Failure):
+        return made
+    result.outputs[node.id] = made
+    for retry in made.meta.get("retries", []):
         progress.warn(node, f"{retry['problem']}; {retry['then']}")
     result.ran.append(node.id)
-    progress.done(node, time.monotonic() - started, reused=False)
+    progress.done(node, seconds, reused=False)
     return None
 
 
