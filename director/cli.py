@@ -133,11 +133,69 @@ def _add_compile(commands) -> None:
     compile_.add_argument("-q", "--quiet", action="store_true", help="print only problems")
     compile_.add_argument("--backend", help="render with this backend instead of the script's")
     compile_.add_argument("--template", type=Path, help="a jinja2 prompt template")
+    _add_executor_options(compile_)
     _add_model_options(compile_)
     _add_consistency_options(compile_)
     _add_timeline_options(compile_)
     _add_diagnostic_options(compile_)
     compile_.set_defaults(run=_run_compile)
+
+
+def _add_executor_options(command) -> None:
+    group = command.add_argument_group(
+        "executor", "where the plan's nodes are made (docs/runtime.md, docs/scaling.md)"
+    )
+    group.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="local: every node in this process, one at a time (default); ray: each shot's "
+        "nodes on the workers of a Ray cluster, as many shots at once as it has GPUs (or "
+        "CPUs, for a CPU backend), the film assembled here. The cache and the project "
+        "folder must be at the same path on every node. Needs pip install "
+        "'shot-director[ray]'",
+    )
+    group.add_argument(
+        "--address",
+        metavar="ADDRESS",
+        help="with --executor ray: the cluster to use, 'auto' (the one `ray start` runs on "
+        "this machine), HOST:PORT or ray://HOST:10001 (Ray Client); default: start a "
+        "private one on this machine for the run",
+    )
+    group.add_argument(
+        "--workers",
+        type=_positive,
+        metavar="N",
+        help="with --executor ray: at most N workers (default: as many as the cluster fits); "
+        "with --dry-run, the schedule for N workers without asking the cluster",
+    )
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("1 or more")
+    return value
+
+
+def _executor_problem(args) -> int | None:
+    """A usage error in the executor options, said before anything runs."""
+    import importlib.util
+
+    if args.executor != "ray":
+        for flag in ("address", "workers"):
+            if getattr(args, flag) is not None:
+                print(f"director: error: --{flag} needs --executor ray", file=sys.stderr)
+                return EXIT_USAGE
+        return None
+    needs_ray = not (args.dry_run and args.workers)
+    if needs_ray and importlib.util.find_spec("ray") is None:
+        print(
+            "director: error: --executor ray needs Ray: pip install 'shot-director[ray]'",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    return None
 
 
 def _add_consistency_options(command) -> None:
@@ -731,8 +789,9 @@ def _run_plan(args) -> int:
 def _run_compile(args) -> int:
     from . import compile as compiler
 
-    if (usage := _usage_problem(args) or _scoring_problem(args)) is not None:
-        return usage
+    problem = _usage_problem(args) or _executor_problem(args) or _scoring_problem(args)
+    if problem is not None:
+        return problem
     checked = check_file(args.file, allow_outside=args.allow_outside, limits=_limits(args))
     if checked.film is None:
         _report([checked], args)
@@ -775,6 +834,9 @@ def _run_compile(args) -> int:
         runtime=resolved.runtime,
         timelines=_timelines(args),
         strict=args.strict,
+        executor=args.executor,
+        address=args.address,
+        workers=args.workers,
     )
     if args.dry_run:
         return compiler.dry_run(job)

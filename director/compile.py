@@ -14,9 +14,10 @@ import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
-from . import assemble, budget, report
+from . import assemble, budget, ray_executor, report
 from .cache import Cache, Entry
 from .clips import DELIVERY
 from .operations import RunContext
@@ -41,6 +42,9 @@ class Job:
     runtime: dict[str, dict] = field(default_factory=dict)  # see RunContext.runtime
     timelines: list[Path] = field(default_factory=list)  # OTIO, EDL, FCP XML of the cut
     strict: bool = False  # a shot whose takes all miss their consistency minimum fails the build
+    executor: str = "local"  # or "ray": the shots made on a Ray cluster (ray_executor.py)
+    address: str | None = None  # the Ray cluster; None: a private one started here
+    workers: int | None = None  # Ray workers at most; None: as many as the cluster fits
 
 
 def suffix(codec: str) -> str:
@@ -75,7 +79,10 @@ def _compile_film(job: Job) -> int:
     progress = _Timed(len(job.plan.timeline.shots), mode=job.progress)
     try:
         context = RunContext(job.plan, job.script.parent, runtime=job.runtime)
-        result = execute(
+        run = execute
+        if job.executor == "ray":
+            run = partial(ray_executor.execute, address=job.address, workers=job.workers)
+        result = run(
             job.plan,
             job.script.parent,
             cache,
@@ -83,6 +90,10 @@ def _compile_film(job: Job) -> int:
             progress=progress,
             context=context,
         )
+    except ray_executor.ClusterError as error:
+        progress.close()
+        print(f"director: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         progress.close()
         print(
@@ -173,6 +184,17 @@ def dry_run(job: Job) -> int:
     generate = sum(node.op == "generate" for node, _ in reasons)
     print(f"{len(reasons)} nodes would run, {generate} of them generation")
     print(f"estimate for the whole plan: {budget.summary(job.plan)}")
+    if job.executor == "ray":
+        try:
+            workers = job.workers or ray_executor.cluster_workers(
+                job.plan, job.address, job.runtime
+            )
+        except ray_executor.ClusterError as error:
+            print(f"director: error: {error}", file=sys.stderr)
+            return EXIT_FAILED
+        todo = {node.id for node, _ in reasons}
+        for line in ray_executor.describe(job.plan, workers, lambda n: n.id not in todo):
+            print(line)
     return EXIT_OK
 
 

@@ -47,6 +47,10 @@ class Progress:
         if self.mode == "lines" and not reused:
             self._line(f"{node.op:<11} {node.id}  {seconds:.2f}s")
 
+    def note(self, message: str) -> None:
+        """A line about the run as a whole (where it runs), unless quiet."""
+        self._line(message)
+
     def warn(self, node: Node, message: str) -> None:
         """Something went wrong and was put right (a retry, a remade entry): always said."""
         self._line(f"warning: {node.op} {node.id}: {message}", always=True)

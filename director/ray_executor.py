@@ -1,0 +1,544 @@
+"""The Ray executor: a plan's shots made on a Ray cluster, the film finished on the driver.
+
+`director compile --executor ray` runs the same plan as the local executor
+(`run.py`), over the same content-addressed cache, with the same progress and
+the same failures; only where each node is made changes.
+
+Where nodes run.  A shot's own work (`ON_WORKERS`: its generation windows and
+what is made from its clips, joins, scores, the take chosen, the scratch
+voice, its segment and transitions of the cut) runs on a pool of Ray actors.
+Each actor keeps the backends it has loaded (`RunContext` holds them), so a
+model is loaded once per worker, not once per shot, and each asks Ray for the
+resources its backends declare (`Backend.resources`: a GPU for a diffusers
+backend on CUDA, else a CPU; and the memory of the dearest window that the
+backend's estimate gives for a CPU backend).  Reading the project's files
+(`asset`, `prompt`) and the three nodes that need every shot (`assemble`,
+`mix`, `mux`) run on the driver.
+
+The cache is shared, not shipped.  A worker makes a node exactly as a local
+run does (`run.make_node`: a staging folder, then one rename into the cache)
+and sends back only where the entry is; the driver then reads that entry as
+it reads any entry it reuses, checking every digest.  So the cache and the
+project folder must be at the same path on every node of the cluster (one
+machine, NFS, a cluster file system).  At start-up each worker must read
+back a file the driver has just written into the cache, and see the project
+folder, or the run is refused before any work.  Clips never pass through
+Ray's object store: a 1,000-shot film's picture would not fit it.
+
+Scheduling is separate from execution.  `ranks` gives each node the
+estimated seconds of the longest chain of work from it to the end of the
+plan (the upward rank of list scheduling); whenever a worker is free it gets
+the ready node of highest rank.  So the longest chains (continuous shots,
+which each wait for the previous shot's last frame, and long shots made in
+many windows) start first, independent shots spread over the workers, and
+the takes of a shot, which depend on nothing of each other, run side by side.
+`simulate` plays the same rule out on the estimates for `--dry-run`.
+
+Faults.  A worker process that dies mid-node (killed, out of memory, its
+machine lost) is restarted by Ray and the node retried (`RETRIES` times, Ray's
+`max_task_retries`); what it had half-written is a staging folder that the
+next run removes, and every finished node stays in the cache.  A node that
+fails, by its own error or by outliving its retries, is reported exactly as a
+local failure, with its script line.  A driver that dies loses nothing
+either: the next compile, with either executor, reuses every finished entry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import heapq
+import logging
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from backends import registry
+
+from .cache import Cache, Entry
+from .operations import RunContext
+from .plan import Node, Plan
+from .progress import Progress
+from .run import DiskFull, Failure, RunResult, make_node, record, reuse, schedule
+
+# A shot's own work, made on the workers; everything else is made on the driver.
+ON_WORKERS = frozenset(
+    {"generate", "join", "consistency", "select", "voice", "segment", "transition"}
+)
+RETRIES = 2  # times a node is made again after its worker process died
+RAY_NAMES = {"num_cpus": "CPU", "num_gpus": "GPU", "memory": "memory"}
+
+
+class ClusterError(Exception):
+    """The cluster cannot run this plan: Ray is missing or unreachable, no node has the
+    resources the workers ask for, or the workers cannot see the cache."""
+
+
+# ------------------------------------------------------------------ scheduling
+
+
+def seconds(node: Node) -> float:
+    """A node's estimated seconds on a worker: its backend's estimate for a generation
+    window, 0 for anything else (and for a backend that gives no estimate)."""
+    if node.cost is not None and node.cost.seconds is not None:
+        return node.cost.seconds
+    return 0.0
+
+
+def ranks(plan: Plan) -> dict[str, float]:
+    """Each node's priority: the estimated seconds of the longest chain of nodes from it
+    (itself included) to the end of the plan."""
+    users = _users(plan)
+    rank: dict[str, float] = {}
+    for node in reversed(schedule(plan)):
+        after = max((rank[user] for user in users.get(node.id, ())), default=0.0)
+        rank[node.id] = seconds(node) + after
+    return rank
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One node of a simulated schedule: which worker makes it, from when to when."""
+
+    node: Node
+    worker: int
+    start: float
+    end: float
+
+
+def simulate(plan: Plan, workers: int, done: Callable[[Node], bool]) -> list[Slot]:
+    """The schedule the executor follows on `workers` workers if every node takes its
+    estimate (`seconds`): list scheduling by `ranks`.  Nodes that are `done` (in the
+    cache) and the driver's nodes take no time."""
+    by_id = {node.id: node for node in plan.nodes}
+    users = _users(plan)
+    waiting = {node.id: len(set(node.inputs)) for node in plan.nodes}
+    position = {node.id: index for index, node in enumerate(plan.nodes)}
+    rank = ranks(plan)
+    ready = [(-rank[i], position[i], i) for i, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
+    free = list(range(workers))
+    running: list[tuple[float, int, str]] = []
+    slots: list[Slot] = []
+    now = 0.0
+
+    def finish(node_id: str) -> None:
+        for user in users.get(node_id, ()):
+            waiting[user] -= 1
+            if waiting[user] == 0:
+                heapq.heappush(ready, (-rank[user], position[user], user))
+
+    while ready or running:
+        queued = []
+        while ready:
+            item = heapq.heappop(ready)
+            node = by_id[item[2]]
+            if node.op not in ON_WORKERS or done(node):
+                finish(node.id)
+            elif free:
+                worker = heapq.heappop(free)
+                slots.append(Slot(node, worker, now, now + seconds(node)))
+                heapq.heappush(running, (now + seconds(node), worker, node.id))
+            else:
+                queued.append(item)
+        for item in queued:
+            heapq.heappush(ready, item)
+        if not running:
+            break
+        now, worker, node_id = heapq.heappop(running)
+        heapq.heappush(free, worker)
+        finish(node_id)
+    return slots
+
+
+def describe(plan: Plan, workers: int, done: Callable[[Node], bool]) -> list[str]:
+    """For `--dry-run`: the generation windows as they would be spread over `workers`
+    workers, and the estimated makespan."""
+    slots = [s for s in simulate(plan, workers, done) if s.node.op == "generate"]
+    lines = [f"parallel schedule on {workers} worker{'s' * (workers != 1)}:"]
+    for slot in sorted(slots, key=lambda s: (s.start, s.worker)):
+        where = f"  ({slot.node.source})" if slot.node.source else ""
+        lines.append(
+            f"  worker {slot.worker + 1:<3} {_clock(slot.start)} - {_clock(slot.end)}  "
+            f"{slot.node.id}{where}"
+        )
+    unknown = sorted(
+        {
+            s.node.params["backend"]
+            for s in slots
+            if s.node.cost is None or s.node.cost.seconds is None
+        }
+    )
+    if unknown:
+        lines.append(
+            f"estimated makespan: unknown (the {', '.join(unknown)} backend gives no time "
+            "estimate; the order above is by the graph alone)"
+        )
+        return lines
+    serial = sum(seconds(s.node) for s in slots)
+    makespan = max((s.end for s in slots), default=0.0)
+    speedup = f", {serial / makespan:.1f}x" if makespan else ""
+    lines.append(
+        f"estimated makespan: {_clock(makespan)} of generation on {workers} "
+        f"worker{'s' * (workers != 1)} ({_clock(serial)} on one{speedup}); encoding the "
+        "shots and assembling the film come on top"
+    )
+    return lines
+
+
+def _clock(seconds: float) -> str:
+    """Seconds as 12.3s under 100 s, else H:MM:SS."""
+    if seconds < 99.95:
+        return f"{seconds:.1f}s"
+    whole = round(seconds)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+def _users(plan: Plan) -> dict[str, list[str]]:
+    users: dict[str, list[str]] = {}
+    for node in plan.nodes:
+        for input_id in set(node.inputs):
+            users.setdefault(input_id, []).append(node.id)
+    return users
+
+
+# ------------------------------------------------------------------ resources
+
+
+def worker_resources(plan: Plan, runtime: dict[str, dict], todo: list[Node]) -> dict[str, float]:
+    """What each worker asks Ray for: the most any backend of the generation windows in
+    `todo` declares (`Backend.resources`), and for windows made on the CPU the memory
+    of the dearest one, from its backend's estimate."""
+    need: dict[str, float] = {"num_cpus": 1}
+    windows = [node for node in todo if node.op == "generate"]
+    for name in sorted({node.params["backend"] for node in windows}):
+        declared = registry.get(name).resources(runtime.get(name, {}))
+        for key, amount in declared.items():
+            need[key] = max(need.get(key, 0), amount)
+    if "num_gpus" not in need:
+        memory = max((n.cost.memory_bytes for n in windows if n.cost is not None), default=0)
+        if memory:
+            need["memory"] = memory
+    return need
+
+
+def capacity(nodes: list[dict], need: dict[str, float]) -> int:
+    """How many workers asking for `need` the cluster's live nodes (`ray.nodes()`) fit."""
+    total = 0
+    for node in nodes:
+        if not node.get("Alive", False):
+            continue
+        have = node.get("Resources", {})
+        total += min(int(have.get(RAY_NAMES[key], 0) // amount) for key, amount in need.items())
+    return total
+
+
+def _no_room(need: dict[str, float]) -> str:
+    return (
+        f"no node of the Ray cluster has {_wanted(need)}, which each worker for this "
+        "plan's backends asks for"
+    )
+
+
+def _wanted(need: dict[str, float]) -> str:
+    parts = []
+    for key, amount in need.items():
+        if key == "memory":
+            parts.append(f"{amount / 2**30:.1f} GiB of memory")
+        else:
+            parts.append(f"{amount:g} {RAY_NAMES[key]}")
+    return ", ".join(parts)
+
+
+# ------------------------------------------------------------------ the workers
+
+
+@dataclass(frozen=True)
+class Made:
+    """What a worker sends back for one node: its entry (in the shared cache), or why not."""
+
+    seconds: float
+    entry: Entry | None = None
+    failure: str | None = None  # the operation's, backend's or codec's error
+    disk_full: str | None = None
+
+
+class ShotWorker:
+    """A Ray actor that makes shot nodes into the shared cache.  Its `RunContext` keeps
+    every backend it loads, so the model stays loaded from one shot to the next."""
+
+    def __init__(self, plan: Plan, root: str, cache: str, runtime: dict[str, dict]):
+        self.context = RunContext(plan, Path(root), runtime=runtime)
+        self.cache = Cache(Path(cache))
+
+    def probe(self, path: str, token: str) -> str | None:
+        """Why this worker cannot use the cache and the project folder; None if it can."""
+        here = f"the worker on {socket.gethostname()}"
+        try:
+            seen = Path(path).read_text(encoding="utf-8")
+        except OSError as error:
+            return f"{here} cannot read {path}: {error.strerror or error}"
+        if seen != token:
+            return f"{here} reads other content in {path}: not the same file system"
+        if not self.context.root.is_dir():
+            return f"{here} cannot see the project folder {self.context.root}"
+        return None
+
+    def make(self, node: Node, inputs: dict[str, Entry]) -> Made:
+        started = time.monotonic()
+        entry = self.cache.get(node.hash)  # a retry may find what a killed attempt made
+        if entry is None:
+            try:
+                made = make_node(node, inputs, self.cache, self.context)
+            except DiskFull as full:
+                return Made(time.monotonic() - started, disk_full=str(full.__cause__ or full))
+            if isinstance(made, Failure):
+                return Made(time.monotonic() - started, failure=made.message)
+            entry = made
+        return Made(time.monotonic() - started, entry=entry)
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise ClusterError("the ray executor needs Ray: pip install 'shot-director[ray]'") from None
+    return ray
+
+
+def connect(address: str | None, quiet: bool = True) -> bool:
+    """Connect to the cluster at `address` ("auto", "HOST:PORT", "ray://HOST:PORT"), or
+    start a private one on this machine when None.  A process already connected (a
+    notebook, a test) keeps its connection.  True when this call connected."""
+    ray = _ray()
+    if ray.is_initialized():
+        return False
+    options = {"logging_level": logging.WARNING, "log_to_driver": not quiet}
+    if address is None:
+        options["include_dashboard"] = False
+    try:
+        ray.init(address=address, **options)
+    except (ConnectionError, ValueError, RuntimeError) as error:
+        where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+        raise ClusterError(f"cannot connect to {where}: {error}") from None
+    return True
+
+
+def cluster_workers(plan: Plan, address: str | None, runtime: dict[str, dict]) -> int:
+    """How many workers the cluster fits for this plan (for `--dry-run`)."""
+    ray = _ray()
+    connected = connect(address)
+    try:
+        need = worker_resources(plan, runtime, plan.nodes)
+        fits = capacity(ray.nodes(), need)
+        if fits == 0:
+            raise ClusterError(_no_room(need))
+        return fits
+    finally:
+        if connected:
+            ray.shutdown()
+
+
+class _Pool:
+    """The workers: started when the first node needs one, stopped at the end."""
+
+    def __init__(self, plan: Plan, context: RunContext, cache: Cache, address, workers,
+                 progress: Progress):  # fmt: skip
+        self.plan, self.context, self.cache = plan, context, cache
+        self.address, self.workers, self.progress = address, workers, progress
+        self.quiet = progress.mode == "quiet"
+        self.ray = None
+        self.connected = False
+        self.actors: list = []
+        self.idle: list = []
+        self.flying: dict = {}  # object ref → (node, actor)
+
+    def start(self, todo: list[Node]) -> None:
+        """Connect, check the cluster has room and shares the cache, start the workers."""
+        self.ray = ray = _ray()
+        self.connected = connect(self.address, self.quiet)
+        need = worker_resources(self.plan, self.context.runtime, todo)
+        fits = capacity(ray.nodes(), need)
+        if fits == 0:
+            raise ClusterError(_no_room(need))
+        count = max(1, min(self.workers or fits, fits, len(todo)))
+        options = {**need, "max_restarts": -1, "max_task_retries": RETRIES}
+        actor = ray.remote(ShotWorker).options(scheduling_strategy="SPREAD", **options)
+        self._plan = ray.put(self.plan)
+        root, cache = str(self.context.root), str(self.cache.root)
+        self.actors = [
+            actor.remote(self._plan, root, cache, self.context.runtime) for _ in range(count)
+        ]
+        self._probe()
+        self.idle = list(self.actors)
+        hosts = len({node["NodeID"] for node in ray.nodes() if node.get("Alive")})
+        self.progress.note(
+            f"{count} Ray worker{'s' * (count != 1)} ({_wanted(need)} each) on a cluster "
+            f"of {hosts} node{'s' * (hosts != 1)}"
+        )
+
+    def _probe(self) -> None:
+        """Refuse to start unless every worker reads a file just written into the cache."""
+        folder = self.cache.stage("shared-file-system-probe")
+        token = uuid.uuid4().hex
+        path = folder / "token"
+        path.write_text(token, encoding="utf-8")
+        try:
+            problems = self.ray.get([a.probe.remote(str(path), token) for a in self.actors])
+        finally:
+            self.cache.discard(folder)
+        problems = sorted({p for p in problems if p is not None})
+        if problems:
+            raise ClusterError(
+                "the ray executor needs the cache and the project folder at the same path "
+                "on every node (a shared file system; docs/scaling.md), but " + "; ".join(problems)
+            )
+
+    def submit(self, node: Node, inputs: dict[str, Entry]) -> None:
+        actor = self.idle.pop()
+        self.flying[actor.make.remote(node, inputs)] = (node, actor)
+
+    def wait(self) -> tuple[Node, Made]:
+        """The next node a worker finishes, and what came of it."""
+        ray = self.ray
+        (ref,), _ = ray.wait(list(self.flying), num_returns=1)
+        node, actor = self.flying.pop(ref)
+        self.idle.append(actor)
+        try:
+            return node, ray.get(ref)
+        except ray.exceptions.RayActorError as error:
+            why = _first_line(error)
+            return node, Made(0.0, failure=f"its Ray worker died {RETRIES + 1} times ({why})")
+        except ray.exceptions.RayError as error:
+            return node, Made(0.0, failure=f"on its Ray worker: {_first_line(error)}")
+
+    def close(self) -> None:
+        if self.ray is None:
+            return
+        for actor in self.actors:
+            with contextlib.suppress(Exception):  # gone with its node: nothing to stop
+                self.ray.kill(actor)
+        if self.connected:
+            self.ray.shutdown()
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+# ------------------------------------------------------------------ execution
+
+
+def execute(
+    plan: Plan,
+    root: Path,
+    cache: Cache,
+    *,
+    address: str | None = None,
+    workers: int | None = None,
+    keep_going: bool = False,
+    progress: Progress | None = None,
+    context: RunContext | None = None,
+) -> RunResult:
+    """Run every node not already in the cache, the shots' on Ray workers (at most
+    `workers`; by default as many as the cluster at `address` fits).  The same result,
+    failures and progress as `run.execute`; raises ClusterError before any work when
+    the cluster cannot run the plan, and KeyboardInterrupt and DiskFull through after
+    stopping the workers."""
+    context = context or RunContext(plan, root)
+    progress = progress or Progress(len(plan.timeline.shots), mode="quiet")
+    result = RunResult()
+    cache.clean_staging()
+    pool = _Pool(plan, context, cache, address, workers, progress)
+    try:
+        _run(plan, cache, context, progress, result, pool, keep_going)
+    finally:
+        pool.close()
+    progress.close()
+    return result
+
+
+def _run(plan, cache: Cache, context, progress: Progress, result: RunResult, pool: _Pool,
+         keep_going: bool) -> None:  # fmt: skip
+    by_id = {node.id: node for node in plan.nodes}
+    users = _users(plan)
+    waiting = {node.id: len(set(node.inputs)) for node in plan.nodes}
+    position = {node.id: index for index, node in enumerate(plan.nodes)}
+    rank = ranks(plan)
+    ready = [(-rank[i], position[i], i) for i, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
+    queue: list[tuple[float, int, str]] = []  # shot nodes to make, waiting for a worker
+    failed: set[str] = set()
+
+    def finish(node_id: str) -> None:
+        for user in users.get(node_id, ()):
+            waiting[user] -= 1
+            if waiting[user] == 0:
+                heapq.heappush(ready, (-rank[user], position[user], user))
+
+    def fail(node: Node, failure: Failure) -> bool:
+        """Note a failure; True when the run stops for it."""
+        failed.add(node.id)
+        result.failures.append(failure)
+        progress.failed(node, failure.message)
+        finish(node.id)
+        return not keep_going
+
+    while True:
+        while ready:
+            node = by_id[heapq.heappop(ready)[2]]
+            if any(i in failed for i in node.inputs):
+                failed.add(node.id)
+                result.blocked.append(node)
+                finish(node.id)
+            elif reuse(node, cache, progress, result):
+                finish(node.id)
+            elif node.op in ON_WORKERS:
+                heapq.heappush(queue, (-rank[node.id], position[node.id], node.id))
+            else:  # on the driver, as the local executor makes it
+                started = time.monotonic()
+                progress.start(node)
+                inputs = {i: result.outputs[i] for i in node.inputs}
+                made = make_node(node, inputs, cache, context)
+                failure = record(node, made, time.monotonic() - started, progress, result)
+                if failure is None:
+                    finish(node.id)
+                elif fail(node, failure):
+                    return
+        if queue and pool.ray is None:
+            pool.start(
+                [n for n in plan.nodes if n.op in ON_WORKERS and not cache.has_manifest(n.hash)]
+            )
+        while queue and pool.idle:
+            node = by_id[heapq.heappop(queue)[2]]
+            progress.start(node)
+            pool.submit(node, {i: result.outputs[i] for i in node.inputs})
+        if not pool.flying:
+            return
+        node, made = pool.wait()
+        if made.disk_full is not None:
+            raise DiskFull(node, OSError(errno.ENOSPC, made.disk_full))
+        if made.entry is not None:
+            # Read back as any reused entry is, digests checked: this is also where a
+            # cache that is not shared after all would show.
+            entry = cache.get(node.hash)
+            if entry is None:
+                problem = cache.damaged.get(node.hash, "it is not there")
+                outcome: Entry | Failure = Failure(
+                    node,
+                    f"made on a Ray worker, but its cache entry cannot be read here ({problem}); "
+                    "is the cache on a file system every node shares at the same path?",
+                )
+            else:
+                outcome = entry
+        else:
+            outcome = Failure(node, made.failure or "its Ray worker sent nothing back")
+        failure = record(node, outcome, made.seconds, progress, result)
+        if failure is None:
+            finish(node.id)
+        elif fail(node, failure):
+            return

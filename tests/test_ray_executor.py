@@ -1,0 +1,213 @@
+"""The Ray executor on a real local Ray cluster: the same film, worker faults, the schedule.
+
+One cluster (`ray.init(num_cpus=2)`, no dashboard, its files under the test's
+temporary folder) serves the whole module; the example is the chase (14 shots,
+two `continuous` chains) at a small format, compiled for real.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import ray
+
+from director.cache import Cache
+from director.cli import main
+from director.operations import RunContext
+from director.plan import plan_film
+from director.ray_executor import ShotWorker, describe, execute, ranks, simulate
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "scripts_examples"
+NODE_LINE = re.compile(r"^\[\s*\d+/\d+ shots\] (\S+)\s+(\S+)\s+[\d.]+s$")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    temp = tmp_path_factory.mktemp("ray")
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        _temp_dir=str(temp),
+        object_store_memory=100 * 2**20,
+        logging_level=logging.ERROR,
+        log_to_driver=False,
+    )
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def chase(tmp_path_factory) -> Path:
+    """The chase example, copied with its references, at 256x144 so that it is quick."""
+    project = tmp_path_factory.mktemp("chase")
+    shutil.copytree(EXAMPLES / "refs", project / "refs")
+    text = (EXAMPLES / "chase.shot").read_text(encoding="utf-8")
+    assert "format: 1280x720 @ 24fps" in text
+    script = project / "chase.shot"
+    script.write_text(text.replace("format: 1280x720 @ 24fps", "format: 256x144 @ 24fps"))
+    return script
+
+
+@pytest.fixture(scope="module")
+def reference(chase, tmp_path_factory) -> Path:
+    """The chase compiled by the local executor."""
+    out = tmp_path_factory.mktemp("local") / "chase.mp4"
+    cache = out.parent / "cache"
+    assert main(["compile", str(chase), "-o", str(out), "-q", "--cache", str(cache)]) == 0
+    return out
+
+
+def test_the_ray_executor_makes_the_same_film_as_the_local_one(cluster, chase, reference,
+                                                               tmp_path, capsys):  # fmt: skip
+    out = tmp_path / "chase.mp4"
+    cache = tmp_path / "cache"
+    command = ["compile", str(chase), "-o", str(out), "--cache", str(cache), "--executor", "ray"]
+    assert main(command) == 0
+    err = capsys.readouterr().err
+    assert "2 Ray workers" in err
+    assert out.read_bytes() == reference.read_bytes()
+    for sidecar in (".srt", ".vtt", ".plan.json"):
+        ours, theirs = out.with_suffix(sidecar), reference.with_suffix(sidecar)
+        assert ours.read_bytes() == theirs.read_bytes(), sidecar
+    # A driver started again resumes from the cache: nothing is made twice.
+    assert main(command) == 0
+    assert "ran 0 nodes" in capsys.readouterr().err
+
+
+def test_shots_are_made_on_the_workers_and_the_film_on_the_driver(cluster, chase, tmp_path):
+    plan = plan_film(_film(chase)).plan
+    context = RunContext(plan, chase.parent)
+    result = execute(plan, chase.parent, Cache(tmp_path / "cache"), context=context)
+    assert result.ok and plan.output in result.outputs
+    made = {node.op for node in plan.nodes if node.id in result.ran}
+    assert {"generate", "segment", "mux"} <= made
+    assert context.backend_calls == {}  # no generation in this process
+
+
+def test_a_killed_worker_is_retried_without_losing_finished_shots(cluster, chase, reference,
+                                                                 tmp_path, capsys):  # fmt: skip
+    out = tmp_path / "chase.mp4"
+    cache = tmp_path / "cache"
+    killed: list[tuple[int, str]] = []
+    finished: dict[Path, int] = {}  # entries made before the kill → their inode
+
+    def kill_a_worker_mid_node() -> None:
+        deadline = time.monotonic() + 120
+        while not killed and time.monotonic() < deadline:
+            entries = list((cache / "entries").glob("*/*/entry.json"))
+            staging = cache / "staging"
+            if len(entries) >= 20 and staging.is_dir():
+                for folder in staging.iterdir():
+                    pid = int(folder.name.split(".")[1])
+                    if pid != os.getpid() and _is_ray_worker(pid):
+                        finished.update({p.parent: p.parent.stat().st_ino for p in entries})
+                        os.kill(pid, signal.SIGKILL)
+                        killed.append((pid, folder.name.split(".")[0]))
+                        break
+            time.sleep(0.005)
+
+    killer = threading.Thread(target=kill_a_worker_mid_node)
+    killer.start()
+    code = main(["compile", str(chase), "-o", str(out), "--cache", str(cache),
+                 "--executor", "ray"])  # fmt: skip
+    killer.join()
+    err = capsys.readouterr().err
+    assert killed, "no worker was caught in the middle of a node"
+    assert code == 0, err
+    assert out.read_bytes() == reference.read_bytes()
+    digest = killed[0][1]
+    assert Cache(cache).has(digest)  # the killed worker's node, made again
+    # Every shot finished before the kill is still the same entry, never made again,
+    # and no node was made twice.
+    assert finished and all(folder.stat().st_ino == inode for folder, inode in finished.items())
+    made = [match[2] for line in err.splitlines() if (match := NODE_LINE.match(line))]
+    assert len(made) == len(set(made))
+    assert f"ran {len(made)} nodes" in err
+
+
+def test_dry_run_shows_the_parallel_schedule_and_its_makespan(chase, capsys):
+    command = ["compile", str(chase), "--dry-run", "--executor", "ray", "--workers", "2"]
+    command += ["--cache", str(chase.parent / "empty-cache")]
+    assert main(command) == 0
+    out = capsys.readouterr().out
+    assert "parallel schedule on 2 workers:" in out
+    assert "worker 1" in out and "worker 2" in out
+    assert "estimated makespan: " in out
+
+
+SCHEDULED = """
+title: Schedule
+format: 320x180 @ 24fps
+
+INT. ROOM - DAY
+
+SHOT 1 WIDE 2s
+  A door opens.
+
+SHOT 2 MEDIUM 2s continuous
+  A hand reaches in.
+
+SHOT 3 CLOSE-UP 2s continuous
+  The hand finds the switch.
+
+SHOT 4 WIDE 1s
+  takes: 2
+  The light comes on.
+"""
+
+
+def test_the_schedule_runs_chains_in_order_longest_first_and_takes_side_by_side(project):
+    plan = project.plan(SCHEDULED)
+    # Three workers: one for the chain of continuous shots, two for shot 4's takes.
+    slots = {slot.node.id: slot for slot in simulate(plan, 3, done=lambda node: False)}
+    chain = [slots[f"shot/{n}/take0/window0"] for n in (1, 2, 3)]
+    assert chain[0].start == 0  # the longest chain starts first
+    assert chain[0].end <= chain[1].start and chain[1].end <= chain[2].start
+    rank = ranks(plan)
+    assert rank["shot/1/take0/window0"] > rank["shot/4/take0/window0"]
+    takes = slots["shot/4/take0/window0"], slots["shot/4/take1/window0"]
+    assert takes[0].worker != takes[1].worker
+    assert takes[0].start < takes[1].end and takes[1].start < takes[0].end  # side by side
+    lines = describe(plan, 3, done=lambda node: False)
+    serial = sum(s.end - s.start for s in slots.values() if s.node.op == "generate")
+    makespan = max(s.end for s in slots.values())
+    assert makespan < serial
+    assert lines[-1].startswith("estimated makespan: ")
+
+
+def test_a_worker_that_cannot_see_the_cache_is_refused(chase, tmp_path):
+    plan = plan_film(_film(chase)).plan
+    worker = ShotWorker(plan, str(chase.parent), str(tmp_path / "cache"), {})
+    token = tmp_path / "token"
+    token.write_text("abc", encoding="utf-8")
+    assert worker.probe(str(token), "abc") is None
+    assert "reads other content" in worker.probe(str(token), "xyz")
+    assert "cannot read" in worker.probe(str(tmp_path / "elsewhere" / "token"), "abc")
+
+
+def test_ray_flags_need_the_ray_executor(chase, capsys):
+    assert main(["compile", str(chase), "--workers", "2"]) == 2
+    assert "--workers needs --executor ray" in capsys.readouterr().err
+
+
+def _film(script: Path):
+    from director.check import check_file
+
+    film = check_file(script).film
+    assert film is not None
+    return film
+
+
+def _is_ray_worker(pid: int) -> bool:
+    try:
+        return b"ray::" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
