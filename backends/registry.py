@@ -9,10 +9,11 @@ from importlib.metadata import entry_points
 from .base import Backend
 from .ltx2 import LTX2Backend
 from .preview import PreviewBackend
+from .tinyfm.backend import TinyFMBackend
 from .wan import WanBackend
 
 AUTO = "auto"
-_BUILT_IN: tuple[type[Backend], ...] = (PreviewBackend, LTX2Backend, WanBackend)
+_BUILT_IN: tuple[type[Backend], ...] = (PreviewBackend, LTX2Backend, WanBackend, TinyFMBackend)
 
 
 @cache

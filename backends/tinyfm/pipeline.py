@@ -18,11 +18,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import latent, sampler
+from . import WEIGHTS, latent, sampler
 from .model import REF_SIDE, Conditioning, Config, TinyFM
 from .text import Vocabulary
 
-WEIGHTS = Path(__file__).parent / "weights" / "tinyfm.safetensors"
 FORMAT = "tinyfm-1"
 FPS = 12.0  # the model's own frame rate
 DEFAULT_STEPS = 16

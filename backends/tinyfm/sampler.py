@@ -53,11 +53,10 @@ def sample_heun(velocity: Velocity, x: torch.Tensor, ts: torch.Tensor) -> torch.
     is plain Euler."""
     for t, t_next in zip(ts[:-1].tolist(), ts[1:].tolist(), strict=True):
         v = velocity(x, t)
-        x_euler = x + (t_next - t) * v
-        if t_next == 0.0:
-            x = x_euler
-        else:
-            x = x + (t_next - t) * 0.5 * (v + velocity(x_euler, t_next))
+        x_next = x + (t_next - t) * v
+        if t_next > 0.0:
+            x_next = x + (t_next - t) * 0.5 * (v + velocity(x_next, t_next))
+        x = x_next
     return x
 
 

@@ -1,0 +1,249 @@
+"""Train tinyfm from a seed: `python -m backends.tinyfm.train`.
+
+The defaults reproduce the shipped weights (`weights/tinyfm.safetensors`):
+the procedural clips of `data.py` (train split), rendered at 64x64, 12 fps
+and 16 kHz, encoded once into the fixed latents of `latent.py`, then
+rectified-flow training of the joint model (`model.py`) on both streams
+at once.  Progress goes to stdout (and `--log`); the EMA weights are written
+every `--save-every` steps and at the end, so a stopped run still leaves
+usable weights.
+
+Choices, all in `Settings`:
+- flow times from a logit-normal distribution (SD3), the same for both
+  streams, except in a quarter of the batch where the sound's time is drawn on
+  its own, so the audio branch also learns from cleaner (and noisier) video;
+- classifier-free guidance dropout: 10% of captions and references dropped
+  together, 10% of references alone; a quarter of the captions lose their
+  colour words, so the character's colours must come from the reference;
+- a random clock offset (0-2 s) on the time embeddings, so that the model
+  makes clips longer than the 2 s it saw;
+- AdamW, warm-up then cosine decay, gradient clipping, EMA of the weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import data, latent
+from .model import Conditioning, Config, TinyFM
+from .pipeline import WEIGHTS, conditioning, save_model
+from .text import Vocabulary, words
+
+COLOUR_WORDS = frozenset(data.COLOURS) | frozenset(data.BACKGROUND_COLOURS)
+
+
+@dataclass(frozen=True)
+class Settings:
+    seed: int = 0
+    clips: int = 6000
+    steps: int = 2000
+    batch: int = 32
+    lr: float = 1e-3
+    warmup: int = 100
+    weight_decay: float = 0.01
+    ema: float = 0.997
+    drop_all: float = 0.1
+    drop_reference: float = 0.1
+    drop_colours: float = 0.25
+    independent_audio_time: float = 0.25
+    max_offset: float = 2.0
+    dim: int = 128
+    depth: int = 4
+    heads: int = 4
+    threads: int = 2
+    save_every: int = 250
+
+
+@dataclass
+class Dataset:
+    video: torch.Tensor  # (N, 3, T, 16, 16) float16, normalised
+    audio: torch.Tensor  # (N, 32, F) float16, normalised
+    references: torch.Tensor  # (N, 3, 16, 16) in [-1, 1]
+    captions: list[str]
+
+
+def prompt_words() -> list[str]:
+    """The language's prompt words (director.prompts), so plan prompts read the same."""
+    from director.prompts import MOVE_VERBS, SIZE_WORDS
+
+    extra = ["left", "right", "up", "down", "in", "out", "slowly", "quickly", "camera"]
+    return [*SIZE_WORDS, *SIZE_WORDS.values(), *MOVE_VERBS.values(), *extra]
+
+
+def render_dataset(settings: Settings, log) -> tuple[Dataset, latent.Stats]:
+    """Render the training clips and encode them into normalised latents."""
+    raw = latent.Stats(0.0, 1.0, 0.0, 1.0)
+    videos, audios, refs, captions = [], [], [], []
+    started = time.monotonic()
+    for i, clip in enumerate(data.clips(settings.clips, settings.seed, split="train")):
+        videos.append(latent.encode_video(clip.frames, raw).half())
+        audios.append(latent.encode_audio(clip.audio, raw).half())
+        refs.append(_reference(clip.reference))
+        captions.append(clip.caption)
+        if (i + 1) % 500 == 0:
+            log(f"rendered {i + 1}/{settings.clips} clips ({time.monotonic() - started:.0f}s)")
+    video, audio = torch.stack(videos).float(), torch.stack(audios).float()
+    stats = latent.Stats(
+        video_mean=round(video.mean().item(), 4),
+        video_std=round(video.std().item(), 4),
+        audio_mean=round(audio.mean().item(), 4),
+        audio_std=round(audio.std().item(), 4),
+    )
+    video = ((video - stats.video_mean) / stats.video_std).half()
+    audio = ((audio - stats.audio_mean) / stats.audio_std).half()
+    return Dataset(video, audio, torch.stack(refs), captions), stats
+
+
+def _reference(image: np.ndarray) -> torch.Tensor:
+    from .pipeline import reference_tensor
+
+    return reference_tensor(image)
+
+
+def batch_conditioning(
+    model: TinyFM, dataset: Dataset, index: torch.Tensor, rng: np.random.Generator, s: Settings
+) -> Conditioning:
+    """Captions and references for a batch, with the guidance dropouts applied."""
+    captions, references = [], []
+    for i in index.tolist():
+        caption, reference = dataset.captions[i], dataset.references[i]
+        roll = rng.random()
+        if roll < s.drop_all:
+            caption, reference = "", None
+        elif roll < s.drop_all + s.drop_reference:
+            reference = None
+        if caption and rng.random() < s.drop_colours:
+            caption = " ".join(w for w in words(caption) if w not in COLOUR_WORDS)
+        captions.append(caption)
+        references.append(reference)
+    cond = conditioning(model, captions, [None] * len(captions))
+    for row, reference in enumerate(references):
+        if reference is not None:
+            cond.reference[row] = reference
+            cond.has_ref[row] = True
+    return cond
+
+
+def logit_normal(n: int, generator: torch.Generator) -> torch.Tensor:
+    return torch.sigmoid(torch.randn(n, generator=generator))
+
+
+def train(settings: Settings, out: Path, log=print) -> TinyFM:
+    torch.set_num_threads(settings.threads)
+    torch.manual_seed(settings.seed)
+    generator = torch.Generator().manual_seed(settings.seed)
+    rng = np.random.default_rng(settings.seed)
+    log(f"tinyfm training: {settings}")
+    dataset, stats = render_dataset(settings, log)
+    vocabulary = Vocabulary.build([*dataset.captions, *prompt_words()])
+    cfg = Config(
+        vocab_size=len(vocabulary),
+        max_words=vocabulary.max_words,
+        dim=settings.dim,
+        depth=settings.depth,
+        heads=settings.heads,
+    )
+    model = TinyFM(cfg, vocabulary, stats)
+    ema = TinyFM(cfg, vocabulary, stats)
+    ema.load_state_dict(model.state_dict())
+    ema.requires_grad_(False)
+    params = sum(p.numel() for p in model.parameters())
+    log(f"{len(vocabulary)} words, {params / 1e6:.2f}M parameters, stats {stats}")
+    optimiser = torch.optim.AdamW(
+        model.parameters(), lr=settings.lr, betas=(0.9, 0.99), weight_decay=settings.weight_decay
+    )
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: _lr(step, settings))
+    started, recent = time.monotonic(), []
+    n = len(dataset.captions)
+    for step in range(1, settings.steps + 1):
+        index = torch.randint(n, (settings.batch,), generator=generator)
+        loss_v, loss_a = _loss(model, dataset, index, generator, rng, settings)
+        loss = loss_v + loss_a
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        schedule.step()
+        _update_ema(ema, model, min(settings.ema, (1 + step) / (10 + step)))
+        recent.append((loss_v.item(), loss_a.item()))
+        if step % 20 == 0 or step == settings.steps:
+            elapsed = time.monotonic() - started
+            v, a = np.mean(recent, axis=0)
+            recent.clear()
+            eta = elapsed / step * (settings.steps - step)
+            log(
+                f"step {step}/{settings.steps} loss {v + a:.4f} (video {v:.4f} audio {a:.4f}) "
+                f"lr {schedule.get_last_lr()[0]:.2e} {elapsed / step:.2f}s/step "
+                f"elapsed {elapsed / 60:.1f}min eta {eta / 60:.1f}min"
+            )
+        if step % settings.save_every == 0 or step == settings.steps:
+            save_model(ema.eval(), out)
+    log(f"done in {(time.monotonic() - started) / 60:.1f} min; weights: {out}")
+    return ema
+
+
+def _loss(model, dataset, index, generator, rng, settings) -> tuple[torch.Tensor, torch.Tensor]:
+    """The rectified-flow loss of both streams: predict noise - data at x_t."""
+    b = len(index)
+    x_v, x_a = dataset.video[index].float(), dataset.audio[index].float()
+    noise_v = torch.randn(x_v.shape, generator=generator)
+    noise_a = torch.randn(x_a.shape, generator=generator)
+    t_v = logit_normal(b, generator)
+    own = torch.rand(b, generator=generator) < settings.independent_audio_time
+    t_a = torch.where(own, logit_normal(b, generator), t_v)
+    offset = torch.rand(b, generator=generator) * settings.max_offset
+    xt_v = (1 - t_v.view(b, 1, 1, 1, 1)) * x_v + t_v.view(b, 1, 1, 1, 1) * noise_v
+    xt_a = (1 - t_a.view(b, 1, 1)) * x_a + t_a.view(b, 1, 1) * noise_a
+    cond = batch_conditioning(model, dataset, index, rng, settings)
+    pred_v, pred_a = model(xt_v, xt_a, t_v, t_a, cond, time_offset=offset)
+    return (pred_v - (noise_v - x_v)).square().mean(), (pred_a - (noise_a - x_a)).square().mean()
+
+
+def _lr(step: int, settings: Settings) -> float:
+    if step < settings.warmup:
+        return (step + 1) / settings.warmup
+    progress = (step - settings.warmup) / max(1, settings.steps - settings.warmup)
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+@torch.no_grad()
+def _update_ema(ema: TinyFM, model: TinyFM, decay: float) -> None:
+    for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+        e.lerp_(p, 1 - decay)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m backends.tinyfm.train", description=__doc__.splitlines()[0]
+    )
+    for field in fields(Settings):
+        parser.add_argument(
+            f"--{field.name.replace('_', '-')}", type=type(field.default), default=None
+        )
+    parser.add_argument("--out", type=Path, default=WEIGHTS, help="where the weights go")
+    parser.add_argument("--log", type=Path, help="also write progress to this file")
+    args = parser.parse_args(argv)
+    given = {f.name: getattr(args, f.name) for f in fields(Settings)}
+    settings = replace(Settings(), **{k: v for k, v in given.items() if v is not None})
+    log_file = args.log.open("a", encoding="utf-8") if args.log else None
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+        if log_file:
+            log_file.write(line + "\n")
+            log_file.flush()
+
+    train(settings, args.out, log)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
