@@ -247,7 +247,7 @@ def _wanted(need: dict[str, float]) -> str:
     parts = []
     for key, amount in need.items():
         if key == "memory":
-            parts.append(f"{amount / 2**30:.1f} GiB of memory")
+            parts.append(f"{amount / 2**20:.0f} MiB of memory")
         else:
             parts.append(f"{amount:g} {RAY_NAMES[key]}")
     return ", ".join(parts)
@@ -270,9 +270,21 @@ class ShotWorker:
     """A Ray actor that makes shot nodes into the shared cache.  Its `RunContext` keeps
     every backend it loads, so the model stays loaded from one shot to the next."""
 
-    def __init__(self, plan: Plan, root: str, cache: str, runtime: dict[str, dict]):
-        self.context = RunContext(plan, Path(root), runtime=runtime)
+    def __init__(self, root: str, cache: str, runtime: dict[str, dict]):
+        self.root = Path(root)
+        self.runtime = runtime
         self.cache = Cache(Path(cache))
+        self.context: RunContext | None = None
+
+    def _context(self, plan: list) -> RunContext:
+        """The run's context, its plan fetched from Ray's object store once per worker
+        process (`plan` holds the plan's object ref, in a list so that Ray hands over
+        the ref rather than the plan with every node)."""
+        if self.context is None:
+            import ray
+
+            self.context = RunContext(ray.get(plan[0]), self.root, runtime=self.runtime)
+        return self.context
 
     def probe(self, path: str, token: str) -> str | None:
         """Why this worker cannot use the cache and the project folder; None if it can."""
@@ -283,16 +295,16 @@ class ShotWorker:
             return f"{here} cannot read {path}: {error.strerror or error}"
         if seen != token:
             return f"{here} reads other content in {path}: not the same file system"
-        if not self.context.root.is_dir():
-            return f"{here} cannot see the project folder {self.context.root}"
+        if not self.root.is_dir():
+            return f"{here} cannot see the project folder {self.root}"
         return None
 
-    def make(self, node: Node, inputs: dict[str, Entry]) -> Made:
+    def make(self, node: Node, inputs: dict[str, Entry], plan: list) -> Made:
         started = time.monotonic()
         entry = self.cache.get(node.hash)  # a retry may find what a killed attempt made
         if entry is None:
             try:
-                made = make_node(node, inputs, self.cache, self.context)
+                made = make_node(node, inputs, self.cache, self._context(plan))
             except DiskFull as full:
                 return Made(time.monotonic() - started, disk_full=str(full.__cause__ or full))
             if isinstance(made, Failure):
@@ -309,14 +321,16 @@ def _ray():
     return ray
 
 
-def connect(address: str | None, quiet: bool = True) -> bool:
+def connect(address: str | None) -> bool:
     """Connect to the cluster at `address` ("auto", "HOST:PORT", "ray://HOST:PORT"), or
     start a private one on this machine when None.  A process already connected (a
     notebook, a test) keeps its connection.  True when this call connected."""
     ray = _ray()
     if ray.is_initialized():
         return False
-    options = {"logging_level": logging.WARNING, "log_to_driver": not quiet}
+    # Ray's own notices (token authentication, tasks retried, …) and the workers' output
+    # stay out of the compile's: what a worker has to say comes back with its node.
+    options = {"logging_level": logging.ERROR, "log_to_driver": False}
     if address is None:
         options["include_dashboard"] = False
     try:
@@ -349,17 +363,17 @@ class _Pool:
                  progress: Progress):  # fmt: skip
         self.plan, self.context, self.cache = plan, context, cache
         self.address, self.workers, self.progress = address, workers, progress
-        self.quiet = progress.mode == "quiet"
         self.ray = None
         self.connected = False
         self.actors: list = []
         self.idle: list = []
         self.flying: dict = {}  # object ref → (node, actor)
+        self._plan = None  # the plan in Ray's object store, once started
 
     def start(self, todo: list[Node]) -> None:
         """Connect, check the cluster has room and shares the cache, start the workers."""
         self.ray = ray = _ray()
-        self.connected = connect(self.address, self.quiet)
+        self.connected = connect(self.address)
         need = worker_resources(self.plan, self.context.runtime, todo)
         fits = capacity(ray.nodes(), need)
         if fits == 0:
@@ -369,9 +383,7 @@ class _Pool:
         actor = ray.remote(ShotWorker).options(scheduling_strategy="SPREAD", **options)
         self._plan = ray.put(self.plan)
         root, cache = str(self.context.root), str(self.cache.root)
-        self.actors = [
-            actor.remote(self._plan, root, cache, self.context.runtime) for _ in range(count)
-        ]
+        self.actors = [actor.remote(root, cache, self.context.runtime) for _ in range(count)]
         self._probe()
         self.idle = list(self.actors)
         hosts = len({node["NodeID"] for node in ray.nodes() if node.get("Alive")})
@@ -399,7 +411,7 @@ class _Pool:
 
     def submit(self, node: Node, inputs: dict[str, Entry]) -> None:
         actor = self.idle.pop()
-        self.flying[actor.make.remote(node, inputs)] = (node, actor)
+        self.flying[actor.make.remote(node, inputs, [self._plan])] = (node, actor)
 
     def wait(self) -> tuple[Node, Made]:
         """The next node a worker finishes, and what came of it."""

@@ -24,6 +24,7 @@ from director.cli import main
 from director.operations import RunContext
 from director.plan import plan_film
 from director.ray_executor import ShotWorker, describe, execute, ranks, simulate
+from director.run import execute as local_execute
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "scripts_examples"
 NODE_LINE = re.compile(r"^\[\s*\d+/\d+ shots\] (\S+)\s+(\S+)\s+[\d.]+s$")
@@ -184,13 +185,15 @@ def test_the_schedule_runs_chains_in_order_longest_first_and_takes_side_by_side(
 
 
 def test_a_worker_that_cannot_see_the_cache_is_refused(chase, tmp_path):
-    plan = plan_film(_film(chase)).plan
-    worker = ShotWorker(plan, str(chase.parent), str(tmp_path / "cache"), {})
+    worker = ShotWorker(str(chase.parent), str(tmp_path / "cache"), {})
     token = tmp_path / "token"
     token.write_text("abc", encoding="utf-8")
     assert worker.probe(str(token), "abc") is None
     assert "reads other content" in worker.probe(str(token), "xyz")
     assert "cannot read" in worker.probe(str(tmp_path / "elsewhere" / "token"), "abc")
+    assert "cannot see the project" in ShotWorker("/nowhere", str(tmp_path), {}).probe(
+        str(token), "abc"
+    )
 
 
 def test_ray_flags_need_the_ray_executor(chase, capsys):
@@ -211,3 +214,36 @@ def _is_ray_worker(pid: int) -> bool:
         return b"ray::" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
+
+
+TWO_SHOTS = """
+title: Two
+format: 160x90 @ 24fps
+
+INT. ROOM - DAY
+
+SHOT 1 WIDE 1s
+  A door opens.
+
+SHOT 2 MEDIUM 1s
+  A light comes on.
+
+SHOT 3 WIDE 1s continuous
+  The room is empty.
+"""
+
+
+def test_a_shot_that_fails_on_a_worker_is_reported_as_a_local_failure(cluster, project):
+    plan = project.plan(TWO_SHOTS)
+    window = next(n for n in plan.nodes if n.id == "shot/2/take0/window0")
+    window.params["width"] = 161  # H.264 refuses an odd width: the encoder fails for real
+    results = {}
+    for name, run in (("local", local_execute), ("ray", execute)):
+        cache = Cache(project.root / f"cache-{name}")
+        results[name] = run(plan, project.root, cache, keep_going=True)
+    local, remote = results["local"], results["ray"]
+    assert [str(f) for f in remote.failures] == [str(f) for f in local.failures]
+    assert "film.shot:9:1: generate shot/2/take0/window0 failed: " in str(local.failures[0])
+    assert [n.id for n in remote.blocked] == [n.id for n in local.blocked]
+    assert {"shot/3/select", "film/mux"} <= {n.id for n in remote.blocked}
+    assert "shot/1/segment" in remote.ran  # the shots that do not depend on it are made
