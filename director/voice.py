@@ -20,6 +20,7 @@ raises.  ``SHOT_DIRECTOR_VOICE=library|program|none`` picks an engine.
 
 from __future__ import annotations
 
+import _ctypes
 import ctypes
 import io
 import logging
@@ -27,10 +28,12 @@ import math
 import os
 import shutil
 import subprocess
+import tempfile
 import threading
 import wave
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -99,7 +102,13 @@ _RATE, _PITCH = 1, 3
 
 
 class LibraryEngine(Engine):
-    """libespeak-ng from the espeakng-loader package, through ctypes (one at a time)."""
+    """libespeak-ng from the espeakng-loader package, through ctypes (one at a time).
+
+    espeak-ng keeps state from one utterance to the next: the same line said twice
+    in one process comes out different, even in length.  So each line is said by a
+    private copy of the library, loaded for it and unloaded after (about 10 ms), and
+    a line sounds the same whatever the process said before it, which cached entries,
+    resumed compiles and the Ray executor's workers rely on."""
 
     name = "espeak-ng library (espeakng-loader)"
     _lock = threading.Lock()
@@ -107,58 +116,83 @@ class LibraryEngine(Engine):
     def __init__(self) -> None:
         import espeakng_loader
 
-        lib = ctypes.CDLL(espeakng_loader.get_library_path())
-        lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
-        lib.espeak_Initialize.restype = ctypes.c_int
-        lib.espeak_SetSynthCallback.argtypes = [_SYNTH_CALLBACK]
-        lib.espeak_SetSynthCallback.restype = None
-        lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
-        lib.espeak_SetVoiceByName.restype = ctypes.c_int
-        lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
-        lib.espeak_SetParameter.restype = ctypes.c_int
-        lib.espeak_Synth.argtypes = [
-            ctypes.c_void_p,
-            ctypes.c_size_t,
-            ctypes.c_uint,
-            ctypes.c_int,
-            ctypes.c_uint,
-            ctypes.c_uint,
-            ctypes.c_void_p,
-            ctypes.c_void_p,
-        ]
-        lib.espeak_Synth.restype = ctypes.c_int
-        data = espeakng_loader.get_data_path().encode()
-        rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data, 0)
-        if rate <= 0:
-            raise OSError(f"espeak_Initialize failed ({rate})")
-        self.sample_rate = rate
-        self._lib = lib
-        self._chunks: list[np.ndarray] = []
-        self._callback = _SYNTH_CALLBACK(self._collect)  # kept alive with the engine
-        lib.espeak_SetSynthCallback(self._callback)
+        self._library = espeakng_loader.get_library_path()
+        self._data = espeakng_loader.get_data_path().encode()
+        with self._lock, self._loaded():  # fails here, not at the first line, if it cannot load
+            pass
 
-    def _collect(self, wav, count, events) -> int:
-        if wav and count > 0:
-            self._chunks.append(np.ctypeslib.as_array(wav, shape=(count,)).copy())
-        return 0  # go on
+    @contextmanager
+    def _loaded(self) -> Iterator[ctypes.CDLL]:
+        """A fresh instance of the library, initialised: a copy of its file, since the
+        dynamic loader hands out one instance per file."""
+        folder = tempfile.mkdtemp(prefix="shot-director-espeak-")
+        try:
+            copy = os.path.join(folder, "libespeak-ng.so")
+            shutil.copyfile(self._library, copy)
+            lib = ctypes.CDLL(copy)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        try:
+            _declare(lib)
+            rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, self._data, 0)
+            if rate <= 0:
+                raise OSError(f"espeak_Initialize failed ({rate})")
+            self.sample_rate = rate
+            yield lib
+            lib.espeak_Terminate()
+        finally:
+            dlclose = getattr(_ctypes, "dlclose", None)
+            if dlclose is not None:
+                dlclose(lib._handle)
 
     def speak(self, text: str, voice: Voice, rate: int) -> np.ndarray:
-        lib = self._lib
         data = text.encode("utf-8")
-        with self._lock:
+        chunks: list[np.ndarray] = []
+
+        def collect(wav, count, events) -> int:
+            if wav and count > 0:
+                chunks.append(np.ctypeslib.as_array(wav, shape=(count,)).copy())
+            return 0  # go on
+
+        callback = _SYNTH_CALLBACK(collect)
+        with self._lock, self._loaded() as lib:
+            lib.espeak_SetSynthCallback(callback)
             chosen = lib.espeak_SetVoiceByName(voice.name.encode()) == 0
             if not chosen and lib.espeak_SetVoiceByName(b"en") != 0:
                 raise OSError(f"espeak-ng has no voice {voice.name!r}")
             lib.espeak_SetParameter(_RATE, rate, 0)
             lib.espeak_SetParameter(_PITCH, voice.pitch, 0)
-            self._chunks = []
             status = lib.espeak_Synth(
                 data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None
             )
-            chunks, self._chunks = self._chunks, []
         if status != 0:
             raise OSError(f"espeak_Synth failed ({status})")
         return np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
+
+
+def _declare(lib: ctypes.CDLL) -> None:
+    """The signatures of the library functions used."""
+    lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+    lib.espeak_Initialize.restype = ctypes.c_int
+    lib.espeak_SetSynthCallback.argtypes = [_SYNTH_CALLBACK]
+    lib.espeak_SetSynthCallback.restype = None
+    lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+    lib.espeak_SetVoiceByName.restype = ctypes.c_int
+    lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+    lib.espeak_SetParameter.restype = ctypes.c_int
+    lib.espeak_Synth.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_size_t,
+        ctypes.c_uint,
+        ctypes.c_int,
+        ctypes.c_uint,
+        ctypes.c_uint,
+        ctypes.c_void_p,
+        ctypes.c_void_p,
+    ]
+    lib.espeak_Synth.restype = ctypes.c_int
+    lib.espeak_Terminate.argtypes = []
+    lib.espeak_Terminate.restype = ctypes.c_int
 
 
 class ProgramEngine(Engine):

@@ -154,3 +154,14 @@ def test_the_program_engine_speaks_too():
     engine = voice.ProgramEngine()
     samples = engine.speak("Hello there.", voice.voice_for("MARA"), 165)
     assert samples.dtype == np.int16 and samples.size > engine.sample_rate * 0.3
+
+
+@needs_engine
+def test_a_line_sounds_the_same_whatever_was_said_before_it():
+    # espeak-ng keeps state between utterances: without a fresh library for each line,
+    # the second of two identical lines (or a line after another speaker's) differed,
+    # so a voice made in a fresh process (a resumed compile, a Ray worker) differed too.
+    lines = [line("MARA", "Bring the lantern, and mind the steps.", 0, 96, "low and calm")]
+    first = voice.synthesize(lines, FPS, RATE, 96)
+    voice.synthesize([line("TOM", "Another night, old friend.", 0, 72, "a boy")], FPS, RATE, 72)
+    assert np.array_equal(voice.synthesize(lines, FPS, RATE, 96), first)
