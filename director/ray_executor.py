@@ -5,7 +5,7 @@
 the same failures; only where each node is made changes.
 
 Where nodes run.  A shot's own work (`ON_WORKERS`: its generation windows and
-what is made from its clips, joins, scores, the take chosen, the scratch
+what is made from its clips: joins, scores, the take chosen, its scratch
 voice, its segment and transitions of the cut) runs on a pool of Ray actors.
 Each actor keeps the backends it has loaded (`RunContext` holds them), so a
 model is loaded once per worker, not once per shot, and each asks Ray for the
@@ -13,7 +13,9 @@ resources its backends declare (`Backend.resources`: a GPU for a diffusers
 backend on CUDA, else a CPU; and the memory of the dearest window that the
 backend's estimate gives for a CPU backend).  Reading the project's files
 (`asset`, `prompt`) and the three nodes that need every shot (`assemble`,
-`mix`, `mux`) run on the driver.
+`mix`, `mux`) run on the driver.  Every node must make the same bytes in any
+process, whatever that process made before (the scratch voice, for one, says
+each line with a fresh instance of espeak-ng for that reason).
 
 The cache is shared, not shipped.  A worker makes a node exactly as a local
 run does (`run.make_node`: a staging folder, then one rename into the cache)
@@ -49,7 +51,9 @@ import contextlib
 import errno
 import heapq
 import logging
+import signal
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -321,30 +325,39 @@ def _ray():
     return ray
 
 
-def connect(address: str | None) -> bool:
+def connect(address: str | None) -> Callable[[], None] | None:
     """Connect to the cluster at `address` ("auto", "HOST:PORT", "ray://HOST:PORT"), or
-    start a private one on this machine when None.  A process already connected (a
-    notebook, a test) keeps its connection.  True when this call connected."""
+    start a private one on this machine when None.  Returns how to disconnect, or None
+    when this process was connected already (a notebook, a test), which keeps its
+    connection."""
     ray = _ray()
     if ray.is_initialized():
-        return False
+        return None
     # Ray's own notices (token authentication, tasks retried, …) and the workers' output
     # stay out of the compile's: what a worker has to say comes back with its node.
     options = {"logging_level": logging.ERROR, "log_to_driver": False}
     if address is None:
         options["include_dashboard"] = False
+    # ray.init installs its own SIGTERM handler and excepthook, and leaves them behind.
+    handler, excepthook = signal.getsignal(signal.SIGTERM), sys.excepthook
     try:
         ray.init(address=address, **options)
     except (ConnectionError, ValueError, RuntimeError) as error:
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
         raise ClusterError(f"cannot connect to {where}: {error}") from None
-    return True
+
+    def disconnect() -> None:
+        ray.shutdown()
+        signal.signal(signal.SIGTERM, handler)
+        sys.excepthook = excepthook
+
+    return disconnect
 
 
 def cluster_workers(plan: Plan, address: str | None, runtime: dict[str, dict]) -> int:
     """How many workers the cluster fits for this plan (for `--dry-run`)."""
     ray = _ray()
-    connected = connect(address)
+    disconnect = connect(address)
     try:
         need = worker_resources(plan, runtime, plan.nodes)
         fits = capacity(ray.nodes(), need)
@@ -352,8 +365,8 @@ def cluster_workers(plan: Plan, address: str | None, runtime: dict[str, dict]) -
             raise ClusterError(_no_room(need))
         return fits
     finally:
-        if connected:
-            ray.shutdown()
+        if disconnect is not None:
+            disconnect()
 
 
 class _Pool:
@@ -364,7 +377,7 @@ class _Pool:
         self.plan, self.context, self.cache = plan, context, cache
         self.address, self.workers, self.progress = address, workers, progress
         self.ray = None
-        self.connected = False
+        self.disconnect: Callable[[], None] | None = None
         self.actors: list = []
         self.idle: list = []
         self.flying: dict = {}  # object ref → (node, actor)
@@ -373,7 +386,7 @@ class _Pool:
     def start(self, todo: list[Node]) -> None:
         """Connect, check the cluster has room and shares the cache, start the workers."""
         self.ray = ray = _ray()
-        self.connected = connect(self.address)
+        self.disconnect = connect(self.address)
         need = worker_resources(self.plan, self.context.runtime, todo)
         fits = capacity(ray.nodes(), need)
         if fits == 0:
@@ -433,8 +446,8 @@ class _Pool:
         for actor in self.actors:
             with contextlib.suppress(Exception):  # gone with its node: nothing to stop
                 self.ray.kill(actor)
-        if self.connected:
-            self.ray.shutdown()
+        if self.disconnect is not None:
+            self.disconnect()
 
 
 def _first_line(error: BaseException) -> str:

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -33,6 +34,8 @@ NODE_LINE = re.compile(r"^\[\s*\d+/\d+ shots\] (\S+)\s+(\S+)\s+[\d.]+s$")
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     temp = tmp_path_factory.mktemp("ray")
+    # ray.init leaves its SIGTERM handler and excepthook behind: put them back after.
+    handler, excepthook = signal.getsignal(signal.SIGTERM), sys.excepthook
     ray.init(
         num_cpus=2,
         include_dashboard=False,
@@ -43,34 +46,52 @@ def cluster(tmp_path_factory):
     )
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
+    signal.signal(signal.SIGTERM, handler)
+    sys.excepthook = excepthook
+
+
+def small_example(folder: Path, name: str) -> Path:
+    """An example copied with its references, at 256x144 so that it is quick."""
+    shutil.copytree(EXAMPLES / "refs", folder / "refs")
+    text = (EXAMPLES / f"{name}.shot").read_text(encoding="utf-8")
+    assert "format: 1280x720 @ 24fps" in text
+    script = folder / f"{name}.shot"
+    script.write_text(text.replace("format: 1280x720 @ 24fps", "format: 256x144 @ 24fps"))
+    return script
+
+
+def compile_locally(script: Path, folder: Path) -> Path:
+    out = folder / f"{script.stem}.mp4"
+    cache = folder / "cache"
+    assert main(["compile", str(script), "-o", str(out), "-q", "--cache", str(cache)]) == 0
+    return out
 
 
 @pytest.fixture(scope="module")
 def chase(tmp_path_factory) -> Path:
-    """The chase example, copied with its references, at 256x144 so that it is quick."""
-    project = tmp_path_factory.mktemp("chase")
-    shutil.copytree(EXAMPLES / "refs", project / "refs")
-    text = (EXAMPLES / "chase.shot").read_text(encoding="utf-8")
-    assert "format: 1280x720 @ 24fps" in text
-    script = project / "chase.shot"
-    script.write_text(text.replace("format: 1280x720 @ 24fps", "format: 256x144 @ 24fps"))
-    return script
+    """The chase: 14 shots, two chains of `continuous` shots."""
+    return small_example(tmp_path_factory.mktemp("chase"), "chase")
 
 
 @pytest.fixture(scope="module")
 def reference(chase, tmp_path_factory) -> Path:
     """The chase compiled by the local executor."""
-    out = tmp_path_factory.mktemp("local") / "chase.mp4"
-    cache = out.parent / "cache"
-    assert main(["compile", str(chase), "-o", str(out), "-q", "--cache", str(cache)]) == 0
-    return out
+    return compile_locally(chase, tmp_path_factory.mktemp("local"))
 
 
-def test_the_ray_executor_makes_the_same_film_as_the_local_one(cluster, chase, reference,
+@pytest.mark.parametrize("name", ["chase", "lighthouse"])
+def test_the_ray_executor_makes_the_same_film_as_the_local_one(cluster, name, chase, reference,
                                                                tmp_path, capsys):  # fmt: skip
-    out = tmp_path / "chase.mp4"
+    # The chase has chains of continuous shots; the lighthouse two speakers' dialogue.
+    if name == "chase":
+        script = chase
+    else:
+        script = small_example(tmp_path / "project", name)
+        reference = compile_locally(script, tmp_path / "local")
+    out = tmp_path / f"{name}.mp4"
     cache = tmp_path / "cache"
-    command = ["compile", str(chase), "-o", str(out), "--cache", str(cache), "--executor", "ray"]
+    command = ["compile", str(script), "-o", str(out), "--cache", str(cache), "--executor", "ray"]
+    capsys.readouterr()
     assert main(command) == 0
     err = capsys.readouterr().err
     assert "2 Ray workers" in err
