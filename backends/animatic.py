@@ -78,6 +78,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
+from director.clips import frame_to_rgb
 from director.spec import CameraMove
 
 from .base import CharacterRefs, ShotRequest
@@ -387,7 +388,7 @@ def first_video_frame(path: Path) -> Image.Image | None:
     try:
         with av.open(str(path)) as container:
             for frame in container.decode(video=0):
-                return frame.to_image().convert("RGB")
+                return Image.fromarray(frame_to_rgb(frame))
     except (OSError, ValueError, av.FFmpegError, IndexError) as error:
         log.warning("the preview backend cannot read %s (%s); left out", path, error)
     return None

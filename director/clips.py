@@ -8,7 +8,7 @@ a clip's length.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -26,6 +26,12 @@ class VideoCodec:
     options: tuple[tuple[str, str], ...]
     suffix: str
 
+
+# swscale splits a conversion across threads by default, and the rows where
+# the slices meet (chroma is filtered across them) came out differently now
+# and then: about one 96x54 clip in 1,500 differed by a few levels in ~60
+# pixels, which broke "same frames, same bytes".  One thread is exact.
+SWSCALE_THREADS = 1
 
 # Cached intermediates favour speed and fidelity; delivery codecs favour size.
 INTERMEDIATE = VideoCodec("libx264", "yuv420p", (("preset", "ultrafast"), ("crf", "10")), ".mp4")
@@ -47,11 +53,14 @@ def write_clip(
     frames: Iterable[np.ndarray],
     fps: Fraction,
     codec: VideoCodec = INTERMEDIATE,
+    keyframes: Collection[int] = (),
 ) -> int:
     """Encode `frames` to `path`; returns how many were written.
 
     The size comes from the first frame.  Encoding is deterministic (same
     frames, same bytes), which the cache and resumable compiles rely on.
+    The frames numbered in `keyframes` are coded as keyframes, so that a
+    reader wanting only those decodes nothing else (`read_keyframes`).
     """
     count = 0
     with av.open(str(path), "w", options={"fflags": "+bitexact"}) as container:
@@ -64,8 +73,10 @@ def write_clip(
             # encode() leaves row padding uninitialised at some widths (96x54: the
             # chroma rows), and x264 read it, so the first clip a process encoded
             # could differ from the next.  A plain reformat gives tight planes.
-            video = video.reformat(format=codec.pix_fmt)
+            video = video.reformat(format=codec.pix_fmt, threads=SWSCALE_THREADS)
             video.pts = count
+            if count in keyframes:
+                video.pict_type = av.video.frame.PictureType.I
             for packet in stream.encode(video):
                 container.mux(packet)
             count += 1
@@ -88,6 +99,11 @@ def _add_stream(container, codec: VideoCodec, fps: Fraction, width: int, height:
     return stream
 
 
+def frame_to_rgb(frame: av.VideoFrame) -> np.ndarray:
+    """A decoded frame as HxWx3 uint8 RGB, converted the same way every time."""
+    return frame.to_ndarray(format="rgb24", threads=SWSCALE_THREADS)
+
+
 def read_frames(path: Path, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
     """Frames `start` to `stop` (exclusive) of a clip, decoded one at a time."""
     with av.open(str(path)) as container:
@@ -97,7 +113,26 @@ def read_frames(path: Path, start: int = 0, stop: int | None = None) -> Iterator
             if stop is not None and index >= stop:
                 break
             if index >= start:
-                yield frame.to_ndarray(format="rgb24")
+                yield frame_to_rgb(frame)
+
+
+def decode_keyframes(container, wanted: Collection[int]) -> dict[int, np.ndarray]:
+    """From an open clip, the frames numbered in `wanted` that it holds as
+    keyframes, decoding keyframes only: a few milliseconds each instead of
+    every frame up to them."""
+    found: dict[int, np.ndarray] = {}
+    stream = container.streams.video[0]
+    rate, base = stream.average_rate, stream.time_base
+    if not rate or not base:
+        return found
+    stream.codec_context.skip_frame = "NONKEY"
+    for frame in container.decode(stream):
+        index = None if frame.pts is None else round(frame.pts * base * rate)
+        if index in wanted:
+            found[index] = frame_to_rgb(frame)
+            if len(found) == len(wanted):
+                break
+    return found
 
 
 def count_frames(path: Path) -> int:

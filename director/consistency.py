@@ -42,6 +42,8 @@ from typing import ClassVar
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .clips import decode_keyframes, frame_to_rgb
+
 # Bumped when scoring changes what it measures: part of consistency nodes' hashes.
 VERSION = 1
 
@@ -49,9 +51,12 @@ EMBEDDERS = ("face", "appearance", "clip", "dinov2")
 AUTO = "auto"
 SAME_IDENTITY = 0.5  # the score at an embedder's calibrated threshold
 
-# Sampling: about one frame a second, at least 3 and at most 12 a take.
-SAMPLES_PER_SECOND = 1.0
-MIN_SAMPLES, MAX_SAMPLES = 3, 12
+# Sampling: about one frame every two seconds, at least 2 and at most 12 a take.
+# An identity does not change within a second or two of one take; each sample
+# costs a detection and a decode, and scoring must stay a small part of the
+# render (bench/consistency.py).
+SAMPLES_PER_SECOND = 0.5
+MIN_SAMPLES, MAX_SAMPLES = 2, 12
 # A character must be found in this share of the sampled frames; frames where
 # it is missing count as 0, so the take's score (the lower quartile) drops.
 QUARTILE = 25
@@ -584,7 +589,7 @@ class TakeScore:
 
 
 def sample_indices(frame_count: int, fps: float) -> list[int]:
-    """About one frame a second, spread evenly: the middle of equal parts."""
+    """About one frame every two seconds, spread evenly: the middle of equal parts."""
     if frame_count <= 0:
         return []
     wanted = round(frame_count / max(fps, 1e-6) * SAMPLES_PER_SECOND)
@@ -595,21 +600,27 @@ def sample_indices(frame_count: int, fps: float) -> list[int]:
 
 
 def sampled_frames(clip: Path) -> tuple[list[int], list[np.ndarray], float]:
-    """The sampled frames of a clip (decoded in one pass), their numbers and its rate."""
+    """The sampled frames of a clip, their numbers and its rate.  A take's clip
+    holds them as keyframes (see `generate`), which are decoded alone; any
+    other clip is decoded in one pass up to its last sample."""
     import av
 
     with av.open(str(clip)) as container:
         stream = container.streams.video[0]
         fps = float(stream.average_rate or 24)
         total = stream.frames or sum(1 for packet in container.demux(stream) if packet.size)
-    wanted = sample_indices(total, fps)
+        wanted = sample_indices(total, fps)
+        if stream.frames:
+            found = decode_keyframes(container, set(wanted))
+            if len(found) == len(wanted):
+                return wanted, [found[i] for i in wanted], fps
     pending, frames = set(wanted), []
     with av.open(str(clip)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for index, frame in enumerate(container.decode(stream)):
             if index in pending:
-                frames.append(frame.to_ndarray(format="rgb24"))
+                frames.append(frame_to_rgb(frame))
                 pending.discard(index)
                 if not pending:
                     break

@@ -27,6 +27,7 @@ from backends.base import Backend, CharacterRefs, ShotRequest, is_out_of_memory
 from . import assemble, voice
 from .cache import Entry
 from .clips import DELIVERY, count_frames, last_frame, read_frames, write_clip
+from .consistency import sample_indices
 from .media import kind_of
 from .plan import Node, Plan
 from .spec import CameraMove
@@ -188,7 +189,9 @@ def generate(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
 def _generate_once(backend: Backend, request: ShotRequest, out: Path, fps: Fraction) -> dict:
     result = backend.generate(request)
     frames = _checked(result.frames, request.frames, backend.black_is_failure)
-    written = write_clip(out / CLIP, frames, fps)
+    # The frames consistency scoring samples are keyframes, so it decodes only them.
+    samples = sample_indices(request.frames, float(fps))
+    written = write_clip(out / CLIP, frames, fps, keyframes=set(samples))
     if written != request.frames:
         raise OperationError(
             f"the {backend.name} backend made {written} frames instead of {request.frames}"
@@ -521,8 +524,12 @@ def _retry(node: Node, ctx: RunContext, inputs: Inputs, take: int) -> tuple[str,
                 raise OperationError(f"{source} is missing from the cache; compile again")
             entries[source] = entry
         clone = original.model_copy(
-            update={"id": renamed[original.id], "inputs": sources, "params": params,
-                    "hash": node_hash(original.op, params, hashes)}  # fmt: skip
+            update={
+                "id": renamed[original.id],
+                "inputs": sources,
+                "params": params,
+                "hash": node_hash(original.op, params, hashes),
+            }  # fmt: skip
         )
         made[clone.id] = (clone, _make(clone, entries, ctx, cache))
     last = renamed[template[-1].id]

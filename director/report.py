@@ -65,9 +65,7 @@ def build_record(
                 "frames": placed.frames,
                 "backend": take0.params["backend"] if take0 is not None else None,
                 "prompt": prompt.params["text"] if prompt is not None else "",
-                "characters": {
-                    c["name"]: c["refs"] for c in direction.get("characters", [])
-                },
+                "characters": {c["name"]: c["refs"] for c in direction.get("characters", [])},
                 "select": meta,
                 "reused": select_id in reused,
                 "seconds": {k: round(v, 3) for k, v in timing.items()},
@@ -79,7 +77,9 @@ def build_record(
         "title": plan.title,
         "plan": nodes[plan.output].hash,
         "fps": [plan.fps_num, plan.fps_den],
-        "consistency": None if scoring is None else {
+        "consistency": None
+        if scoring is None
+        else {
             "embedder": scoring["embedder"],
             "scoring": scoring["scoring"],
             "model": scoring.get("model"),
@@ -155,12 +155,15 @@ def render_report(record: dict, cache: Cache, root: Path) -> str:
 
 def _row(shot: dict, cache: Cache, root: Path) -> str:
     select = shot["select"]
-    refs = "".join(
-        f"<div>{html.escape(name)}</div><div class='refs'>"
-        + "".join(_img(_thumb_file(root / path), f"{name}: {path}") for path in paths)
-        + "</div>"
-        for name, paths in shot["characters"].items()
-    ) or "<span class='muted'>none</span>"
+    refs = (
+        "".join(
+            f"<div>{html.escape(name)}</div><div class='refs'>"
+            + "".join(_img(_thumb_file(root / path), f"{name}: {path}") for path in paths)
+            + "</div>"
+            for name, paths in shot["characters"].items()
+        )
+        or "<span class='muted'>none</span>"
+    )
     takes = "".join(
         _take(candidate, candidate["take"] == select.get("take"), cache)
         for candidate in select.get("candidates", [])
@@ -276,5 +279,7 @@ def _img(image: Image.Image | None, title: str) -> str:
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=80)
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f"<img alt='{html.escape(title)}' title='{html.escape(title)}' " \
+    return (
+        f"<img alt='{html.escape(title)}' title='{html.escape(title)}' "
         f"src='data:image/jpeg;base64,{data}'>"
+    )
