@@ -30,7 +30,7 @@ tilt up/down     content slides down/up, 20-30 % of the frame height
 zoom in/out      everything scales about the frame centre by 1.3-1.5x (or
                  its inverse)
 dolly in/out     the character scales by 1.35-1.5x, the background by the
-                 cube root of that (parallax)
+                 fourth root of that (parallax)
 orbit left/right the background slides left/right by 30-40 % of the width,
                  the character the other way by a third of that, and its
                  pattern turns with it
@@ -39,8 +39,9 @@ handheld         a sway of a few sines, 1.2-2.4 Hz, about 3 % of the frame
 
 Every clip is framed so that the character stays inside the middle 90 % of a
 square (or wider) frame in every frame, and its colours stay at least ΔE 25
-(CIE76) from every background colour, so the measurements (`measure.py`) can
-find it.
+(CIE76), and 48 levels in some channel, from every background colour (and so
+do the blends of its two colours that a small picture shows), so the
+measurements (`measure.py`) can find it.
 
 Timing.  Events lie on a 1/12 s grid (`BASE_FPS`), at least two grid steps
 from either end of the clip.  At any frame rate an event is shown at frame
@@ -145,6 +146,7 @@ BACKGROUND_COLOURS: dict[str, tuple[int, int, int]] = {
 NEUTRALS = ((205, 205, 205), (70, 70, 70))  # reference-image backgrounds: light, else dark
 COUNT_WORDS = {1: "once", 2: "twice", 3: "three times", 4: "four times"}
 MIN_CONTRAST = 25.0  # ΔE76 between every character colour and every background colour
+MIN_RGB = 48  # ... and this many levels in at least one channel (what segmentation needs)
 SAFE = 0.05  # the character keeps this far (frame heights) from every edge
 FLASH_DECAY = (1.0, 0.5, 0.25)  # a flash's strength on its frame and the next two
 
@@ -237,6 +239,10 @@ def _shade(rgb: tuple[int, int, int], k: float) -> tuple[int, int, int]:
     return tuple(int(min(255, max(0, round(c * k)))) for c in rgb)  # type: ignore[return-value]
 
 
+def _mix(a: tuple[int, int, int], b: tuple[int, int, int], k: float) -> tuple[int, int, int]:
+    return tuple(round(x * (1 - k) + y * k) for x, y in zip(a, b, strict=True))  # type: ignore[return-value]
+
+
 def background_palette(spec: ClipSpec) -> list[tuple[int, int, int]]:
     """Every colour the background may show (before a flash), for the contrast rule."""
     wall, wall2, floor = (BACKGROUND_COLOURS[n] for n in (spec.wall, spec.wall2, spec.floor))
@@ -244,6 +250,8 @@ def background_palette(spec: ClipSpec) -> list[tuple[int, int, int]]:
     out += [_shade(floor, 1.1), _shade(floor, 0.9), _shade(floor, 0.75 * 0.9)]
     if spec.background != "plain":
         out += [wall2]
+    if spec.background == "gradient":
+        out += [_mix(wall, wall2, k) for k in (0.2, 0.4, 0.6, 0.8)]
     return out
 
 
@@ -272,16 +280,29 @@ def _choice(rng: np.random.Generator, options) -> object:
     return options[int(rng.integers(len(options)))]
 
 
-def sample_spec(rng: np.random.Generator, split: str = "train", seconds: float = 2.0) -> ClipSpec:
-    """Draw one clip's choices, in `split` ("train" or "eval"), `seconds` long."""
+def sample_spec(
+    rng: np.random.Generator,
+    split: str = "train",
+    seconds: float = 2.0,
+    *,
+    camera: str | None = None,
+) -> ClipSpec:
+    """Draw one clip's choices, in `split` ("train" or "eval"), `seconds` long.
+
+    `camera` fixes the move (one of CAMERA_MOVES) instead of drawing it.
+    """
     if split not in ("train", "eval"):
         raise ValueError(f"split must be 'train' or 'eval', not {split!r}")
+    if camera is not None and camera not in CAMERA_MOVES:
+        raise ValueError(f"unknown camera move {camera!r}; one of {', '.join(CAMERA_MOVES)}")
     ticks = int(math.floor(seconds * BASE_FPS + 1e-9))
     if ticks < 8:
         raise ValueError(f"a clip must last at least {8 / BASE_FPS:.3f}s, not {seconds}s")
     # The move first and kept, so that framing (which some moves make harder) does
-    # not skew the moves' shares; then the character, then everything else.
-    camera = str(_choice(rng, CAMERA_MOVES))
+    # not skew the moves' shares; then the character, then everything else (a few
+    # hundred tries, else another character: some blends clash with every wall).
+    if camera is None:
+        camera = str(_choice(rng, CAMERA_MOVES))
     while True:
         primary = str(_choice(rng, CHARACTER_COLOURS))
         pattern = str(_choice(rng, PATTERNS))
@@ -290,12 +311,12 @@ def sample_spec(rng: np.random.Generator, split: str = "train", seconds: float =
             secondary = str(_choice(rng, CHARACTER_COLOURS))
             if _delta_e76(COLOURS[primary], COLOURS[secondary]) < 40:
                 continue
-        if split_of(primary, secondary, pattern, camera) == split:
-            break
-    while True:
-        spec = _draw(rng, seconds, ticks, camera, primary, secondary, pattern)
-        if spec is not None and _contrasted(spec) and _framed(spec):
-            return spec
+        if split_of(primary, secondary, pattern, camera) != split:
+            continue
+        for _ in range(300):
+            spec = _draw(rng, seconds, ticks, camera, primary, secondary, pattern)
+            if spec is not None and _contrasted(spec) and _framed(spec):
+                return spec
 
 
 def _draw(
@@ -368,9 +389,15 @@ def _draw(
 
 
 def _contrasted(spec: ClipSpec) -> bool:
+    """Every character colour, and the blends of the two that a small picture shows, against
+    every background colour."""
+    colours = character_colours(spec)
+    if len(colours) == 2:
+        colours += [_mix(colours[0], colours[1], k) for k in (0.3, 0.5)]
     return all(
         _delta_e76(c, b) >= MIN_CONTRAST
-        for c in character_colours(spec)
+        and max(abs(x - y) for x, y in zip(c, b, strict=True)) >= MIN_RGB
+        for c in colours
         for b in background_palette(spec)
     )
 
@@ -433,7 +460,7 @@ def caption_for(spec: ClipSpec) -> str:
 # -- the camera ---------------------------------------------------------------------------------
 
 FLOOR = 0.22  # the floor line, world y
-DOLLY_PLATE_SHARE = 1 / 3  # the background's share of a dolly's (log) scale change
+DOLLY_PLATE_SHARE = 1 / 4  # the background's share of a dolly's (log) scale change
 ORBIT_CHARACTER_SHARE = 1 / 3  # the character's travel against the background's, in an orbit
 
 
@@ -574,7 +601,8 @@ def _background(spec: ClipSpec, u: np.ndarray, v: np.ndarray, px: np.ndarray) ->
     wall = _rgb(spec.wall, BACKGROUND_COLOURS)
     wall2 = _rgb(spec.wall2, BACKGROUND_COLOURS)
     floor = _rgb(spec.floor, BACKGROUND_COLOURS)
-    mottle = _mottle(rng, u, v, 0.12)
+    # two octaves of mottle, so every wall has texture a camera move can be seen by
+    mottle = np.clip(_mottle(rng, u, v, 0.12) + 0.7 * _mottle(rng, u, v, 0.05), -1.0, 1.0)
     if spec.background == "gradient":
         k = np.clip((v + 0.8) / (FLOOR + 0.8), 0.0, 1.0)[..., None]
         paint = wall2 * (1 - k) + wall * k
@@ -593,9 +621,12 @@ def _background(spec: ClipSpec, u: np.ndarray, v: np.ndarray, px: np.ndarray) ->
         paint = paint * (1 - grout) + wall2 * grout
     colour = paint * shade[..., None]
     # the floor: boards with dark seams, a darker line where it meets the wall
-    boards = 1.0 + 0.08 * rng.uniform(-1, 1, 97)[np.floor(u / 0.18).astype(np.int64) % 97]
+    # boards of uneven widths (a repeating floor would let a pan alias)
+    seams = np.cumsum(rng.uniform(0.1, 0.3, 80)) - 12.0
+    board = np.clip(np.searchsorted(seams, u), 1, len(seams) - 1)
+    seam = np.minimum(u - seams[board - 1], seams[board] - u)
+    boards = 1.0 + 0.1 * rng.uniform(-1, 1, len(seams))[board]
     fcol = floor * (boards + 0.04 * _noise1(rng, v, 0.05))[..., None]
-    seam = _tri(u / 0.18) * 0.18
     fcol = fcol * (1 - 0.3 * _edge(seam - 0.006, px))[..., None]
     on_floor = _edge(FLOOR - v, px)[..., None]
     line = _edge(np.abs(v - FLOOR) - 0.006, px)[..., None]
@@ -702,7 +733,8 @@ def _audio(spec: ClipSpec, frames: int, fps: int, rate: int) -> np.ndarray:
 # -- rendering ----------------------------------------------------------------------------------
 
 
-def _events(spec: ClipSpec, frames: int, fps: float) -> tuple[Event, ...]:
+def _events(spec: ClipSpec, frames: int, fps: float, aspect: float = 1.0) -> tuple[Event, ...]:
+    """The spec's events at `fps`; x, y are fractions of a frame `aspect` times as wide as high."""
     poses = camera_poses(spec, frames, fps)
     out = []
     for i, tick in enumerate(spec.event_ticks):
@@ -713,7 +745,7 @@ def _events(spec: ClipSpec, frames: int, fps: float) -> tuple[Event, ...]:
             s, tx, ty = poses.char[frame]
             x = s * (spec.position + tx) + poses.shake[frame, 0]
             y = s * (FLOOR + ty) + poses.shake[frame, 1]
-            out.append(Event(frame, "bounce", float(x + 0.5), float(y + 0.5)))
+            out.append(Event(frame, "bounce", float(x / aspect + 0.5), float(y + 0.5)))
         else:
             fx, fy = spec.flash_points[i]
             out.append(Event(frame, "flash", fx, fy))
@@ -733,6 +765,17 @@ def _flash_strength(spec: ClipSpec, frames: int, fps: float) -> list[list[tuple]
 
 def render_frames(spec: ClipSpec, size: tuple[int, int], fps: float) -> np.ndarray:
     """The clip's pictures, (T, H, W, 3) uint8, `size` = (height, width)."""
+    picture, _ = _layers(spec, size, fps)
+    return np.floor(np.clip(picture, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+
+
+def character_coverage(spec: ClipSpec, size: tuple[int, int], fps: float) -> np.ndarray:
+    """How much of each pixel the character covers, (T, H, W) in 0..1: ground truth for tests."""
+    return _layers(spec, size, fps)[1]
+
+
+def _layers(spec: ClipSpec, size: tuple[int, int], fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """The pictures as floats (T, H, W, 3) in about 0..1, and the character's coverage."""
     height, width = size
     frames = max(1, round(spec.seconds * fps))
     poses = camera_poses(spec, frames, fps)
@@ -768,7 +811,7 @@ def render_frames(spec: ClipSpec, size: tuple[int, int], fps: float) -> np.ndarr
             dy = ys[0] - (fy - 0.5)
             glow = strength * (0.25 + 0.75 / (1 + (dx * dx + dy * dy) / 0.02))
             picture[f] = picture[f] + (1 - picture[f]) * glow[..., None] * np.array([1, 0.97, 0.85])
-    return np.floor(np.clip(picture, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+    return picture, alpha
 
 
 def reference_image(spec: ClipSpec, side: int = 64) -> np.ndarray:
@@ -799,7 +842,7 @@ def render(
         caption=caption_for(spec),
         reference=reference_image(spec, min(size)),
         camera=spec.camera,
-        events=_events(spec, len(frames), fps),
+        events=_events(spec, len(frames), fps, size[1] / size[0]),
         spec=spec,
     )
 
