@@ -170,3 +170,24 @@ def test_bad_shapes_are_refused():
         measure.camera_direction(np.zeros((4, 8, 8), np.uint8))
     with pytest.raises(ValueError, match="reference"):
         measure.reference_delta_e(np.zeros((4, 16, 16, 3), np.uint8), np.zeros((16, 16)))
+
+
+def test_the_eval_harness_passes_the_procedural_clips_and_fails_the_shams(capsys):
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import tinyfm_eval
+
+    code = tinyfm_eval.main(["--oracle", "--n", "4", "--size", "48", "48", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["pass"], out
+    real, moved, other = out["conditions"].values()
+    assert real["camera_accuracy"] == 1.0 and real["sync_ms"] <= 5.0
+    assert moved["sync_ms"] >= 200 and other["camera_accuracy"] < 0.5
+    with pytest.raises(SystemExit):  # --steps is for a model
+        tinyfm_eval.main(["--oracle", "--steps", "3"])
+    # without a model: exit 2 and say why
+    assert tinyfm_eval.main(["--n", "1", "--weights", "/nonexistent/tinyfm.safetensors"]) == 2
+    assert "cannot load the model" in capsys.readouterr().err
