@@ -40,6 +40,7 @@ N_FFT = 512
 HOP = 400  # 25 ms: 40 mel frames a second
 MEL_BANDS = 32
 _FLOOR = 1e-5
+GATE = 1e-2  # band power under which a band is silent (amplitude about 1e-3)
 
 
 @dataclass(frozen=True)
@@ -103,9 +104,12 @@ def decode_audio(latent: torch.Tensor, stats: Stats, samples: int, seed: int = 0
     seeded phase, its amplitude the band's, interpolated between frame centres
     geometrically (linearly in log amplitude, so onsets stay steep)."""
     power = torch.exp(latent.double() * stats.audio_std + stats.audio_mean) - _FLOOR
+    # A soft gate: what is left of the silence floor after generation is faint
+    # noise, inaudible but full of small onsets; the gate's level is taken off.
+    power = (power - GATE).clamp_min(0.0)
     # A sinusoid of amplitude A puts about A^2 * N * sum(w^2) / 4 into its band's power.
     scale = N_FFT * float(_window().square().sum()) / 4
-    log_amplitude = 0.5 * torch.log(power.clamp_min(1e-12) / scale).numpy()
+    log_amplitude = 0.5 * torch.log(power.clamp_min(1e-30) / scale).numpy()
     t = np.arange(samples, dtype=np.float64)
     centres = np.arange(latent.shape[1]) * HOP  # frame k is centred on sample k * HOP
     phases = np.random.default_rng(seed).uniform(0, 2 * np.pi, MEL_BANDS)

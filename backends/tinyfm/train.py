@@ -43,9 +43,9 @@ COLOUR_WORDS = frozenset(data.COLOURS) | frozenset(data.BACKGROUND_COLOURS)
 @dataclass(frozen=True)
 class Settings:
     seed: int = 0
-    clips: int = 6000
-    steps: int = 2000
-    batch: int = 32
+    clips: int = 4000
+    steps: int = 2400
+    batch: int = 16
     lr: float = 1e-3
     warmup: int = 100
     weight_decay: float = 0.01
@@ -58,8 +58,8 @@ class Settings:
     dim: int = 128
     depth: int = 4
     heads: int = 4
-    threads: int = 2
-    save_every: int = 250
+    threads: int = 1
+    save_every: int = 200
 
 
 @dataclass
