@@ -99,9 +99,11 @@ def _luma(frames: np.ndarray) -> np.ndarray:
 
 
 def flash_frames(frames: np.ndarray) -> np.ndarray:
-    """Which frames are lifted by a flash: brighter than the clip's median by FLASH_JUMP / 2."""
+    """Which frames are lifted by a flash: brighter by FLASH_JUMP / 2 than the darkest of the
+    three frames before them (a slow change of light, as a tilt up a gradient, is no flash)."""
     level = _luma(frames).mean(axis=(1, 2))
-    return level > np.median(level) + FLASH_JUMP / 2
+    before = np.array([level[max(0, f - 3) : f + 1].min() for f in range(len(level))])
+    return level - before > FLASH_JUMP / 2
 
 
 # -- colour -------------------------------------------------------------------------------------
@@ -211,19 +213,18 @@ def segment(frames: np.ndarray, ring: int = 3) -> np.ndarray:
     return raw & _dilate(core, (1, 2), 2)  # thin parts next to what is left stay
 
 
-def _palette(pixels: np.ndarray, k: int = 2, iterations: int = 12) -> tuple[np.ndarray, np.ndarray]:
-    """k-means of Lab pixels (N, 3), deterministic: (centres (k', 3), weights (k',))."""
+def _palette(pixels: np.ndarray, iterations: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """2-means of Lab pixels (N, 3), deterministic: (centres (k, 3), shares (k,)), k <= 2;
+    a cluster with under a tenth of the pixels is dropped."""
     if len(pixels) > 20000:
         pixels = pixels[:: len(pixels) // 20000 + 1]
-    # start from the two halves along the main axis of the colours (robust to the few
-    # outliers, such as edge pixels blended with the background, that farthest-point
-    # starts latch on to)
+    # start from the two sides of the mean along the main axis of the colours (robust
+    # to the few outliers, such as edge pixels blended with the background, that
+    # farthest-point starts latch on to; and to a colour that fills over half of them)
     mean = pixels.mean(axis=0)
     _, _, vt = np.linalg.svd(pixels - mean, full_matrices=False)
-    along = (pixels - mean) @ vt[0]
-    cut = np.quantile(along, np.linspace(0, 1, k + 1)[1:-1])
-    part = np.searchsorted(cut, along)
-    c = np.array([pixels[part == j].mean(0) if (part == j).any() else mean for j in range(k)])
+    part = ((pixels - mean) @ vt[0] > 0).astype(int)
+    c = np.array([pixels[part == j].mean(0) if (part == j).any() else mean for j in range(2)])
     for _ in range(iterations):
         label = np.argmin(((pixels[:, None] - c[None]) ** 2).sum(-1), axis=1)
         c = np.array(
