@@ -1,0 +1,256 @@
+"""Ray scaling benchmark: a 12-shot film with 1 and 2 Ray workers, and Ray's start-up cost.
+
+What it does:
+
+* Writes the seeded 12-shot film of `bench/_films.py` (1280x720 @ 24 fps on
+  the `preview` backend, the animatic: shots of 3-6 s with camera moves,
+  characters, dialogue, dissolves and fades, music and sound cues) and its
+  small, real reference files into a temporary folder.
+* Compiles it cold (a fresh cache each time), in this process, through
+  `director.compile.compile_film` as `director compile` does:
+  - with the local executor, the reference;
+  - for each worker count N (default 1 and 2): on a private Ray instance
+    started with `ray.init(num_cpus=N)` (no dashboard, its files under the
+    temporary folder) and `--executor ray`, so N workers make the shots.
+  Wall time is taken around the compile: starting the workers, every node,
+  writing the film. Starting and stopping Ray itself are timed apart.
+* Ray's start-up overhead: `ray.init`, starting 2 workers (actor processes
+  importing the runtime, and the shared-cache probe), and `ray.shutdown`.
+* Checks that every film is byte-identical to the local executor's (and if
+  one is not, names the nodes whose entries differ).
+* The machine's parallelism, before and after the Ray runs: the throughput of
+  two copies of a CPU-bound loop at once over one alone (2.0 on two idle
+  cores). On a shared machine it says how much of the target the hardware
+  left room for.
+
+Target: 2 workers at least 1.7x faster than 1 on this 2-core machine.
+
+    .venv/bin/python bench/ray_scaling.py [--shots 12] [--workers 1 2] [--json] [--keep DIR]
+
+Exit status 0 (whatever the verdict), 2 if a compile fails or the films differ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import _films  # noqa: E402
+
+TARGET = 1.7
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shots", type=int, default=12)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--keep", type=Path, help="work in DIR and leave it there")
+    args = parser.parse_args()
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        folder = args.keep
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="ray-scaling-"))
+    try:
+        figures = run(folder, args.shots, args.workers, args.seed)
+    finally:
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    if figures is None:
+        return 2
+    if args.json:
+        print(json.dumps(figures, indent=1))
+    else:
+        report(figures)
+    return 0
+
+
+def run(folder: Path, shots: int, worker_counts: list[int], seed: int) -> dict | None:
+    import ray
+
+    from director import ray_executor
+    from director.cache import Cache
+    from director.check import check_file
+    from director.compile import Job, compile_film
+    from director.operations import RunContext
+    from director.plan import plan_film
+    from director.progress import Progress
+
+    film = _films.film_script(shots=shots, seed=seed)
+    script = _films.write_project(folder / "project", film)
+    checked = check_file(script)
+    plan = plan_film(checked.film).plan
+    frames, seconds = plan.timeline.frames, plan.timeline.frames * plan.fps_den / plan.fps_num
+
+    def compile_(name: str, **executor) -> float | None:
+        job = Job(
+            plan=plan,
+            script=script.resolve(),
+            output=folder / f"{name}.mp4",
+            cache=folder / f"cache-{name}",
+            progress="quiet",
+            **executor,
+        )
+        started = time.perf_counter()
+        code = compile_film(job)
+        wall = time.perf_counter() - started
+        if code != 0:
+            print(f"ray_scaling: the {name} compile failed ({code})", file=sys.stderr)
+            return None
+        return wall
+
+    def start_ray(cpus: int) -> float:
+        started = time.perf_counter()
+        ray.init(
+            num_cpus=cpus,
+            include_dashboard=False,
+            _temp_dir=str(folder / "ray"),
+            logging_level=logging.ERROR,
+            log_to_driver=False,
+        )
+        return time.perf_counter() - started
+
+    def stop_ray() -> float:
+        started = time.perf_counter()
+        ray.shutdown()
+        return time.perf_counter() - started
+
+    figures: dict = {
+        "machine": _films.machine(),
+        "ray": ray.__version__,
+        "film": {"shots": shots, "frames": frames, "seconds": round(seconds, 2)},
+        "load_before": {},
+        "wall_s": {},
+    }
+    figures["load_before"]["local"] = round(os.getloadavg()[0], 2)
+    local = compile_("local")
+    if local is None:
+        return None
+    figures["wall_s"]["local"] = round(local, 2)
+    reference = (folder / "local.mp4").read_bytes()
+
+    # Ray's own start-up: the instance, then 2 workers started and probed.
+    init = start_ray(2)
+    context = RunContext(plan, script.parent)
+    cache = Cache(folder / "cache-probe")
+    progress = Progress(shots, mode="quiet")
+    pool = ray_executor._Pool(plan, context, cache, None, 2, progress)
+    started = time.perf_counter()
+    pool.start([n for n in plan.nodes if n.op in ray_executor.ON_WORKERS])
+    workers_ready = time.perf_counter() - started
+    pool.close()
+    shutdown = stop_ray()
+    figures["startup_s"] = {
+        "ray_init": round(init, 2),
+        "start_2_workers": round(workers_ready, 2),
+        "ray_shutdown": round(shutdown, 2),
+    }
+
+    before = parallelism()
+    for count in worker_counts:
+        name = f"ray-{count}"
+        figures["load_before"][name] = round(os.getloadavg()[0], 2)
+        start_ray(count)
+        try:
+            wall = compile_(name, executor="ray")
+        finally:
+            stop_ray()
+        if wall is None:
+            return None
+        figures["wall_s"][name] = round(wall, 2)
+        if (folder / f"{name}.mp4").read_bytes() != reference:
+            print(f"ray_scaling: the {name} film differs from the local one", file=sys.stderr)
+            for line in differing(plan, folder / "cache-local", folder / f"cache-{name}"):
+                print(f"  {line}", file=sys.stderr)
+            return None
+    figures["machine_parallelism"] = [round(before, 2), round(parallelism(), 2)]
+    walls = figures["wall_s"]
+    if "ray-1" in walls and "ray-2" in walls:
+        figures["speedup_2_over_1"] = round(walls["ray-1"] / walls["ray-2"], 2)
+    return figures
+
+
+SPIN = "x = 0\nfor i in range(20_000_000): x += i"  # about 1.5 s of one core
+
+
+def parallelism() -> float:
+    """What this machine gives two busy processes now, in units of one: the throughput
+    of two copies of a CPU-bound loop at once over one alone (2.0 on two idle cores;
+    less when other jobs share them)."""
+    import subprocess
+
+    def spin(copies: int) -> float:
+        started = time.perf_counter()
+        processes = [
+            subprocess.Popen([sys.executable, "-c", SPIN], stdout=subprocess.DEVNULL)
+            for _ in range(copies)
+        ]
+        for process in processes:
+            process.wait()
+        return time.perf_counter() - started
+
+    return 2 * spin(1) / spin(2)
+
+
+def differing(plan, first: Path, second: Path) -> list[str]:
+    """The nodes whose entries differ between two caches of the same plan, in the plan's
+    order: the first of them is where the two runs parted."""
+    from director.run import schedule
+
+    lines = []
+    for node in schedule(plan):
+        manifests = [
+            json.loads((root / "entries" / node.hash[:2] / node.hash / "entry.json").read_text())
+            for root in (first, second)
+        ]
+        files = [{k: v["sha256"] for k, v in m["files"].items()} for m in manifests]
+        if files[0] != files[1]:
+            names = sorted(k for k in files[0] if files[0][k] != files[1].get(k))
+            lines.append(f"{node.op} {node.id}: {', '.join(names)} differ")
+    return lines
+
+
+def report(figures: dict) -> None:
+    machine = figures["machine"]
+    film = figures["film"]
+    print(
+        f"machine: {machine['cpu']}, {machine['cpus']} CPUs, {machine['memory_gib']} GiB; "
+        f"Python {machine['python']}, Ray {figures['ray']}, commit {machine['commit']}"
+    )
+    print(
+        f"film: {film['shots']} shots, {film['frames']} frames ({film['seconds']} s) at "
+        f"1280x720 @ 24 fps, preview backend; every compile cold, films byte-identical"
+    )
+    print(f"{'executor':<14} {'wall s':>8} {'load before':>12}")
+    for name, wall in figures["wall_s"].items():
+        print(f"{name:<14} {wall:>8.2f} {figures['load_before'][name]:>12.2f}")
+    startup = figures["startup_s"]
+    print(
+        f"Ray start-up: ray.init {startup['ray_init']:.2f} s, 2 workers started and probed "
+        f"{startup['start_2_workers']:.2f} s, ray.shutdown {startup['ray_shutdown']:.2f} s"
+    )
+    capacity = figures["machine_parallelism"]
+    print(
+        f"the machine's parallelism (two CPU-bound processes' throughput over one's), "
+        f"before and after the Ray runs: {capacity[0]:.2f}, {capacity[1]:.2f}"
+    )
+    if "speedup_2_over_1" in figures:
+        speedup = figures["speedup_2_over_1"]
+        verdict = "meets" if speedup >= TARGET else "misses"
+        print(f"speed-up, 2 workers over 1: {speedup:.2f}x ({verdict} the {TARGET}x target)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
