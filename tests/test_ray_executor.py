@@ -24,7 +24,15 @@ from director.cache import Cache
 from director.cli import main
 from director.operations import RunContext
 from director.plan import plan_film
-from director.ray_executor import ShotWorker, describe, execute, ranks, simulate
+from director.ray_executor import (
+    ShotWorker,
+    capacity,
+    describe,
+    execute,
+    ranks,
+    simulate,
+    worker_resources,
+)
 from director.run import execute as local_execute
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "scripts_examples"
@@ -268,3 +276,24 @@ def test_a_shot_that_fails_on_a_worker_is_reported_as_a_local_failure(cluster, p
     assert [n.id for n in remote.blocked] == [n.id for n in local.blocked]
     assert {"shot/3/select", "film/mux"} <= {n.id for n in remote.blocked}
     assert "shot/1/segment" in remote.ran  # the shots that do not depend on it are made
+
+
+def test_workers_ask_for_what_their_backends_declare(project):
+    from backends.wan import WanBackend
+
+    assert WanBackend.resources({}) == {"num_cpus": 1, "num_gpus": 1}
+    assert WanBackend.resources({"device": "cuda:1"}) == {"num_cpus": 1, "num_gpus": 1}
+    assert WanBackend.resources({"device": "cpu"}) == {"num_cpus": 1}
+    plan = project.plan(SCHEDULED)
+    need = worker_resources(plan, {}, plan.nodes)  # the animatic: a CPU and its memory
+    dearest = max(n.cost.memory_bytes for n in plan.nodes if n.op == "generate")
+    assert need == {"num_cpus": 1, "memory": dearest}
+    nodes = [
+        {"Alive": True, "Resources": {"CPU": 16.0, "GPU": 2.0, "memory": 64e9}},
+        {"Alive": True, "Resources": {"CPU": 1.0, "GPU": 8.0, "memory": 64e9}},
+        {"Alive": False, "Resources": {"CPU": 64.0, "GPU": 8.0, "memory": 64e9}},
+    ]
+    assert capacity(nodes, {"num_cpus": 1, "num_gpus": 1}) == 2 + 1  # GPUs, then a CPU, bind
+    assert capacity(nodes, need) == 17
+    assert capacity(nodes, {"num_cpus": 1, "num_gpus": 4}) == 0 + 1
+    assert capacity(nodes, {"num_cpus": 1, "num_gpus": 16}) == 0
