@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -23,7 +24,6 @@ import ray
 from director.cache import Cache
 from director.cli import main
 from director.operations import RunContext
-from director.plan import plan_film
 from director.ray_executor import (
     ShotWorker,
     capacity,
@@ -112,10 +112,10 @@ def test_the_ray_executor_makes_the_same_film_as_the_local_one(cluster, name, ch
     assert "ran 0 nodes" in capsys.readouterr().err
 
 
-def test_shots_are_made_on_the_workers_and_the_film_on_the_driver(cluster, chase, tmp_path):
-    plan = plan_film(_film(chase)).plan
-    context = RunContext(plan, chase.parent)
-    result = execute(plan, chase.parent, Cache(tmp_path / "cache"), context=context)
+def test_shots_are_made_on_the_workers_and_the_film_on_the_driver(cluster, project):
+    plan = project.plan(TWO_SHOTS)
+    context = RunContext(plan, project.root)
+    result = execute(plan, project.root, Cache(project.root / "cache"), context=context)
     assert result.ok and plan.output in result.outputs
     made = {node.op for node in plan.nodes if node.id in result.ran}
     assert {"generate", "segment", "mux"} <= made
@@ -230,14 +230,6 @@ def test_ray_flags_need_the_ray_executor(chase, capsys):
     assert "--workers needs --executor ray" in capsys.readouterr().err
 
 
-def _film(script: Path):
-    from director.check import check_file
-
-    film = check_file(script).film
-    assert film is not None
-    return film
-
-
 def _is_ray_worker(pid: int) -> bool:
     try:
         return b"ray::" in Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -297,3 +289,30 @@ def test_workers_ask_for_what_their_backends_declare(project):
     assert capacity(nodes, need) == 17
     assert capacity(nodes, {"num_cpus": 1, "num_gpus": 4}) == 0 + 1
     assert capacity(nodes, {"num_cpus": 1, "num_gpus": 16}) == 0
+
+
+def test_a_killed_driver_is_resumed_from_the_cache(cluster, chase, reference, tmp_path):
+    out = tmp_path / "chase.mp4"
+    cache = tmp_path / "cache"
+    command = [sys.executable, "-m", "director", "compile", str(chase), "-o", str(out), "-q",
+               "--cache", str(cache), "--executor", "ray", "--address", cluster]  # fmt: skip
+    driver = subprocess.Popen(command, cwd=chase.parent, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and driver.poll() is None:
+        if len(list((cache / "entries").glob("*/*/entry.json"))) >= 30:
+            break
+        time.sleep(0.01)
+    assert driver.poll() is None, driver.stderr.read().decode()
+    driver.kill()  # SIGKILL: no clean-up at all; its workers go with its job
+    driver.wait()
+    assert not out.exists()
+    finished = {
+        p.parent: p.parent.stat().st_ino for p in (cache / "entries").glob("*/*/entry.json")
+    }
+    assert len(finished) >= 30
+    code = main(["compile", str(chase), "-o", str(out), "-q", "--cache", str(cache),
+                 "--executor", "ray"])  # fmt: skip
+    assert code == 0
+    assert out.read_bytes() == reference.read_bytes()
+    # What the killed driver's workers had finished was reused, not made again.
+    assert all(folder.stat().st_ino == inode for folder, inode in finished.items())
