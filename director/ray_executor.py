@@ -92,14 +92,34 @@ def seconds(node: Node) -> float:
     return 0.0
 
 
+def frame_steps(node: Node) -> float:
+    """A generation window's work in frames x denoising steps, 0 for anything else: the
+    measure of work when a backend gives no time estimate."""
+    if node.op != "generate":
+        return 0.0
+    steps = node.cost.steps if node.cost is not None else node.params["options"].get("steps", 1)
+    return float(node.params["frames"] * steps)
+
+
+def durations(plan: Plan) -> tuple[Callable[[Node], float], str]:
+    """What each node is taken to cost, and the unit: seconds when every generation
+    window has its backend's time estimate, else frame-steps, which order the work
+    just as well (`ltx2` and `wan` give no time estimate yet)."""
+    windows = [node for node in plan.nodes if node.op == "generate"]
+    if all(node.cost is not None and node.cost.seconds is not None for node in windows):
+        return seconds, "s"
+    return frame_steps, "frame-steps"
+
+
 def ranks(plan: Plan) -> dict[str, float]:
-    """Each node's priority: the estimated seconds of the longest chain of nodes from it
+    """Each node's priority: the estimated cost of the longest chain of nodes from it
     (itself included) to the end of the plan."""
+    cost, _ = durations(plan)
     users = _users(plan)
     rank: dict[str, float] = {}
     for node in reversed(schedule(plan)):
         after = max((rank[user] for user in users.get(node.id, ())), default=0.0)
-        rank[node.id] = seconds(node) + after
+        rank[node.id] = cost(node) + after
     return rank
 
 
@@ -114,9 +134,10 @@ class Slot:
 
 
 def simulate(plan: Plan, workers: int, done: Callable[[Node], bool]) -> list[Slot]:
-    """The schedule the executor follows on `workers` workers if every node takes its
-    estimate (`seconds`): list scheduling by `ranks`.  Nodes that are `done` (in the
-    cache) and the driver's nodes take no time."""
+    """The schedule the executor follows on `workers` workers if every node costs what
+    `durations` says: list scheduling by `ranks`.  Nodes that are `done` (in the cache)
+    and the driver's nodes cost nothing."""
+    cost, _ = durations(plan)
     by_id = {node.id: node for node in plan.nodes}
     users = _users(plan)
     waiting = {node.id: len(set(node.inputs)) for node in plan.nodes}
@@ -144,8 +165,8 @@ def simulate(plan: Plan, workers: int, done: Callable[[Node], bool]) -> list[Slo
                 finish(node.id)
             elif free:
                 worker = heapq.heappop(free)
-                slots.append(Slot(node, worker, now, now + seconds(node)))
-                heapq.heappush(running, (now + seconds(node), worker, node.id))
+                slots.append(Slot(node, worker, now, now + cost(node)))
+                heapq.heappush(running, (now + cost(node), worker, node.id))
             else:
                 queued.append(item)
         for item in queued:
@@ -161,14 +182,28 @@ def simulate(plan: Plan, workers: int, done: Callable[[Node], bool]) -> list[Slo
 def describe(plan: Plan, workers: int, done: Callable[[Node], bool]) -> list[str]:
     """For `--dry-run`: the generation windows as they would be spread over `workers`
     workers, and the estimated makespan."""
+    cost, unit = durations(plan)
+    show = _clock if unit == "s" else (lambda work: f"{work:,.0f}")
     slots = [s for s in simulate(plan, workers, done) if s.node.op == "generate"]
-    lines = [f"parallel schedule on {workers} worker{'s' * (workers != 1)}:"]
+    plural = "s" * (workers != 1)
+    lines = [f"parallel schedule on {workers} worker{plural}" + ("" if unit == "s" else
+             " (in frame-steps: frames x denoising steps)") + ":"]  # fmt: skip
     for slot in sorted(slots, key=lambda s: (s.start, s.worker)):
         where = f"  ({slot.node.source})" if slot.node.source else ""
         lines.append(
-            f"  worker {slot.worker + 1:<3} {_clock(slot.start)} - {_clock(slot.end)}  "
+            f"  worker {slot.worker + 1:<3} {show(slot.start)} - {show(slot.end)}  "
             f"{slot.node.id}{where}"
         )
+    serial = sum(cost(s.node) for s in slots)
+    makespan = max((s.end for s in slots), default=0.0)
+    speedup = f", {serial / makespan:.1f}x" if makespan else ""
+    if unit == "s":
+        lines.append(
+            f"estimated makespan: {_clock(makespan)} of generation on {workers} worker{plural} "
+            f"({_clock(serial)} on one{speedup}); encoding the shots and assembling the "
+            "film come on top"
+        )
+        return lines
     unknown = sorted(
         {
             s.node.params["backend"]
@@ -176,19 +211,10 @@ def describe(plan: Plan, workers: int, done: Callable[[Node], bool]) -> list[str
             if s.node.cost is None or s.node.cost.seconds is None
         }
     )
-    if unknown:
-        lines.append(
-            f"estimated makespan: unknown (the {', '.join(unknown)} backend gives no time "
-            "estimate; the order above is by the graph alone)"
-        )
-        return lines
-    serial = sum(seconds(s.node) for s in slots)
-    makespan = max((s.end for s in slots), default=0.0)
-    speedup = f", {serial / makespan:.1f}x" if makespan else ""
     lines.append(
-        f"estimated makespan: {_clock(makespan)} of generation on {workers} "
-        f"worker{'s' * (workers != 1)} ({_clock(serial)} on one{speedup}); encoding the "
-        "shots and assembling the film come on top"
+        f"estimated makespan: {makespan:,.0f} frame-steps on {workers} worker{plural} "
+        f"({serial:,.0f} on one{speedup}); in seconds unknown: the {', '.join(unknown)} "
+        "backend gives no time estimate (docs/scaling.md has the arithmetic)"
     )
     return lines
 
