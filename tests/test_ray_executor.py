@@ -316,3 +316,11 @@ def test_a_killed_driver_is_resumed_from_the_cache(cluster, chase, reference, tm
     assert out.read_bytes() == reference.read_bytes()
     # What the killed driver's workers had finished was reused, not made again.
     assert all(folder.stat().st_ino == inode for folder, inode in finished.items())
+
+
+def test_without_time_estimates_the_schedule_is_in_frame_steps(project, capsys):
+    plan = project.plan(SCHEDULED, backend="wan")  # wan gives no time estimate
+    rank = ranks(plan)
+    assert rank["shot/1/take0/window0"] > rank["shot/4/take0/window0"] > 0
+    lines = describe(plan, 3, done=lambda node: False)
+    assert "frame-steps" in lines[0] and "frame-steps on 3 workers" in lines[-1]
