@@ -40,6 +40,7 @@ N_FFT = 512
 HOP = 400  # 25 ms: 40 mel frames a second
 MEL_BANDS = 32
 _FLOOR = 1e-5
+_DECODE_FRAMES = 4
 GATE = 1e-2  # band power under which a band is silent (amplitude about 1e-3)
 
 
@@ -66,16 +67,25 @@ def encode_video(frames: np.ndarray | torch.Tensor, stats: Stats) -> torch.Tenso
 
 def decode_video(latent: torch.Tensor, stats: Stats, size: tuple[int, int]) -> np.ndarray:
     """A (3, T, 16, 16) latent to (T, height, width, 3) uint8 frames; `size` is
-    (width, height).  A non-square size covers the square and is centre-cropped."""
+    (width, height).  A non-square size covers the square and is centre-cropped.
+    Decoded a few frames at a time, so a long shot at a large size needs memory
+    for its uint8 frames only."""
     width, height = size
     side = max(width, height)
-    x = latent * stats.video_std + stats.video_mean
-    x = x.permute(1, 0, 2, 3)  # (T, 3, 16, 16)
-    x = F.interpolate(x, size=(side, side), mode="bicubic", align_corners=False)
     top, left = (side - height) // 2, (side - width) // 2
-    x = x[:, :, top : top + height, left : left + width]
-    x = x.add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)
-    return x.permute(0, 2, 3, 1).contiguous().numpy()
+    x = (latent * stats.video_std + stats.video_mean).permute(1, 0, 2, 3)  # (T, 3, 16, 16)
+    out = np.empty((x.shape[0], height, width, 3), dtype=np.uint8)
+    for start in range(0, x.shape[0], _DECODE_FRAMES):
+        chunk = F.interpolate(
+            x[start : start + _DECODE_FRAMES],
+            size=(side, side),
+            mode="bicubic",
+            align_corners=False,
+        )
+        chunk = chunk[:, :, top : top + height, left : left + width]
+        chunk = chunk.add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)
+        out[start : start + len(chunk)] = chunk.permute(0, 2, 3, 1).numpy()
+    return out
 
 
 # ------------------------------------------------------------------- audio

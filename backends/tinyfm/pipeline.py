@@ -95,7 +95,7 @@ def reference_tensor(reference: np.ndarray | None) -> torch.Tensor:
     """An (R, R, 3) uint8 reference image as a (3, 16, 16) thumbnail in [-1, 1]."""
     if reference is None:
         return torch.zeros(3, REF_SIDE, REF_SIDE)
-    image = torch.as_tensor(np.asarray(reference)[..., :3]).float().permute(2, 0, 1)
+    image = torch.tensor(np.array(reference)[..., :3]).float().permute(2, 0, 1)
     return F.adaptive_avg_pool2d(image / 127.5 - 1.0, REF_SIDE)
 
 
