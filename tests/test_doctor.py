@@ -43,7 +43,8 @@ def test_doctor_says_plainly_there_is_no_gpu_and_no_weights(tmp_path, monkeypatc
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
     assert "there is no GPU and there are no model weights on this machine" in out
-    assert "What can run here: preview. `backend: auto` picks preview." in out
+    # tinyfm's weights ship in the package: it runs wherever torch does
+    assert "What can run here: preview, tinyfm. `backend: auto` picks preview." in out
     assert "ltx2     cannot run here" in out and "wan      cannot run here" in out
     assert "no model folder configured" in out and "no GPU that torch can use" in out
     assert "ltx2 and wan still run on the CPU when named" in out

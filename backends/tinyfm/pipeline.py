@@ -27,6 +27,7 @@ FPS = 12.0  # the model's own frame rate
 DEFAULT_STEPS = 16
 DEFAULT_GUIDANCE = 3.0
 DEFAULT_SAMPLER = "euler"
+DEFAULT_SHIFT = 1.0
 
 
 # ------------------------------------------------------------------ weights
@@ -129,11 +130,13 @@ def generate(
     cross_attention: bool = True,
     guidance: float = DEFAULT_GUIDANCE,
     method: str = DEFAULT_SAMPLER,
+    shift: float = DEFAULT_SHIFT,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A clip of `seconds`: (T, height, width, 3) uint8 frames at `fps` (`size` is
     (width, height)) and (samples,) float32 sound at 16 kHz.  The model makes 12
     frames a second; another rate takes the nearest made frame.  Sampling is by
-    `method` ("euler" or "heun") over `steps` with classifier-free guidance."""
+    `method` ("euler" or "heun") over `steps` (spaced by `sampler.times` with
+    `shift`) with classifier-free guidance."""
     frames, mels, samples = latent_shapes(seconds)
     generator = torch.Generator().manual_seed(seed)
     video = torch.randn(1, 3, frames, latent.LATENT_SIDE, latent.LATENT_SIDE, generator=generator)
@@ -155,7 +158,7 @@ def generate(
             lambda x, t: model_velocity(both, torch.cat([x, x]), t).chunk(2), guidance
         )
 
-    ts = sampler.times(steps or DEFAULT_STEPS, shift=1.0)
+    ts = sampler.times(steps or DEFAULT_STEPS, shift=shift)
     x = sampler.SAMPLERS[method](velocity, x, ts)
     video, audio = _unpack(x, video.shape, audio.shape)
     picture = latent.decode_video(video[0], model.stats, size)

@@ -43,13 +43,13 @@ COLOUR_WORDS = frozenset(data.COLOURS) | frozenset(data.BACKGROUND_COLOURS)
 @dataclass(frozen=True)
 class Settings:
     seed: int = 0
-    clips: int = 4000
-    steps: int = 2400
+    clips: int = 6000
+    steps: int = 5500
     batch: int = 16
     lr: float = 1e-3
     warmup: int = 100
     weight_decay: float = 0.01
-    ema: float = 0.997
+    ema: float = 0.998
     drop_all: float = 0.1
     drop_reference: float = 0.1
     drop_colours: float = 0.25
@@ -59,7 +59,7 @@ class Settings:
     depth: int = 4
     heads: int = 4
     threads: int = 1
-    save_every: int = 200
+    save_every: int = 500
 
 
 @dataclass
