@@ -191,3 +191,12 @@ def test_the_eval_harness_passes_the_procedural_clips_and_fails_the_shams(capsys
     # without a model: exit 2 and say why
     assert tinyfm_eval.main(["--n", "1", "--weights", "/nonexistent/tinyfm.safetensors"]) == 2
     assert "cannot load the model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("height", [0.5, 2.0])
+def test_a_reference_shrunk_below_a_few_pixels_is_read_at_its_own_size(height):
+    """A clip whose character is a pixel or two tall: shrinking the reference's to
+    match left no character to read, and the colour error raised."""
+    clip = data.render(data.sample_spec(np.random.default_rng(3), "eval"), size=(64, 64))
+    pixels = measure._reference_character(clip.reference, height)
+    assert len(pixels) == len(measure._reference_character(clip.reference))

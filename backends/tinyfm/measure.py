@@ -276,8 +276,12 @@ def _reference_character(reference: np.ndarray, height: float = 0.0) -> np.ndarr
         k = height / own
         size = (max(8, round(padded.shape[1] * k)), max(8, round(padded.shape[0] * k)))
         picture = Image.fromarray(np.clip(padded + 0.5, 0, 255).astype(np.uint8))
-        small = np.asarray(picture.resize(size, Image.BOX), dtype=np.float64)
-        mask = segment(small[None])[0]
+        scaled = np.asarray(picture.resize(size, Image.BOX), dtype=np.float64)
+        scaled_mask = segment(scaled[None])[0]
+        # A clip whose character is a few pixels tall would shrink the reference's
+        # to nothing: then its colours are read at the reference's own size.
+        if scaled_mask.sum() >= 4:
+            small, mask = scaled, scaled_mask
     if mask.sum() < 4:
         raise ValueError(
             "no character found in the reference image (it must differ from its border)"
