@@ -123,6 +123,35 @@ def ranks(plan: Plan) -> dict[str, float]:
     return rank
 
 
+class Frontier:
+    """The plan's nodes whose inputs are all finished, longest chain first (plan
+    order breaks ties): what both the real run and the dry-run's simulation pick
+    their next node from."""
+
+    def __init__(self, plan: Plan):
+        self.by_id = {node.id: node for node in plan.nodes}
+        self._users = _users(plan)
+        self._waiting = {node.id: len(set(node.inputs)) for node in plan.nodes}
+        self._position = {node.id: index for index, node in enumerate(plan.nodes)}
+        self._rank = ranks(plan)
+        self.ready = [self.key(i) for i, count in self._waiting.items() if count == 0]
+        heapq.heapify(self.ready)
+
+    def key(self, node_id: str) -> tuple[float, int, str]:
+        """A heap entry: the smallest is the node to make first."""
+        return (-self._rank[node_id], self._position[node_id], node_id)
+
+    def pop(self) -> Node:
+        return self.by_id[heapq.heappop(self.ready)[2]]
+
+    def finish(self, node_id: str) -> None:
+        """`node_id` is done: the nodes waiting only for it become ready."""
+        for user in self._users.get(node_id, ()):
+            self._waiting[user] -= 1
+            if self._waiting[user] == 0:
+                heapq.heappush(self.ready, self.key(user))
+
+
 @dataclass(frozen=True)
 class Slot:
     """One node of a simulated schedule: which worker makes it, from when to when."""
@@ -138,44 +167,30 @@ def simulate(plan: Plan, workers: int, done: Callable[[Node], bool]) -> list[Slo
     `durations` says: list scheduling by `ranks`.  Nodes that are `done` (in the cache)
     and the driver's nodes cost nothing."""
     cost, _ = durations(plan)
-    by_id = {node.id: node for node in plan.nodes}
-    users = _users(plan)
-    waiting = {node.id: len(set(node.inputs)) for node in plan.nodes}
-    position = {node.id: index for index, node in enumerate(plan.nodes)}
-    rank = ranks(plan)
-    ready = [(-rank[i], position[i], i) for i, count in waiting.items() if count == 0]
-    heapq.heapify(ready)
+    frontier = Frontier(plan)
     free = list(range(workers))
     running: list[tuple[float, int, str]] = []
     slots: list[Slot] = []
     now = 0.0
-
-    def finish(node_id: str) -> None:
-        for user in users.get(node_id, ()):
-            waiting[user] -= 1
-            if waiting[user] == 0:
-                heapq.heappush(ready, (-rank[user], position[user], user))
-
-    while ready or running:
-        queued = []
-        while ready:
-            item = heapq.heappop(ready)
-            node = by_id[item[2]]
+    while frontier.ready or running:
+        waiting_for_a_worker = []
+        while frontier.ready:
+            node = frontier.pop()
             if node.op not in ON_WORKERS or done(node):
-                finish(node.id)
+                frontier.finish(node.id)
             elif free:
                 worker = heapq.heappop(free)
                 slots.append(Slot(node, worker, now, now + cost(node)))
                 heapq.heappush(running, (now + cost(node), worker, node.id))
             else:
-                queued.append(item)
-        for item in queued:
-            heapq.heappush(ready, item)
+                waiting_for_a_worker.append(frontier.key(node.id))
+        for item in waiting_for_a_worker:
+            heapq.heappush(frontier.ready, item)
         if not running:
             break
         now, worker, node_id = heapq.heappop(running)
         heapq.heappush(free, worker)
-        finish(node_id)
+        frontier.finish(node_id)
     return slots
 
 
@@ -515,21 +530,10 @@ def execute(
 
 def _run(plan, cache: Cache, context, progress: Progress, result: RunResult, pool: _Pool,
          keep_going: bool) -> None:  # fmt: skip
-    by_id = {node.id: node for node in plan.nodes}
-    users = _users(plan)
-    waiting = {node.id: len(set(node.inputs)) for node in plan.nodes}
-    position = {node.id: index for index, node in enumerate(plan.nodes)}
-    rank = ranks(plan)
-    ready = [(-rank[i], position[i], i) for i, count in waiting.items() if count == 0]
-    heapq.heapify(ready)
+    frontier = Frontier(plan)
+    finish = frontier.finish
     queue: list[tuple[float, int, str]] = []  # shot nodes to make, waiting for a worker
     failed: set[str] = set()
-
-    def finish(node_id: str) -> None:
-        for user in users.get(node_id, ()):
-            waiting[user] -= 1
-            if waiting[user] == 0:
-                heapq.heappush(ready, (-rank[user], position[user], user))
 
     def fail(node: Node, failure: Failure) -> bool:
         """Note a failure; True when the run stops for it."""
@@ -540,8 +544,8 @@ def _run(plan, cache: Cache, context, progress: Progress, result: RunResult, poo
         return not keep_going
 
     while True:
-        while ready:
-            node = by_id[heapq.heappop(ready)[2]]
+        while frontier.ready:
+            node = frontier.pop()
             if any(i in failed for i in node.inputs):
                 failed.add(node.id)
                 result.blocked.append(node)
@@ -549,7 +553,7 @@ def _run(plan, cache: Cache, context, progress: Progress, result: RunResult, poo
             elif reuse(node, cache, progress, result):
                 finish(node.id)
             elif node.op in ON_WORKERS:
-                heapq.heappush(queue, (-rank[node.id], position[node.id], node.id))
+                heapq.heappush(queue, frontier.key(node.id))
             else:  # on the driver, as the local executor makes it
                 started = time.monotonic()
                 progress.start(node)
@@ -565,7 +569,7 @@ def _run(plan, cache: Cache, context, progress: Progress, result: RunResult, poo
                 [n for n in plan.nodes if n.op in ON_WORKERS and not cache.has_manifest(n.hash)]
             )
         while queue and pool.idle:
-            node = by_id[heapq.heappop(queue)[2]]
+            node = frontier.by_id[heapq.heappop(queue)[2]]
             progress.start(node)
             pool.submit(node, {i: result.outputs[i] for i in node.inputs})
         if not pool.flying:
