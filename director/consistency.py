@@ -128,7 +128,13 @@ class Embedder:
     def reference(self, image: np.ndarray) -> np.ndarray | None:
         """A reference picture's vector, or None if the embedder finds nothing to
         describe in it (no face, for `face`)."""
-        return self.embed(image)
+        region = self.reference_region(image)
+        return self.describe(region) if region is not None else None
+
+    def reference_region(self, image: np.ndarray) -> Region | None:
+        """The part of a reference picture its vector describes."""
+        height, width = image.shape[:2]
+        return Region((0, 0, width, height), image)
 
     def fingerprint(self) -> dict:
         """What identifies this embedder's output, for cache keys."""
@@ -213,9 +219,9 @@ class FaceEmbedder(Embedder):
             faces = [self._region(crop, (0, 0, width, height), 0.0)]
         return self.describe(faces[0])
 
-    def reference(self, image: np.ndarray) -> np.ndarray | None:
+    def reference_region(self, image: np.ndarray) -> Region | None:
         faces = self.regions(_rgb(image), 1)
-        return self.describe(faces[0]) if faces else None
+        return faces[0] if faces else None
 
     def describe(self, region: Region) -> np.ndarray:
         return unit(self._net.compute_face_descriptor(np.ascontiguousarray(region.patch)))
@@ -528,10 +534,17 @@ def resolve(choice: str) -> str:
     return choice
 
 
-@cache
 def embedder(name: str, model: str | None = None) -> Embedder:
     """One loaded embedder per process: `face`, `appearance`, or `clip`/`dinov2`
     with the local model folder `model`."""
+    # Through one cached call with both arguments given: `cache` keys on the
+    # arguments as written, so embedder("face") and embedder("face", None)
+    # would otherwise load the face models twice.
+    return _load_embedder(name, model)
+
+
+@cache
+def _load_embedder(name: str, model: str | None) -> Embedder:
     if name == "face":
         return FaceEmbedder()
     if name == "appearance":
@@ -647,20 +660,20 @@ def score_frames(
     frames: Sequence[np.ndarray], characters: Sequence[Character], chosen: str,
     model: str | None = None,
 ) -> TakeScore:  # fmt: skip
-    groups: dict[str, list[tuple[Character, list[np.ndarray]]]] = {}
+    groups: dict[str, list[tuple[Character, list[Reference]]]] = {}
     notes: dict[str, str] = {}
     for character in characters:
-        name, vectors = chosen, reference_vectors(chosen, model, character.refs)
-        if not vectors and chosen == "face":
-            name, vectors = "appearance", reference_vectors("appearance", None, character.refs)
+        name, found = chosen, references(chosen, model, character.refs)
+        if not found and chosen == "face":
+            name, found = "appearance", references("appearance", None, character.refs)
             notes[character.name] = "no face in its references: scored by appearance"
-        groups.setdefault(name, []).append((character, vectors))
+        groups.setdefault(name, []).append((character, found))
     per_frame: dict[str, list[tuple[float, np.ndarray, tuple] | None]] = {
         c.name: [] for c in characters
     }
     for name, members in groups.items():
         scorer = embedder(name, model if name == chosen else None)
-        memo = _ChipMemo() if name == "face" else None
+        memo = _ChipMemo([r for _, refs in members for r in refs]) if name == "face" else None
         regions: list[Region] = []
         for frame in frames:
             regions = scorer.track(frame, len(members), regions)
@@ -669,7 +682,8 @@ def score_frames(
                 for r in regions
             ]
             similarity = [
-                [max((score_of(distance(v, ref), scorer.threshold) for ref in refs), default=0.0)
+                [max((score_of(distance(v, ref.vector), scorer.threshold) for ref in refs),
+                     default=0.0)
                  for v in vectors]
                 for _, refs in members
             ]  # fmt: skip
@@ -706,19 +720,26 @@ def lower_quartile(values: Sequence[float]) -> float:
     return float(np.percentile(np.asarray(values, np.float64), QUARTILE, method="lower"))
 
 
-def reference_vectors(name: str, model: str | None, refs: Sequence[Path]) -> list[np.ndarray]:
-    vectors = []
-    for path in refs:
-        vector = _reference_vector(name, model, str(path), _file_key(Path(path)))
-        if vector is not None:
-            vectors.append(vector)
-    return vectors
+@dataclass(frozen=True)
+class Reference:
+    """A reference picture as its embedder sees it: the vector, and the patch
+    (for `face`, the aligned chip) it was computed from."""
+
+    vector: np.ndarray
+    patch: np.ndarray
+
+
+def references(name: str, model: str | None, refs: Sequence[Path]) -> list[Reference]:
+    found = (_reference(name, model, str(path), _file_key(Path(path))) for path in refs)
+    return [reference for reference in found if reference is not None]
 
 
 @cache
-def _reference_vector(name: str, model: str | None, path: str, key: str) -> np.ndarray | None:
+def _reference(name: str, model: str | None, path: str, key: str) -> Reference | None:
+    scorer = embedder(name, model)
     with Image.open(path) as image:
-        return embedder(name, model).reference(np.asarray(_flatten(image)))
+        region = scorer.reference_region(np.asarray(_flatten(image)))
+    return Reference(scorer.describe(region), region.patch) if region is not None else None
 
 
 def _file_key(path: Path) -> str:
@@ -739,22 +760,30 @@ class _ChipMemo:
     """Within one take, an aligned face chip almost identical to one already
     described reuses its descriptor: the descriptor is a function of the chip,
     and a face held still across frames (an animatic, a locked-off shot) gives
-    the same chip again.  Per take, so results do not depend on what else ran."""
+    the same chip again.  The take's reference chips are described already, so
+    a take that shows a reference face as it is (the animatic pastes it) costs
+    no descriptor at all; such chips measured 0.03-0.05 from the reference
+    (the threshold is 0.41).  Per take, so results do not depend on what else
+    ran."""
 
-    def __init__(self):
-        self.seen: list[tuple[np.ndarray, np.ndarray]] = []
+    def __init__(self, references: Sequence[Reference] = ()):
+        self.seen = [(self._key(r.patch), r.vector) for r in references]
 
     def describe(self, scorer: Embedder, region: Region) -> np.ndarray:
-        grey = region.patch.mean(-1, dtype=np.float32).ravel()
-        grey -= grey.mean()
-        norm = float(np.linalg.norm(grey))
-        key = grey / norm if norm > 0 else grey
+        key = self._key(region.patch)
         for other, vector in self.seen:
-            if float(key @ other) >= CHIP_REUSE:
+            if other.shape == key.shape and float(key @ other) >= CHIP_REUSE:
                 return vector
         vector = scorer.describe(region)
         self.seen.append((key, vector))
         return vector
+
+    @staticmethod
+    def _key(patch: np.ndarray) -> np.ndarray:
+        grey = patch.mean(-1, dtype=np.float32).ravel()
+        grey -= grey.mean()
+        norm = float(np.linalg.norm(grey))
+        return grey / norm if norm > 0 else grey
 
 
 def assign(similarity: Sequence[Sequence[float]]) -> list[int | None]:
