@@ -15,6 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from backends import registry
+from backends.base import Backend
 
 from . import spec
 from . import syntax as ast
@@ -70,10 +71,16 @@ def check_file(
 ) -> CheckResult:
     """Check the script at `path` and everything it imports.  `unsaved` gives the text of
     files being edited (an editor's buffers, by resolved path) to use instead of the disk's."""
-    checker = _Checker(Path(path).resolve(), allow_outside, limits)
-    checker.loader.unsaved = dict(unsaved or {})
+    # The checker, and with it every syntax tree, is gone before the collector is
+    # resumed, so the collection that resuming sets off walks the film alone.
     with paused_gc():
-        film = checker.run()
+        return _check(Path(path).resolve(), allow_outside, limits, dict(unsaved or {}))
+
+
+def _check(path: Path, allow_outside: bool, limits: Limits, unsaved: dict) -> CheckResult:
+    checker = _Checker(path, allow_outside, limits)
+    checker.loader.unsaved = unsaved
+    film = checker.run()
     diagnostics = checker.diagnostics.sorted()
     if any(d.severity == "error" for d in diagnostics):
         film = None
@@ -240,6 +247,9 @@ class _Checker:
         self.used: set[str] = set()
         self.shot_ids: dict[str, Span] = {}  # shot id → where it was first used
         self.film_backend = registry.AUTO
+        # `auto` is resolved by asking every backend whether it can run here, which
+        # searches the import path; once per check is enough, not once per shot.
+        self._backends: dict[str, type[Backend] | None] = {}
         self._folder: dict[str, Path] = {}  # display name → its folder, for relative paths
 
     # -- the stage
@@ -679,11 +689,19 @@ class _Checker:
                     help="drop some ref: lines or reference images of the characters",
                 )
 
+    def _backend(self, name: str) -> type[Backend] | None:
+        """The backend called `name` (`auto` resolved), or None if there is none."""
+        if name not in self._backends:
+            try:
+                self._backends[name] = registry.get(name)
+            except KeyError:
+                self._backends[name] = None  # reported as unknown-backend
+        return self._backends[name]
+
     def _check_length(self, item: ast.Shot, frames: int, backend_name: str) -> None:
-        try:
-            backend = registry.get(backend_name)
-        except KeyError:
-            return  # reported as unknown-backend
+        backend = self._backend(backend_name)
+        if backend is None:
+            return
         caps = backend.capabilities
         if caps.max_frames is None or caps.can_extend:
             return

@@ -251,7 +251,10 @@ class _Planner:
         self.template = template
         self.diagnostics = Diagnostics()
         self.nodes: dict[str, Node] = {}
-        self.backends: dict[str, type[Backend]] = {}
+        self.backends: dict[str, type[Backend]] = {}  # by the names they answer to
+        # By the names the script gives: resolving `auto` asks every backend whether
+        # it can run here, which searches the import path; once per plan is enough.
+        self._resolved: dict[str, type[Backend]] = {}
 
     def run(self) -> Plan:
         film = self.film
@@ -319,7 +322,9 @@ class _Planner:
 
     def _backend(self, shot: spec.Shot) -> type[Backend]:
         name = self.backend_name or shot.backend or self.film.backend
-        backend = registry.get(name)
+        if name not in self._resolved:
+            self._resolved[name] = registry.get(name)
+        backend = self._resolved[name]
         self.backends[backend.name] = backend
         return backend
 
