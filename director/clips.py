@@ -8,6 +8,9 @@ a clip's length.
 
 from __future__ import annotations
 
+import os
+import queue
+import threading
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -48,6 +51,26 @@ DELIVERY = {
 }
 
 
+# x264 codes a clip on one thread: its output depends on its thread count, and a
+# clip must be the same bytes whatever the machine or executor (the cache and the
+# executors' equality rely on it).  Clip work runs in parallel instead by encoding
+# behind the frames' maker (`use_threads`), which leaves the bytes alone.
+X264_THREADS = "1"
+_threads = min(2, os.cpu_count() or 1)
+_QUEUE_FRAMES = 4  # frames made ahead of the encoder; a 4K frame is 25 MB
+_POLL_S = 0.1
+
+
+def use_threads(count: int) -> None:
+    """How many threads clip work may keep busy in this process.  With two or more,
+    `write_clip` encodes on a thread of its own while the caller makes the next
+    frames, and decoders slice their work across threads; with one, everything
+    runs on the caller's thread (a Ray worker that reserved one CPU keeps to it).
+    The bytes written are the same either way."""
+    global _threads
+    _threads = max(1, int(count))
+
+
 def write_clip(
     path: Path,
     frames: Iterable[np.ndarray],
@@ -60,30 +83,95 @@ def write_clip(
     The size comes from the first frame.  Encoding is deterministic (same
     frames, same bytes), which the cache and resumable compiles rely on.
     The frames numbered in `keyframes` are coded as keyframes, so that a
-    reader wanting only those decodes nothing else (`read_keyframes`).
+    reader wanting only those decodes nothing else (`decode_keyframes`).
     """
-    count = 0
     with av.open(str(path), "w", options={"fflags": "+bitexact"}) as container:
-        stream = None
+        encoder = _Encoder(container, codec, fps, keyframes)
+        if _threads >= 2:
+            _encode_behind(encoder, frames)
+        else:
+            for frame in frames:
+                encoder.add(frame)
+        encoder.finish()
+    return encoder.count
+
+
+class _Encoder:
+    """One clip's video stream, fed a frame at a time."""
+
+    def __init__(self, container, codec: VideoCodec, fps: Fraction, keyframes: Collection[int]):
+        self.container, self.codec, self.fps, self.keyframes = container, codec, fps, keyframes
+        self.stream = None
+        self.count = 0
+
+    def add(self, frame: np.ndarray) -> None:
+        if self.stream is None:
+            self.stream = _add_stream(
+                self.container, self.codec, self.fps, frame.shape[1], frame.shape[0]
+            )
+        video = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        # Converted here, not by the encoder: the conversion PyAV does inside
+        # encode() leaves row padding uninitialised at some widths (96x54: the
+        # chroma rows), and x264 read it, so the first clip a process encoded
+        # could differ from the next.  A plain reformat gives tight planes.
+        video = video.reformat(format=self.codec.pix_fmt, threads=SWSCALE_THREADS)
+        video.pts = self.count
+        if self.count in self.keyframes:
+            video.pict_type = av.video.frame.PictureType.I
+        for packet in self.stream.encode(video):
+            self.container.mux(packet)
+        self.count += 1
+
+    def finish(self) -> None:
+        if self.stream is not None:
+            for packet in self.stream.encode():
+                self.container.mux(packet)
+
+
+def _encode_behind(encoder: _Encoder, frames: Iterable[np.ndarray]) -> None:
+    """Feed `encoder` on a thread of its own while this thread makes the frames.
+
+    PyAV lets go of the GIL while it converts and encodes, so drawing (or
+    decoding) the next frames and encoding the last ones overlap.  An error on
+    either side stops both and is raised here as it was raised (a full disk
+    stays an OSError with its errno)."""
+    pending: queue.Queue = queue.Queue(maxsize=_QUEUE_FRAMES)
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            while (frame := pending.get()) is not None and not stop.is_set():
+                encoder.add(frame)
+        except BaseException as error:  # handed to the caller's thread
+            failure.append(error)
+            stop.set()
+
+    worker = threading.Thread(target=work, name="clip-encoder", daemon=True)
+    worker.start()
+    try:
         for frame in frames:
-            if stream is None:
-                stream = _add_stream(container, codec, fps, frame.shape[1], frame.shape[0])
-            video = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-            # Converted here, not by the encoder: the conversion PyAV does inside
-            # encode() leaves row padding uninitialised at some widths (96x54: the
-            # chroma rows), and x264 read it, so the first clip a process encoded
-            # could differ from the next.  A plain reformat gives tight planes.
-            video = video.reformat(format=codec.pix_fmt, threads=SWSCALE_THREADS)
-            video.pts = count
-            if count in keyframes:
-                video.pict_type = av.video.frame.PictureType.I
-            for packet in stream.encode(video):
-                container.mux(packet)
-            count += 1
-        if stream is not None:
-            for packet in stream.encode():
-                container.mux(packet)
-    return count
+            while not _offer(pending, frame) and not stop.is_set():
+                pass
+            if stop.is_set():
+                break
+    except BaseException:
+        stop.set()  # the frames' maker failed (or Ctrl-C): the encoder need not finish
+        raise
+    finally:
+        while worker.is_alive() and not _offer(pending, None):
+            pass
+        worker.join()
+    if failure:
+        raise failure[0]
+
+
+def _offer(pending: queue.Queue, item) -> bool:
+    try:
+        pending.put(item, timeout=_POLL_S)
+    except queue.Full:
+        return False
+    return True
 
 
 def _add_stream(container, codec: VideoCodec, fps: Fraction, width: int, height: int):
@@ -95,8 +183,17 @@ def _add_stream(container, codec: VideoCodec, fps: Fraction, width: int, height:
     stream.options = dict(codec.options)
     stream.codec_context.flags |= av.codec.context.Flags.bitexact
     if codec.name == "libx264":
-        stream.options["threads"] = "2"
+        stream.options["threads"] = X264_THREADS
     return stream
+
+
+def configure_decoder(stream) -> None:
+    """Decode on as many threads as clip work may use here (decoded frames are
+    the same whatever the count)."""
+    if _threads >= 2:
+        stream.thread_type = "AUTO"
+    else:
+        stream.codec_context.thread_count = 1
 
 
 def frame_to_rgb(frame: av.VideoFrame) -> np.ndarray:
@@ -108,7 +205,7 @@ def read_frames(path: Path, start: int = 0, stop: int | None = None) -> Iterator
     """Frames `start` to `stop` (exclusive) of a clip, decoded one at a time."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        configure_decoder(stream)
         for index, frame in enumerate(container.decode(stream)):
             if stop is not None and index >= stop:
                 break

@@ -42,7 +42,7 @@ from typing import ClassVar
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .clips import decode_keyframes, frame_to_rgb
+from .clips import configure_decoder, decode_keyframes, frame_to_rgb
 
 # Bumped when scoring changes what it measures: part of consistency nodes' hashes.
 VERSION = 1
@@ -630,7 +630,7 @@ def sampled_frames(clip: Path) -> tuple[list[int], list[np.ndarray], float]:
     pending, frames = set(wanted), []
     with av.open(str(clip)) as container:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        configure_decoder(stream)
         for index, frame in enumerate(container.decode(stream)):
             if index in pending:
                 frames.append(frame_to_rgb(frame))

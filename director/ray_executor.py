@@ -62,6 +62,7 @@ from pathlib import Path
 
 from backends import registry
 
+from . import clips
 from .cache import Cache, Entry
 from .operations import RunContext
 from .plan import Node, Plan
@@ -315,11 +316,14 @@ class ShotWorker:
     """A Ray actor that makes shot nodes into the shared cache.  Its `RunContext` keeps
     every backend it loads, so the model stays loaded from one shot to the next."""
 
-    def __init__(self, root: str, cache: str, runtime: dict[str, dict]):
+    def __init__(self, root: str, cache: str, runtime: dict[str, dict], cpus: float = 1):
         self.root = Path(root)
         self.runtime = runtime
         self.cache = Cache(Path(cache))
         self.context: RunContext | None = None
+        # Keep to the CPUs reserved from Ray: workers packed one per core would
+        # otherwise slow each other with their encoders' extra threads.
+        clips.use_threads(max(1, int(cpus)))
 
     def _context(self, plan: list) -> RunContext:
         """The run's context, its plan fetched from Ray's object store once per worker
@@ -437,7 +441,8 @@ class _Pool:
         actor = ray.remote(ShotWorker).options(scheduling_strategy="SPREAD", **options)
         self._plan = ray.put(self.plan)
         root, cache = str(self.context.root), str(self.cache.root)
-        self.actors = [actor.remote(root, cache, self.context.runtime) for _ in range(count)]
+        cpus = need["num_cpus"]
+        self.actors = [actor.remote(root, cache, self.context.runtime, cpus) for _ in range(count)]
         self._probe()
         self.idle = list(self.actors)
         hosts = len({node["NodeID"] for node in ray.nodes() if node.get("Alive")})

@@ -1,0 +1,88 @@
+"""Writing clips: the same bytes whether the encoder runs behind the frames' maker
+or on the caller's thread, and errors from either side raised as they were."""
+
+from __future__ import annotations
+
+import errno
+import threading
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from director import clips
+
+
+def moving_frames(count: int, width: int = 160, height: int = 96):
+    rng = np.random.default_rng(3)
+    blocks = rng.integers(0, 256, ((height + count) // 8 + 1, (width + count) // 8 + 1, 3))
+    texture = np.kron(blocks, np.ones((8, 8, 1))).astype(np.uint8)  # 8-pixel squares
+    for index in range(count):
+        yield np.ascontiguousarray(texture[index : index + height, index : index + width])
+
+
+@pytest.fixture
+def threads():
+    """Restore the process's setting after a test changes it."""
+    before = clips._threads
+    yield clips.use_threads
+    clips.use_threads(before)
+
+
+def test_the_bytes_do_not_depend_on_the_threads(tmp_path, threads):
+    written = {}
+    for count in (1, 2, 4):
+        threads(count)
+        path = tmp_path / f"clip-{count}.mp4"
+        assert clips.write_clip(path, moving_frames(30), Fraction(24), keyframes={0, 12}) == 30
+        written[count] = path.read_bytes()
+    assert written[1] == written[2] == written[4]
+    assert clips.count_frames(tmp_path / "clip-2.mp4") == 30
+    frames = list(clips.read_frames(tmp_path / "clip-2.mp4"))
+    first = next(moving_frames(30))
+    assert np.abs(frames[0].astype(int) - first).mean() < 8  # another frame: about 75
+
+
+def test_a_failing_frame_maker_stops_the_encoder(tmp_path, threads):
+    threads(2)
+
+    def frames():
+        yield from moving_frames(6)
+        raise RuntimeError("the backend broke")
+
+    before = threading.active_count()
+    with pytest.raises(RuntimeError, match="the backend broke"):
+        clips.write_clip(tmp_path / "broken.mp4", frames(), Fraction(24))
+    assert threading.active_count() == before  # the encoder thread is gone
+
+
+def test_an_encoder_error_reaches_the_caller_as_it_was(tmp_path, threads, monkeypatch):
+    """A full disk met on the encoder's thread is still an OSError with its errno
+    (the runtime tells a full disk by it), and the frames' maker stops soon."""
+    threads(2)
+    made = []
+
+    def frames():
+        for frame in moving_frames(200):
+            made.append(frame)
+            yield frame
+
+    original = clips._Encoder.add
+
+    def add(self, frame):
+        original(self, frame)
+        if self.count == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(clips._Encoder, "add", add)
+    with pytest.raises(OSError) as raised:
+        clips.write_clip(tmp_path / "full.mp4", frames(), Fraction(24))
+    assert raised.value.errno == errno.ENOSPC
+    assert len(made) < 20
+
+
+def test_a_bad_frame_fails_on_the_encoders_thread_and_is_raised_here(tmp_path, threads):
+    threads(2)
+    frames = [*moving_frames(3), np.zeros((96, 160), np.uint8)]  # no colour channels
+    with pytest.raises(ValueError):
+        clips.write_clip(tmp_path / "bad.mp4", iter(frames), Fraction(24))
