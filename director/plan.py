@@ -210,13 +210,13 @@ def plan_film(
 # -------------------------------------------------------------------- hashing
 
 
+# The canonical JSON that node hashes are taken over.  One encoder serves every
+# node: `json.dumps` with these options would build a new one for each call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def node_hash(op: str, params: dict, input_hashes: list[str]) -> str:
-    payload = json.dumps(
-        [op, OP_VERSIONS[op], params, input_hashes],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    payload = _CANONICAL.encode([op, OP_VERSIONS[op], params, input_hashes])
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -242,6 +242,7 @@ class _Planner:
     def __init__(self, film, backend: str | None, template: str | None, codec: str, options,
                  scoring: Consistency):  # fmt: skip
         self.film = film
+        self.fps = float(film.format.fps)  # as backends give their own rates
         self.codec = codec
         self.options = options
         self.scoring = scoring
@@ -273,12 +274,14 @@ class _Planner:
         # The cut is a sequence of pieces: each shot's own frames (its segment)
         # and the frames of each transition, encoded once each, so that the
         # assembly only concatenates them and an edit re-encodes only its pieces.
+        into: dict[str | None, list[TimelineTransition]] = {}  # by the shot they lead into
+        for t in timeline.transitions:
+            into.setdefault(t.after, []).append(t)
         pieces = []
         for placed, select in zip(timeline.shots, selects, strict=True):
-            incoming = [t for t in timeline.transitions if t.after == placed.shot]
-            pieces += [self._transition(t) for t in incoming]
+            pieces += [self._transition(t) for t in into.get(placed.shot, [])]
             pieces.append(self._segment(placed, select))
-        pieces += [self._transition(t) for t in timeline.transitions if t.after is None]
+        pieces += [self._transition(t) for t in into.get(None, [])]
         assemble = self._add(
             "assemble",
             "film/assemble",
@@ -333,8 +336,8 @@ class _Planner:
         caps = backend.capabilities
         self._warn_unsupported(shot, backend, previous)
         size = self._size(shot, backend)
-        rate = caps.rate_for(float(self.film.format.fps))
-        wanted = max(1, round(shot.frames * rate / float(self.film.format.fps)))
+        rate = caps.rate_for(self.fps)
+        wanted = max(1, round(shot.frames * rate / self.fps))
         windows = split_windows(caps, wanted)
         prompt = self._prompt(shot, backend)
         refs = [self._asset(m) for m in self._reference_media(shot)]
@@ -418,7 +421,7 @@ class _Planner:
 
     def _direction(self, shot: spec.Shot, rate: float, with_dialogue: bool) -> dict:
         """What the shot asks of the camera and the frame, in generated frames."""
-        scale = rate / float(self.film.format.fps)
+        scale = rate / self.fps
         dialogue = [
             {"speaker": line.speaker, "text": line.text,
              "start": round(line.start * scale), "frames": round(line.frames * scale)}
