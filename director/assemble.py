@@ -13,6 +13,7 @@ length, never on the film's length.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shutil
 from collections.abc import Iterator
@@ -650,46 +651,76 @@ def write_stems(result: Mix, folder: Path, name: str = "film") -> list[Path]:
 # ------------------------------------------------------------------ the film file
 
 
-def mux(video: Path, audio_wav: Path, out: Path, codec_name: str) -> int:
+def encode_sound(audio_wav: Path, out: Path, codec_name: str) -> None:
+    """The mix coded for the film (`codec_name`'s sound: AAC, PCM or Opus) in a file of
+    the film's container, for `mux` to copy.  Deterministic, as the mux is."""
+    options = {"fflags": "+bitexact"}
+    with (
+        av.open(str(out), "w", options=options) as output,
+        soundfile.SoundFile(str(audio_wav)) as sound,
+    ):
+        stream = _audio_stream(output, _AUDIO_CODECS[codec_name], sound.samplerate)
+        for packet in _encoded(stream, sound):
+            output.mux(packet)
+
+
+def mux(video: Path, audio_wav: Path, coded: Path | None, out: Path, codec_name: str) -> int:
     """The film file: the cut's picture (copied, not re-encoded) with the mix; returns frames.
 
     h264: an mp4 with AAC; prores: a mov with 16-bit PCM; vp9: a webm with
     Opus; png: `out` is a folder of numbered PNGs (`000000.png`, one per
-    frame) with the sound beside them as `audio.wav` (24-bit PCM).
-    Bytes are deterministic: the same inputs give the same file.
+    frame) with the sound beside them as `audio.wav` (24-bit PCM).  The sound
+    is copied from `coded` (see `encode_sound`) when given, else coded here
+    from the wav.  Bytes are deterministic: the same inputs give the same file.
     """
     if codec_name == "png":
         return _png_sequence(video, audio_wav, out)
-    audio_codec = _AUDIO_CODECS[codec_name]
     options = {"fflags": "+bitexact"}
     if codec_name in ("h264", "prores"):
         options["movflags"] = "+faststart"  # the index first, so players start before the end
-    with av.open(str(video)) as source, av.open(str(out), "w", options=options) as output:
+    with contextlib.ExitStack() as files:
+        source = files.enter_context(av.open(str(video)))
+        output = files.enter_context(av.open(str(out), "w", options=options))
         video_in = source.streams.video[0]
         video_out = output.add_stream_from_template(video_in)
         video_out.time_base = video_in.time_base
-        with soundfile.SoundFile(str(audio_wav)) as sound:
-            audio_out = _audio_stream(output, audio_codec, sound.samplerate)
+        if coded is not None:
+            sound_source = files.enter_context(av.open(str(coded)))
+            sound_in = sound_source.streams.audio[0]
+            audio_out = output.add_stream_from_template(sound_in)
+            audio_out.time_base = sound_in.time_base
+            audio = _copied(sound_source, sound_in, audio_out)
+        else:
+            sound = files.enter_context(soundfile.SoundFile(str(audio_wav)))
+            audio_out = _audio_stream(output, _AUDIO_CODECS[codec_name], sound.samplerate)
             audio = _encoded(audio_out, sound)
-            waiting = next(audio, None)
-            frames = 0
-            # Interleave by time ourselves: the muxer would otherwise buffer
-            # one stream entirely while waiting for the other.
-            for packet in source.demux(video_in):
-                if not packet.size:
-                    continue
-                now = packet.dts if packet.dts is not None else packet.pts
-                now = now * packet.time_base
-                while waiting is not None and _time(waiting) <= now:
-                    output.mux(waiting)
-                    waiting = next(audio, None)
-                packet.stream = video_out
-                output.mux(packet)
-                frames += 1
-            while waiting is not None:
+        waiting = next(audio, None)
+        frames = 0
+        # Interleave by time ourselves: the muxer would otherwise buffer
+        # one stream entirely while waiting for the other.
+        for packet in source.demux(video_in):
+            if not packet.size:
+                continue
+            now = packet.dts if packet.dts is not None else packet.pts
+            now = now * packet.time_base
+            while waiting is not None and _time(waiting) <= now:
                 output.mux(waiting)
                 waiting = next(audio, None)
+            packet.stream = video_out
+            output.mux(packet)
+            frames += 1
+        while waiting is not None:
+            output.mux(waiting)
+            waiting = next(audio, None)
     return frames
+
+
+def _copied(container, stream, target) -> Iterator[av.Packet]:
+    """A coded stream's packets, readdressed to `target` in another container."""
+    for packet in container.demux(stream):
+        if packet.size:
+            packet.stream = target
+            yield packet
 
 
 def _time(packet: av.Packet) -> Fraction:

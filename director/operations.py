@@ -678,7 +678,14 @@ def mix(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
         timeline, cue_files, voices, shot_audio, node.params["duck_db"], out / "mix.wav",
         stems=out / "stems",
     )  # fmt: skip
-    return {"audio": "mix.wav"}
+    meta = {"audio": "mix.wav"}
+    codec = node.params.get("codec", "png")
+    if codec != "png":
+        # Coded for the film now, while the shots are still being made elsewhere,
+        # so the mux at the end only copies (the Ray executor's workers are idle then).
+        meta["sound"] = f"sound{DELIVERY[codec].suffix}"
+        assemble.encode_sound(out / "mix.wav", out / meta["sound"], codec)
+    return meta
 
 
 def _shot_of(node_id: str) -> str:
@@ -689,7 +696,9 @@ def mux(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
     picture, sound = (inputs[i] for i in node.inputs)
     codec = node.params["codec"]
     name = "film" if codec == "png" else f"film{DELIVERY[codec].suffix}"
-    assemble.mux(picture.file(picture.meta["picture"]), sound.file("mix.wav"), out / name, codec)
+    coded = sound.file(sound.meta["sound"]) if "sound" in sound.meta else None
+    assemble.mux(picture.file(picture.meta["picture"]), sound.file("mix.wav"), coded, out / name,
+                 codec)  # fmt: skip
     return {"film": name}
 
 

@@ -596,6 +596,7 @@ class _Planner:
             "cues": [c.model_dump() for c in timeline.cues],
             "dialogue": [d.model_dump() for d in timeline.dialogue],
             "shots": [s.model_dump() for s in timeline.shots] if joint else [],
+            "codec": self.codec,  # the film's: its sound is coded for it here, not at the mux
         }
         inputs = list(dict.fromkeys(cue_assets)) + voices + joint
         return self._add("mix", "film/mix", inputs, params)

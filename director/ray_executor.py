@@ -85,31 +85,64 @@ class ClusterError(Exception):
 # ------------------------------------------------------------------ scheduling
 
 
-def seconds(node: Node) -> float:
-    """A node's estimated seconds on a worker: its backend's estimate for a generation
-    window, 0 for anything else (and for a backend that gives no estimate)."""
-    if node.cost is not None and node.cost.seconds is not None:
-        return node.cost.seconds
-    return 0.0
+# What the nodes other than generation cost, per frame they handle, in frames
+# of a shot's segment (decoded and coded again for delivery: about 8 ms a 720p
+# frame on the 2-core machine of docs/benchmarks.md, so 9e-9 s a pixel).
+# Measured on the animatic film of bench/ray_scaling.py; only the order they
+# give matters: the longer pieces of the cut first, and the scratch voices
+# before the segments, so that the mix (on the driver) is made while the
+# workers cut instead of at the end, when nothing else runs.
+SEGMENT_SECONDS_PER_PIXEL = 9e-9
+FRAME_COST = {
+    "segment": 1.0,  # frames of the shot's piece
+    "transition": 2.2,  # frames of the blend: two clips decoded
+    "consistency": 0.05,  # frames of the take (a few are sampled)
+    "voice": 0.01,  # frames of the shot
+    "mix": 0.04,  # frames of the film
+    "mux": 0.06,  # frames of the film
+    "assemble": 0.01,  # frames of the film: a stream copy
+}
 
 
-def frame_steps(node: Node) -> float:
-    """A generation window's work in frames x denoising steps, 0 for anything else: the
-    measure of work when a backend gives no time estimate."""
-    if node.op != "generate":
-        return 0.0
-    steps = node.cost.steps if node.cost is not None else node.params["options"].get("steps", 1)
-    return float(node.params["frames"] * steps)
+def frames_handled(node: Node, plan: Plan) -> int:
+    """The frames a node other than generation works through, for its cost."""
+    params = node.params
+    if node.op == "segment":
+        return params["end"] - params["start"]
+    if node.op == "transition":
+        return params["frames"]
+    if node.op in ("mix", "mux", "assemble"):
+        return plan.timeline.frames
+    if node.op == "voice":
+        return sum(line["frames"] for line in params["lines"])
+    return 0
 
 
 def durations(plan: Plan) -> tuple[Callable[[Node], float], str]:
     """What each node is taken to cost, and the unit: seconds when every generation
-    window has its backend's time estimate, else frame-steps, which order the work
-    just as well (`ltx2` and `wan` give no time estimate yet)."""
+    window has its backend's time estimate, else frame-steps (frames x denoising
+    steps, a frame of segment counting as one step), which order the work just as
+    well (`ltx2` and `wan` give no time estimate yet).  A generation window costs
+    its backend's estimate; other nodes the frames they handle at `FRAME_COST`."""
     windows = [node for node in plan.nodes if node.op == "generate"]
-    if all(node.cost is not None and node.cost.seconds is not None for node in windows):
-        return seconds, "s"
-    return frame_steps, "frame-steps"
+    timed = all(node.cost is not None and node.cost.seconds is not None for node in windows)
+    per_frame = plan.width * plan.height * SEGMENT_SECONDS_PER_PIXEL if timed else 1.0
+    takes = {node.id: node.params["frames"] for node in windows}
+
+    def cost(node: Node) -> float:
+        if node.op == "generate":
+            if timed:
+                return node.cost.seconds  # type: ignore[union-attr]
+            steps = (
+                node.cost.steps if node.cost is not None else node.params["options"].get("steps", 1)
+            )
+            return float(node.params["frames"] * steps)
+        frames = frames_handled(node, plan)
+        if node.op == "consistency":
+            frames = sum(takes.get(i, 0) for i in node.inputs)
+        return FRAME_COST.get(node.op, 0.0) * frames * per_frame
+
+    return cost, "s" if timed else "frame-steps"
 
 
 def ranks(plan: Plan) -> dict[str, float]:
@@ -200,7 +233,8 @@ def describe(plan: Plan, workers: int, done: Callable[[Node], bool]) -> list[str
     workers, and the estimated makespan."""
     cost, unit = durations(plan)
     show = _clock if unit == "s" else (lambda work: f"{work:,.0f}")
-    slots = [s for s in simulate(plan, workers, done) if s.node.op == "generate"]
+    every = simulate(plan, workers, done)
+    slots = [s for s in every if s.node.op == "generate"]
     plural = "s" * (workers != 1)
     lines = [f"parallel schedule on {workers} worker{plural}" + ("" if unit == "s" else
              " (in frame-steps: frames x denoising steps)") + ":"]  # fmt: skip
@@ -210,14 +244,14 @@ def describe(plan: Plan, workers: int, done: Callable[[Node], bool]) -> list[str
             f"  worker {slot.worker + 1:<3} {show(slot.start)} - {show(slot.end)}  "
             f"{slot.node.id}{where}"
         )
-    serial = sum(cost(s.node) for s in slots)
-    makespan = max((s.end for s in slots), default=0.0)
+    serial = sum(cost(s.node) for s in every)
+    makespan = max((s.end for s in every), default=0.0)
     speedup = f", {serial / makespan:.1f}x" if makespan else ""
     if unit == "s":
         lines.append(
-            f"estimated makespan: {_clock(makespan)} of generation on {workers} worker{plural} "
-            f"({_clock(serial)} on one{speedup}); encoding the shots and assembling the "
-            "film come on top"
+            f"estimated makespan: {_clock(makespan)} of generation and cutting on {workers} "
+            f"worker{plural} ({_clock(serial)} on one{speedup}); assembling, mixing and "
+            "muxing the film come on top"
         )
         return lines
     unknown = sorted(

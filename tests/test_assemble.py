@@ -21,6 +21,7 @@ from director.assemble import (
     CEILING,
     _parameters,
     concat,
+    encode_sound,
     frame_to_sample,
     mix,
     mux,
@@ -495,7 +496,7 @@ def _planar(frame: av.AudioFrame) -> np.ndarray:
 def test_mux_h264_mp4_aligns_picture_and_sound(film_parts):
     folder, master = film_parts
     out = folder / "film.mp4"
-    assert mux(_video(folder, "h264"), master, out, "h264") == 48
+    assert mux(_video(folder, "h264"), master, None, out, "h264") == 48
     with av.open(str(out)) as container:
         assert container.streams.video[0].codec_context.name == "h264"
         assert container.streams.video[0].codec_context.format.name == "yuv420p"
@@ -510,8 +511,27 @@ def test_mux_h264_mp4_aligns_picture_and_sound(film_parts):
     data = out.read_bytes()
     assert data.index(b"moov") < data.index(b"mdat")  # +faststart
     again = folder / "again.mp4"
-    mux(_video(folder, "h264"), master, again, "h264")
+    mux(_video(folder, "h264"), master, None, again, "h264")
     assert again.read_bytes() == data
+
+
+@pytest.mark.parametrize("name", ["h264", "prores", "vp9"])
+def test_sound_coded_ahead_is_copied_into_the_same_film(film_parts, name):
+    """The mix node codes the film's sound (`encode_sound`) and the mux copies it:
+    the same sound, sample for sample, as coding it at the mux."""
+    folder, master = film_parts
+    suffix = DELIVERY[name].suffix
+    coded = folder / f"sound-{name}{suffix}"
+    encode_sound(master, coded, name)
+    copied, direct = folder / f"copied-{name}{suffix}", folder / f"direct-{name}{suffix}"
+    assert mux(_video(folder, name), master, coded, copied, name) == 48
+    mux(_video(folder, name), master, None, direct, name)
+    (heard, rate), (expected, _) = _decode_audio(copied), _decode_audio(direct)
+    assert rate == RATE and heard.shape == expected.shape
+    assert np.array_equal(heard, expected)
+    assert abs(onset(heard[0]) - RATE) <= RATE / 1000
+    with av.open(str(copied)) as container:
+        assert len([f for f in container.decode(video=0)]) == 48
 
 
 @pytest.mark.parametrize(
@@ -521,7 +541,7 @@ def test_mux_h264_mp4_aligns_picture_and_sound(film_parts):
 def test_mux_other_codecs_play(film_parts, name, suffix, video_codec, audio_codec):
     folder, master = film_parts
     out = folder / f"film{suffix}"
-    assert mux(_video(folder, name), master, out, name) == 48
+    assert mux(_video(folder, name), master, None, out, name) == 48
     with av.open(str(out)) as container:
         assert container.streams.video[0].codec_context.name == video_codec
         assert container.streams.audio[0].codec_context.name == audio_codec
@@ -538,7 +558,7 @@ def test_mux_png_writes_a_numbered_sequence(film_parts):
     out = folder / "film-png"
     out.mkdir()
     (out / "000099.png").write_bytes(b"stale")  # from a longer cut before
-    assert mux(_video(folder, "png"), master, out, "png") == 48
+    assert mux(_video(folder, "png"), master, None, out, "png") == 48
     names = sorted(p.name for p in out.glob("*.png"))
     assert names == [f"{i:06d}.png" for i in range(48)]
     from PIL import Image
