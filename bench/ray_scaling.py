@@ -19,9 +19,10 @@ What it does:
 * Checks that every film is byte-identical to the local executor's (and if
   one is not, names the nodes whose entries differ).
 * How many cores the local compile keeps busy on average (CPU seconds over
-  wall seconds): one process, but x264 encodes on 2 threads, so one worker
-  already uses part of the second core, and 2 workers on 2 cores can gain at
-  most 2 / that.
+  wall seconds): one process, but it encodes each clip on a thread of its own
+  while it draws the next frames (`clips.use_threads`), where a Ray worker
+  keeps to the one CPU it reserved; so one worker is slower than the local
+  executor, and 2 workers are compared with 1.
 * The machine's parallelism, before and after the Ray runs: the throughput of
   two copies of a CPU-bound loop at once over one alone (2.0 on two idle
   cores). On a shared machine it says how much of the target the hardware
@@ -144,8 +145,8 @@ def run(folder: Path, shots: int, worker_counts: list[int], seed: int) -> dict |
     if local is None:
         return None
     figures["wall_s"]["local"] = round(local, 2)
-    # The local compile is one process, but x264 encodes on 2 threads: the cores it
-    # keeps busy, and so the most 2 workers can gain on 2 cores (2 / that).
+    # The local compile is one process, but it encodes behind the drawing: the cores
+    # it keeps busy (a Ray worker keeps to its one reserved CPU).
     figures["local_cores"] = round((_cpu_seconds() - cpu) / local, 2)
     reference = (folder / "local.mp4").read_bytes()
 
@@ -262,9 +263,8 @@ def report(figures: dict) -> None:
         f"before and after the Ray runs: {capacity[0]:.2f}, {capacity[1]:.2f}"
     )
     print(
-        f"the local compile kept {figures['local_cores']:.2f} cores busy on average (x264 "
-        f"encodes on 2 threads): 2 workers on 2 cores can gain at most "
-        f"{2 / figures['local_cores']:.2f}x"
+        f"the local compile kept {figures['local_cores']:.2f} cores busy on average (it "
+        f"encodes behind the drawing; a Ray worker keeps to its one CPU)"
     )
     if "speedup_2_over_1" in figures:
         speedup = figures["speedup_2_over_1"]

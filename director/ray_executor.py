@@ -47,6 +47,8 @@ either: the next compile, with either executor, reuses every finished entry.
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import contextlib
 import errno
 import heapq
@@ -90,16 +92,16 @@ class ClusterError(Exception):
 # frame on the 2-core machine of docs/benchmarks.md, so 9e-9 s a pixel).
 # Measured on the animatic film of bench/ray_scaling.py; only the order they
 # give matters: the longer pieces of the cut first, and the scratch voices
-# before the segments, so that the mix (on the driver) is made while the
-# workers cut instead of at the end, when nothing else runs.
+# before most segments, so that the mix (on the driver) is made while the
+# workers cut rather than at the end.
 SEGMENT_SECONDS_PER_PIXEL = 9e-9
 FRAME_COST = {
     "segment": 1.0,  # frames of the shot's piece
     "transition": 2.2,  # frames of the blend: two clips decoded
     "consistency": 0.05,  # frames of the take (a few are sampled)
     "voice": 0.01,  # frames of the shot
-    "mix": 0.04,  # frames of the film
-    "mux": 0.06,  # frames of the film
+    "mix": 0.09,  # frames of the film: mixed, and its sound coded for the film
+    "mux": 0.01,  # frames of the film: copied
     "assemble": 0.01,  # frames of the film: a stream copy
 }
 
@@ -506,10 +508,14 @@ class _Pool:
         actor = self.idle.pop()
         self.flying[actor.make.remote(node, inputs, [self._plan])] = (node, actor)
 
-    def wait(self) -> tuple[Node, Made]:
-        """The next node a worker finishes, and what came of it."""
+    def wait(self, timeout: float | None = None) -> tuple[Node, Made] | None:
+        """The next node a worker finishes, and what came of it; None if none has
+        within `timeout` seconds."""
         ray = self.ray
-        (ref,), _ = ray.wait(list(self.flying), num_returns=1)
+        ready, _ = ray.wait(list(self.flying), num_returns=1, timeout=timeout)
+        if not ready:
+            return None
+        (ref,) = ready
         node, actor = self.flying.pop(ref)
         self.idle.append(actor)
         try:
@@ -573,6 +579,7 @@ def _run(plan, cache: Cache, context, progress: Progress, result: RunResult, poo
     finish = frontier.finish
     queue: list[tuple[float, int, str]] = []  # shot nodes to make, waiting for a worker
     failed: set[str] = set()
+    driver = _DriverNodes(cache, context)
 
     def fail(node: Node, failure: Failure) -> bool:
         """Note a failure; True when the run stops for it."""
@@ -582,57 +589,105 @@ def _run(plan, cache: Cache, context, progress: Progress, result: RunResult, poo
         finish(node.id)
         return not keep_going
 
-    while True:
-        while frontier.ready:
-            node = frontier.pop()
-            if any(i in failed for i in node.inputs):
-                failed.add(node.id)
-                result.blocked.append(node)
-                finish(node.id)
-            elif reuse(node, cache, progress, result):
-                finish(node.id)
-            elif node.op in ON_WORKERS:
-                heapq.heappush(queue, frontier.key(node.id))
-            else:  # on the driver, as the local executor makes it
-                started = time.monotonic()
-                progress.start(node)
-                inputs = {i: result.outputs[i] for i in node.inputs}
-                made = make_node(node, inputs, cache, context)
-                failure = record(node, made, time.monotonic() - started, progress, result)
-                if failure is None:
+    try:
+        while True:
+            while frontier.ready:
+                node = frontier.pop()
+                if any(i in failed for i in node.inputs):
+                    failed.add(node.id)
+                    result.blocked.append(node)
                     finish(node.id)
-                elif fail(node, failure):
-                    return
-        if queue and pool.ray is None:
-            pool.start(
-                [n for n in plan.nodes if n.op in ON_WORKERS and not cache.has_manifest(n.hash)]
-            )
-        while queue and pool.idle:
-            node = frontier.by_id[heapq.heappop(queue)[2]]
-            progress.start(node)
-            pool.submit(node, {i: result.outputs[i] for i in node.inputs})
-        if not pool.flying:
-            return
-        node, made = pool.wait()
-        if made.disk_full is not None:
-            raise DiskFull(node, OSError(errno.ENOSPC, made.disk_full))
-        if made.entry is not None:
-            # Read back as any reused entry is, digests checked: this is also where a
-            # cache that is not shared after all would show.
-            entry = cache.get(node.hash)
-            if entry is None:
-                problem = cache.damaged.get(node.hash, "it is not there")
-                outcome: Entry | Failure = Failure(
-                    node,
-                    f"made on a Ray worker, but its cache entry cannot be read here ({problem}); "
-                    "is the cache on a file system every node shares at the same path?",
+                elif reuse(node, cache, progress, result):
+                    finish(node.id)
+                elif node.op in ON_WORKERS:
+                    heapq.heappush(queue, frontier.key(node.id))
+                else:  # on the driver, as the local executor makes it, off this loop
+                    progress.start(node)
+                    driver.submit(node, {i: result.outputs[i] for i in node.inputs})
+            if queue and pool.ray is None:
+                pool.start(
+                    [n for n in plan.nodes if n.op in ON_WORKERS and not cache.has_manifest(n.hash)]
                 )
-            else:
-                outcome = entry
-        else:
-            outcome = Failure(node, made.failure or "its Ray worker sent nothing back")
-        failure = record(node, outcome, made.seconds, progress, result)
-        if failure is None:
-            finish(node.id)
-        elif fail(node, failure):
-            return
+            while queue and pool.idle:
+                node = frontier.by_id[heapq.heappop(queue)[2]]
+                progress.start(node)
+                pool.submit(node, {i: result.outputs[i] for i in node.inputs})
+            if not pool.flying and not driver.busy:
+                return
+            node, outcome, seconds = _next_finished(pool, driver, cache)
+            failure = record(node, outcome, seconds, progress, result)
+            if failure is None:
+                finish(node.id)
+            elif fail(node, failure):
+                return
+    finally:
+        driver.close()
+
+
+def _next_finished(pool: _Pool, driver: _DriverNodes, cache: Cache):
+    """The next node finished, by a worker or on the driver: (node, its entry or
+    Failure, seconds).  Raises DiskFull for a full disk on either side."""
+    while True:
+        if driver.busy and (driver.done() or not pool.flying):
+            return driver.collect()
+        if pool.flying:
+            finished = pool.wait(timeout=_DRIVER_POLL_S if driver.busy else None)
+            if finished is not None:
+                node, made = finished
+                return node, _worker_outcome(node, made, cache), made.seconds
+
+
+def _worker_outcome(node: Node, made: Made, cache: Cache) -> Entry | Failure:
+    if made.disk_full is not None:
+        raise DiskFull(node, OSError(errno.ENOSPC, made.disk_full))
+    if made.entry is None:
+        return Failure(node, made.failure or "its Ray worker sent nothing back")
+    # Read back as any reused entry is, digests checked: this is also where a cache
+    # that is not shared after all would show.
+    entry = cache.get(node.hash)
+    if entry is not None:
+        return entry
+    problem = cache.damaged.get(node.hash, "it is not there")
+    return Failure(
+        node,
+        f"made on a Ray worker, but its cache entry cannot be read here ({problem}); "
+        "is the cache on a file system every node shares at the same path?",
+    )
+
+
+_DRIVER_POLL_S = 0.02  # how often the loop looks at the driver's node while workers run
+
+
+class _DriverNodes:
+    """The driver's own nodes (assets, prompts, the mix, the assembly, the mux),
+    made one at a time on a thread, so that the loop keeps handing the workers
+    their next nodes meanwhile: the mix takes about a second for a minute of film."""
+
+    def __init__(self, cache: Cache, context):
+        self.cache, self.context = cache, context
+        self.pending: collections.deque = collections.deque()  # (node, future)
+        self._threads = concurrent.futures.ThreadPoolExecutor(1, "director-driver")
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.pending)
+
+    def submit(self, node: Node, inputs: dict[str, Entry]) -> None:
+        self.pending.append((node, self._threads.submit(self._make, node, inputs)))
+
+    def _make(self, node: Node, inputs: dict[str, Entry]) -> tuple[Entry | Failure, float]:
+        started = time.monotonic()
+        made = make_node(node, inputs, self.cache, self.context)
+        return made, time.monotonic() - started
+
+    def done(self) -> bool:
+        return self.pending[0][1].done()
+
+    def collect(self) -> tuple[Node, Entry | Failure, float]:
+        """The oldest node submitted, once made (they finish in order)."""
+        node, future = self.pending.popleft()
+        made, seconds = future.result()  # a full disk (DiskFull) comes through here
+        return node, made, seconds
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=True, cancel_futures=True)
