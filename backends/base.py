@@ -154,7 +154,8 @@ class GeneratedShot:
     """What a backend returns: exactly `request.frames` frames, and sound if it makes it."""
 
     # HxWx3 RGB, yielded one at a time: uint8, or float in [0, 1] (then checked for
-    # NaN and converted).  The runtime checks each frame as it streams.
+    # NaN and converted).  The runtime checks each frame as it streams, and codes it
+    # while the next ones are made: a frame must not be changed once yielded.
     frames: Iterable[np.ndarray]
     audio: np.ndarray | None = None  # (samples, channels) float32 in [-1, 1]
     sample_rate: int | None = None

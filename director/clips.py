@@ -84,6 +84,8 @@ def write_clip(
     frames, same bytes), which the cache and resumable compiles rely on.
     The frames numbered in `keyframes` are coded as keyframes, so that a
     reader wanting only those decodes nothing else (`decode_keyframes`).
+    A frame is coded while the next ones are made (`use_threads`): the
+    caller must not change a frame once it has handed it over.
     """
     with av.open(str(path), "w", options={"fflags": "+bitexact"}) as container:
         encoder = _Encoder(container, codec, fps, keyframes)
