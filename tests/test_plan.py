@@ -241,3 +241,21 @@ def test_unsupported_conditioning_is_a_located_warning(project):
     text = (project.root / "film.shot").read_text().splitlines()
     shot_lines = {n for n, line in enumerate(text, start=1) if line.startswith("SHOT ")}
     assert {d.span.line for d in warnings} == shot_lines
+
+
+def test_auto_is_resolved_once_per_check_and_once_per_plan(project, monkeypatch):
+    # Resolving `auto` asks every backend whether it can run here (tinyfm searches
+    # the import path); once per shot cost a feature-length script a fifth of a second.
+    from backends import registry
+
+    best_available = registry.best_available
+    calls = []
+
+    def counted():
+        calls.append(1)
+        return best_available()
+
+    monkeypatch.setattr(registry, "best_available", counted)
+    plan = project.plan(SCRIPT)
+    assert len(calls) == 2
+    assert len({node.params["backend"] for node in plan.nodes if node.op == "generate"}) == 1
