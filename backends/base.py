@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_serializer
 
 from director.spec import CameraMove
 
@@ -88,6 +88,12 @@ class Capabilities(BaseModel):
     # running out of memory the runtime retries at the next.
     memory_levels: int = 1
     estimate: Estimate | None = None  # None: its cost is not known
+
+    @field_serializer("conditioning")
+    def _sorted(self, conditioning: frozenset[str]) -> list[str]:
+        # A set's order follows string hashing, which differs from one process to
+        # the next: sorted, a plan is the same bytes whatever the process.
+        return sorted(conditioning)
 
     def frames_for(self, wanted: int) -> int:
         """The smallest frame count the backend can make that covers `wanted` frames."""

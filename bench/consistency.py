@@ -179,7 +179,8 @@ def main() -> int:
         return 0
     print(f"{args.shots} shots x {args.seconds}s x 2 takes, 1280x720 @ 24 fps, preview backend")
     print(f"{'embedder':<11} {'render s/s':>10} {'score s/s':>10} {'score/render':>12} "
-          f"{'score/compile':>13} {'load s':>6} {'load MiB':>9} {'peak +MiB':>9}  target <10%")  # fmt: skip
+          f"{'score/compile':>13} {'load s':>6} {'load MiB':>9} {'peak +MiB':>9}  "
+          "target <10%")  # fmt: skip
     for name in ("face", "appearance"):
         r = results[name]
         print(f"{name:<11} {r['render_s_per_video_s']:>10.3f} {r['scoring_s_per_video_s']:>10.3f} "

@@ -1,6 +1,9 @@
 """The planner: graph shape, cache-key hashes, the timeline and backend rules."""
 
 import json
+import os
+import subprocess
+import sys
 
 import jsonschema
 import pytest
@@ -139,6 +142,21 @@ def test_plan_json_is_deterministic_and_valid_against_the_schema(project, capsys
         outputs.append(capsys.readouterr().out)
     assert outputs[0] == outputs[1]
     jsonschema.validate(json.loads(outputs[0]), plan_schema())
+
+
+def test_plan_json_is_the_same_bytes_in_every_process(project):
+    """Sets iterate in an order that follows string hashing, which Python seeds
+    afresh in each process: nothing in a plan may depend on it."""
+    path = project.write(SCRIPT)
+    outputs = set()
+    for seed in ("1", "2", "3"):
+        environment = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-m", "director", "plan", str(path)],
+            capture_output=True, text=True, env=environment, check=True,
+        )  # fmt: skip
+        outputs.add(done.stdout)
+    assert len(outputs) == 1
 
 
 def test_schema_command_prints_the_versioned_schema(capsys):
