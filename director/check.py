@@ -322,6 +322,7 @@ class _Checker:
             negative=_text(settings.get("negative")),
             seed=settings["seed"].value if "seed" in settings else 0,
             backend=settings["backend"].value if "backend" in settings else "auto",
+            consistency=settings["consistency"].value if "consistency" in settings else None,
             characters=self.characters,
             locations=self.locations,
             assets=self.assets,
@@ -351,6 +352,12 @@ class _Checker:
             )
         if "format" in settings:
             self._format(settings["format"])
+        if "consistency" in settings and not 0 <= settings["consistency"].value <= 1:
+            self.diagnostics.add(
+                "invalid-value",
+                settings.pop("consistency").span,
+                "consistency is a score between 0 and 1",
+            )
         if "backend" in settings and self._backend_name(
             settings["backend"].value, settings["backend"].span
         ):

@@ -207,7 +207,8 @@ def _add_consistency_options(command) -> None:
         type=_score,
         metavar="X",
         help="minimum consistency score (0-1; 0.5 = the embedder's same-identity threshold) "
-        "for shots whose script gives no `consistency:`; below it, more takes are made",
+        "for shots that give no `consistency:`, in a script whose header gives none either; "
+        "below it, more takes are made",
     )
     group.add_argument(
         "--max-retries",

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 INDENT = "  "
 _SPACE = " \t\f"  # the grammar's spaces; other Unicode spaces are text
 
-_SETTING = re.compile(r"(title|format|style|negative|seed|backend|import):")
+_SETTING = re.compile(r"(title|format|style|negative|seed|backend|consistency|import):")
 _DECLARATION = re.compile(r"(character|location)[ \t]+([A-Z][A-Z0-9_]*)$")
 _ASSET = re.compile(r"(audio|image|video)[ \t]+([A-Z][A-Z0-9_]*)[ \t]*:[ \t]*(.+)$")
 _SLUG = re.compile(r"(INT\./EXT\.|I/E\.?|INT\.|EXT\.)[ \t]*(.*?)[ \t]+-[ \t]+(.*)$")

@@ -356,7 +356,8 @@ class _Planner:
         # scored shot (only that one, so an edit elsewhere re-decides nothing).
         scored = self._scored_characters(shot)
         drift = {c: self.anchors[c] for c in scored if c in self.anchors}
-        minimum = shot.consistency if shot.consistency is not None else self.scoring.minimum
+        # The shot's own minimum, else the script's, else the command line's.
+        minimum = _first_given(shot.consistency, self.film.consistency, self.scoring.minimum)
         select = self._add(
             "select",
             f"shot/{shot.id}/select",
@@ -600,6 +601,10 @@ class _Planner:
         }
         inputs = list(dict.fromkeys(cue_assets)) + voices + joint
         return self._add("mix", "film/mix", inputs, params)
+
+
+def _first_given(*values):
+    return next((value for value in values if value is not None), None)
 
 
 def estimate_costs(nodes: list[Node], backends: dict[str, type[Backend]]) -> PlanCost:

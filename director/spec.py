@@ -147,6 +147,7 @@ class Film(BaseModel):
     negative: str = ""
     seed: int = 0
     backend: str = "auto"
+    consistency: float | None = None  # the takes' minimum score, unless a shot gives its own
     characters: dict[str, Character] = {}
     locations: dict[str, Location] = {}
     assets: dict[str, NamedAsset] = {}

@@ -277,3 +277,42 @@ def test_auto_is_resolved_once_per_check_and_once_per_plan(project, monkeypatch)
     plan = project.plan(SCRIPT)
     assert len(calls) == 2
     assert len({node.params["backend"] for node in plan.nodes if node.op == "generate"}) == 1
+
+
+MINIMUMS = """
+title: Minimums
+consistency: 0.7
+
+character MARA
+  description: a keeper
+  ref: refs/mara.png
+
+SHOT 1 CLOSE-UP on MARA 2s
+  MARA looks up.
+
+SHOT 2 CLOSE-UP on MARA 2s
+  consistency: 0.4
+  MARA looks down.
+"""
+
+
+def test_the_shots_minimum_else_the_scripts_else_the_command_lines(project):
+    from PIL import Image
+
+    from director.plan import Consistency
+
+    (project.root / "refs").mkdir(exist_ok=True)
+    Image.new("RGB", (512, 512), (120, 90, 60)).save(project.root / "refs" / "mara.png")
+
+    def minimums(text: str, **options) -> dict[str, float | None]:
+        plan = project.plan(text, **options)
+        return {n.id: n.params["min_consistency"] for n in plan.nodes if n.op == "select"}
+
+    expected = {"shot/1/select": 0.7, "shot/2/select": 0.4}
+    assert minimums(MINIMUMS) == expected
+    assert minimums(MINIMUMS, scoring=Consistency(minimum=0.9)) == expected
+    no_header = MINIMUMS.replace("consistency: 0.7\n", "")
+    assert minimums(no_header, scoring=Consistency(minimum=0.9)) == {
+        "shot/1/select": 0.9, "shot/2/select": 0.4,
+    }  # fmt: skip
+    assert minimums(no_header) == {"shot/1/select": None, "shot/2/select": 0.4}
