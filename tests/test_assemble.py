@@ -700,7 +700,7 @@ def test_a_planned_cut_assembles_to_the_timeline(project, tmp_path):
     cue_files = {c.path: project.root / c.path for c in t.cues}
     result = mix(t, cue_files, [], [], DUCK, tmp_path / "mix.wav", stems=tmp_path / "stems")
     film_file = tmp_path / "film.mp4"
-    assert mux(film, result.master, film_file, "h264") == t.frames
+    assert mux(film, result.master, None, film_file, "h264") == t.frames
     write_srt(t, tmp_path / "film.srt")
     line_ = t.dialogue[0]
     assert (
