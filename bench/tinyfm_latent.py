@@ -1,0 +1,123 @@
+"""tinyfm's video latent, round-tripped: what camera accuracy a perfect model could reach.
+
+A model can never show more than its latent keeps. This encodes the held-out
+prompts of `bench/tinyfm_eval.py` (same prompts, same seed) into a video
+latent and straight back, with no model in between, and measures the decoded
+clips' camera move with `backends/tinyfm/measure.py`, as the evaluation does:
+
+* **shipped**: the latent the model uses now (`backends/tinyfm/latent.py`):
+  every frame area-averaged to a 16x16 grid, decoded by bicubic upsampling;
+* **camera path** (a candidate, not used by the model yet): the first frame on
+  the 16x16 grid, the background's path per frame (scale and shift: three
+  numbers a frame), and per frame the 16x16 residual between the frame and
+  the first frame moved along the path; decoded by moving the upsampled first
+  frame along the path and adding the upsampled residual;
+* **camera path, no residual**: the same without the residuals (what the path
+  alone carries).
+
+The path comes from the procedural data's own poses (`data.camera_poses`), as
+a training encoder would have it. Clips are 64x64 (the training size),
+decoded at `--size` (256, the evaluation's).
+
+    .venv/bin/python bench/tinyfm_latent.py [--n 36] [--seed 0] [--size 256] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from tinyfm_eval import FPS, SAMPLE_RATE, prompts  # noqa: E402
+
+from backends.tinyfm import data, latent, measure  # noqa: E402
+
+GRID = latent.LATENT_SIDE
+TRAINING_SIZE = (64, 64)
+
+
+def shipped(clip: data.Clip, size: int) -> np.ndarray:
+    stats = latent.Stats(0.0, 1.0, 0.0, 1.0)
+    return latent.decode_video(latent.encode_video(clip.frames, stats), stats, (size, size))
+
+
+def camera_path(clip: data.Clip, size: int, residual: bool = True) -> np.ndarray:
+    poses = data.camera_poses(clip.spec, len(clip.frames), FPS)
+    scale = torch.tensor(poses.back[:, 0], dtype=torch.float32)
+    shift_x = torch.tensor(poses.back[:, 1] + poses.shake[:, 0], dtype=torch.float32)
+    shift_y = torch.tensor(poses.back[:, 2] + poses.shake[:, 1], dtype=torch.float32)
+    frames = torch.as_tensor(clip.frames).float().div(127.5).sub(1).permute(0, 3, 1, 2)
+    grid = F.adaptive_avg_pool2d(frames, GRID)  # (T, 3, 16, 16): what the latent keeps
+    first = _upsampled(grid[:1], size)[0]
+    moved = _along(first, scale, shift_x, shift_y)
+    if residual:
+        moved = moved + _upsampled(grid - F.adaptive_avg_pool2d(moved, GRID), size)
+    return moved.add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def _upsampled(grid: torch.Tensor, size: int) -> torch.Tensor:
+    return F.interpolate(grid, size=(size, size), mode="bicubic", align_corners=False)
+
+
+def _along(picture: torch.Tensor, scale, shift_x, shift_y) -> torch.Tensor:
+    """(T, 3, H, W): frame t shows `picture` at `scale[t]` about the centre, shifted by
+    (shift_x[t], shift_y[t]) frame heights; what it never showed is its border, smeared."""
+    theta = torch.zeros(len(scale), 2, 3)
+    theta[:, 0, 0] = theta[:, 1, 1] = 1 / scale
+    theta[:, 0, 2], theta[:, 1, 2] = -2 * shift_x / scale, -2 * shift_y / scale
+    where = F.affine_grid(theta, (len(scale), *picture.shape), align_corners=False)
+    return F.grid_sample(
+        picture.expand(len(scale), *picture.shape), where, padding_mode="border",
+        align_corners=False,
+    )  # fmt: skip
+
+
+LATENTS = {
+    "shipped (16x16 frames)": shipped,
+    "camera path + 16x16 residuals": camera_path,
+    "camera path, no residual": lambda clip, size: camera_path(clip, size, residual=False),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=36)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    specs = prompts(args.n, args.seed, 2.0)
+    clips = [data.render(spec, TRAINING_SIZE, FPS, SAMPLE_RATE) for spec in specs]
+    results = {}
+    for name, round_trip in LATENTS.items():
+        moves = [
+            (clip.camera, measure.camera_direction(round_trip(clip, args.size))) for clip in clips
+        ]
+        results[name] = {
+            "camera_right": sum(asked == seen for asked, seen in moves),
+            "clips": len(moves),
+            "wrong": [f"{asked} -> {seen}" for asked, seen in moves if asked != seen],
+        }
+    if args.json:
+        print(json.dumps(results, indent=1))
+        return 0
+    print(f"{args.n} held-out prompts (seed {args.seed}), 64x64 clips decoded at {args.size}")
+    for name, result in results.items():
+        share = result["camera_right"] / result["clips"]
+        print(f"  {name:<32} camera {result['camera_right']:>3}/{result['clips']} ({share:.0%})")
+        for wrong in sorted(set(result["wrong"])):
+            print(f"      {wrong} x{result['wrong'].count(wrong)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
