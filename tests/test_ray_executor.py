@@ -324,3 +324,20 @@ def test_without_time_estimates_the_schedule_is_in_frame_steps(project, capsys):
     assert rank["shot/1/take0/window0"] > rank["shot/4/take0/window0"] > 0
     lines = describe(plan, 3, done=lambda node: False)
     assert "frame-steps" in lines[0] and "frame-steps on 3 workers" in lines[-1]
+
+
+def test_a_node_that_fails_on_the_driver_is_reported_and_the_workers_go_on(cluster, project):
+    """The driver's own nodes run beside the loop that feeds the workers: a failure
+    there is the local executor's failure, and the shots are still made."""
+    plan = project.plan(TWO_SHOTS)
+    mix = next(n for n in plan.nodes if n.id == "film/mix")
+    mix.params["codec"] = "h265"  # a codec no sound is coded for here
+    results = {}
+    for name, run in (("local", local_execute), ("ray", execute)):
+        cache = Cache(project.root / f"cache-{name}")
+        results[name] = run(plan, project.root, cache, keep_going=True)
+    local, remote = results["local"], results["ray"]
+    assert len(local.failures) == 1 and "mix film/mix failed" in str(local.failures[0])
+    assert [str(f) for f in remote.failures] == [str(f) for f in local.failures]
+    assert [n.id for n in remote.blocked] == [n.id for n in local.blocked] == ["film/mux"]
+    assert {"shot/1/segment", "shot/2/segment", "shot/3/segment"} <= set(remote.ran)
