@@ -48,14 +48,15 @@ either: the next compile, with either executor, reuses every finished entry.
 from __future__ import annotations
 
 import collections
-import concurrent.futures
 import contextlib
 import errno
 import heapq
 import logging
+import queue
 import signal
 import socket
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -661,33 +662,52 @@ _DRIVER_POLL_S = 0.02  # how often the loop looks at the driver's node while wor
 class _DriverNodes:
     """The driver's own nodes (assets, prompts, the mix, the assembly, the mux),
     made one at a time on a thread, so that the loop keeps handing the workers
-    their next nodes meanwhile: the mix takes about a second for a minute of film."""
+    their next nodes meanwhile: the mix takes about a second for a minute of film.
+    The thread is a daemon: Ctrl-C never waits for the node it is making (what it
+    leaves is a staging folder, which the next run removes)."""
 
     def __init__(self, cache: Cache, context):
         self.cache, self.context = cache, context
-        self.pending: collections.deque = collections.deque()  # (node, future)
-        self._threads = concurrent.futures.ThreadPoolExecutor(1, "director-driver")
+        self.pending: collections.deque[Node] = collections.deque()
+        self._todo: queue.Queue = queue.Queue()
+        self._done: queue.Queue = queue.Queue()  # (node, made, seconds, error)
+        self._thread = threading.Thread(target=self._work, name="director-driver", daemon=True)
+        self._thread.start()
 
     @property
     def busy(self) -> bool:
         return bool(self.pending)
 
     def submit(self, node: Node, inputs: dict[str, Entry]) -> None:
-        self.pending.append((node, self._threads.submit(self._make, node, inputs)))
+        self.pending.append(node)
+        self._todo.put((node, inputs))
 
-    def _make(self, node: Node, inputs: dict[str, Entry]) -> tuple[Entry | Failure, float]:
-        started = time.monotonic()
-        made = make_node(node, inputs, self.cache, self.context)
-        return made, time.monotonic() - started
+    def _work(self) -> None:
+        while (job := self._todo.get()) is not None:
+            node, inputs = job
+            started = time.monotonic()
+            try:
+                made = make_node(node, inputs, self.cache, self.context)
+            except BaseException as error:  # a full disk: raised again by `collect`
+                self._done.put((node, None, 0.0, error))
+            else:
+                self._done.put((node, made, time.monotonic() - started, None))
 
     def done(self) -> bool:
-        return self.pending[0][1].done()
+        return not self._done.empty()
 
     def collect(self) -> tuple[Node, Entry | Failure, float]:
         """The oldest node submitted, once made (they finish in order)."""
-        node, future = self.pending.popleft()
-        made, seconds = future.result()  # a full disk (DiskFull) comes through here
+        node, made, seconds, error = self._done.get()
+        self.pending.popleft()
+        if error is not None:
+            raise error
         return node, made, seconds
 
     def close(self) -> None:
-        self._threads.shutdown(wait=True, cancel_futures=True)
+        """Drop the nodes not started (a run that stops early makes no more), and let
+        the thread end after the one it is making."""
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._todo.get_nowait()
+        self._todo.put(None)
