@@ -722,11 +722,12 @@ def lower_quartile(values: Sequence[float]) -> float:
 
 @dataclass(frozen=True)
 class Reference:
-    """A reference picture as its embedder sees it: the vector, and the patch
-    (for `face`, the aligned chip) it was computed from."""
+    """A reference picture as its embedder sees it: the vector and, for `face`, the
+    aligned chip it was computed from (other embedders describe the whole picture,
+    too big to keep for every reference a process has read)."""
 
     vector: np.ndarray
-    patch: np.ndarray
+    chip: np.ndarray | None = None
 
 
 def references(name: str, model: str | None, refs: Sequence[Path]) -> list[Reference]:
@@ -739,7 +740,9 @@ def _reference(name: str, model: str | None, path: str, key: str) -> Reference |
     scorer = embedder(name, model)
     with Image.open(path) as image:
         region = scorer.reference_region(np.asarray(_flatten(image)))
-    return Reference(scorer.describe(region), region.patch) if region is not None else None
+    if region is None:
+        return None
+    return Reference(scorer.describe(region), region.patch if name == "face" else None)
 
 
 def _file_key(path: Path) -> str:
@@ -767,7 +770,7 @@ class _ChipMemo:
     ran."""
 
     def __init__(self, references: Sequence[Reference] = ()):
-        self.seen = [(self._key(r.patch), r.vector) for r in references]
+        self.seen = [(self._key(r.chip), r.vector) for r in references if r.chip is not None]
 
     def describe(self, scorer: Embedder, region: Region) -> np.ndarray:
         key = self._key(region.patch)
