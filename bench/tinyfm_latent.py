@@ -7,11 +7,12 @@ clips' camera move with `backends/tinyfm/measure.py`, as the evaluation does:
 
 * **shipped**: the latent the model uses now (`backends/tinyfm/latent.py`):
   every frame area-averaged to a 16x16 grid, decoded by bicubic upsampling;
-* **camera path** (a candidate, not used by the model yet): the first frame on
-  the 16x16 grid, the background's path per frame (scale and shift: three
-  numbers a frame), and per frame the 16x16 residual between the frame and
-  the first frame moved along the path; decoded by moving the upsampled first
-  frame along the path and adding the upsampled residual;
+* **camera path** (`latent.encode_video_path`, a model's `latent: path`; not
+  the shipped weights' yet): the first frame on the 16x16 grid, the
+  background's path per frame (scale and shift: three numbers a frame), and
+  per frame the 16x16 residual between the frame and the first frame moved
+  along the path; decoded by moving the upsampled first frame along the path
+  and adding the upsampled residual;
 * **camera path, no residual**: the same without the residuals (what the path
   alone carries).
 
@@ -30,8 +31,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -50,41 +49,25 @@ def shipped(clip: data.Clip, size: int) -> np.ndarray:
     return latent.decode_video(latent.encode_video(clip.frames, stats), stats, (size, size))
 
 
-def camera_path(clip: data.Clip, size: int, residual: bool = True) -> np.ndarray:
-    poses = data.camera_poses(clip.spec, len(clip.frames), FPS)
-    scale = torch.tensor(poses.back[:, 0], dtype=torch.float32)
-    shift_x = torch.tensor(poses.back[:, 1] + poses.shake[:, 0], dtype=torch.float32)
-    shift_y = torch.tensor(poses.back[:, 2] + poses.shake[:, 1], dtype=torch.float32)
-    frames = torch.as_tensor(clip.frames).float().div(127.5).sub(1).permute(0, 3, 1, 2)
-    grid = F.adaptive_avg_pool2d(frames, GRID)  # (T, 3, 16, 16): what the latent keeps
-    first = _upsampled(grid[:1], size)[0]
-    moved = _along(first, scale, shift_x, shift_y)
-    if residual:
-        moved = moved + _upsampled(grid - F.adaptive_avg_pool2d(moved, GRID), size)
-    return moved.add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+def camera_path(clip: data.Clip, size: int) -> np.ndarray:
+    stats = latent.Stats(0.0, 1.0, 0.0, 1.0)
+    path = data.camera_path(clip.spec, len(clip.frames), FPS)
+    encoded = latent.encode_video_path(clip.frames, path, stats)
+    return latent.decode_video_path(encoded, stats, (size, size))
 
 
-def _upsampled(grid: torch.Tensor, size: int) -> torch.Tensor:
-    return F.interpolate(grid, size=(size, size), mode="bicubic", align_corners=False)
-
-
-def _along(picture: torch.Tensor, scale, shift_x, shift_y) -> torch.Tensor:
-    """(T, 3, H, W): frame t shows `picture` at `scale[t]` about the centre, shifted by
-    (shift_x[t], shift_y[t]) frame heights; what it never showed is its border, smeared."""
-    theta = torch.zeros(len(scale), 2, 3)
-    theta[:, 0, 0] = theta[:, 1, 1] = 1 / scale
-    theta[:, 0, 2], theta[:, 1, 2] = -2 * shift_x / scale, -2 * shift_y / scale
-    where = F.affine_grid(theta, (len(scale), *picture.shape), align_corners=False)
-    return F.grid_sample(
-        picture.expand(len(scale), *picture.shape), where, padding_mode="border",
-        align_corners=False,
-    )  # fmt: skip
+def path_alone(clip: data.Clip, size: int) -> np.ndarray:
+    stats = latent.Stats(0.0, 1.0, 0.0, 1.0)
+    path = data.camera_path(clip.spec, len(clip.frames), FPS)
+    encoded = latent.encode_video_path(clip.frames, path, stats)
+    encoded[:3, 1:] = 0.0  # no residuals
+    return latent.decode_video_path(encoded, stats, (size, size))
 
 
 LATENTS = {
     "shipped (16x16 frames)": shipped,
     "camera path + 16x16 residuals": camera_path,
-    "camera path, no residual": lambda clip, size: camera_path(clip, size, residual=False),
+    "camera path, no residual": path_alone,
 }
 
 

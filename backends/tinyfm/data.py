@@ -519,6 +519,17 @@ def camera_poses(spec: ClipSpec, frames: int, fps: float) -> Poses:
     return Poses(np.array(back), np.array(char), np.array(shake), np.array(turn))
 
 
+def camera_path(spec: ClipSpec, frames: int, fps: float) -> np.ndarray:
+    """(T, 3) per frame: the background's log scale and its shift (x right, y down, in
+    frame heights, the shake included): what `latent.encode_video_path` keeps."""
+    poses = camera_poses(spec, frames, fps)
+    return np.stack(
+        [np.log(poses.back[:, 0]), poses.back[:, 1] + poses.shake[:, 0],
+         poses.back[:, 2] + poses.shake[:, 1]],
+        axis=1,
+    ).astype(np.float32)  # fmt: skip
+
+
 def _lift(spec: ClipSpec, frames: int, fps: float) -> np.ndarray:
     """The character's height above the floor per frame, in character heights."""
     if spec.action != "bounce":

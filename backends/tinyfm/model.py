@@ -51,6 +51,10 @@ class Config:
     audio_patch: int = 2
     fps: float = 12.0
     mel_rate: float = 40.0  # mel frames a second
+    # The video latent (backends/tinyfm/latent.py): "frames", 3 channels; or "path",
+    # the first frame, residuals and the camera path, 6 channels.
+    latent: str = "frames"
+    video_channels: int = 3
     # Initial time-distance slopes (per second) of the heads, self and cross.
     self_slopes: tuple[float, ...] = (0.05, 1.0, 4.0, 16.0)
     cross_slopes: tuple[float, ...] = (1.0, 8.0, 24.0, 48.0)
@@ -67,7 +71,7 @@ class Config:
 
     @property
     def video_patch_dim(self) -> int:
-        return 3 * self.patch_time * self.patch_side**2
+        return self.video_channels * self.patch_time * self.patch_side**2
 
     @property
     def audio_patch_dim(self) -> int:
@@ -288,9 +292,10 @@ class TinyFM(nn.Module):
         b = tokens.shape[0]
         pt, p = self.cfg.patch_time, self.cfg.patch_side
         g = LATENT_SIDE // p
-        x = tokens.reshape(b, frames // pt, g, g, 3, pt, p, p)
+        c = self.cfg.video_channels
+        x = tokens.reshape(b, frames // pt, g, g, c, pt, p, p)
         x = x.permute(0, 4, 1, 5, 2, 6, 3, 7)
-        return x.reshape(b, 3, frames, LATENT_SIDE, LATENT_SIDE)
+        return x.reshape(b, c, frames, LATENT_SIDE, LATENT_SIDE)
 
     def audio_tokens(self, audio: torch.Tensor) -> torch.Tensor:
         b, m, f = audio.shape

@@ -139,7 +139,8 @@ def generate(
     `shift`) with classifier-free guidance."""
     frames, mels, samples = latent_shapes(seconds)
     generator = torch.Generator().manual_seed(seed)
-    video = torch.randn(1, 3, frames, latent.LATENT_SIDE, latent.LATENT_SIDE, generator=generator)
+    side, channels = latent.LATENT_SIDE, model.cfg.video_channels
+    video = torch.randn(1, channels, frames, side, side, generator=generator)
     audio = torch.randn(1, latent.MEL_BANDS, mels, generator=generator)
     cond = conditioning(model, [caption], [reference])
     null = Conditioning.empty(1, model.cfg.max_words)
@@ -161,7 +162,8 @@ def generate(
     ts = sampler.times(steps or DEFAULT_STEPS, shift=shift)
     x = sampler.SAMPLERS[method](velocity, x, ts)
     video, audio = _unpack(x, video.shape, audio.shape)
-    picture = latent.decode_video(video[0], model.stats, size)
+    decode = latent.decode_video_path if model.cfg.latent == "path" else latent.decode_video
+    picture = decode(video[0], model.stats, size)
     count = max(1, round(seconds * fps))
     made = np.minimum((np.arange(count) * FPS / fps).round().astype(int), len(picture) - 1)
     sound = latent.decode_audio(audio[0], model.stats, samples, seed=seed)

@@ -61,11 +61,12 @@ class Settings:
     heads: int = 4
     threads: int = 1
     save_every: int = 500
+    latent: str = "frames"  # or "path": the first frame, residuals and the camera path
 
 
 @dataclass
 class Dataset:
-    video: torch.Tensor  # (N, 3, T, 16, 16) float16, normalised
+    video: torch.Tensor  # (N, 3 or 6 channels, T, 16, 16) float16, normalised
     audio: torch.Tensor  # (N, 32, F) float16, normalised
     references: torch.Tensor  # (N, 3, 16, 16) in [-1, 1]
     captions: list[str]
@@ -85,22 +86,31 @@ def render_dataset(settings: Settings, log) -> tuple[Dataset, latent.Stats]:
     videos, audios, refs, captions = [], [], [], []
     started = time.monotonic()
     for i, clip in enumerate(data.clips(settings.clips, settings.seed, split="train")):
-        videos.append(latent.encode_video(clip.frames, raw).half())
+        videos.append(_encode_video(clip, settings.latent, raw).half())
         audios.append(latent.encode_audio(clip.audio, raw).half())
         refs.append(_reference(clip.reference))
         captions.append(clip.caption)
         if (i + 1) % 500 == 0:
             log(f"rendered {i + 1}/{settings.clips} clips ({time.monotonic() - started:.0f}s)")
     video, audio = torch.stack(videos).float(), torch.stack(audios).float()
+    picture = video[:, :3]  # a path latent's path channels have their own fixed scale
     stats = latent.Stats(
-        video_mean=round(video.mean().item(), 4),
-        video_std=round(video.std().item(), 4),
+        video_mean=round(picture.mean().item(), 4),
+        video_std=round(picture.std().item(), 4),
         audio_mean=round(audio.mean().item(), 4),
         audio_std=round(audio.std().item(), 4),
     )
-    video = ((video - stats.video_mean) / stats.video_std).half()
+    video[:, :3] = (picture - stats.video_mean) / stats.video_std
+    video = video.half()
     audio = ((audio - stats.audio_mean) / stats.audio_std).half()
     return Dataset(video, audio, torch.stack(refs), captions), stats
+
+
+def _encode_video(clip: data.Clip, kind: str, raw: latent.Stats) -> torch.Tensor:
+    if kind == "path":
+        path = data.camera_path(clip.spec, len(clip.frames), clip.fps)
+        return latent.encode_video_path(clip.frames, path, raw)
+    return latent.encode_video(clip.frames, raw)
 
 
 def _reference(image: np.ndarray) -> torch.Tensor:
@@ -151,6 +161,8 @@ def train(settings: Settings, out: Path, log=print) -> TinyFM:
         dim=settings.dim,
         depth=settings.depth,
         heads=settings.heads,
+        latent=settings.latent,
+        video_channels=3 + (latent.PATH_CHANNELS if settings.latent == "path" else 0),
     )
     model = TinyFM(cfg, vocabulary, stats)
     ema = TinyFM(cfg, vocabulary, stats)

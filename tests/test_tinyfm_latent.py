@@ -1,0 +1,67 @@
+"""tinyfm's video latents round-tripped with no model: what camera moves each keeps,
+as `measure.camera_direction` reads them (the evaluation's measure)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from backends.tinyfm import data, latent, measure
+from backends.tinyfm.model import Config, TinyFM
+from backends.tinyfm.pipeline import generate
+from backends.tinyfm.text import Vocabulary
+
+RAW = latent.Stats(0.0, 1.0, 0.0, 1.0)
+FPS = 12
+
+
+@pytest.fixture(scope="module")
+def clips() -> list[data.Clip]:
+    """One held-out clip of every camera move."""
+    rng = np.random.default_rng([3, 0x1A7])
+    specs = [data.sample_spec(rng, "eval", 2.0, camera=move) for move in data.CAMERA_MOVES]
+    return [data.render(spec, (64, 64), FPS, 16000) for spec in specs]
+
+
+def path_round_trip(clip: data.Clip, size: int = 256) -> np.ndarray:
+    path = data.camera_path(clip.spec, len(clip.frames), FPS)
+    return latent.decode_video_path(latent.encode_video_path(clip.frames, path, RAW), RAW,
+                                    (size, size))  # fmt: skip
+
+
+def test_the_camera_path_latent_keeps_the_camera_moves_the_plain_grid_loses(clips):
+    kept = [measure.camera_direction(path_round_trip(c)) == c.camera for c in clips]
+    plain = [
+        measure.camera_direction(latent.decode_video(latent.encode_video(c.frames, RAW), RAW,
+                                                     (256, 256))) == c.camera
+        for c in clips
+    ]  # fmt: skip
+    assert sum(kept) >= len(clips) - 1, [
+        c.camera for c, k in zip(clips, kept, strict=True) if not k
+    ]
+    assert sum(plain) <= len(clips) // 2  # what the shipped latent keeps: why the path
+
+
+def test_the_path_latent_is_the_first_frame_residuals_and_the_path(clips):
+    clip = clips[2]
+    path = data.camera_path(clip.spec, len(clip.frames), FPS)
+    encoded = latent.encode_video_path(clip.frames, path, RAW)
+    assert encoded.shape == (3 + latent.PATH_CHANNELS, len(clip.frames), 16, 16)
+    read = encoded[3:].mean(dim=(2, 3)).T / latent.PATH_SCALE
+    assert torch.allclose(read, torch.as_tensor(path), atol=1e-6)
+    first = latent.decode_video_path(encoded, RAW, (64, 64))[0].astype(int)
+    assert np.abs(first - clip.frames[0].astype(int)).mean() < 25  # the grid's blur only
+    assert tuple(latent.decode_video_path(encoded, RAW, (96, 54)).shape) == (24, 54, 96, 3)
+
+
+def test_a_model_on_the_path_latent_generates_whole_frames():
+    words = ["a", "red", "ball", "pan", "left"]
+    cfg = Config(vocab_size=len(words) + 2, dim=32, depth=1, heads=4, latent="path",
+                 video_channels=3 + latent.PATH_CHANNELS)  # fmt: skip
+    torch.manual_seed(0)
+    model = TinyFM(cfg, Vocabulary.build([" ".join(words)]), latent.Stats()).eval()
+    picture, sound = generate(model, "a red ball pan left", None, 1.0, seed=1, steps=2,
+                              size=(64, 48))  # fmt: skip
+    assert picture.shape == (12, 48, 64, 3) and picture.dtype == np.uint8
+    assert sound.shape == (16000,)
