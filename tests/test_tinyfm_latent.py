@@ -12,7 +12,7 @@ from backends.tinyfm.model import Config, TinyFM
 from backends.tinyfm.pipeline import generate
 from backends.tinyfm.text import Vocabulary
 
-RAW = latent.Stats(0.0, 1.0, 0.0, 1.0)
+RAW = latent.Stats(0.0, 1.0, 0.0, 1.0, 0.0, 1.0)
 FPS = 12
 
 

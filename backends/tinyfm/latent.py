@@ -52,6 +52,10 @@ class Stats:
     video_std: float = 0.5
     audio_mean: float = -8.0
     audio_std: float = 3.0
+    # The path latent's first frame, apart from its residuals (which `video_*` then
+    # describe): a whole picture spreads about four times as wide as a residual.
+    first_mean: float = 0.0
+    first_std: float = 0.5
 
 
 # ------------------------------------------------------------------- video
@@ -112,7 +116,8 @@ def encode_video_path(
     path = torch.as_tensor(np.asarray(path), dtype=torch.float32)
     first = _upsampled(grid[:1], _RESIDUAL_SIDE)[0]
     residual = grid - F.adaptive_avg_pool2d(_along_path(first, path), LATENT_SIDE)
-    picture = (torch.cat([grid[:1], residual[1:]]) - stats.video_mean) / stats.video_std
+    first_frame = (grid[:1] - stats.first_mean) / stats.first_std
+    picture = torch.cat([first_frame, (residual[1:] - stats.video_mean) / stats.video_std])
     steps = (path * PATH_SCALE)[:, :, None, None].expand(-1, -1, LATENT_SIDE, LATENT_SIDE)
     return torch.cat([picture, steps], 1).permute(1, 0, 2, 3)
 
@@ -125,6 +130,7 @@ def decode_video_path(latent: torch.Tensor, stats: Stats, size: tuple[int, int])
     side = max(width, height)
     top, left = (side - height) // 2, (side - width) // 2
     picture = (latent[:3] * stats.video_std + stats.video_mean).permute(1, 0, 2, 3)
+    picture[0] = latent[:3, 0] * stats.first_std + stats.first_mean
     path = latent[3:].mean(dim=(2, 3)).T / PATH_SCALE  # (T, 3)
     residual = picture.clone()
     residual[0] = 0.0  # the first frame is itself, moved nowhere

@@ -82,7 +82,7 @@ def prompt_words() -> list[str]:
 
 def render_dataset(settings: Settings, log) -> tuple[Dataset, latent.Stats]:
     """Render the training clips and encode them into normalised latents."""
-    raw = latent.Stats(0.0, 1.0, 0.0, 1.0)
+    raw = latent.Stats(0.0, 1.0, 0.0, 1.0, 0.0, 1.0)
     videos, audios, refs, captions = [], [], [], []
     started = time.monotonic()
     for i, clip in enumerate(data.clips(settings.clips, settings.seed, split="train")):
@@ -93,14 +93,24 @@ def render_dataset(settings: Settings, log) -> tuple[Dataset, latent.Stats]:
         if (i + 1) % 500 == 0:
             log(f"rendered {i + 1}/{settings.clips} clips ({time.monotonic() - started:.0f}s)")
     video, audio = torch.stack(videos).float(), torch.stack(audios).float()
-    picture = video[:, :3]  # a path latent's path channels have their own fixed scale
+    # A path latent: its path channels keep their fixed scale, and its first frame
+    # (a whole picture) and residuals are normalised apart.
+    path = settings.latent == "path"
+    picture = video[:, :3, 1:] if path else video
+    first = video[:, :3, :1] if path else video
     stats = latent.Stats(
         video_mean=round(picture.mean().item(), 4),
         video_std=round(picture.std().item(), 4),
         audio_mean=round(audio.mean().item(), 4),
         audio_std=round(audio.std().item(), 4),
+        first_mean=round(first.mean().item(), 4),
+        first_std=round(first.std().item(), 4),
     )
-    video[:, :3] = (picture - stats.video_mean) / stats.video_std
+    if path:
+        video[:, :3, :1] = (video[:, :3, :1] - stats.first_mean) / stats.first_std
+        video[:, :3, 1:] = (video[:, :3, 1:] - stats.video_mean) / stats.video_std
+    else:
+        video = (video - stats.video_mean) / stats.video_std
     video = video.half()
     audio = ((audio - stats.audio_mean) / stats.audio_std).half()
     return Dataset(video, audio, torch.stack(refs), captions), stats
