@@ -49,25 +49,19 @@ def shipped(clip: data.Clip, size: int) -> np.ndarray:
     return latent.decode_video(latent.encode_video(clip.frames, stats), stats, (size, size))
 
 
-def camera_path(clip: data.Clip, size: int) -> np.ndarray:
+def camera_path(clip: data.Clip, size: int, residuals: bool = True) -> np.ndarray:
     stats = latent.Stats(0.0, 1.0, 0.0, 1.0, 0.0, 1.0)
     path = data.camera_path(clip.spec, len(clip.frames), FPS)
     encoded = latent.encode_video_path(clip.frames, path, stats)
-    return latent.decode_video_path(encoded, stats, (size, size))
-
-
-def path_alone(clip: data.Clip, size: int) -> np.ndarray:
-    stats = latent.Stats(0.0, 1.0, 0.0, 1.0, 0.0, 1.0)
-    path = data.camera_path(clip.spec, len(clip.frames), FPS)
-    encoded = latent.encode_video_path(clip.frames, path, stats)
-    encoded[:3, 1:] = 0.0  # no residuals
+    if not residuals:
+        encoded[:3, 1:] = 0.0
     return latent.decode_video_path(encoded, stats, (size, size))
 
 
 LATENTS = {
     "shipped (16x16 frames)": shipped,
     "camera path + 16x16 residuals": camera_path,
-    "camera path, no residual": path_alone,
+    "camera path, no residual": lambda clip, size: camera_path(clip, size, residuals=False),
 }
 
 
