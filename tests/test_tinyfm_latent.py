@@ -48,8 +48,12 @@ def test_the_path_latent_is_the_first_frame_residuals_and_the_path(clips):
     path = data.camera_path(clip.spec, len(clip.frames), FPS)
     encoded = latent.encode_video_path(clip.frames, path, RAW)
     assert encoded.shape == (3 + latent.PATH_CHANNELS, len(clip.frames), 16, 16)
-    read = encoded[3:].mean(dim=(2, 3)).T / latent.PATH_SCALE
-    assert torch.allclose(read, torch.as_tensor(path), atol=1e-6)
+    read = encoded[3:].mean(dim=(2, 3)).T / RAW.path_scale
+    pairs = torch.as_tensor(path).reshape(-1, 2, 3).mean(1)  # the path once per two frames
+    assert torch.allclose(read, pairs.repeat_interleave(2, 0), atol=1e-6)
+    if clip.spec.camera.split()[0] in ("pan", "tilt", "zoom", "dolly", "orbit"):  # linear
+        smooth = latent.smooth_path(pairs, len(clip.frames))
+        assert torch.allclose(smooth, torch.as_tensor(path), atol=1e-5)
     first = latent.decode_video_path(encoded, RAW, (64, 64))[0].astype(int)
     assert np.abs(first - clip.frames[0].astype(int)).mean() < 25  # the grid's blur only
     assert tuple(latent.decode_video_path(encoded, RAW, (96, 54)).shape) == (24, 54, 96, 3)

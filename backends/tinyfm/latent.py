@@ -56,6 +56,10 @@ class Stats:
     # describe): a whole picture spreads about four times as wide as a residual.
     first_mean: float = 0.0
     first_std: float = 0.5
+    # The path latent's path channels are the path (frame heights, log scale) times
+    # this.  Larger, the path stands further above the noise: the sampler settles it
+    # earlier and a given error in the model's units moves the picture less.
+    path_scale: float = 4.0
 
 
 # ------------------------------------------------------------------- video
@@ -97,52 +101,80 @@ def decode_video(latent: torch.Tensor, stats: Stats, size: tuple[int, int]) -> n
 # A second video latent (`Config.latent == "path"`, not yet the shipped one): the
 # first frame on the grid; for every later frame, its residual on the grid against
 # the first frame moved along the camera path; and the path itself (log scale and
-# shift of the background, per frame) as three more channels, the same value over
-# the grid.  Decoded, a pan or a zoom stays a sharp whole-frame motion, which the
-# plain grid washes out: round-tripped, 35 of 36 held-out camera moves survive
-# against 10 (bench/tinyfm_latent.py).
+# shift of the background, once per pair of frames) as three more channels, the same
+# value over the grid and the pair.  Decoded, a pan or a zoom stays a sharp
+# whole-frame motion, which the plain grid washes out: round-tripped, 34 of 36
+# held-out camera moves survive against 10 (bench/tinyfm_latent.py).
 
 PATH_CHANNELS = 3  # log scale, shift x, shift y (frame heights; x right, y down)
-PATH_SCALE = 4.0  # the path's numbers times this are about unit size
+PATH_RATE = 2  # the path is kept once per this many frames (a video token's frames)
 _RESIDUAL_SIDE = 64  # the first frame is moved along the path at this size to take residuals
 
 
 def encode_video_path(
     frames: np.ndarray | torch.Tensor, path: np.ndarray, stats: Stats
 ) -> torch.Tensor:
-    """(T, H, W, 3) uint8 frames and their (T, 3) camera path to a (6, T, 16, 16) latent."""
+    """(T, H, W, 3) uint8 frames (T even) and their (T, 3) camera path to a
+    (6, T, 16, 16) latent.  The path is kept at the token rate (`smooth_path`): both
+    frames of a pair carry their mean, and the residuals are taken against the path
+    as the decoder reads it back, so they correct what the coarser path misses."""
     x = torch.as_tensor(np.asarray(frames)).float().div(127.5).sub(1.0).permute(0, 3, 1, 2)
     grid = F.adaptive_avg_pool2d(x, LATENT_SIDE)  # (T, 3, 16, 16)
-    path = torch.as_tensor(np.asarray(path), dtype=torch.float32)
+    pairs = _pair_means(torch.as_tensor(np.asarray(path), dtype=torch.float32))
     first = _upsampled(grid[:1], _RESIDUAL_SIDE)[0]
-    residual = grid - F.adaptive_avg_pool2d(_along_path(first, path), LATENT_SIDE)
+    moved = _along_path(first, smooth_path(pairs, len(grid)))
+    residual = grid - F.adaptive_avg_pool2d(moved, LATENT_SIDE)
     first_frame = (grid[:1] - stats.first_mean) / stats.first_std
     picture = torch.cat([first_frame, (residual[1:] - stats.video_mean) / stats.video_std])
-    steps = (path * PATH_SCALE)[:, :, None, None].expand(-1, -1, LATENT_SIDE, LATENT_SIDE)
+    steps = (pairs * stats.path_scale).repeat_interleave(PATH_RATE, 0)[: len(grid)]
+    steps = steps[:, :, None, None].expand(-1, -1, LATENT_SIDE, LATENT_SIDE)
     return torch.cat([picture, steps], 1).permute(1, 0, 2, 3)
 
 
 def decode_video_path(latent: torch.Tensor, stats: Stats, size: tuple[int, int]) -> np.ndarray:
     """A (6, T, 16, 16) latent to (T, height, width, 3) uint8 frames; `size` is (width,
     height), a non-square size centre-cropped from the square.  The path is read as
-    each frame's mean over the grid (a model's output varies a little across it)."""
+    the mean over the grid and over each pair of frames (a model's output varies a
+    little across them), then `smooth_path`."""
     width, height = size
     side = max(width, height)
     top, left = (side - height) // 2, (side - width) // 2
     picture = (latent[:3] * stats.video_std + stats.video_mean).permute(1, 0, 2, 3)
     picture[0] = latent[:3, 0] * stats.first_std + stats.first_mean
-    path = latent[3:].mean(dim=(2, 3)).T / PATH_SCALE  # (T, 3)
+    frames = picture.shape[0]
+    path = smooth_path(_pair_means(latent[3:].mean(dim=(2, 3)).T / stats.path_scale), frames)
     residual = picture.clone()
     residual[0] = 0.0  # the first frame is itself, moved nowhere
     first = _upsampled(picture[:1], side)[0]
-    out = np.empty((picture.shape[0], height, width, 3), dtype=np.uint8)
-    for start in range(0, picture.shape[0], _DECODE_FRAMES):
+    out = np.empty((frames, height, width, 3), dtype=np.uint8)
+    for start in range(0, frames, _DECODE_FRAMES):
         stop = start + _DECODE_FRAMES
         chunk = _along_path(first, path[start:stop]) + _upsampled(residual[start:stop], side)
         chunk = chunk[:, :, top : top + height, left : left + width]
         chunk = chunk.add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)
         out[start : start + len(chunk)] = chunk.permute(0, 2, 3, 1).numpy()
     return out
+
+
+def smooth_path(pairs: torch.Tensor, frames: int) -> torch.Tensor:
+    """The (frames, 3) path through `pairs` (P, 3), each the path at the middle of
+    its `PATH_RATE` frames: linear between the middles and beyond the ends, less its
+    value at frame 0 (the first frame is itself).  Exact for the linear moves; a
+    handheld sway (1.2-2.4 Hz, kept 6 times a second) comes back a little rounded."""
+    if len(pairs) == 1:
+        return torch.zeros(frames, pairs.shape[1])
+    at = (torch.arange(frames, dtype=torch.float32) - (PATH_RATE - 1) / 2) / PATH_RATE
+    low = at.floor().clamp(0, len(pairs) - 2).long()
+    weight = (at - low)[:, None]
+    path = pairs[low] * (1 - weight) + pairs[low + 1] * weight
+    return path - path[:1]
+
+
+def _pair_means(path: torch.Tensor) -> torch.Tensor:
+    """(T, 3) per frame to (ceil(T / PATH_RATE), 3), the mean over each pair of frames."""
+    pad = -len(path) % PATH_RATE
+    path = torch.cat([path, path[-1:].expand(pad, -1)])
+    return path.reshape(-1, PATH_RATE, path.shape[1]).mean(1)
 
 
 def _upsampled(grid: torch.Tensor, side: int) -> torch.Tensor:

@@ -62,6 +62,17 @@ class Settings:
     threads: int = 1
     save_every: int = 500
     latent: str = "frames"  # or "path": the first frame, residuals and the camera path
+    # The path latent only: the path channels' scale (`latent.Stats.path_scale`); the
+    # residuals' spread in the model's units (the first frame's is 1), smaller so that
+    # the sampler settles the path, then the first frame, then the residuals; and the
+    # weights of the three parts in the video loss, each part averaged over its own
+    # values (by count, the first frame is 1/48 of the latent and the path, repeated
+    # over the grid, half of it).
+    path_scale: float = 12.0
+    residual_spread: float = 0.5
+    first_weight: float = 1.0
+    residual_weight: float = 1.0
+    path_weight: float = 1.0
 
 
 @dataclass
@@ -82,7 +93,7 @@ def prompt_words() -> list[str]:
 
 def render_dataset(settings: Settings, log) -> tuple[Dataset, latent.Stats]:
     """Render the training clips and encode them into normalised latents."""
-    raw = latent.Stats(0.0, 1.0, 0.0, 1.0, 0.0, 1.0)
+    raw = latent.Stats(0.0, 1.0, 0.0, 1.0, 0.0, 1.0, settings.path_scale)
     videos, audios, refs, captions = [], [], [], []
     started = time.monotonic()
     for i, clip in enumerate(data.clips(settings.clips, settings.seed, split="train")):
@@ -100,11 +111,12 @@ def render_dataset(settings: Settings, log) -> tuple[Dataset, latent.Stats]:
     first = video[:, :3, :1] if path else video
     stats = latent.Stats(
         video_mean=round(picture.mean().item(), 4),
-        video_std=round(picture.std().item(), 4),
+        video_std=round(picture.std().item() / (settings.residual_spread if path else 1.0), 4),
         audio_mean=round(audio.mean().item(), 4),
         audio_std=round(audio.std().item(), 4),
         first_mean=round(first.mean().item(), 4),
         first_std=round(first.std().item(), 4),
+        path_scale=settings.path_scale,
     )
     if path:
         video[:, :3, :1] = (video[:, :3, :1] - stats.first_mean) / stats.first_std
@@ -188,22 +200,24 @@ def train(settings: Settings, out: Path, log=print) -> TinyFM:
     n = len(dataset.captions)
     for step in range(1, settings.steps + 1):
         index = torch.randint(n, (settings.batch,), generator=generator)
-        loss_v, loss_a = _loss(model, dataset, index, generator, rng, settings)
-        loss = loss_v + loss_a
+        parts = _loss(model, dataset, index, generator, rng, settings)
+        loss = parts["video"] + parts["audio"]
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimiser.step()
         schedule.step()
         _update_ema(ema, model, min(settings.ema, (1 + step) / (10 + step)))
-        recent.append((loss_v.item(), loss_a.item()))
+        recent.append({k: v.item() for k, v in parts.items()})
         if step % 20 == 0 or step == settings.steps:
             elapsed = time.monotonic() - started
-            v, a = np.mean(recent, axis=0)
+            mean = {k: float(np.mean([r[k] for r in recent])) for k in recent[0]}
             recent.clear()
             eta = elapsed / step * (settings.steps - step)
+            detail = " ".join(f"{k} {v:.4f}" for k, v in mean.items())
             log(
-                f"step {step}/{settings.steps} loss {v + a:.4f} (video {v:.4f} audio {a:.4f}) "
+                f"step {step}/{settings.steps} loss {mean['video'] + mean['audio']:.4f} "
+                f"({detail}) "
                 f"lr {schedule.get_last_lr()[0]:.2e} {elapsed / step:.2f}s/step "
                 f"elapsed {elapsed / 60:.1f}min eta {eta / 60:.1f}min"
             )
@@ -213,8 +227,10 @@ def train(settings: Settings, out: Path, log=print) -> TinyFM:
     return ema
 
 
-def _loss(model, dataset, index, generator, rng, settings) -> tuple[torch.Tensor, torch.Tensor]:
-    """The rectified-flow loss of both streams: predict noise - data at x_t."""
+def _loss(model, dataset, index, generator, rng, settings) -> dict[str, torch.Tensor]:
+    """The rectified-flow loss of both streams (predict noise - data at x_t): "video"
+    and "audio", each a mean squared error; for a path latent, the video's is the
+    weighted mean of its parts' ("first", "residual", "path"), each over its own values."""
     b = len(index)
     x_v, x_a = dataset.video[index].float(), dataset.audio[index].float()
     noise_v = torch.randn(x_v.shape, generator=generator)
@@ -227,7 +243,20 @@ def _loss(model, dataset, index, generator, rng, settings) -> tuple[torch.Tensor
     xt_a = (1 - t_a.view(b, 1, 1)) * x_a + t_a.view(b, 1, 1) * noise_a
     cond = batch_conditioning(model, dataset, index, rng, settings)
     pred_v, pred_a = model(xt_v, xt_a, t_v, t_a, cond, time_offset=offset)
-    return (pred_v - (noise_v - x_v)).square().mean(), (pred_a - (noise_a - x_a)).square().mean()
+    error_v = (pred_v - (noise_v - x_v)).square()
+    parts = {"audio": (pred_a - (noise_a - x_a)).square().mean()}
+    if settings.latent != "path":
+        return {"video": error_v.mean(), **parts}
+    parts["first"] = error_v[:, :3, :1].mean()
+    parts["residual"] = error_v[:, :3, 1:].mean()
+    parts["path"] = error_v[:, 3:].mean()
+    weights = {
+        "first": settings.first_weight,
+        "residual": settings.residual_weight,
+        "path": settings.path_weight,
+    }
+    video = sum(w * parts[k] for k, w in weights.items()) / sum(weights.values())
+    return {"video": video, **parts}
 
 
 def _lr(step: int, settings: Settings) -> float:
