@@ -70,7 +70,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -81,7 +81,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 from director.clips import frame_to_rgb
 from director.spec import CameraMove
 
-from .base import CharacterRefs, ShotRequest
+from .base import CharacterRefs, Placement, ShotRequest
 
 log = logging.getLogger(__name__)
 
@@ -325,6 +325,9 @@ class Layer:
     supersample: int = 1  # sampled at this multiple of the output size, then reduced
     centre: tuple[float, float] = (0.0, 0.0)
     mips: list[Image.Image] = field(default_factory=list)  # smaller copies, MIP_STEP apart
+    # The rectangle of `image` (x0, y0, x1, y1) that a character's reference picture
+    # covers, when the layer shows one: where the backend says it drew the character.
+    picture: tuple[float, float, float, float] | None = None
 
     def at(self, scale: float) -> Layer:
         """The copy of this layer best drawn at `scale`: nearest to pixel for pixel."""
@@ -335,7 +338,8 @@ class Layer:
             density = self.density * image.height / self.image.height
             e = abs(math.log(density / scale))
             if e < error:
-                best, error = Layer(image, density, 1, self.centre), e
+                picture = _scaled(self.picture, image.size, self.image.size)
+                best, error = Layer(image, density, 1, self.centre, picture=picture), e
         return best
 
     def mapping(
@@ -348,6 +352,25 @@ class Layer:
         c = self.density * ((-width / 2 - shake[0]) / s - tx - self.centre[0]) + iw / 2
         f = self.density * ((-height / 2 - shake[1]) / s - ty - self.centre[1]) + ih / 2
         return a, c, f
+
+    def on_screen(
+        self, pose: Sequence[float], shake: Sequence[float], width: int, height: int
+    ) -> tuple[float, float, float, float] | None:
+        """Where `picture` lands in the frame (frame pixels), drawn at `pose`."""
+        if self.picture is None:
+            return None
+        a, c, f = self.mapping(pose, shake, width, height)
+        x0, y0, x1, y1 = self.picture
+        ss = self.supersample
+        return ((x0 - c) / a / ss, (y0 - f) / a / ss, (x1 - c) / a / ss, (y1 - f) / a / ss)
+
+
+def _scaled(box, size: tuple[int, int], original: tuple[int, int]):
+    """`box` in an image of `original` size, carried into a copy resized to `size`."""
+    if box is None:
+        return None
+    kx, ky = size[0] / original[0], size[1] / original[1]
+    return (box[0] * kx, box[1] * ky, box[2] * kx, box[3] * ky)
 
 
 def _sample(image: Image.Image, size: tuple[int, int], a: float, c: float, f: float, ss: int):
@@ -435,6 +458,7 @@ def plate_layer(
     height: int,
     *,
     pinned: bool = False,
+    picture: tuple[float, float, float, float] | None = None,
 ) -> Layer:
     """An image as a plate covering every frame of the shot.
 
@@ -442,6 +466,8 @@ def plate_layer(
     need (at most MAX_OVERSCAN) so they never reveal an edge; anything more
     is mirrored.  A `pinned` plate (a first keyframe, the previous shot's last
     frame) is never enlarged, so the shot opens on exactly that picture.
+    `picture`, the rectangle of `image` a character's picture covers (a
+    close-up), is carried into the layer.
     """
     image = image.convert("RGB")
     rx, ry = _needed_half_extent(poses, shake, width, height)
@@ -457,11 +483,14 @@ def plate_layer(
     # Enlarging, bilinear is as good here (the layer is sampled at twice the output) and faster.
     enlarge = size[0] > image.width
     pixels = image.resize(size, Image.BILINEAR if enlarge else Image.BICUBIC, reducing_gap=2.0)
+    picture = _scaled(picture, size, image.size)
     if pad_x or pad_y:
         px, py = math.ceil(pad_x * density) + 2, math.ceil(pad_y * density) + 2
         array = _mirror_pad(np.asarray(pixels), px, py)
         pixels = Image.fromarray(array, "RGB")
-    return Layer(pixels, density, ss)
+        if picture is not None:
+            picture = (picture[0] + px, picture[1] + py, picture[2] + px, picture[3] + py)
+    return Layer(pixels, density, ss, picture=picture)
 
 
 def _mirror_pad(array: np.ndarray, px: int, py: int) -> np.ndarray:
@@ -633,20 +662,44 @@ def _reaches_edge(background: np.ndarray, side: int = 320) -> np.ndarray:
 
 
 def close_up(
-    figure: Figure, behind: Image.Image | None, width: int, height: int, extreme: bool
+    figure: Figure,
+    behind: Image.Image | None,
+    width: int,
+    height: int,
+    window: tuple[float, float, float, float],
 ) -> Image.Image:
-    """A close-up frame of one character, RGB at twice the frame's size.
+    """A close-up frame of one character, RGB at twice the frame's size: the
+    `window` of its picture (see `close_up_window`) over the location, softened
+    as if out of focus."""
+    size = (2 * width, 2 * height)
+    cut = figure.cut if figure.keyed else figure.picture.convert("RGBA")
+    x, y = math.floor(window[0]), math.floor(window[1])
+    figure = cut.crop((x, y, math.ceil(window[2]) + 1, math.ceil(window[3]) + 1))
+    box = (window[0] - x, window[1] - y, window[2] - x, window[3] - y)
+    figure = figure.resize(size, Image.BICUBIC, box=box)
+    if behind is None:
+        back = Image.new("RGB", size, BACKDROP)
+    else:
+        back = ImageOps.fit(behind.convert("RGB"), size, Image.BICUBIC)
+        back = back.filter(ImageFilter.GaussianBlur(size[1] / 60))
+    back = back.convert("RGBA")
+    return Image.alpha_composite(back, figure).convert("RGB")
+
+
+def close_up_window(
+    figure: Figure, width: int, height: int, extreme: bool
+) -> tuple[float, float, float, float]:
+    """The part of a figure's picture a close-up shows, in the picture's pixels.
 
     A cut-out figure is framed on its head (head and shoulders; the eyes for
-    an extreme close-up) over the location, softened as if out of focus; an
-    opaque picture is cropped to its upper part.
+    an extreme close-up); an opaque picture is cropped to its upper part.
     """
-    size = (2 * width, 2 * height)
     aspect = width / height
-    cut = figure.cut if figure.keyed else figure.picture.convert("RGBA")
-    iw, ih = cut.size
-    solid = cut.getchannel("A").point(lambda v: 255 if v > 128 else 0)
-    box = solid.getbbox() if figure.keyed else None
+    iw, ih = figure.picture.size
+    box = None
+    if figure.keyed:
+        solid = figure.cut.getchannel("A").point(lambda v: 255 if v > 128 else 0)
+        box = solid.getbbox()
     if box is not None:
         x0, y0, x1, y1 = box
         tall = y1 - y0
@@ -661,18 +714,7 @@ def close_up(
         win_h = min(ih, iw / aspect) * (0.55 if extreme else 1.0)
         cx, top = iw / 2, (ih - win_h) * 0.15
     win_w = win_h * aspect
-    window = (cx - win_w / 2, top, cx + win_w / 2, top + win_h)
-    x, y = math.floor(window[0]), math.floor(window[1])
-    figure = cut.crop((x, y, math.ceil(window[2]) + 1, math.ceil(window[3]) + 1))
-    box = (window[0] - x, window[1] - y, window[2] - x, window[3] - y)
-    figure = figure.resize(size, Image.BICUBIC, box=box)
-    if behind is None:
-        back = Image.new("RGB", size, BACKDROP)
-    else:
-        back = ImageOps.fit(behind.convert("RGB"), size, Image.BICUBIC)
-        back = back.filter(ImageFilter.GaussianBlur(size[1] / 60))
-    back = back.convert("RGBA")
-    return Image.alpha_composite(back, figure).convert("RGB")
+    return (cx - win_w / 2, top, cx + win_w / 2, top + win_h)
 
 
 def _fit_within(image: Image.Image, side: int) -> Image.Image:
@@ -719,7 +761,7 @@ def with_shadow(cut: Image.Image, reach: float) -> Image.Image:
 
     The padding keeps the picture's centre where it was.
     """
-    pad = max(2, math.ceil(reach * 2.5))
+    pad = _shadow_pad(reach)
     w, h = cut.size
     size = (w + 2 * pad, h + 2 * pad)
     shade = Image.new("L", size, 0)
@@ -730,6 +772,10 @@ def with_shadow(cut: Image.Image, reach: float) -> Image.Image:
     front = Image.new("RGBA", size, (0, 0, 0, 0))
     front.paste(cut, (pad, pad))
     return Image.alpha_composite(out, front)
+
+
+def _shadow_pad(reach: float) -> int:
+    return max(2, math.ceil(reach * 2.5))
 
 
 def character_layout(count: int, size: str, width: int, height: int) -> list[tuple[float, float]]:
@@ -921,6 +967,7 @@ class BurnIn:
 class Cast:
     name: str
     layer: Layer
+    ref: Path | None  # the reference picture it shows; None for a silhouette
 
 
 class Animatic:
@@ -942,13 +989,21 @@ class Animatic:
 
         # A close-up on one character: the character is the plate.
         self.plate_is_character = False
+        self.star: tuple[str, Path] | None = None  # the character the plate shows, its picture
         star: list[str] = []
+        close: tuple[float, float, float, float] | None = None  # the picture in the plate
         if size in FILLS_FRAME and len(cast) == 1 and cast[0][1] is not None:
-            extreme = size == "EXTREME CLOSE-UP"
-            plate_image = close_up(cast[0][1], plate_image, w, h, extreme)
+            character, figure = cast[0]
+            window = close_up_window(figure, w, h, size == "EXTREME CLOSE-UP")
+            plate_image = close_up(figure, plate_image, w, h, window)
             pinned = False
             self.plate_is_character = True
-            star = [cast[0][0].name]
+            star = [character.name]
+            self.star = (character.name, character.refs[0])
+            # The whole picture, in the close-up's pixels (it shows `window` at 2w x 2h).
+            kx, ky = 2 * w / (window[2] - window[0]), 2 * h / (window[3] - window[1])
+            pw, ph = figure.picture.size
+            close = (-window[0] * kx, -window[1] * ky, (pw - window[0]) * kx, (ph - window[1]) * ky)
             cast = []
 
         layout = character_layout(len(cast), size, w, h)
@@ -963,7 +1018,9 @@ class Animatic:
         self.poses = poses
 
         if plate_image is not None:
-            self.plate = plate_layer(plate_image, poses.plate, poses.shake, w, h, pinned=pinned)
+            self.plate = plate_layer(
+                plate_image, poses.plate, poses.shake, w, h, pinned=pinned, picture=close
+            )
         else:
             self.plate = backdrop_layer(poses.plate, poses.shake, w, h)
         self.slate = card_text(request) if not any_picture else None
@@ -973,7 +1030,8 @@ class Animatic:
         for (character, figure), (x, tall) in zip(cast, layout, strict=True):
             layer = self._character_layer(character, figure, tall, scales, len(cast))
             layer.centre = (x, _rest_y(layer.image.height / layer.density, h))
-            self.cast.append(Cast(character.name, layer))
+            ref = character.refs[0] if figure is not None else None
+            self.cast.append(Cast(character.name, layer, ref))
         # Draw the tracked character last, so it stays in front.
         order = list(range(len(self.cast)))
         for move in camera:
@@ -1036,11 +1094,24 @@ class Animatic:
         cap = math.sqrt(MAX_LAYER_PIXELS / 4 / max(1.0, world_w * world_h * 1.7))
         density = min(float(scales.max()), cap)
         px_w, px_h = max(2, round(world_w * density)), max(2, round(world_h * density))
+        reach = max(1.0, px_h * 0.02)
         if figure is None:
             cut = silhouette(character.name, px_w, px_h)
-        else:
-            cut = figure.cut.resize((px_w, px_h), Image.BICUBIC, reducing_gap=2.0)
-        layer = Layer(with_shadow(cut, reach=max(1.0, px_h * 0.02)), density)
+            return self._mips(Layer(with_shadow(cut, reach=reach), density), scales)
+        cut = figure.cut.resize((px_w, px_h), Image.BICUBIC, reducing_gap=2.0)
+        layer = Layer(with_shadow(cut, reach=reach), density)
+        # Where the picture lies in the layer: inside the card's rim (if on a card),
+        # scaled with the cut-out, inside the shadow's padding.
+        rim, pad = (figure.cut.width - figure.picture.width) / 2, _shadow_pad(reach)
+        kx, ky = px_w / figure.cut.width, px_h / figure.cut.height
+        x0, y0 = pad + rim * kx, pad + rim * ky
+        layer.picture = (x0, y0, x0 + figure.picture.width * kx, y0 + figure.picture.height * ky)
+        return self._mips(layer, scales)
+
+    @staticmethod
+    def _mips(layer: Layer, scales: np.ndarray) -> Layer:
+        """`layer` with the smaller copies it is drawn from while it shrinks."""
+        density = layer.density
         smallest = float(scales.min()) / math.sqrt(MIP_STEP)
         ratio = 1 / MIP_STEP
         while density * ratio > smallest and len(layer.mips) < 24:
@@ -1075,6 +1146,23 @@ class Animatic:
                 if self.burn is not None:
                     self.burn.draw(image, i)
             yield np.asarray(image).copy()
+
+    def placements(self, frames: Collection[int]) -> list[Placement]:
+        """Where each character's reference picture is drawn in each of `frames`:
+        the frame-pixel rectangle the whole picture covers (see `base.Placement`)."""
+        placed = []
+        for i in sorted(f for f in set(frames) if 0 <= f < self.request.frames):
+            shake = self.poses.shake[i]
+            if self.star is not None:
+                box = self.plate.on_screen(self.poses.plate[i], shake, self.width, self.height)
+                if box is not None:
+                    placed.append(Placement(i, self.star[0], self.star[1], box))
+            for index, cast in enumerate(self.cast):
+                pose = self.poses.characters[i, index]
+                box = cast.layer.at(pose[0]).on_screen(pose, shake, self.width, self.height)
+                if cast.ref is not None and box is not None:
+                    placed.append(Placement(i, cast.name, cast.ref, box))
+        return placed
 
     def _fade(self, i: int) -> float:
         if self.fade_to is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -155,6 +155,19 @@ class ShotRequest:
     memory_level: int = 0
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where a backend drew a character's reference picture in one frame: `box` is
+    the rectangle, in frame pixels (x0, y0, x1, y1), that the whole picture maps
+    onto; it reaches past the frame's edges where the picture does.  Consistency
+    scoring looks for the character's face there before searching the frame."""
+
+    frame: int
+    character: str
+    ref: Path  # the reference file, as the request gave it
+    box: tuple[float, float, float, float]
+
+
 @dataclass
 class GeneratedShot:
     """What a backend returns: exactly `request.frames` frames, and sound if it makes it."""
@@ -165,6 +178,9 @@ class GeneratedShot:
     frames: Iterable[np.ndarray]
     audio: np.ndarray | None = None  # (samples, channels) float32 in [-1, 1]
     sample_rate: int | None = None
+    # A backend that knows where it drew its characters' reference pictures (the
+    # animatic) answers, for the frame numbers asked, where; others leave it None.
+    placements: Callable[[Collection[int]], list[Placement]] | None = None
 
 
 class BackendOutOfMemory(Exception):

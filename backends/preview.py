@@ -4,14 +4,16 @@ The drawing lives in `backends.animatic`; this class is its capability table
 and its entry point.
 """
 
-from .animatic import render
+from .animatic import Animatic
 from .base import Backend, Capabilities, Estimate, GeneratedShot, ShotRequest
 
 
 class PreviewBackend(Backend):
     name = "preview"
     description = "animatic from reference images and camera moves; runs anywhere"
-    version = "2"  # 2: real animatic frames (layers, camera moves, burn-in)
+    # 2: real animatic frames (layers, camera moves, burn-in); 3: it says where it drew
+    # each character (placements), so a take made before that is made again with them.
+    version = "3"
     capabilities = Capabilities(
         size_multiple=2,  # H.264 4:2:0 needs even sides
         conditioning=frozenset(
@@ -36,6 +38,9 @@ class PreviewBackend(Backend):
         self.subtitles = subtitles  # dialogue, when the request carries it
 
     def generate(self, request: ShotRequest) -> GeneratedShot:
-        """The shot as an animatic: frames drawn lazily, one at a time; no sound."""
-        frames = render(request, burn_in=self.burn_in, subtitles=self.subtitles)
-        return GeneratedShot(frames=frames)
+        """The shot as an animatic: frames drawn lazily, one at a time; no sound; and
+        where each character's reference picture is drawn (for consistency scoring)."""
+        if request.frames <= 0:
+            return GeneratedShot(frames=())
+        animatic = Animatic(request, burn_in=self.burn_in, subtitles=self.subtitles)
+        return GeneratedShot(frames=animatic.frames(), placements=animatic.placements)

@@ -42,7 +42,9 @@ from typing import ClassVar
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .clips import configure_decoder, decode_keyframes, frame_to_rgb
+from backends.base import Placement
+
+from .clips import configure_decoder, frame_to_rgb
 
 # Bumped when scoring changes what it measures: part of consistency nodes' hashes.
 VERSION = 1
@@ -69,6 +71,9 @@ class EmbedderUnavailable(RuntimeError):
 
 
 # ------------------------------------------------------------------ regions
+
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1
 
 
 @dataclass
@@ -120,9 +125,17 @@ class Embedder:
     def describe(self, region: Region) -> np.ndarray:
         return self.embed(region.patch)
 
-    def track(self, frame: np.ndarray, count: int, previous: Sequence[Region]) -> list[Region]:
+    def track(
+        self,
+        frame: np.ndarray,
+        count: int,
+        previous: Sequence[Region],
+        expected: Sequence[Box] = (),
+    ) -> list[Region]:
         """`regions`, given where the characters were in the previous sampled frame
-        (an embedder that searches can look there first)."""
+        and where the backend says it drew them (`expected`, the region each
+        reference picture's subject should cover): an embedder that searches can
+        look there first.  The whole frame and its strips ignore both."""
         return self.regions(frame, count)
 
     def reference(self, image: np.ndarray) -> np.ndarray | None:
@@ -226,17 +239,26 @@ class FaceEmbedder(Embedder):
     def describe(self, region: Region) -> np.ndarray:
         return unit(self._net.compute_face_descriptor(np.ascontiguousarray(region.patch)))
 
-    def track(self, frame: np.ndarray, count: int, previous: Sequence[Region]) -> list[Region]:
-        """Look first around each face of the previous sampled frame, at a scale that
+    def track(
+        self,
+        frame: np.ndarray,
+        count: int,
+        previous: Sequence[Region],
+        expected: Sequence[Box] = (),
+    ) -> list[Region]:
+        """Look first around each face of the previous sampled frame, else around
+        each face where the backend says it drew it (`expected`), at a scale that
         makes it about 100 px (a few milliseconds); search the whole frame only if
-        that does not find a face per character."""
-        if previous:
+        neither finds a face per character.  So a wrong `expected` costs time, never
+        a face."""
+        places = [[region.box for region in previous], list(expected)]
+        if any(places):
             frame = _rgb(frame)
             grey = np.asarray(Image.fromarray(frame).convert("L"))
-            found = [r for r in (self._near(frame, grey, p.box) for p in previous) if r]
-            found = _distinct(found)
-            if len(found) >= max(1, count):
-                return sorted(found, key=lambda r: -r.confidence)
+            for boxes in places:
+                found = _distinct([r for r in (self._near(frame, grey, b) for b in boxes) if r])
+                if boxes and len(found) >= max(1, count):
+                    return sorted(found, key=lambda r: -r.confidence)
         return self.regions(frame, count)
 
     def _near(self, frame, grey, box) -> Region | None:
@@ -245,6 +267,8 @@ class FaceEmbedder(Embedder):
         height, width = grey.shape
         left, top = max(0, int(x0 - 0.75 * side)), max(0, int(y0 - 0.75 * side))
         right, bottom = min(width, int(x1 + 0.75 * side)), min(height, int(y1 + 0.75 * side))
+        if side < MIN_FACE or right <= left or bottom <= top:
+            return None  # smaller than a face we would keep, or off the frame
         scale = min(1.0, 100 / side) if side >= 80 else 100 / side
         window = _resize(np.ascontiguousarray(grey[top:bottom, left:right]), scale)
         boxes, scores, _ = self._detector.run(window, 0, 0.0)
@@ -614,19 +638,21 @@ def sample_indices(frame_count: int, fps: float) -> list[int]:
 
 def sampled_frames(clip: Path) -> tuple[list[int], list[np.ndarray], float]:
     """The sampled frames of a clip, their numbers and its rate.  A take's clip
-    holds them as keyframes (see `generate`), which are decoded alone; any
-    other clip is decoded in one pass up to its last sample."""
+    holds them as keyframes (see `generate`): each is reached by a seek and
+    decoded alone; any other clip is decoded in one pass up to its last sample."""
     import av
 
-    with av.open(str(clip)) as container:
+    # Opening a file probes its streams by decoding their first frames; those
+    # are not needed here (a seek reaches the samples), so the probe skips them.
+    with av.open(str(clip), options={"skip_frame": "all"}) as container:
         stream = container.streams.video[0]
         fps = float(stream.average_rate or 24)
         total = stream.frames or sum(1 for packet in container.demux(stream) if packet.size)
         wanted = sample_indices(total, fps)
         if stream.frames:
-            found = decode_keyframes(container, set(wanted))
-            if len(found) == len(wanted):
-                return wanted, [found[i] for i in wanted], fps
+            found = _seek_keyframes(container, wanted)
+            if found is not None:
+                return wanted, found, fps
     pending, frames = set(wanted), []
     with av.open(str(clip)) as container:
         stream = container.streams.video[0]
@@ -640,26 +666,72 @@ def sampled_frames(clip: Path) -> tuple[list[int], list[np.ndarray], float]:
     return wanted[: len(frames)], frames, fps
 
 
+def _seek_keyframes(container, wanted: Sequence[int]) -> list[np.ndarray] | None:
+    """Frames `wanted` of an open clip, each reached by a seek and decoded alone,
+    or None unless every one of them is a keyframe."""
+    stream = container.streams.video[0]
+    rate, base = stream.average_rate, stream.time_base
+    if not rate or not base:
+        return None
+    stream.codec_context.skip_frame = "NONKEY"
+    frames = []
+    for index in wanted:
+        container.seek(round(index / (rate * base)), stream=stream)
+        frame = next(container.decode(stream), None)
+        if frame is None or frame.pts is None or round(frame.pts * base * rate) != index:
+            return None
+        frames.append(frame_to_rgb(frame))
+    return frames
+
+
 def score_clip(
-    clip: Path, characters: Sequence[Character], chosen: str, model: str | None = None
+    clip: Path,
+    characters: Sequence[Character],
+    chosen: str,
+    model: str | None = None,
+    placements: Sequence[Placement] = (),
 ) -> TakeScore:
     """Score each character of a take against its references, frame by frame.
 
     `chosen` is the embedder's name.  With `face`, a character none of whose
     references shows a detectable face is scored with `appearance` instead
-    (a masked or non-human character)."""
+    (a masked or non-human character).  `placements`, where the backend drew
+    the characters' reference pictures, tell `face` where to look first."""
     started = time.perf_counter()
     indices, frames, fps = sampled_frames(clip)
-    take = score_frames(frames, characters, chosen, model)
+    expected = _expected_faces(placements, indices, model) if chosen == "face" else None
+    take = score_frames(frames, characters, chosen, model, expected)
     take.frames, take.fps = indices, fps
     take.seconds = time.perf_counter() - started
     return take
 
 
+def _expected_faces(
+    placements: Sequence[Placement], indices: Sequence[int], model: str | None
+) -> list[dict[str, list[Box]]]:
+    """Per sampled frame, per character, where its face should be: the face of
+    each reference picture the backend drew, carried to where it drew it."""
+    position = {number: i for i, number in enumerate(indices)}
+    expected: list[dict[str, list[Box]]] = [{} for _ in indices]
+    for placement in placements:
+        if placement.frame not in position:
+            continue
+        ref = _reference("face", model, str(placement.ref), _file_key(Path(placement.ref)))
+        if ref is None or ref.area is None:
+            continue
+        x0, y0, x1, y1 = placement.box
+        u0, v0, u1, v1 = ref.area
+        box = (x0 + u0 * (x1 - x0), y0 + v0 * (y1 - y0), x0 + u1 * (x1 - x0), y0 + v1 * (y1 - y0))
+        expected[position[placement.frame]].setdefault(placement.character, []).append(box)
+    return expected
+
+
 def score_frames(
     frames: Sequence[np.ndarray], characters: Sequence[Character], chosen: str,
-    model: str | None = None,
+    model: str | None = None, expected: Sequence[dict[str, list[Box]]] | None = None,
 ) -> TakeScore:  # fmt: skip
+    """`score_clip` on frames already decoded; `expected`, per frame, the boxes
+    where each character's face should be (see `_expected_faces`)."""
     groups: dict[str, list[tuple[Character, list[Reference]]]] = {}
     notes: dict[str, str] = {}
     for character in characters:
@@ -675,8 +747,10 @@ def score_frames(
         scorer = embedder(name, model if name == chosen else None)
         memo = _ChipMemo([r for _, refs in members for r in refs]) if name == "face" else None
         regions: list[Region] = []
-        for frame in frames:
-            regions = scorer.track(frame, len(members), regions)
+        for index, frame in enumerate(frames):
+            hints = expected[index] if expected and index < len(expected) else {}
+            places = [box for character, _ in members for box in hints.get(character.name, [])]
+            regions = scorer.track(frame, len(members), regions, places)
             vectors = [
                 memo.describe(scorer, r) if memo is not None else scorer.describe(r)
                 for r in regions
@@ -724,10 +798,12 @@ def lower_quartile(values: Sequence[float]) -> float:
 class Reference:
     """A reference picture as its embedder sees it: the vector and, for `face`, the
     aligned chip it was computed from (other embedders describe the whole picture,
-    too big to keep for every reference a process has read)."""
+    too big to keep for every reference a process has read) and where the face is,
+    as fractions of the picture's width and height."""
 
     vector: np.ndarray
     chip: np.ndarray | None = None
+    area: Box | None = None
 
 
 def references(name: str, model: str | None, refs: Sequence[Path]) -> list[Reference]:
@@ -740,9 +816,14 @@ def _reference(name: str, model: str | None, path: str, key: str) -> Reference |
     scorer = embedder(name, model)
     with Image.open(path) as image:
         region = scorer.reference_region(np.asarray(_flatten(image)))
+        width, height = image.size
     if region is None:
         return None
-    return Reference(scorer.describe(region), region.patch if name == "face" else None)
+    if name != "face":
+        return Reference(scorer.describe(region))
+    x0, y0, x1, y1 = region.box
+    area = (x0 / width, y0 / height, x1 / width, y1 / height)
+    return Reference(scorer.describe(region), region.patch, area)
 
 
 def _file_key(path: Path) -> str:

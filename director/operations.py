@@ -22,7 +22,7 @@ import numpy as np
 import soundfile
 
 from backends import registry
-from backends.base import Backend, CharacterRefs, ShotRequest, is_out_of_memory
+from backends.base import Backend, CharacterRefs, Placement, ShotRequest, is_out_of_memory
 
 from . import assemble, voice
 from .cache import Entry
@@ -145,6 +145,7 @@ def generate(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
     is recorded in the entry's metadata (`retries`), with the seed it ended on."""
     params = node.params
     request = _request(node, inputs)
+    assets = _ref_assets(node, inputs)
     backend = ctx.backend(params["backend"], params.get("options", {}))
     levels = backend.capabilities.memory_levels
     seeds = [request.seed] + [_retry_seed(request.seed, k) for k in range(1, RESEEDS + 1)]
@@ -154,7 +155,7 @@ def generate(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
         attempt = replace(request, seed=seeds[tried], memory_level=level)
         ctx.backend_calls[request.shot_id] += 1
         try:
-            made = _generate_once(backend, attempt, out, _rate(params["fps"]))
+            made = _generate_once(backend, attempt, out, _rate(params["fps"]), assets)
             break
         except BadFrames as bad:
             _empty(out)
@@ -186,7 +187,9 @@ def generate(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
             "retries": retries}  # fmt: skip
 
 
-def _generate_once(backend: Backend, request: ShotRequest, out: Path, fps: Fraction) -> dict:
+def _generate_once(
+    backend: Backend, request: ShotRequest, out: Path, fps: Fraction, assets: dict[Path, str]
+) -> dict:
     result = backend.generate(request)
     frames = _checked(result.frames, request.frames, backend.black_is_failure)
     # The frames consistency scoring samples are keyframes, so it decodes only them.
@@ -200,7 +203,32 @@ def _generate_once(backend: Backend, request: ShotRequest, out: Path, fps: Fract
         if not np.isfinite(result.audio).all():
             raise BadFrames("NaN in its sound")
         soundfile.write(out / AUDIO, result.audio, result.sample_rate, subtype="FLOAT")
-    return {"frames": written, "audio": result.audio is not None}
+    made = {"frames": written, "audio": result.audio is not None}
+    if result.placements is not None:
+        made["placements"] = _placements(result.placements(samples), assets)
+    return made
+
+
+def _placements(placed: list[Placement], assets: dict[Path, str]) -> list[dict]:
+    """Where the backend drew each character's reference picture in the sampled
+    frames, for consistency scoring to look there first.  A reference is named as
+    the script names it (`assets`: its asset path by file), so the record is the
+    same on any machine."""
+    return [
+        {"frame": p.frame, "character": p.character, "ref": assets[Path(p.ref)],
+         "box": [round(float(v), 2) for v in p.box]}
+        for p in placed
+        if Path(p.ref) in assets
+    ]  # fmt: skip
+
+
+def _ref_assets(node: Node, inputs: Inputs) -> dict[Path, str]:
+    """The characters' reference files of a generation node, to their asset paths."""
+    return {
+        Path(inputs[f"asset/{path}"].meta["path"]): path
+        for character in node.params["shot"]["characters"]
+        for path in character["refs"]
+    }
 
 
 def _checked(frames, count: int, black_is_failure: bool) -> Iterator[np.ndarray]:
@@ -341,8 +369,17 @@ def consistency(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
         scoring.Character(name, [Path(inputs[f"asset/{path}"].meta["path"]) for path in refs])
         for name, refs in zip(params["characters"], params["refs"], strict=True)
     ]
+    files = {path: Path(inputs[f"asset/{path}"].meta["path"]) for refs in params["refs"]
+             for path in refs}  # fmt: skip
+    placements = [
+        Placement(p["frame"], p["character"], files[p["ref"]], tuple(p["box"]))
+        for p in take.meta.get("placements", [])
+        if p["ref"] in files
+    ]
     try:
-        scored = scoring.score_clip(take.file(CLIP), cast, params["embedder"], params["model"])
+        scored = scoring.score_clip(
+            take.file(CLIP), cast, params["embedder"], params["model"], placements
+        )
     except scoring.EmbedderUnavailable as error:
         raise OperationError(str(error)) from None
     (out / "frames").mkdir()
