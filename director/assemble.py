@@ -26,7 +26,7 @@ import av
 import numpy as np
 import soundfile
 
-from .clips import DELIVERY, VideoCodec, count_frames, read_frames, write_clip
+from .clips import DELIVERY, VideoCodec, count_frames, read_frames, read_planar, write_clip
 from .plan import Timeline
 
 AUDIO_RATE = 48000
@@ -71,7 +71,7 @@ def render_segment(
     if end <= start:
         out.write_bytes(b"")
         return 0
-    written = write_clip(out, read_frames(shot_clip, start, end), fps, codec)
+    written = write_clip(out, read_planar(shot_clip, start, end), fps, codec)
     if written != end - start:
         raise ValueError(f"{shot_clip} has {written + start} frames; frames to {end} were asked")
     return written

@@ -3,7 +3,9 @@
 Every picture the runtime caches is a clip: generated shots, conformed
 takes, segments of the cut, transitions.  Frames are HxWx3 uint8 RGB arrays
 and move through as iterators, one at a time, so memory does not grow with
-a clip's length.
+a clip's length.  A clip cut from another clip keeps its frames as decoded
+(`PlanarFrame`, read by `read_planar`), since the codecs store YUV: going
+through RGB and back would cost a fifth of a segment's time and blur colour.
 """
 
 from __future__ import annotations
@@ -29,6 +31,22 @@ class VideoCodec:
     options: tuple[tuple[str, str], ...]
     suffix: str
 
+
+@dataclass(frozen=True)
+class PlanarFrame:
+    """A decoded yuv420p frame as PyAV's `to_ndarray` gives it: the Y plane's rows,
+    then U's and V's, (height * 3 / 2, width) uint8, tightly packed."""
+
+    planes: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(height, width), as an RGB frame's shape starts."""
+        rows, width = self.planes.shape
+        return rows * 2 // 3, width
+
+
+Frame = np.ndarray | PlanarFrame
 
 # swscale splits a conversion across threads by default, and the rows where
 # the slices meet (chroma is filtered across them) came out differently now
@@ -73,7 +91,7 @@ def use_threads(count: int) -> None:
 
 def write_clip(
     path: Path,
-    frames: Iterable[np.ndarray],
+    frames: Iterable[Frame],
     fps: Fraction,
     codec: VideoCodec = INTERMEDIATE,
     keyframes: Collection[int] = (),
@@ -106,17 +124,27 @@ class _Encoder:
         self.stream = None
         self.count = 0
 
-    def add(self, frame: np.ndarray) -> None:
+    def add(self, frame: Frame) -> None:
         if self.stream is None:
             self.stream = _add_stream(
                 self.container, self.codec, self.fps, frame.shape[1], frame.shape[0]
             )
+        if isinstance(frame, PlanarFrame):
+            video = av.VideoFrame.from_ndarray(frame.planes, format="yuv420p")
+            if self.codec.pix_fmt == "yuv420p":
+                self._encode(video)
+                return
+            # Another layout (prores' 4:2:2, png's RGB): through RGB as before, which
+            # keeps more of the colour than swscale's own 4:2:0 to 4:2:2.
+            frame = frame_to_rgb(video)
         video = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
         # Converted here, not by the encoder: the conversion PyAV does inside
         # encode() leaves row padding uninitialised at some widths (96x54: the
         # chroma rows), and x264 read it, so the first clip a process encoded
         # could differ from the next.  A plain reformat gives tight planes.
-        video = video.reformat(format=self.codec.pix_fmt, threads=SWSCALE_THREADS)
+        self._encode(video.reformat(format=self.codec.pix_fmt, threads=SWSCALE_THREADS))
+
+    def _encode(self, video: av.VideoFrame) -> None:
         video.pts = self.count
         if self.count in self.keyframes:
             video.pict_type = av.video.frame.PictureType.I
@@ -130,7 +158,7 @@ class _Encoder:
                 self.container.mux(packet)
 
 
-def _encode_behind(encoder: _Encoder, frames: Iterable[np.ndarray]) -> None:
+def _encode_behind(encoder: _Encoder, frames: Iterable[Frame]) -> None:
     """Feed `encoder` on a thread of its own while this thread makes the frames.
 
     PyAV lets go of the GIL while it converts and encodes, so drawing (or
@@ -213,6 +241,24 @@ def read_frames(path: Path, start: int = 0, stop: int | None = None) -> Iterator
                 break
             if index >= start:
                 yield frame_to_rgb(frame)
+
+
+def read_planar(path: Path, start: int = 0, stop: int | None = None) -> Iterator[Frame]:
+    """Like `read_frames`, but yuv420p frames (every clip the runtime codes for
+    itself) come as they were decoded, for `write_clip` to code again in yuv420p
+    without a detour through RGB (in another codec's layout they go through RGB
+    there, exactly as `read_frames` would have given them); frames of other
+    formats (or odd sizes) come as RGB."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        configure_decoder(stream)
+        for index, frame in enumerate(container.decode(stream)):
+            if stop is not None and index >= stop:
+                break
+            if index < start:
+                continue
+            planar = frame.format.name == "yuv420p" and not (frame.width | frame.height) & 1
+            yield PlanarFrame(frame.to_ndarray()) if planar else frame_to_rgb(frame)
 
 
 def decode_keyframes(container, wanted: Collection[int]) -> dict[int, np.ndarray]:

@@ -86,3 +86,46 @@ def test_a_bad_frame_fails_on_the_encoders_thread_and_is_raised_here(tmp_path, t
     frames = [*moving_frames(3), np.zeros((96, 160), np.uint8)]  # no colour channels
     with pytest.raises(ValueError):
         clips.write_clip(tmp_path / "bad.mp4", iter(frames), Fraction(24))
+
+
+def _yuv(path):
+    import av
+
+    with av.open(str(path)) as container:
+        return [f.to_ndarray().astype(int) for f in container.decode(video=0)]
+
+
+@pytest.mark.parametrize("threads_count", [1, 2])
+def test_a_clip_copied_as_decoded_keeps_its_yuv_and_its_bytes(tmp_path, threads, threads_count):
+    """Cut from a clip in its own pixel format: no RGB round trip, so the frames
+    stay nearer the source's than a cut through RGB, and the bytes still do not
+    depend on the threads."""
+    threads(threads_count)
+    source = tmp_path / "source.mp4"
+    clips.write_clip(source, moving_frames(20), Fraction(24))
+    planar = list(clips.read_planar(source, 4, 12))
+    assert len(planar) == 8 and all(isinstance(f, clips.PlanarFrame) for f in planar)
+    assert planar[0].shape == (96, 160)
+    kept, through_rgb = tmp_path / "kept.mp4", tmp_path / "rgb.mp4"
+    clips.write_clip(kept, iter(planar), Fraction(24), clips.INTERMEDIATE)
+    clips.write_clip(through_rgb, clips.read_frames(source, 4, 12), Fraction(24))
+    wanted = _yuv(source)[4:12]
+    error = [np.abs(a - b).mean() for a, b in zip(_yuv(kept), wanted, strict=True)]
+    detour = [np.abs(a - b).mean() for a, b in zip(_yuv(through_rgb), wanted, strict=True)]
+    assert max(error) < 0.5 < min(detour)  # crf 10: nearly lossless, unlike the RGB detour
+    again = tmp_path / "again.mp4"
+    threads(3 - threads_count)
+    clips.write_clip(again, clips.read_planar(source, 4, 12), Fraction(24))
+    assert again.read_bytes() == kept.read_bytes()
+
+
+@pytest.mark.parametrize("codec", ["prores", "png"])
+def test_planar_frames_for_other_layouts_go_through_rgb_as_before(tmp_path, codec):
+    source = tmp_path / "source.mp4"
+    clips.write_clip(source, moving_frames(6), Fraction(24))
+    suffix = clips.DELIVERY[codec].suffix
+    planar, rgb = tmp_path / f"planar{suffix}", tmp_path / f"rgb{suffix}"
+    codec = clips.DELIVERY[codec]
+    assert clips.write_clip(planar, clips.read_planar(source), Fraction(24), codec) == 6
+    clips.write_clip(rgb, clips.read_frames(source), Fraction(24), codec)
+    assert planar.read_bytes() == rgb.read_bytes()
