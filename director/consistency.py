@@ -714,7 +714,7 @@ def _expected_faces(
     position = {number: i for i, number in enumerate(indices)}
     expected: list[dict[str, list[Box]]] = [{} for _ in indices]
     for placement in placements:
-        if placement.frame not in position:
+        if placement.frame not in position or not Path(placement.ref).is_file():
             continue
         ref = _reference("face", model, str(placement.ref), _file_key(Path(placement.ref)))
         if ref is None or ref.area is None:

@@ -422,3 +422,95 @@ def test_dialogue_is_subtitled_while_it_is_spoken(assets):
     off = PreviewBackend(burn_in=False, subtitles=False)
     silent = list(off.generate(ShotRequest(**base, dialogue=(said,))).frames)
     assert all(np.array_equal(a, b) for a, b in zip(quiet, silent, strict=True))
+
+
+# -- where it draws each character (placements, for consistency scoring) -----------------------
+
+MARK = (0.4, 0.125, 0.6, 0.225)  # a magenta square on each marked picture, as fractions
+
+
+@pytest.fixture(scope="module")
+def marked(tmp_path_factory) -> dict[str, Path]:
+    """Character pictures with a magenta square at MARK: one keyed (a grey figure on
+    flat green, the square on its head), one kept on a card (a busy background)."""
+    folder = tmp_path_factory.mktemp("marked")
+    keyed = Image.new("RGB", (200, 400), (0, 200, 0))
+    draw = ImageDraw.Draw(keyed)
+    draw.ellipse((50, 20, 150, 120), fill=(120, 120, 120))
+    draw.rectangle((40, 125, 160, 400), fill=(120, 120, 120))
+    rng = np.random.default_rng(2)
+    card = Image.fromarray(rng.integers(0, 60, (400, 240, 3), dtype=np.uint8))
+    for name, picture in (("keyed", keyed), ("card", card)):
+        w, h = picture.size
+        box = (MARK[0] * w, MARK[1] * h, MARK[2] * w - 1, MARK[3] * h - 1)
+        ImageDraw.Draw(picture).rectangle(box, fill=(255, 0, 255))
+        picture.save(folder / f"{name}.png")
+    return {p.stem: p for p in folder.iterdir()}
+
+
+def magenta(frame: np.ndarray) -> np.ndarray:
+    r, g, b = (frame[:, :, i].astype(int) for i in range(3))
+    return (r > 170) & (g < 90) & (b > 170)
+
+
+def mark_in(box) -> tuple[float, float, float, float]:
+    """Where MARK lands in the frame, given where the whole picture was drawn."""
+    x0, y0, x1, y1 = box
+    return (x0 + MARK[0] * (x1 - x0), y0 + MARK[1] * (y1 - y0),
+            x0 + MARK[2] * (x1 - x0), y0 + MARK[3] * (y1 - y0))  # fmt: skip
+
+
+def clipped(box, width: int, height: int) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = box
+    return (max(0.0, x0), max(0.0, y0), min(float(width), x1), min(float(height), y1))
+
+
+@pytest.mark.parametrize(
+    "size, who, camera",
+    [
+        ("MEDIUM", ("keyed", "card"), ()),
+        ("MEDIUM", ("keyed", "card"), (move("zoom", direction="in", frames=48),)),
+        ("WIDE", ("card", "keyed"), (move("truck", direction="right", frames=48),)),
+        ("MEDIUM CLOSE-UP", ("keyed",), (move("handheld", frames=48),)),
+        ("CLOSE-UP", ("keyed",), (move("dolly", direction="in", frames=48),)),
+        ("CLOSE-UP", ("card",), (move("pan", direction="left", degrees=10, frames=48),)),
+    ],
+)
+def test_placements_say_where_each_picture_is_drawn(assets, marked, size, who, camera):
+    characters = tuple(CharacterRefs(name.upper(), (marked[name],)) for name in who)
+    shot = PreviewBackend(burn_in=False).generate(
+        request(size=size, plate=assets["plate"], characters=characters, camera=camera,
+                frames=48, width=320, height=180)
+    )  # fmt: skip
+    frames = list(shot.frames)
+    asked = [0, 17, 47]
+    placed = shot.placements(asked + [48, -1])  # frames outside the shot are left out
+    assert sorted({p.frame for p in placed}) == asked
+    assert {(p.character, p.ref) for p in placed} == {(c.name, c.refs[0]) for c in characters}
+    for index in asked:
+        seen = magenta(frames[index])
+        marks = [clipped(mark_in(p.box), 320, 180) for p in placed if p.frame == index]
+        inside = np.zeros_like(seen)
+        for x0, y0, x1, y1 in marks:
+            # The square is where its placement puts it, to a pixel or two...
+            ys, xs = np.nonzero(
+                seen[max(0, int(y0) - 4) : int(y1) + 5, max(0, int(x0) - 4) : int(x1) + 5]
+            )
+            assert xs.size > 10, f"frame {index}: no mark near {(x0, y0, x1, y1)}"
+            left, top = max(0, int(x0) - 4), max(0, int(y0) - 4)
+            found = (xs.min() + left, ys.min() + top, xs.max() + 1 + left, ys.max() + 1 + top)
+            assert found == pytest.approx((x0, y0, x1, y1), abs=2.5)
+            inside[max(0, int(y0) - 4) : int(y1) + 5, max(0, int(x0) - 4) : int(x1) + 5] = True
+        # ...and nowhere else.
+        assert not (seen & ~inside).any()
+
+
+def test_no_placements_for_silhouettes_or_pinned_plates(assets, marked, tmp_path):
+    nobody = PreviewBackend().generate(request(characters=(CharacterRefs("TOM", ()),)))
+    assert nobody.placements(range(24)) == []
+    keyframe = tmp_path / "first.png"
+    Image.new("RGB", (W, H), (10, 20, 30)).save(keyframe)
+    pinned = PreviewBackend().generate(
+        request(keyframe_first=keyframe, characters=(CharacterRefs("K", (marked["keyed"],)),))
+    )
+    assert pinned.placements(range(24)) == []  # the keyframe is drawn, not the character
