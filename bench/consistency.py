@@ -13,7 +13,9 @@ What it does:
   - render: the `generate` nodes (the animatic drawn and encoded);
   - scoring: the `consistency` nodes (decoding the sampled frames, finding
     and describing the character, thumbnails);
-  - the whole compile's wall time.
+  - the whole compile's wall time;
+  and each take's score, to show that a change to scoring's speed left what
+  it measures alone.
   The embedder's models are loaded before the compile starts (once per
   process, not per second of video) and their load time reported apart.
   Both per second of video made (every take counts: two takes are two
@@ -116,11 +118,12 @@ CHILD = textwrap.dedent(
     result = execute(plan, script.parent, Cache(cache), progress=progress)
     wall = time.perf_counter() - started
     video = sum(n.params["frames"] / n.params["fps"] for n in plan.nodes if n.op == "generate")
+    takes = {n.id: result.outputs[n.id].meta["score"] for n in plan.nodes if n.op == "consistency"}
     film_seconds = plan.timeline.frames * plan.fps_den / plan.fps_num
     print(json.dumps({
         "ok": result.ok, "wall": wall, "by_op": progress.seconds, "video_seconds": video,
         "film_seconds": film_seconds, "rss_planned": planned, "rss_loaded": loaded,
-        "load_seconds": load_seconds,
+        "load_seconds": load_seconds, "take_scores": takes,
         "rss_peak": rss("VmHWM:"),
     }))
     """
@@ -172,6 +175,7 @@ def main() -> int:
                 "peak_rss_mib": round(figures["rss_peak"] / MIB, 1),
                 "peak_added_mib": round((figures["rss_peak"] - baseline["rss_peak"]) / MIB, 1),
                 "meets_target": scoring / render < TARGET,
+                "take_scores": {k: round(v, 4) for k, v in figures["take_scores"].items()},
             }
     results["no scoring"] = {"peak_rss_mib": round(baseline["rss_peak"] / MIB, 1)}
     if args.json:
@@ -188,6 +192,9 @@ def main() -> int:
               f"{r['model_load_s']:>6.2f} {r['model_load_mib']:>9.1f} {r['peak_added_mib']:>9.1f}  "
               f"{'met' if r['meets_target'] else 'MISSED'}")  # fmt: skip
     print(f"peak RSS without scoring: {results['no scoring']['peak_rss_mib']:.1f} MiB")
+    for name in ("face", "appearance"):
+        scores = " ".join(f"{v:.4f}" for v in results[name]["take_scores"].values())
+        print(f"{name} take scores (shot by shot, take by take): {scores}")
     return 0
 
 

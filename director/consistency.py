@@ -11,10 +11,10 @@ Three parts, used by the `consistency` and `select` operations, by
   texture descriptor; `clip` and `dinov2` are transformers vision encoders
   loaded from a local folder.
 - **Scoring a clip**: frames sampled across it, each character's region found
-  in each (faces for `face`; the whole frame, or one vertical strip per
-  character, for the others), detections assigned to characters (an exact
-  assignment over permutations), and each character scored against its
-  reference images.
+  in each (faces for `face`, looked for first where the backend says it drew
+  the character; the whole frame, or one vertical strip per character, for
+  the others), detections assigned to characters (an exact assignment over
+  permutations), and each character scored against its reference images.
 - **Judging takes**: a character's score against its references and against
   its accepted appearance earlier in the film (drift); a take's score is its
   worst character's; the best take wins.
@@ -674,6 +674,7 @@ def _seek_keyframes(container, wanted: Sequence[int]) -> list[np.ndarray] | None
     if not rate or not base:
         return None
     stream.codec_context.skip_frame = "NONKEY"
+    stream.codec_context.thread_count = 1  # one keyframe at a time: nothing to share out
     frames = []
     for index in wanted:
         container.seek(round(index / (rate * base)), stream=stream)
