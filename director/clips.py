@@ -233,14 +233,7 @@ def frame_to_rgb(frame: av.VideoFrame) -> np.ndarray:
 
 def read_frames(path: Path, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
     """Frames `start` to `stop` (exclusive) of a clip, decoded one at a time."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        configure_decoder(stream)
-        for index, frame in enumerate(container.decode(stream)):
-            if stop is not None and index >= stop:
-                break
-            if index >= start:
-                yield frame_to_rgb(frame)
+    return map(frame_to_rgb, _decoded(path, start, stop))
 
 
 def read_planar(path: Path, start: int = 0, stop: int | None = None) -> Iterator[Frame]:
@@ -249,16 +242,20 @@ def read_planar(path: Path, start: int = 0, stop: int | None = None) -> Iterator
     without a detour through RGB (in another codec's layout they go through RGB
     there, exactly as `read_frames` would have given them); frames of other
     formats (or odd sizes) come as RGB."""
+    for frame in _decoded(path, start, stop):
+        planar = frame.format.name == "yuv420p" and not (frame.width | frame.height) & 1
+        yield PlanarFrame(frame.to_ndarray()) if planar else frame_to_rgb(frame)
+
+
+def _decoded(path: Path, start: int, stop: int | None) -> Iterator[av.VideoFrame]:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         configure_decoder(stream)
         for index, frame in enumerate(container.decode(stream)):
             if stop is not None and index >= stop:
                 break
-            if index < start:
-                continue
-            planar = frame.format.name == "yuv420p" and not (frame.width | frame.height) & 1
-            yield PlanarFrame(frame.to_ndarray()) if planar else frame_to_rgb(frame)
+            if index >= start:
+                yield frame
 
 
 def decode_keyframes(container, wanted: Collection[int]) -> dict[int, np.ndarray]:
