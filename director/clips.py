@@ -101,7 +101,8 @@ def write_clip(
     The size comes from the first frame.  Encoding is deterministic (same
     frames, same bytes), which the cache and resumable compiles rely on.
     The frames numbered in `keyframes` are coded as keyframes, so that a
-    reader wanting only those decodes nothing else (`decode_keyframes`).
+    reader wanting only those seeks to each and decodes nothing else
+    (`consistency.sampled_frames`).
     A frame is coded while the next ones are made (`use_threads`): the
     caller must not change a frame once it has handed it over.
     """
@@ -256,25 +257,6 @@ def _decoded(path: Path, start: int, stop: int | None) -> Iterator[av.VideoFrame
                 break
             if index >= start:
                 yield frame
-
-
-def decode_keyframes(container, wanted: Collection[int]) -> dict[int, np.ndarray]:
-    """From an open clip, the frames numbered in `wanted` that it holds as
-    keyframes, decoding keyframes only: a few milliseconds each instead of
-    every frame up to them."""
-    found: dict[int, np.ndarray] = {}
-    stream = container.streams.video[0]
-    rate, base = stream.average_rate, stream.time_base
-    if not rate or not base:
-        return found
-    stream.codec_context.skip_frame = "NONKEY"
-    for frame in container.decode(stream):
-        index = None if frame.pts is None else round(frame.pts * base * rate)
-        if index in wanted:
-            found[index] = frame_to_rgb(frame)
-            if len(found) == len(wanted):
-                break
-    return found
 
 
 def count_frames(path: Path) -> int:
