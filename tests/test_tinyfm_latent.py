@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from backends.tinyfm import data, latent, measure
-from backends.tinyfm.model import Config, TinyFM
+from backends.tinyfm.model import MIN_FLOW_TIME, Conditioning, Config, TinyFM
 from backends.tinyfm.pipeline import generate
 from backends.tinyfm.text import Vocabulary
 
@@ -69,3 +69,28 @@ def test_a_model_on_the_path_latent_generates_whole_frames():
                               size=(64, 48))  # fmt: skip
     assert picture.shape == (12, 48, 64, 3) and picture.dtype == np.uint8
     assert sound.shape == (16000,)
+
+
+def test_a_data_predicting_head_takes_the_noise_from_its_input():
+    # A head that predicts the clean video gives the velocity (x_t - data) / t: with
+    # its zero-initialised output layer it predicts data 0, so the velocity is x_t / t
+    # exactly, however many numbers a patch holds; a velocity head predicts 0.
+    words = ["a", "red", "ball"]
+    vocabulary = Vocabulary.build([" ".join(words)])
+    video = torch.randn(
+        2, 3 + latent.PATH_CHANNELS, 4, 16, 16, generator=torch.Generator().manual_seed(0)
+    )
+    audio = torch.zeros(2, latent.MEL_BANDS, 8)
+    t = torch.tensor([0.5, 0.01])
+    cond = Conditioning.empty(2, 8)
+    for prediction in ("data", "velocity"):
+        cfg = Config(vocab_size=len(vocabulary), max_words=8, dim=32, depth=1, heads=4,
+                     latent="path", video_channels=video.shape[1],
+                     video_prediction=prediction)  # fmt: skip
+        torch.manual_seed(0)
+        velocity, _ = TinyFM(cfg, vocabulary, latent.Stats()).eval()(video, audio, t, t, cond)
+        if prediction == "data":  # the second row's time is held at MIN_FLOW_TIME
+            expected = video / torch.tensor([0.5, MIN_FLOW_TIME]).view(2, 1, 1, 1, 1)
+            assert torch.allclose(velocity, expected)
+        else:
+            assert not velocity.any()

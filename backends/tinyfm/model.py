@@ -36,6 +36,7 @@ from .latent import LATENT_SIDE, MEL_BANDS, Stats
 from .text import Vocabulary
 
 REF_SIDE = 16
+MIN_FLOW_TIME = 0.05  # a data-predicting head divides by the flow time, at least this
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,11 @@ class Config:
     # the first frame, residuals and the camera path, 6 channels.
     latent: str = "frames"
     video_channels: int = 3
+    # What the video head predicts: "velocity" (noise - data), or "data", turned into
+    # the velocity (x_t - data) / t.  A path latent's patch holds 192 numbers, more than
+    # the token's width: a velocity, mostly noise, cannot pass through the tokens,
+    # while the clean data (the noise is then taken from x_t itself) can.
+    video_prediction: str = "velocity"
     # Initial time-distance slopes (per second) of the heads, self and cross.
     self_slopes: tuple[float, ...] = (0.05, 1.0, 4.0, 16.0)
     cross_slopes: tuple[float, ...] = (1.0, 8.0, 24.0, 48.0)
@@ -369,6 +375,10 @@ class TinyFM(nn.Module):
         cond_a = self.t_embed(timestep_features(t_audio)) + pooled
         for block in self.blocks:
             v, a = block(v, a, cond_v, cond_a, ctx, ctx_bias, tv, ta, cross_attention)
-        v = self.video_from_tokens(self.video_out(v, cond_v), frames)
+        out = self.video_from_tokens(self.video_out(v, cond_v), frames)
+        if self.cfg.video_prediction == "data":
+            t = t_video.clamp_min(MIN_FLOW_TIME).view(-1, 1, 1, 1, 1)
+            out = (video - out) / t
+        v = out
         a = self.audio_from_tokens(self.audio_out(a, cond_a))
         return v, a

@@ -62,6 +62,7 @@ class Settings:
     threads: int = 1
     save_every: int = 500
     latent: str = "frames"  # or "path": the first frame, residuals and the camera path
+    video_prediction: str = "velocity"  # or "data" (model.Config.video_prediction)
     # The path latent only: the path channels' scale (`latent.Stats.path_scale`); the
     # residuals' spread in the model's units (the first frame's is 1), smaller so that
     # the sampler settles the path, then the first frame, then the residuals; and the
@@ -184,6 +185,7 @@ def train(settings: Settings, out: Path, log=print) -> TinyFM:
         depth=settings.depth,
         heads=settings.heads,
         latent=settings.latent,
+        video_prediction=settings.video_prediction,
         video_channels=3 + (latent.PATH_CHANNELS if settings.latent == "path" else 0),
     )
     model = TinyFM(cfg, vocabulary, stats)
