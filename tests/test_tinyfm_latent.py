@@ -94,3 +94,16 @@ def test_a_data_predicting_head_takes_the_noise_from_its_input():
             assert torch.allclose(velocity, expected)
         else:
             assert not velocity.any()
+
+
+def test_the_path_is_one_value_a_pair_in_the_latent_in_the_noise_and_in_the_output(clips):
+    clip = clips[5]
+    path = data.camera_path(clip.spec, len(clip.frames), FPS)
+    encoded = latent.encode_video_path(clip.frames, path, RAW)[None]
+    assert torch.allclose(latent.tie_path(encoded), encoded, atol=1e-6)  # the encoder's form
+    noise = torch.randn(32, 6, 24, 16, 16, generator=torch.Generator().manual_seed(0))
+    tied = latent.tie_path(noise, noise=True)
+    assert torch.equal(tied[:, :3], noise[:, :3])
+    pairs = tied[:, 3:].reshape(32, 3, 12, 2 * 16 * 16)
+    assert torch.equal(pairs, pairs[..., :1].expand_as(pairs))
+    assert 0.9 < pairs[..., 0].std().item() < 1.1  # unit spread, not 1/sqrt(512)

@@ -170,6 +170,20 @@ def smooth_path(pairs: torch.Tensor, frames: int) -> torch.Tensor:
     return path - path[:1]
 
 
+def tie_path(video: torch.Tensor, noise: bool = False) -> torch.Tensor:
+    """A batch of path latents (B, 6, T, 16, 16), T even, with each pair of frames'
+    path channels replaced by their mean over the grid and the pair: one value per
+    number of the path, as the encoder writes it.  With `noise`, the mean is scaled
+    back to unit spread: noise for the path as a path, not repeated 512 times (whose
+    mean would show the path through the noise almost at t = 1, where training never
+    looks)."""
+    b, c, t, s, _ = video.shape
+    path = video[:, 3:].reshape(b, c - 3, t // PATH_RATE, PATH_RATE * s * s)
+    mean = path.mean(-1, keepdim=True) * (math.sqrt(path.shape[-1]) if noise else 1.0)
+    tied = mean.expand_as(path).reshape(b, c - 3, t, s, s)
+    return torch.cat([video[:, :3], tied], 1)
+
+
 def _pair_means(path: torch.Tensor) -> torch.Tensor:
     """(T, 3) per frame to (ceil(T / PATH_RATE), 3), the mean over each pair of frames."""
     pad = -len(path) % PATH_RATE

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .latent import LATENT_SIDE, MEL_BANDS, Stats
+from .latent import LATENT_SIDE, MEL_BANDS, Stats, tie_path
 from .text import Vocabulary
 
 REF_SIDE = 16
@@ -377,6 +377,8 @@ class TinyFM(nn.Module):
             v, a = block(v, a, cond_v, cond_a, ctx, ctx_bias, tv, ta, cross_attention)
         out = self.video_from_tokens(self.video_out(v, cond_v), frames)
         if self.cfg.video_prediction == "data":
+            if self.cfg.latent == "path":  # the path as a path: one value a pair
+                out = tie_path(out)
             t = t_video.clamp_min(MIN_FLOW_TIME).view(-1, 1, 1, 1, 1)
             out = (video - out) / t
         v = out

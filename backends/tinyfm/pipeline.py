@@ -141,6 +141,8 @@ def generate(
     generator = torch.Generator().manual_seed(seed)
     side, channels = latent.LATENT_SIDE, model.cfg.video_channels
     video = torch.randn(1, channels, frames, side, side, generator=generator)
+    if model.cfg.latent == "path" and model.cfg.video_prediction == "data":
+        video = latent.tie_path(video, noise=True)  # as in training
     audio = torch.randn(1, latent.MEL_BANDS, mels, generator=generator)
     cond = conditioning(model, [caption], [reference])
     null = Conditioning.empty(1, model.cfg.max_words)

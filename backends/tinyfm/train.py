@@ -236,6 +236,8 @@ def _loss(model, dataset, index, generator, rng, settings) -> dict[str, torch.Te
     b = len(index)
     x_v, x_a = dataset.video[index].float(), dataset.audio[index].float()
     noise_v = torch.randn(x_v.shape, generator=generator)
+    if settings.latent == "path" and settings.video_prediction == "data":
+        noise_v = latent.tie_path(noise_v, noise=True)
     noise_a = torch.randn(x_a.shape, generator=generator)
     t_v = logit_normal(b, generator)
     own = torch.rand(b, generator=generator) < settings.independent_audio_time
