@@ -30,6 +30,7 @@ Exit status 0 (whatever the verdicts), 2 if the generated script does not check.
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import importlib
 import io
@@ -635,6 +636,12 @@ class FrontEnd:
         text = self.path.read_text(encoding="utf-8")
         return parse_source(SourceFile(self.path, self.path.name, text))
 
+    def lark_alone(self):
+        """lark by itself: the same grammar, lexer and indenter, building a bare parse
+        tree with no transformer - the floor of any front end built on lark."""
+        text = self.path.read_text(encoding="utf-8")
+        return _bare_lark().parse(text)
+
     def check(self):
         from director import media
         from director.check import check_file
@@ -655,6 +662,20 @@ class FrontEnd:
     def check_and_plan(self):
         checked = self.check()
         return checked, self.plan(checked.film) if checked.film is not None else None
+
+
+@functools.cache
+def _bare_lark():
+    from importlib import resources
+
+    from lark import Lark
+
+    from director.parse import ShotIndenter
+
+    grammar = resources.files("grammar").joinpath("shot.lark").read_text(encoding="utf-8")
+    return Lark(
+        grammar, parser="lalr", lexer="contextual", postlex=ShotIndenter(), maybe_placeholders=False
+    )
 
 
 def fountain_parser(name: str) -> tuple[str, Callable[[str], Any], Callable[[Any], Counter]]:
@@ -749,6 +770,8 @@ def measure(path: Path, fountain: str, repeat: int, which: str) -> dict:
     result["first_run_s"], warnings = once_cpu(lambda: _validated(stages.check_and_plan()))
     result["warnings"] = warnings
     result["parse_s"], _ = best_cpu(stages.parse, repeat)
+    stages.lark_alone()  # warm-up: builds the bare parser
+    result["lark_alone_s"], _ = best_cpu(stages.lark_alone, repeat)
     result["plan_s"] = _time_plan(stages, repeat)
     result["check_s"], _ = best_cpu(stages.check, repeat)
     result["check_plan_s"], _ = best_cpu(stages.check_and_plan, repeat)
@@ -788,6 +811,7 @@ def run(args: argparse.Namespace, root: Path) -> dict:
     figures = measure(project.pop("path"), project.pop("fountain"), args.repeat, args.fountain)
     figures.update(project, repeat=args.repeat, seed=args.seed, machine=machine())
     figures["ratio"] = figures["check_plan_s"] / figures["fountain_s"]
+    figures["lark_ratio"] = figures["lark_alone_s"] / figures["fountain_s"]
     figures["pass_cpu"] = figures["check_plan_s"] < TARGET_CPU_S
     figures["pass_ratio"] = figures["ratio"] <= 1.0
     return figures
@@ -828,12 +852,14 @@ def report(f: dict) -> str:
         f"  {'stage':<44}{'CPU s':>9}{'lines/s':>12}",
         _row("first check + plan (incl. grammar load)", f["first_run_s"], f["lines"]),
         _row("parse only", f["parse_s"], f["lines"]),
+        _row("  lark alone (same grammar, bare tree)", f["lark_alone_s"], f["lines"]),
         _row("check (read, parse, resolve, validate)", f["check_s"], f["lines"]),
         _row("plan", f["plan_s"], f["lines"]),
         _row("check + plan", f["check_plan_s"], f["lines"]),
         _row(f"Fountain parse ({f['fountain_parser']})", f["fountain_s"], f["fountain_lines"]),
         "",
         f"  ratio (check + plan) / Fountain parse:  {f['ratio']:.2f}",
+        f"  ratio lark alone / Fountain parse:      {f['lark_ratio']:.2f}",
         f"  peak traced memory, check + plan:       {f['peak_tracemalloc_bytes'] / mib:.1f} MiB",
         f"  peak RSS of the whole process:          {f['max_rss_bytes'] / mib:.1f} MiB",
         f"  checker warnings on the script:         {dict(f['warnings']) or 'none'}",
