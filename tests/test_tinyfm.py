@@ -213,6 +213,18 @@ def test_generation_is_a_function_of_its_seed(shipped):
     assert not np.array_equal(a[0], c[0])
 
 
+def test_sound_after_the_picture_keeps_the_picture_and_samples_the_sound_again():
+    model = tiny_model()
+    caption = "WIDE. camera pans left."
+    common = {"seed": 3, "size": (32, 32), "steps": 3}
+    joint = generate(model, caption, None, 1.0, **common)
+    after = generate(model, caption, None, 1.0, sound="after", **common)
+    assert np.array_equal(joint[0], after[0])  # the same picture
+    assert not np.array_equal(joint[1], after[1])  # the sound sampled again over it
+    with pytest.raises(ValueError, match="sound must be one of"):
+        generate(model, caption, None, 1.0, sound="later", **common)
+
+
 # ------------------------------------------------------------------ backend
 
 SCRIPT = """

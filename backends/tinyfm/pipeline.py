@@ -28,6 +28,8 @@ DEFAULT_STEPS = 16
 DEFAULT_GUIDANCE = 3.0
 DEFAULT_SAMPLER = "euler"
 DEFAULT_SHIFT = 1.0
+DEFAULT_SOUND = "joint"
+SOUND_ORDERS = ("joint", "after")
 
 
 # ------------------------------------------------------------------ weights
@@ -131,12 +133,17 @@ def generate(
     guidance: float = DEFAULT_GUIDANCE,
     method: str = DEFAULT_SAMPLER,
     shift: float = DEFAULT_SHIFT,
+    sound: str = DEFAULT_SOUND,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A clip of `seconds`: (T, height, width, 3) uint8 frames at `fps` (`size` is
     (width, height)) and (samples,) float32 sound at 16 kHz.  The model makes 12
     frames a second; another rate takes the nearest made frame.  Sampling is by
     `method` ("euler" or "heun") over `steps` (spaced by `sampler.times` with
-    `shift`) with classifier-free guidance."""
+    `shift`) with classifier-free guidance.  `sound="joint"` samples picture and
+    sound together; `"after"` then samples the sound again, from its own noise,
+    over the finished picture (held clean), so the sound follows what is seen."""
+    if sound not in SOUND_ORDERS:
+        raise ValueError(f"sound must be one of {', '.join(SOUND_ORDERS)}, not {sound!r}")
     frames, mels, samples = latent_shapes(seconds)
     generator = torch.Generator().manual_seed(seed)
     side, channels = latent.LATENT_SIDE, model.cfg.video_channels
@@ -148,28 +155,41 @@ def generate(
     null = Conditioning.empty(1, model.cfg.max_words)
     x = _pack(video, audio)
 
-    def model_velocity(c: Conditioning, x: torch.Tensor, t: float) -> torch.Tensor:
+    def joint_velocity(c: Conditioning, x: torch.Tensor, t: float) -> torch.Tensor:
         vid, aud = _unpack(x, video.shape, audio.shape)
         tt = torch.full((x.shape[0],), t)
         return _pack(*model(vid, aud, tt, tt, c, cross_attention=cross_attention))
 
-    if guidance == 1.0:
-        velocity = partial(model_velocity, cond)
-    else:
-        both = cond.cat(null)
-        velocity = sampler.guided(
-            lambda x, t: model_velocity(both, torch.cat([x, x]), t).chunk(2), guidance
-        )
-
     ts = sampler.times(steps or DEFAULT_STEPS, shift=shift)
-    x = sampler.SAMPLERS[method](velocity, x, ts)
+    solve = sampler.SAMPLERS[method]
+    x = solve(_with_guidance(joint_velocity, cond, null, guidance), x, ts)
     video, audio = _unpack(x, video.shape, audio.shape)
+    if sound == "after":
+        picture = video
+
+        def sound_velocity(c: Conditioning, a: torch.Tensor, t: float) -> torch.Tensor:
+            b = a.shape[0]
+            times = (torch.zeros(b), torch.full((b,), t))
+            vid = picture.expand(b, *picture.shape[1:])
+            return model(vid, a, *times, c, cross_attention=cross_attention)[1]
+
+        noise = torch.randn(audio.shape, generator=generator)
+        audio = solve(_with_guidance(sound_velocity, cond, null, guidance), noise, ts)
     decode = latent.decode_video_path if model.cfg.latent == "path" else latent.decode_video
     picture = decode(video[0], model.stats, size)
     count = max(1, round(seconds * fps))
     made = np.minimum((np.arange(count) * FPS / fps).round().astype(int), len(picture) - 1)
     sound = latent.decode_audio(audio[0], model.stats, samples, seed=seed)
     return picture[made], sound
+
+
+def _with_guidance(velocity, cond: Conditioning, null: Conditioning, guidance: float):
+    """`velocity(conditioning, x, t)` as a sampler's `velocity(x, t)`, with
+    classifier-free guidance (one batched call) unless `guidance` is 1."""
+    if guidance == 1.0:
+        return partial(velocity, cond)
+    both = cond.cat(null)
+    return sampler.guided(lambda x, t: velocity(both, torch.cat([x, x]), t).chunk(2), guidance)
 
 
 def _pack(video: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:

@@ -35,7 +35,7 @@ import torch
 
 from . import data, latent
 from .model import Conditioning, Config, TinyFM
-from .pipeline import WEIGHTS, conditioning, save_model
+from .pipeline import WEIGHTS, conditioning, load_model, save_model
 from .text import Vocabulary, words
 
 COLOUR_WORDS = frozenset(data.COLOURS) | frozenset(data.BACKGROUND_COLOURS)
@@ -55,6 +55,10 @@ class Settings:
     drop_reference: float = 0.1
     drop_colours: float = 0.25
     independent_audio_time: float = 0.25
+    # The share of the batch whose picture is clean (flow time 0) while the sound is
+    # noised: the sound learns to follow a finished picture, as `generate(...,
+    # sound="after")` makes it.  Those rows train the sound only.
+    clean_picture: float = 0.0
     max_offset: float = 2.0
     dim: int = 128
     depth: int = 4
@@ -74,6 +78,9 @@ class Settings:
     first_weight: float = 1.0
     residual_weight: float = 1.0
     path_weight: float = 1.0
+    # Start from these weights (their shape, vocabulary and statistics) rather than
+    # from random ones: a second stage of training.
+    init: str = ""
 
 
 @dataclass
@@ -92,8 +99,11 @@ def prompt_words() -> list[str]:
     return [*SIZE_WORDS, *SIZE_WORDS.values(), *MOVE_VERBS.values(), *extra]
 
 
-def render_dataset(settings: Settings, log) -> tuple[Dataset, latent.Stats]:
-    """Render the training clips and encode them into normalised latents."""
+def render_dataset(
+    settings: Settings, log, stats: latent.Stats | None = None
+) -> tuple[Dataset, latent.Stats]:
+    """Render the training clips and encode them into latents normalised by `stats`
+    (measured on the clips when not given)."""
     raw = latent.Stats(0.0, 1.0, 0.0, 1.0, 0.0, 1.0, settings.path_scale)
     videos, audios, refs, captions = [], [], [], []
     started = time.monotonic()
@@ -110,7 +120,7 @@ def render_dataset(settings: Settings, log) -> tuple[Dataset, latent.Stats]:
     path = settings.latent == "path"
     picture = video[:, :3, 1:] if path else video
     first = video[:, :3, :1] if path else video
-    stats = latent.Stats(
+    stats = stats or latent.Stats(
         video_mean=round(picture.mean().item(), 4),
         video_std=round(picture.std().item() / (settings.residual_spread if path else 1.0), 4),
         audio_mean=round(audio.mean().item(), 4),
@@ -176,19 +186,32 @@ def train(settings: Settings, out: Path, log=print) -> TinyFM:
     generator = torch.Generator().manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     log(f"tinyfm training: {settings}")
-    dataset, stats = render_dataset(settings, log)
-    vocabulary = Vocabulary.build([*dataset.captions, *prompt_words()])
-    cfg = Config(
-        vocab_size=len(vocabulary),
-        max_words=vocabulary.max_words,
-        dim=settings.dim,
-        depth=settings.depth,
-        heads=settings.heads,
-        latent=settings.latent,
-        video_prediction=settings.video_prediction,
-        video_channels=3 + (latent.PATH_CHANNELS if settings.latent == "path" else 0),
+    start = load_model(Path(settings.init)) if settings.init else None
+    if start is not None and start.cfg.latent != settings.latent:
+        raise ValueError(f"{settings.init} is a {start.cfg.latent} model: give --latent to match")
+    dataset, stats = render_dataset(settings, log, start.stats if start else None)
+    # A second stage keeps its start's words (its embedding table is sized by them;
+    # words of the captions outside them are dropped, as at generation).
+    vocabulary = (
+        start.vocabulary if start else Vocabulary.build([*dataset.captions, *prompt_words()])
+    )
+    cfg = (
+        start.cfg
+        if start is not None
+        else Config(
+            vocab_size=len(vocabulary),
+            max_words=vocabulary.max_words,
+            dim=settings.dim,
+            depth=settings.depth,
+            heads=settings.heads,
+            latent=settings.latent,
+            video_prediction=settings.video_prediction,
+            video_channels=3 + (latent.PATH_CHANNELS if settings.latent == "path" else 0),
+        )
     )
     model = TinyFM(cfg, vocabulary, stats)
+    if start is not None:
+        model.load_state_dict(start.state_dict())
     ema = TinyFM(cfg, vocabulary, stats)
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
@@ -242,18 +265,21 @@ def _loss(model, dataset, index, generator, rng, settings) -> dict[str, torch.Te
     t_v = logit_normal(b, generator)
     own = torch.rand(b, generator=generator) < settings.independent_audio_time
     t_a = torch.where(own, logit_normal(b, generator), t_v)
+    clean = torch.rand(b, generator=generator) < settings.clean_picture
+    t_a = torch.where(clean, logit_normal(b, generator), t_a)
+    t_v = torch.where(clean, 0.0, t_v)
     offset = torch.rand(b, generator=generator) * settings.max_offset
     xt_v = (1 - t_v.view(b, 1, 1, 1, 1)) * x_v + t_v.view(b, 1, 1, 1, 1) * noise_v
     xt_a = (1 - t_a.view(b, 1, 1)) * x_a + t_a.view(b, 1, 1) * noise_a
     cond = batch_conditioning(model, dataset, index, rng, settings)
     pred_v, pred_a = model(xt_v, xt_a, t_v, t_a, cond, time_offset=offset)
-    error_v = (pred_v - (noise_v - x_v)).square()
+    error_v = (pred_v - (noise_v - x_v)).square()[~clean]  # a clean picture trains no video
     parts = {"audio": (pred_a - (noise_a - x_a)).square().mean()}
     if settings.latent != "path":
-        return {"video": error_v.mean(), **parts}
-    parts["first"] = error_v[:, :3, :1].mean()
-    parts["residual"] = error_v[:, :3, 1:].mean()
-    parts["path"] = error_v[:, 3:].mean()
+        return {"video": _mean(error_v), **parts}
+    parts["first"] = _mean(error_v[:, :3, :1])
+    parts["residual"] = _mean(error_v[:, :3, 1:])
+    parts["path"] = _mean(error_v[:, 3:])
     weights = {
         "first": settings.first_weight,
         "residual": settings.residual_weight,
@@ -261,6 +287,11 @@ def _loss(model, dataset, index, generator, rng, settings) -> dict[str, torch.Te
     }
     video = sum(w * parts[k] for k, w in weights.items()) / sum(weights.values())
     return {"video": video, **parts}
+
+
+def _mean(error: torch.Tensor) -> torch.Tensor:
+    """The mean, 0 for no values (a batch whose every picture is clean)."""
+    return error.mean() if error.numel() else error.sum()
 
 
 def _lr(step: int, settings: Settings) -> float:

@@ -1,0 +1,85 @@
+"""tinyfm's training script, at a toy size: a run from a seed is reproducible and
+leaves weights that load and generate; a second stage starts from the first's
+weights, words and statistics; rows with a clean picture train the sound only."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from backends.tinyfm import train
+from backends.tinyfm.pipeline import generate, load_model
+
+TOY = train.Settings(clips=8, steps=3, batch=4, dim=32, depth=1, heads=4, warmup=1, save_every=2)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def first_stage(tmp_path_factory):
+    out = tmp_path_factory.mktemp("stage1") / "tinyfm.safetensors"
+    train.train(TOY, out, log=lambda line: None)
+    return out
+
+
+def test_a_run_from_a_seed_is_reproducible_and_its_weights_generate(first_stage, tmp_path):
+    again = tmp_path / "again.safetensors"
+    train.train(TOY, again, log=lambda line: None)
+    a, b = load_model(first_stage), load_model(again)
+    for name, tensor in a.state_dict().items():
+        assert torch.equal(tensor, b.state_dict()[name]), name
+    frames, sound = generate(a, "WIDE. camera pans left.", None, 1.0, seed=0, size=(32, 32), steps=2)
+    assert frames.shape == (12, 32, 32, 3) and sound.shape == (16000,)
+    assert np.isfinite(sound).all()
+
+
+def test_a_second_stage_starts_from_the_first_ones_weights_words_and_statistics(
+    first_stage, tmp_path
+):
+    start = load_model(first_stage)
+    out = tmp_path / "stage2.safetensors"
+    lines: list[str] = []
+    settings = replace(TOY, init=str(first_stage), steps=1, lr=1e-12, clean_picture=0.5)
+    train.train(settings, out, log=lines.append)
+    second = load_model(out)
+    assert second.cfg == start.cfg
+    assert second.vocabulary == start.vocabulary and second.stats == start.stats
+    # a vanishing learning rate: the EMA starts at the first stage's weights and stays
+    for name, tensor in start.state_dict().items():
+        assert torch.allclose(tensor, second.state_dict()[name], atol=1e-6), name
+
+
+def test_a_second_stage_must_keep_its_starts_latent(first_stage, tmp_path):
+    settings = replace(TOY, init=str(first_stage), latent="path")
+    with pytest.raises(ValueError, match="frames model"):
+        train.train(settings, tmp_path / "x.safetensors", log=lambda line: None)
+
+
+def test_rows_with_a_clean_picture_train_the_sound_only(first_stage):
+    model = load_model(first_stage).train()
+    dataset, _ = train.render_dataset(TOY, lambda line: None, model.stats)
+    index = torch.arange(4)
+
+    def loss(clean: float) -> dict[str, torch.Tensor]:
+        model.zero_grad()
+        settings = replace(TOY, clean_picture=clean)
+        generator = torch.Generator().manual_seed(0)
+        parts = train._loss(model, dataset, index, generator, np.random.default_rng(0), settings)
+        (parts["video"] + parts["audio"]).backward()
+        return parts
+
+    clean = loss(1.0)
+    assert clean["video"].item() == 0.0 and clean["audio"].item() > 0.0
+    assert not model.video_out.linear.weight.grad.any()  # the picture's head learns nothing
+    assert model.audio_out.linear.weight.grad.any()
+    noisy = loss(0.0)
+    assert noisy["video"].item() > 0.0 and model.video_out.linear.weight.grad.any()
