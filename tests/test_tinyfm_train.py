@@ -37,7 +37,9 @@ def test_a_run_from_a_seed_is_reproducible_and_its_weights_generate(first_stage,
     a, b = load_model(first_stage), load_model(again)
     for name, tensor in a.state_dict().items():
         assert torch.equal(tensor, b.state_dict()[name]), name
-    frames, sound = generate(a, "WIDE. camera pans left.", None, 1.0, seed=0, size=(32, 32), steps=2)
+    frames, sound = generate(
+        a, "WIDE. camera pans left.", None, 1.0, seed=0, size=(32, 32), steps=2
+    )
     assert frames.shape == (12, 32, 32, 3) and sound.shape == (16000,)
     assert np.isfinite(sound).all()
 
