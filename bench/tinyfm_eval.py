@@ -39,7 +39,7 @@ by a third of a second, (b) the picture of another prompt with the sound of a
 third.
 
     .venv/bin/python bench/tinyfm_eval.py [--oracle] [--n 36] [--seed 0] [--steps N]
-        [--seconds 2] [--size 256] [--weights FILE] [--json]
+        [--seconds 2] [--size 256] [--weights FILE] [--sound joint|after] [--json]
 
 Exit status 0 when every target passes, 1 when one fails, 2 when there is no
 model to evaluate (no weights, or no `backends.tinyfm.load_model`).
@@ -200,6 +200,7 @@ def model_conditions(args) -> list[tuple[str, Generator]]:
                 fps=FPS,
                 steps=args.steps,
                 cross_attention=cross,
+                **({"sound": args.sound} if args.sound else {}),
             )
 
         return make
@@ -263,12 +264,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--size", type=int, nargs=2, default=(256, 256), metavar=("H", "W"))
     parser.add_argument("--weights", type=Path, default=None, help="a weights file")
+    parser.add_argument(
+        "--sound",
+        choices=("joint", "after"),
+        default=None,
+        help="sample the sound with the picture, or again after it (model default)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error("--n must be at least 1")
-    if args.oracle and (args.steps is not None or args.weights is not None):
-        parser.error("--steps and --weights are for a model, not --oracle")
+    if args.oracle and (args.steps, args.weights, args.sound) != (None, None, None):
+        parser.error("--steps, --weights and --sound are for a model, not --oracle")
     args.size = tuple(args.size)
     specs = prompts(args.n, args.seed, args.seconds)
     try:
@@ -280,7 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     checks = verdicts(*results)
     height, width = args.size
     what = (
-        "procedural clips (--oracle)" if args.oracle else f"tinyfm, steps {args.steps or 'default'}"
+        "procedural clips (--oracle)"
+        if args.oracle
+        else f"tinyfm, steps {args.steps or 'default'}, sound {args.sound or 'default'}"
     )
     header = (
         f"tinyfm eval: {what}; {args.n} held-out prompts (eval split, seed {args.seed}), "
@@ -292,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
             "n": args.n,
             "seed": args.seed,
             "steps": args.steps,
+            "sound": args.sound,
             "seconds": args.seconds,
             "size": [height, width],
             "conditions": {r.name: r.summary() for r in results},

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from tiny_models import compile_with, decode, no_user_settings
+from tiny_models import compile_with, decode, no_user_settings, one_thread
 
 from backends import registry
 from backends.tinyfm import WEIGHTS, data, latent, measure, sampler
@@ -15,18 +15,9 @@ from backends.tinyfm.model import Conditioning, Config, TinyFM
 from backends.tinyfm.pipeline import generate, load_model, save_model
 from backends.tinyfm.text import Vocabulary
 
-__all__ = ["no_user_settings"]  # autouse fixture
+__all__ = ["no_user_settings", "one_thread"]  # autouse fixtures
 
 VOCABULARY = Vocabulary.build(["WIDE. camera pans left. a red ball bounces twice."], max_words=8)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The model's matrices are small: on a busy machine threads wait on each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

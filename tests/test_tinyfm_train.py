@@ -9,19 +9,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from tiny_models import one_thread
 
 from backends.tinyfm import train
 from backends.tinyfm.pipeline import generate, load_model
 
+__all__ = ["one_thread"]  # autouse fixture
+
 TOY = train.Settings(clips=8, steps=3, batch=4, dim=32, depth=1, heads=4, warmup=1, save_every=2)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
