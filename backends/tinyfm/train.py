@@ -19,6 +19,11 @@ Choices, all in `Settings`:
 - a random clock offset (0-2 s) on the time embeddings, so that the model
   makes clips longer than the 2 s it saw;
 - AdamW, warm-up then cosine decay, gradient clipping, EMA of the weights.
+
+`--init FILE` makes a second stage: training starts from that weights file (its
+shape, words and statistics).  `--clean-picture P` gives a share of the batch a
+clean picture and a noised sound, to train the sound on a finished picture (tried
+with `generate(..., sound="after")`; docs/tinyfm.md has what it measured).
 """
 
 from __future__ import annotations
