@@ -65,6 +65,16 @@ LATENTS = {
 }
 
 
+def sync_ms(clip: data.Clip, decoded: np.ndarray) -> float:
+    """The visual events the decoded picture shows against the scripted ones, scored
+    as the evaluation scores sync (an event missing or extra counts 250 ms), with no
+    stand-in for a picture that shows none: what a model whose sound followed its
+    picture perfectly could score on this latent."""
+    seen = measure.visual_events(decoded, FPS)
+    scripted = [t for t in clip.spec.event_times if t < clip.spec.seconds]
+    return measure.sync_offset_ms(scripted, seen)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=36)
@@ -76,13 +86,22 @@ def main(argv: list[str] | None = None) -> int:
     clips = [data.render(spec, TRAINING_SIZE, FPS, SAMPLE_RATE) for spec in specs]
     results = {}
     for name, round_trip in LATENTS.items():
+        decoded = [round_trip(clip, args.size) for clip in clips]
         moves = [
-            (clip.camera, measure.camera_direction(round_trip(clip, args.size))) for clip in clips
+            (clip.camera, measure.camera_direction(d))
+            for clip, d in zip(clips, decoded, strict=True)
+        ]
+        syncs = [
+            sync_ms(clip, d)
+            for clip, d in zip(clips, decoded, strict=True)
+            if clip.spec.event_ticks
         ]
         results[name] = {
             "camera_right": sum(asked == seen for asked, seen in moves),
             "clips": len(moves),
             "wrong": [f"{asked} -> {seen}" for asked, seen in moves if asked != seen],
+            "sync_ms": round(float(np.mean(syncs)), 1),
+            "clips_with_events": len(syncs),
         }
     if args.json:
         print(json.dumps(results, indent=1))
@@ -90,7 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.n} held-out prompts (seed {args.seed}), 64x64 clips decoded at {args.size}")
     for name, result in results.items():
         share = result["camera_right"] / result["clips"]
-        print(f"  {name:<32} camera {result['camera_right']:>3}/{result['clips']} ({share:.0%})")
+        print(
+            f"  {name:<32} camera {result['camera_right']:>3}/{result['clips']} ({share:.0%})"
+            f"   sync {result['sync_ms']:6.1f} ms over {result['clips_with_events']} clips"
+        )
         for wrong in sorted(set(result["wrong"])):
             print(f"      {wrong} x{result['wrong'].count(wrong)}")
     return 0
