@@ -14,10 +14,19 @@ clips' camera move with `backends/tinyfm/measure.py`, as the evaluation does:
   along the path; decoded by moving the upsampled first frame along the path
   and adding the upsampled residual;
 * **camera path, no residual**: the same without the residuals (what the path
-  alone carries).
+  alone carries);
+* **sprite** (`latent.encode_video_sprite`, not trained yet): the first
+  frame's background on the grid, the character on a grid of its own box, the
+  camera path, the character's track and the flashes as numbers a frame, and
+  residuals; **sprite, no residual** without them.
 
-The path comes from the procedural data's own poses (`data.camera_poses`), as
-a training encoder would have it. Clips are 64x64 (the training size),
+Beside the camera figure, the events each decoded picture shows (flashes,
+bounces) are scored against the scripted ones as the evaluation scores sync
+(with no stand-in for a picture that shows none).
+
+The path, track and flashes come from the procedural data's own renderer
+(`data.camera_path`, `character_track`, `flash_track`, `clip_layers`), as a
+training encoder has them. Clips are 64x64 (the training size),
 decoded at `--size` (256, the evaluation's).
 
     .venv/bin/python bench/tinyfm_latent.py [--n 36] [--seed 0] [--size 256] [--json]
@@ -39,6 +48,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from tinyfm_eval import FPS, SAMPLE_RATE, prompts  # noqa: E402
 
 from backends.tinyfm import data, latent, measure  # noqa: E402
+from backends.tinyfm.train import encode_clip_video  # noqa: E402
 
 GRID = latent.LATENT_SIDE
 TRAINING_SIZE = (64, 64)
@@ -58,10 +68,20 @@ def camera_path(clip: data.Clip, size: int, residuals: bool = True) -> np.ndarra
     return latent.decode_video_path(encoded, stats, (size, size))
 
 
+def sprite(clip: data.Clip, size: int, residuals: bool = True) -> np.ndarray:
+    stats = latent.Stats(0.0, 1.0, 0.0, 1.0, 0.0, 1.0)
+    encoded = encode_clip_video(clip, "sprite", stats)
+    if not residuals:
+        encoded[:3] = 0.0
+    return latent.decode_video_sprite(encoded, stats, (size, size))
+
+
 LATENTS = {
     "shipped (16x16 frames)": shipped,
     "camera path + 16x16 residuals": camera_path,
     "camera path, no residual": lambda clip, size: camera_path(clip, size, residuals=False),
+    "sprite + 16x16 residuals": sprite,
+    "sprite, no residual": lambda clip, size: sprite(clip, size, residuals=False),
 }
 
 

@@ -107,3 +107,84 @@ def test_the_path_is_one_value_a_pair_in_the_latent_in_the_noise_and_in_the_outp
     pairs = tied[:, 3:].reshape(32, 3, 12, 2 * 16 * 16)
     assert torch.equal(pairs, pairs[..., :1].expand_as(pairs))
     assert 0.9 < pairs[..., 0].std().item() < 1.1  # unit spread, not 1/sqrt(512)
+
+
+# ------------------------------------------------------------ the sprite latent
+
+
+def sprite_latent(clip: data.Clip) -> torch.Tensor:
+    from backends.tinyfm.train import encode_clip_video
+
+    return encode_clip_video(clip, "sprite", RAW)
+
+
+def scripted_events(clip: data.Clip) -> list[float]:
+    return [t for t in clip.spec.event_times if t < clip.spec.seconds]
+
+
+def test_the_sprite_latent_keeps_every_move_and_event_in_its_numbers_alone(clips):
+    # the character apart, with its track, the camera path and the flashes: with the
+    # residuals taken out, the decoded picture still shows every scripted move, bounce
+    # and flash (what the evaluation measures), each on its frame
+    more = [c for c in data.clips(6, 11, split="eval") if c.spec.event_ticks]
+    events = [c for c in clips if c.spec.event_ticks] + more
+    assert {c.spec.action for c in events} == {"bounce", "flash"}
+    missed = []
+    for clip in clips:
+        encoded = sprite_latent(clip)
+        encoded[:3] = 0.0
+        decoded = latent.decode_video_sprite(encoded, RAW, (256, 256))
+        if measure.camera_direction(decoded) != clip.camera:
+            missed.append(clip.camera)
+    assert len(missed) <= 1, missed  # 118 of 120 in bench/tinyfm_latent.py
+    for clip in events:
+        encoded = sprite_latent(clip)
+        encoded[:3] = 0.0
+        seen = measure.visual_events(latent.decode_video_sprite(encoded, RAW, (128, 128)), FPS)
+        assert measure.sync_offset_ms(scripted_events(clip), seen) == 0.0, clip.spec
+
+
+def test_the_sprite_latent_layout_and_its_residuals(clips):
+    clip = clips[4]
+    encoded = sprite_latent(clip)
+    frames = len(clip.frames)
+    assert encoded.shape == (latent.SPRITE_CHANNELS, frames, 16, 16)
+    still = encoded[3:10]
+    assert torch.equal(still, still[:, :1].expand_as(still))  # the same in every frame
+    numbers = encoded[10:]
+    assert torch.allclose(numbers, numbers[:, :, :1, :1].expand_as(numbers))  # over the grid
+    track = encoded[13:16, :, 0, 0].T / RAW.path_scale
+    expected = data.character_track(clip.spec, frames, FPS)
+    assert torch.allclose(track, torch.as_tensor(expected), atol=1e-6)
+    # with the residuals, the decoded clip is the clip, up to the grid's blur
+    decoded = latent.decode_video_sprite(encoded, RAW, (64, 64)).astype(int)
+    error = np.abs(decoded - clip.frames.astype(int)).mean()
+    encoded[:3] = 0.0
+    bare = np.abs(latent.decode_video_sprite(encoded, RAW, (64, 64)).astype(int) - clip.frames)
+    assert error < 12 and error < bare.mean()
+    assert latent.decode_video_sprite(encoded, RAW, (96, 54)).shape == (frames, 54, 96, 3)
+
+
+def test_the_character_track_puts_its_foot_under_the_drawn_character(clips):
+    for clip in clips:
+        layers = data.clip_layers(clip.spec, (64, 64), FPS)
+        track = data.character_track(clip.spec, len(clip.frames), FPS)
+        for f in (0, len(clip.frames) - 1):
+            alpha = layers.alpha[f]
+            rows, cols = np.nonzero(alpha > 0.5)
+            x = ((cols + 0.5) / 64 - 0.5) * 1.0
+            lowest = (rows.max() + 0.5) / 64 - 0.5
+            assert abs(np.average(x, weights=alpha[rows, cols]) - track[f, 1]) < 0.04
+            assert abs(lowest - track[f, 2]) < 0.04  # the foot: the lowest covered row
+            height = (rows.max() - rows.min() + 1) / 64
+            assert abs(np.log(height) - track[f, 0]) < 0.35  # squash and the pixels' grain
+
+
+def test_a_clips_layers_compose_to_its_pictures():
+    clip = next(data.clips(1, 4, split="eval"))
+    layers = data.clip_layers(clip.spec, (64, 64), FPS)
+    composed = np.floor(np.clip(layers.composed(clip.spec, FPS), 0, 1) * 255 + 0.5)
+    assert np.array_equal(composed.astype(np.uint8), clip.frames)
+    first = data.clip_layers(clip.spec, (64, 64), FPS, frames=1)
+    assert np.array_equal(first.background[0], layers.background[0])
+    assert np.array_equal(first.alpha[0], layers.alpha[0])

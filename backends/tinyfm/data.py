@@ -785,44 +785,102 @@ def character_coverage(spec: ClipSpec, size: tuple[int, int], fps: float) -> np.
     return _layers(spec, size, fps)[1]
 
 
+@dataclass(frozen=True)
+class Layers:
+    """What a clip's pictures are made of, per frame: the background alone, the
+    shadow's darkening, the character's coverage and colour, and the flashes' glow
+    (strength and tint per pixel)."""
+
+    background: np.ndarray  # (T, H, W, 3) floats, about 0..1
+    shadow: np.ndarray  # (T, H, W) the share of light the shadow takes
+    alpha: np.ndarray  # (T, H, W) the character's coverage
+    colour: np.ndarray  # (T, H, W, 3) the character's colour where it covers
+
+    def composed(self, spec: ClipSpec, fps: float) -> np.ndarray:
+        picture = self.background * (1 - self.shadow)[..., None]
+        a = self.alpha[..., None]
+        picture = picture * (1 - a) + self.colour * a
+        _, height, width, _ = picture.shape
+        xs, ys = _grid(width, width / height)[None, :], _grid(height)[:, None]
+        for f, glows in enumerate(_flash_strength(spec, len(picture), fps)):
+            for strength, fx, fy in glows:
+                glow = flash_glow(strength, xs - (fx - 0.5) * width / height, ys - (fy - 0.5))
+                picture[f] = picture[f] + (1 - picture[f]) * glow[..., None] * FLASH_TINT
+        return picture
+
+
+FLASH_TINT = np.array([1, 0.97, 0.85])  # a flash's light, per channel
+
+
+def flash_glow(strength, dx, dy):
+    """A flash's light at (dx, dy) frame heights from its point: a glow round the
+    point and a lift of the whole frame.  Plain arithmetic, for numpy arrays and
+    torch tensors alike (the sprite latent draws flashes with it); a picture p in
+    0..1 becomes p + (1 - p) * glow * FLASH_TINT."""
+    return strength * (0.25 + 0.75 / (1 + (dx * dx + dy * dy) / 0.02))
+
+
+def flash_track(spec: ClipSpec, frames: int, fps: float, aspect: float = 1.0) -> np.ndarray:
+    """(T, 3) per frame: the flashes' strength (summed over the flashes lighting the
+    frame) and their point, x and y in frame heights from the centre (weighted by
+    strength; 0, 0 in a frame with no flash)."""
+    out = np.zeros((frames, 3), dtype=np.float32)
+    for f, glows in enumerate(_flash_strength(spec, frames, fps)):
+        if glows:
+            weights = np.array([g[0] for g in glows])
+            points = np.array([((g[1] - 0.5) * aspect, g[2] - 0.5) for g in glows])
+            out[f] = (weights.sum(), *(weights @ points / weights.sum()))
+    return out
+
+
 def _layers(spec: ClipSpec, size: tuple[int, int], fps: float) -> tuple[np.ndarray, np.ndarray]:
     """The pictures as floats (T, H, W, 3) in about 0..1, and the character's coverage."""
+    layers = clip_layers(spec, size, fps)
+    return layers.composed(spec, fps), layers.alpha
+
+
+def clip_layers(spec: ClipSpec, size: tuple[int, int], fps: float, frames: int | None = None):
+    """The clip's `Layers` at `size` (height, width), for its first `frames` frames."""
     height, width = size
-    frames = max(1, round(spec.seconds * fps))
-    poses = camera_poses(spec, frames, fps)
+    count = max(1, round(spec.seconds * fps))
+    poses = camera_poses(spec, count, fps)
+    keep = slice(0, count if frames is None else frames)
     aspect = width / height
     xs = _grid(width, aspect)[None, None, :]  # (1, 1, W)
     ys = _grid(height)[None, :, None]  # (1, H, 1)
-    col = lambda a: a[:, None, None]  # noqa: E731  per-frame values over (T, 1, 1)
+    col = lambda a: a[keep][:, None, None]  # noqa: E731  per-frame values over (T, 1, 1)
     sx, sy = col(poses.shake[:, 0]), col(poses.shake[:, 1])
     bs, btx, bty = (col(poses.back[:, i]) for i in range(3))
     u = (xs - sx) / bs - btx
     v = (ys - sy) / bs - bty
-    picture = _background(spec, u, v, 1.0 / (height * bs))
+    background = _background(spec, u, v, 1.0 / (height * bs))
     # the character layer: its shadow on the floor, then the body
     h = SIZES[spec.size]
     cs, ctx, cty = (col(poses.char[:, i]) for i in range(3))
-    lift = col(_lift(spec, frames, fps))
-    squash = col(_squash(spec, frames, fps))
+    lift = col(_lift(spec, count, fps))
+    squash = col(_squash(spec, count, fps))
     px = 1.0 / (height * cs * h)
     lx = ((xs - sx) / cs - ctx - spec.position) / h
     ly = ((ys - sy) / cs - cty - FLOOR) / h
     shadow_r = SHAPES[spec.shape] * 1.1 * (1 - 0.3 * lift)
     shadow = _edge(np.sqrt((lx / shadow_r) ** 2 + (ly / 0.08) ** 2) - 1.0, px / 0.08)
-    picture = picture * (1 - (0.35 * (1 - 0.5 * lift)) * shadow)[..., None]
     bx = lx / (1 + squash)
     by = (ly + lift) * (1 + squash)
     alpha, colour = _character(spec, bx, by, px, col(poses.turn))
-    a = alpha[..., None]
-    picture = picture * (1 - a) + colour * a
-    # flashes: a glow round the flash point and a lift of the whole frame
-    for f, glows in enumerate(_flash_strength(spec, frames, fps)):
-        for strength, fx, fy in glows:
-            dx = xs[0] - (fx - 0.5) * aspect
-            dy = ys[0] - (fy - 0.5)
-            glow = strength * (0.25 + 0.75 / (1 + (dx * dx + dy * dy) / 0.02))
-            picture[f] = picture[f] + (1 - picture[f]) * glow[..., None] * np.array([1, 0.97, 0.85])
-    return picture, alpha
+    return Layers(background, (0.35 * (1 - 0.5 * lift)) * shadow, alpha, colour)
+
+
+def character_track(spec: ClipSpec, frames: int, fps: float) -> np.ndarray:
+    """(T, 3) per frame: the log of the character's height on the screen, and where
+    its foot (the middle of its lowest point, lifted with it in a bounce) is on the
+    screen, x and y in frame heights from the centre (x right, y down)."""
+    poses = camera_poses(spec, frames, fps)
+    scale = poses.char[:, 0]
+    height = SIZES[spec.size] * scale
+    lift = _lift(spec, frames, fps) * SIZES[spec.size]
+    x = poses.shake[:, 0] + scale * (poses.char[:, 1] + spec.position)
+    y = poses.shake[:, 1] + scale * (poses.char[:, 2] + FLOOR - lift)
+    return np.stack([np.log(height), x, y], axis=1).astype(np.float32)
 
 
 def reference_image(spec: ClipSpec, side: int = 64) -> np.ndarray:

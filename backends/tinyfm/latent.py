@@ -208,6 +208,171 @@ def _along_path(picture: torch.Tensor, path: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(frames, where, padding_mode="border", align_corners=False)
 
 
+# ------------------------------------------------- video, with the character apart
+#
+# A third video latent (`sprite`; no model is trained on it yet): the character kept
+# apart from the background, so that what tells a dolly from a zoom, an orbit from a
+# pan, and shows a bounce - the character's own scale and place - is a few numbers
+# a frame, as the camera path is, rather than a pattern of residuals.  Channels, each
+# over the 16x16 grid:
+#   0-2    the residual of every frame against the frame the rest decodes to;
+#   3-5    the first frame's background alone (no character, shadow or glow);
+#   6-8    the first frame's character colour, times its coverage, and
+#   9      that coverage (2 * a - 1), both on a grid of their own: a square box
+#          round the character (`SPRITE_BOX` of its height a side), so that it
+#          keeps more of its shape than the frame's grid would;
+#  10-12   the camera path (as the path latent's: once a pair of frames);
+#  13-15   the character's track (`data.character_track`: the log of its height
+#          on the screen, and its foot's place), once a frame;
+#  16-18   the flashes (`data.flash_track`: strength and point), once a frame.
+# Channels 3-9 are the same in every frame (a token anywhere sees the character's
+# look) and read back as their mean over the frames.  Decoded: the background moved
+# along the camera path, the character moved along its track and laid over it, the
+# flashes' light, plus the residual.
+
+SPRITE_CHANNELS = 19
+SPRITE_BOX = 1.25  # the sprite's box, a side, in the character's heights
+_STILL = slice(3, 10)  # channels the same in every frame
+_CAMERA = slice(10, 13)
+_TRACK = slice(13, 16)
+_FLASH = slice(16, 19)
+
+
+def encode_video_sprite(
+    frames: np.ndarray | torch.Tensor,
+    background: np.ndarray,
+    colour: np.ndarray,
+    coverage: np.ndarray,
+    camera: np.ndarray,
+    track: np.ndarray,
+    flashes: np.ndarray,
+    stats: Stats,
+) -> torch.Tensor:
+    """(T, H, W, 3) uint8 frames (T even), the first frame's background (H, W, 3),
+    character colour (H, W, 3) in 0..1 and coverage (H, W), and per frame (T, 3)
+    the camera path, the character's track and the flashes, to a (19, T, 16, 16)
+    latent."""
+    x = torch.as_tensor(np.asarray(frames)).float().div(127.5).sub(1.0).permute(0, 3, 1, 2)
+    grid = F.adaptive_avg_pool2d(x, LATENT_SIDE)  # (T, 3, 16, 16)
+    count = len(grid)
+    track = torch.as_tensor(np.asarray(track), dtype=torch.float32)
+    still = _still_grid(background, colour, coverage, track[0])  # (7, 16, 16)
+    pairs = _pair_means(torch.as_tensor(np.asarray(camera), dtype=torch.float32))
+    flashes = torch.as_tensor(np.asarray(flashes), dtype=torch.float32)
+    drawn = _drawn(still, smooth_path(pairs, count), track, flashes, _RESIDUAL_SIDE)
+    residual = (
+        grid - F.adaptive_avg_pool2d(drawn, LATENT_SIDE) - stats.video_mean
+    ) / stats.video_std
+    still = torch.cat([(still[:3] - stats.first_mean) / stats.first_std, still[3:]])
+    steps = (pairs * stats.path_scale).repeat_interleave(PATH_RATE, 0)[:count]
+    every = lambda v: v[:, :, None, None].expand(-1, -1, LATENT_SIDE, LATENT_SIDE)  # noqa: E731
+    out = torch.cat(
+        [
+            residual,
+            still.expand(count, -1, -1, -1),
+            every(steps),
+            every(track * stats.path_scale),
+            every(flashes * stats.path_scale),
+        ],
+        1,
+    )
+    return out.permute(1, 0, 2, 3)
+
+
+def decode_video_sprite(latent: torch.Tensor, stats: Stats, size: tuple[int, int]) -> np.ndarray:
+    """A (16, T, 16, 16) latent to (T, height, width, 3) uint8 frames; `size` is (width,
+    height), a non-square size centre-cropped from the square."""
+    width, height = size
+    side = max(width, height)
+    top, left = (side - height) // 2, (side - width) // 2
+    frames = latent.shape[1]
+    residual = (latent[:3] * stats.video_std + stats.video_mean).permute(1, 0, 2, 3)
+    still = latent[_STILL].mean(1)
+    still = torch.cat([still[:3] * stats.first_std + stats.first_mean, still[3:]])
+    camera = latent[_CAMERA].mean(dim=(2, 3)).T / stats.path_scale
+    camera = smooth_path(_pair_means(camera), frames)
+    track = latent[_TRACK].mean(dim=(2, 3)).T / stats.path_scale
+    flashes = latent[_FLASH].mean(dim=(2, 3)).T / stats.path_scale
+    out = np.empty((frames, height, width, 3), dtype=np.uint8)
+    for start in range(0, frames, _DECODE_FRAMES):
+        stop = start + _DECODE_FRAMES
+        chunk = _drawn(still, camera[start:stop], track[start:stop], flashes[start:stop], side)
+        chunk = chunk + _upsampled(residual[start:stop], side)
+        chunk = chunk[:, :, top : top + height, left : left + width]
+        chunk = chunk.add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)
+        out[start : start + len(chunk)] = chunk.permute(0, 2, 3, 1).numpy()
+    return out
+
+
+def _still_grid(
+    background: np.ndarray, colour: np.ndarray, coverage: np.ndarray, where: torch.Tensor
+) -> torch.Tensor:
+    """The first frame's background (on the frame's grid), and the premultiplied
+    character colour and coverage (on the grid of the box round the character at
+    `where`, its first track entry) as (7, 16, 16): the colours in -1..1, the
+    coverage as 2 * a - 1."""
+    back = torch.as_tensor(np.array(background), dtype=torch.float32).permute(2, 0, 1)
+    a = torch.as_tensor(np.array(coverage), dtype=torch.float32)[None]
+    paint = torch.as_tensor(np.array(colour), dtype=torch.float32).permute(2, 0, 1)
+    sprite = torch.cat([(paint * 2 - 1) * a, a])
+    side = sprite.shape[-1]
+    box_side, centre = _box(where[None])
+    theta = torch.zeros(1, 2, 3)
+    theta[:, 0, 0] = theta[:, 1, 1] = box_side
+    theta[:, :, 2] = 2 * centre
+    at = F.affine_grid(theta, (1, 4, side, side), align_corners=False)
+    sprite = F.grid_sample(sprite[None], at, align_corners=False)[0]
+    sprite[3:] = sprite[3:] * 2 - 1
+    pooled = F.adaptive_avg_pool2d(torch.cat([back * 2 - 1, sprite])[None], LATENT_SIDE)
+    return pooled[0]
+
+
+def _box(track: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The sprite's box for (T, 3) track entries: its side and centre (T, 2), in
+    frame heights; the foot is at the middle of its bottom edge, less a margin."""
+    height = track[:, 0].exp()
+    centre = track[:, 1:].clone()
+    centre[:, 1] -= 0.5 * height
+    return SPRITE_BOX * height, centre
+
+
+def _drawn(still, camera: torch.Tensor, track: torch.Tensor, flashes: torch.Tensor, side: int):
+    """(T, 3, side, side): the background moved along the camera path, the
+    character (premultiplied colour and coverage) moved along its track over it,
+    and the flashes' light over both."""
+    from .data import FLASH_TINT, flash_glow
+
+    up = _upsampled(still[None], side)[0]
+    background = _along_path(up[:3], camera)
+    sprite = _along_track(up[3:], track)  # (T, 4, side, side)
+    cover = sprite[:, 3:].add(1.0).div(2.0).clamp(0.0, 1.0)
+    picture = background * (1 - cover) + sprite[:, :3]
+    at = (torch.arange(side, dtype=torch.float32) + 0.5) / side - 0.5  # frame heights
+    dx = at[None, None, :] - flashes[:, 1, None, None]
+    dy = at[None, :, None] - flashes[:, 2, None, None]
+    glow = flash_glow(flashes[:, 0, None, None], dx, dy)[:, None]  # (T, 1, side, side)
+    tint = torch.as_tensor(FLASH_TINT, dtype=torch.float32)[None, :, None, None]
+    return picture + (1 - picture) * glow * tint
+
+
+def _along_track(sprite: torch.Tensor, track: torch.Tensor) -> torch.Tensor:
+    """(T, C, S, S): `sprite` (C, s, s), the character on its box's grid, drawn in
+    each frame in the box the track puts it (its side the character's height times
+    `SPRITE_BOX`, its foot at the track's place).  Outside the box is no
+    character: -1 coverage, 0 colour."""
+    box_side, centre = _box(track)
+    theta = torch.zeros(len(track), 2, 3)
+    theta[:, 0, 0] = theta[:, 1, 1] = 1 / box_side
+    theta[:, :, 2] = -2 * centre / box_side[:, None]
+    side = sprite.shape[-1]
+    where = F.affine_grid(theta, (len(track), sprite.shape[0], side, side), align_corners=False)
+    shifted = sprite.clone()
+    shifted[3:] += 1.0  # sampled with zeros outside, then back: -1 coverage there
+    out = F.grid_sample(shifted.expand(len(track), *sprite.shape), where, align_corners=False)
+    out[:, 3:] -= 1.0
+    return out
+
+
 # ------------------------------------------------------------------- audio
 
 

@@ -113,7 +113,7 @@ def render_dataset(
     videos, audios, refs, captions = [], [], [], []
     started = time.monotonic()
     for i, clip in enumerate(data.clips(settings.clips, settings.seed, split="train")):
-        videos.append(_encode_video(clip, settings.latent, raw).half())
+        videos.append(encode_clip_video(clip, settings.latent, raw).half())
         audios.append(latent.encode_audio(clip.audio, raw).half())
         refs.append(_reference(clip.reference))
         captions.append(clip.caption)
@@ -144,11 +144,29 @@ def render_dataset(
     return Dataset(video, audio, torch.stack(refs), captions), stats
 
 
-def _encode_video(clip: data.Clip, kind: str, raw: latent.Stats) -> torch.Tensor:
+def encode_clip_video(clip: data.Clip, kind: str, stats: latent.Stats) -> torch.Tensor:
+    """A clip's pictures in the video latent `kind` ("frames", "path" or "sprite"),
+    with what the renderer knows of them (the camera path; the layers, the
+    character's track and the flashes)."""
+    count = len(clip.frames)
     if kind == "path":
-        path = data.camera_path(clip.spec, len(clip.frames), clip.fps)
-        return latent.encode_video_path(clip.frames, path, raw)
-    return latent.encode_video(clip.frames, raw)
+        return latent.encode_video_path(
+            clip.frames, data.camera_path(clip.spec, count, clip.fps), stats
+        )
+    if kind == "sprite":
+        height, width = clip.frames.shape[1:3]
+        first = data.clip_layers(clip.spec, (height, width), clip.fps, frames=1)
+        return latent.encode_video_sprite(
+            clip.frames,
+            first.background[0],
+            first.colour[0],
+            first.alpha[0],
+            data.camera_path(clip.spec, count, clip.fps),
+            data.character_track(clip.spec, count, clip.fps),
+            data.flash_track(clip.spec, count, clip.fps, width / height),
+            stats,
+        )
+    return latent.encode_video(clip.frames, stats)
 
 
 def _reference(image: np.ndarray) -> torch.Tensor:
