@@ -153,7 +153,7 @@ def test_the_sprite_latent_layout_and_its_residuals(clips):
     assert torch.equal(still, still[:, :1].expand_as(still))  # the same in every frame
     numbers = encoded[10:]
     assert torch.allclose(numbers, numbers[:, :, :1, :1].expand_as(numbers))  # over the grid
-    track = encoded[13:16, :, 0, 0].T / RAW.path_scale
+    track = encoded[13:16, :, 0, 0].T / RAW.path_scale + latent._TRACK_CENTRE
     expected = data.character_track(clip.spec, frames, FPS)
     assert torch.allclose(track, torch.as_tensor(expected), atol=1e-6)
     # with the residuals, the decoded clip is the clip, up to the grid's blur
@@ -188,3 +188,29 @@ def test_a_clips_layers_compose_to_its_pictures():
     first = data.clip_layers(clip.spec, (64, 64), FPS, frames=1)
     assert np.array_equal(first.background[0], layers.background[0])
     assert np.array_equal(first.alpha[0], layers.alpha[0])
+
+
+def test_the_sprite_latents_numbers_and_still_channels_are_one_value_each(clips):
+    encoded = sprite_latent(clips[7])[None]
+    assert torch.allclose(latent.tie_sprite(encoded), encoded, atol=1e-5)  # the encoder's form
+    noise = torch.randn(16, 19, 24, 16, 16, generator=torch.Generator().manual_seed(0))
+    tied = latent.tie_sprite(noise, noise=True)
+    assert torch.equal(tied[:, :3], noise[:, :3])  # residuals: free
+    still = tied[:, 3:10]
+    assert torch.equal(still, still[:, :, :1].expand_as(still))
+    numbers = tied[:, 13:]
+    assert torch.equal(numbers, numbers[..., :1, :1].expand_as(numbers))
+    for values in (still[:, :, 0], tied[:, 10:13, ::2, 0, 0], numbers[..., 0, 0]):
+        assert 0.85 < values.std().item() < 1.15  # unit spread, as noise should be
+
+
+def test_a_model_on_the_sprite_latent_generates_whole_frames():
+    words = ["a", "red", "ball", "dolly", "in"]
+    cfg = Config(vocab_size=len(words) + 2, dim=32, depth=1, heads=4, latent="sprite",
+                 video_channels=latent.SPRITE_CHANNELS, video_prediction="data")  # fmt: skip
+    torch.manual_seed(0)
+    model = TinyFM(cfg, Vocabulary.build([" ".join(words)]), latent.Stats()).eval()
+    picture, sound = generate(model, "a red ball dolly in", None, 1.0, seed=1, steps=2,
+                              size=(64, 48))  # fmt: skip
+    assert picture.shape == (12, 48, 64, 3) and picture.dtype == np.uint8
+    assert sound.shape == (16000,)

@@ -80,3 +80,16 @@ def test_rows_with_a_clean_picture_train_the_sound_only(first_stage):
     assert model.audio_out.linear.weight.grad.any()
     noisy = loss(0.0)
     assert noisy["video"].item() > 0.0 and model.video_out.linear.weight.grad.any()
+
+
+def test_a_sprite_model_trains_on_its_three_parts_and_generates(tmp_path):
+    out = tmp_path / "sprite.safetensors"
+    lines: list[str] = []
+    settings = replace(TOY, latent="sprite", video_prediction="data", steps=2)
+    train.train(settings, out, log=lines.append)
+    last = next(line for line in reversed(lines) if line.startswith("step 2/2"))
+    assert all(f"{part} " in last for part in ("first", "residual", "path", "audio"))
+    model = load_model(out)
+    assert model.cfg.latent == "sprite" and model.cfg.video_channels == 19
+    frames, _ = generate(model, "WIDE. camera dollies in.", None, 1.0, seed=0, size=(32, 32))
+    assert frames.shape == (12, 32, 32, 3)

@@ -236,6 +236,9 @@ _STILL = slice(3, 10)  # channels the same in every frame
 _CAMERA = slice(10, 13)
 _TRACK = slice(13, 16)
 _FLASH = slice(16, 19)
+# The track is kept about a typical character (a third of the frame high, its foot
+# a fifth of a frame below the centre), so its numbers sit near 0 as the paths' do.
+_TRACK_CENTRE = torch.tensor([math.log(0.35), 0.0, 0.2])
 
 
 def encode_video_sprite(
@@ -271,7 +274,7 @@ def encode_video_sprite(
             residual,
             still.expand(count, -1, -1, -1),
             every(steps),
-            every(track * stats.path_scale),
+            every((track - _TRACK_CENTRE) * stats.path_scale),
             every(flashes * stats.path_scale),
         ],
         1,
@@ -291,7 +294,7 @@ def decode_video_sprite(latent: torch.Tensor, stats: Stats, size: tuple[int, int
     still = torch.cat([still[:3] * stats.first_std + stats.first_mean, still[3:]])
     camera = latent[_CAMERA].mean(dim=(2, 3)).T / stats.path_scale
     camera = smooth_path(_pair_means(camera), frames)
-    track = latent[_TRACK].mean(dim=(2, 3)).T / stats.path_scale
+    track = latent[_TRACK].mean(dim=(2, 3)).T / stats.path_scale + _TRACK_CENTRE
     flashes = latent[_FLASH].mean(dim=(2, 3)).T / stats.path_scale
     out = np.empty((frames, height, width, 3), dtype=np.uint8)
     for start in range(0, frames, _DECODE_FRAMES):
@@ -302,6 +305,25 @@ def decode_video_sprite(latent: torch.Tensor, stats: Stats, size: tuple[int, int
         chunk = chunk.add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)
         out[start : start + len(chunk)] = chunk.permute(0, 2, 3, 1).numpy()
     return out
+
+
+def tie_sprite(video: torch.Tensor, noise: bool = False) -> torch.Tensor:
+    """A batch of sprite latents (B, 19, T, 16, 16), T even, with each value made
+    one as the encoder writes it: the still channels their mean over the frames, the
+    camera path its mean over the grid and each pair of frames, the track and the
+    flashes their mean over the grid.  With `noise`, each mean is scaled back to
+    unit spread (see `tie_path`)."""
+    b, c, t, s, _ = video.shape
+    still = _tied(video[:, _STILL], (2,), noise)
+    pairs = video[:, _CAMERA].reshape(b, 3, t // PATH_RATE, PATH_RATE, s, s)
+    camera = _tied(pairs, (3, 4, 5), noise).reshape(b, 3, t, s, s)
+    numbers = _tied(video[:, _TRACK.start :], (3, 4), noise)
+    return torch.cat([video[:, :3], still, camera, numbers], 1)
+
+
+def _tied(x: torch.Tensor, dims: tuple[int, ...], noise: bool) -> torch.Tensor:
+    count = math.prod(x.shape[d] for d in dims)
+    return (x.mean(dims, keepdim=True) * (math.sqrt(count) if noise else 1.0)).expand_as(x)
 
 
 def _still_grid(
@@ -371,6 +393,26 @@ def _along_track(sprite: torch.Tensor, track: torch.Tensor) -> torch.Tensor:
     out = F.grid_sample(shifted.expand(len(track), *sprite.shape), where, align_corners=False)
     out[:, 3:] -= 1.0
     return out
+
+
+# ------------------------------------------------------------ the three latents
+
+VIDEO_CHANNELS = {"frames": 3, "path": 3 + PATH_CHANNELS, "sprite": SPRITE_CHANNELS}
+
+
+def tie(video: torch.Tensor, kind: str, noise: bool = False) -> torch.Tensor:
+    """A batch of `kind` latents with the values the encoder writes once made one
+    (`tie_path`, `tie_sprite`); a frames latent as it is."""
+    if kind == "path":
+        return tie_path(video, noise)
+    if kind == "sprite":
+        return tie_sprite(video, noise)
+    return video
+
+
+def decoder(kind: str):
+    """The decoding function of a `kind` latent: (latent, stats, size) -> frames."""
+    return {"path": decode_video_path, "sprite": decode_video_sprite}.get(kind, decode_video)
 
 
 # ------------------------------------------------------------------- audio

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .latent import LATENT_SIDE, MEL_BANDS, Stats, tie_path
+from .latent import LATENT_SIDE, MEL_BANDS, Stats, tie
 from .text import Vocabulary
 
 REF_SIDE = 16
@@ -52,8 +52,9 @@ class Config:
     audio_patch: int = 2
     fps: float = 12.0
     mel_rate: float = 40.0  # mel frames a second
-    # The video latent (backends/tinyfm/latent.py): "frames", 3 channels; or "path",
-    # the first frame, residuals and the camera path, 6 channels.
+    # The video latent (backends/tinyfm/latent.py): "frames", 3 channels; "path",
+    # the first frame, residuals and the camera path, 6 channels; or "sprite", the
+    # background and the character apart, with their paths and the flashes, 19.
     latent: str = "frames"
     video_channels: int = 3
     # What the video head predicts: "velocity" (noise - data), or "data", turned into
@@ -377,8 +378,7 @@ class TinyFM(nn.Module):
             v, a = block(v, a, cond_v, cond_a, ctx, ctx_bias, tv, ta, cross_attention)
         out = self.video_from_tokens(self.video_out(v, cond_v), frames)
         if self.cfg.video_prediction == "data":
-            if self.cfg.latent == "path":  # the path as a path: one value a pair
-                out = tie_path(out)
+            out = tie(out, self.cfg.latent)  # e.g. the path as a path: one value a pair
             t = t_video.clamp_min(MIN_FLOW_TIME).view(-1, 1, 1, 1, 1)
             out = (video - out) / t
         v = out

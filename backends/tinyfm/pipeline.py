@@ -148,8 +148,8 @@ def generate(
     generator = torch.Generator().manual_seed(seed)
     side, channels = latent.LATENT_SIDE, model.cfg.video_channels
     video = torch.randn(1, channels, frames, side, side, generator=generator)
-    if model.cfg.latent == "path" and model.cfg.video_prediction == "data":
-        video = latent.tie_path(video, noise=True)  # as in training
+    if model.cfg.video_prediction == "data":
+        video = latent.tie(video, model.cfg.latent, noise=True)  # as in training
     audio = torch.randn(1, latent.MEL_BANDS, mels, generator=generator)
     cond = conditioning(model, [caption], [reference])
     null = Conditioning.empty(1, model.cfg.max_words)
@@ -175,7 +175,7 @@ def generate(
 
         noise = torch.randn(audio.shape, generator=generator)
         audio = solve(_with_guidance(sound_velocity, cond, null, guidance), noise, ts)
-    decode = latent.decode_video_path if model.cfg.latent == "path" else latent.decode_video
+    decode = latent.decoder(model.cfg.latent)
     picture = decode(video[0], model.stats, size)
     count = max(1, round(seconds * fps))
     made = np.minimum((np.arange(count) * FPS / fps).round().astype(int), len(picture) - 1)

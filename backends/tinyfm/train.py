@@ -70,7 +70,7 @@ class Settings:
     heads: int = 4
     threads: int = 1
     save_every: int = 500
-    latent: str = "frames"  # or "path": the first frame, residuals and the camera path
+    latent: str = "frames"  # or "path", "sprite": latent.VIDEO_CHANNELS
     video_prediction: str = "velocity"  # or "data" (model.Config.video_prediction)
     # The path latent only: the path channels' scale (`latent.Stats.path_scale`); the
     # residuals' spread in the model's units (the first frame's is 1), smaller so that
@@ -120,28 +120,56 @@ def render_dataset(
         if (i + 1) % 500 == 0:
             log(f"rendered {i + 1}/{settings.clips} clips ({time.monotonic() - started:.0f}s)")
     video, audio = torch.stack(videos).float(), torch.stack(audios).float()
-    # A path latent: its path channels keep their fixed scale, and its first frame
-    # (a whole picture) and residuals are normalised apart.
-    path = settings.latent == "path"
-    picture = video[:, :3, 1:] if path else video
-    first = video[:, :3, :1] if path else video
+    # A path or sprite latent: its numbers (paths, track, flashes) keep their fixed
+    # scale, and its first picture and residuals are normalised apart.
+    layered = settings.latent in LAYERED
+    first, picture = _normalised_regions(settings.latent)
     stats = stats or latent.Stats(
-        video_mean=round(picture.mean().item(), 4),
-        video_std=round(picture.std().item() / (settings.residual_spread if path else 1.0), 4),
+        video_mean=round(video[picture].mean().item(), 4),
+        video_std=round(
+            video[picture].std().item() / (settings.residual_spread if layered else 1.0), 4
+        ),
         audio_mean=round(audio.mean().item(), 4),
         audio_std=round(audio.std().item(), 4),
-        first_mean=round(first.mean().item(), 4),
-        first_std=round(first.std().item(), 4),
+        first_mean=round(video[first].mean().item(), 4),
+        first_std=round(video[first].std().item(), 4),
         path_scale=settings.path_scale,
     )
-    if path:
-        video[:, :3, :1] = (video[:, :3, :1] - stats.first_mean) / stats.first_std
-        video[:, :3, 1:] = (video[:, :3, 1:] - stats.video_mean) / stats.video_std
+    if layered:
+        video[first] = (video[first] - stats.first_mean) / stats.first_std
+        video[picture] = (video[picture] - stats.video_mean) / stats.video_std
     else:
         video = (video - stats.video_mean) / stats.video_std
     video = video.half()
     audio = ((audio - stats.audio_mean) / stats.audio_std).half()
     return Dataset(video, audio, torch.stack(refs), captions), stats
+
+
+LAYERED = ("path", "sprite")  # latents of a picture, residuals and numbers
+_ALL = slice(None)
+
+
+def _normalised_regions(kind: str) -> tuple[tuple, tuple]:
+    """Where a batch of `kind` latents (B, C, T, 16, 16) holds its first picture and
+    its residuals (the frames latent: all of it, both)."""
+    if kind == "path":
+        return (_ALL, slice(0, 3), slice(0, 1)), (_ALL, slice(0, 3), slice(1, None))
+    if kind == "sprite":
+        return (_ALL, slice(3, 6)), (_ALL, slice(0, 3))
+    return (_ALL,), (_ALL,)
+
+
+def _loss_regions(kind: str) -> dict[str, tuple]:
+    """The parts of a layered latent the video loss weighs alike: its still picture
+    ("first"), its residuals and its numbers ("path")."""
+    if kind == "path":
+        first, residual = _normalised_regions(kind)
+        return {"first": first, "residual": residual, "path": (_ALL, slice(3, None))}
+    return {
+        "first": (_ALL, slice(3, 10)),
+        "residual": (_ALL, slice(0, 3)),
+        "path": (_ALL, slice(10, None)),
+    }
 
 
 def encode_clip_video(clip: data.Clip, kind: str, stats: latent.Stats) -> torch.Tensor:
@@ -229,7 +257,7 @@ def train(settings: Settings, out: Path, log=print) -> TinyFM:
             heads=settings.heads,
             latent=settings.latent,
             video_prediction=settings.video_prediction,
-            video_channels=3 + (latent.PATH_CHANNELS if settings.latent == "path" else 0),
+            video_channels=latent.VIDEO_CHANNELS[settings.latent],
         )
     )
     model = TinyFM(cfg, vocabulary, stats)
@@ -277,13 +305,14 @@ def train(settings: Settings, out: Path, log=print) -> TinyFM:
 
 def _loss(model, dataset, index, generator, rng, settings) -> dict[str, torch.Tensor]:
     """The rectified-flow loss of both streams (predict noise - data at x_t): "video"
-    and "audio", each a mean squared error; for a path latent, the video's is the
-    weighted mean of its parts' ("first", "residual", "path"), each over its own values."""
+    and "audio", each a mean squared error; for a path or sprite latent, the video's is
+    the weighted mean of its parts' ("first", "residual", "path"), each over its own
+    values."""
     b = len(index)
     x_v, x_a = dataset.video[index].float(), dataset.audio[index].float()
     noise_v = torch.randn(x_v.shape, generator=generator)
-    if settings.latent == "path" and settings.video_prediction == "data":
-        noise_v = latent.tie_path(noise_v, noise=True)
+    if settings.video_prediction == "data":
+        noise_v = latent.tie(noise_v, settings.latent, noise=True)
     noise_a = torch.randn(x_a.shape, generator=generator)
     t_v = logit_normal(b, generator)
     own = torch.rand(b, generator=generator) < settings.independent_audio_time
@@ -298,11 +327,10 @@ def _loss(model, dataset, index, generator, rng, settings) -> dict[str, torch.Te
     pred_v, pred_a = model(xt_v, xt_a, t_v, t_a, cond, time_offset=offset)
     error_v = (pred_v - (noise_v - x_v)).square()[~clean]  # a clean picture trains no video
     parts = {"audio": (pred_a - (noise_a - x_a)).square().mean()}
-    if settings.latent != "path":
+    if settings.latent not in LAYERED:
         return {"video": _mean(error_v), **parts}
-    parts["first"] = _mean(error_v[:, :3, :1])
-    parts["residual"] = _mean(error_v[:, :3, 1:])
-    parts["path"] = _mean(error_v[:, 3:])
+    for name, region in _loss_regions(settings.latent).items():
+        parts[name] = _mean(error_v[region])
     weights = {
         "first": settings.first_weight,
         "residual": settings.residual_weight,
