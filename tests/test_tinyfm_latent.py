@@ -59,10 +59,12 @@ def test_the_path_latent_is_the_first_frame_residuals_and_the_path(clips):
     assert tuple(latent.decode_video_path(encoded, RAW, (96, 54)).shape) == (24, 54, 96, 3)
 
 
-def test_a_model_on_the_path_latent_generates_whole_frames():
+@pytest.mark.parametrize("kind, prediction", [("path", "velocity"), ("sprite", "data")])
+def test_a_model_on_a_layered_latent_generates_whole_frames(kind, prediction):
     words = ["a", "red", "ball", "pan", "left"]
-    cfg = Config(vocab_size=len(words) + 2, dim=32, depth=1, heads=4, latent="path",
-                 video_channels=3 + latent.PATH_CHANNELS)  # fmt: skip
+    cfg = Config(vocab_size=len(words) + 2, dim=32, depth=1, heads=4, latent=kind,
+                 video_channels=latent.VIDEO_CHANNELS[kind],
+                 video_prediction=prediction)  # fmt: skip
     torch.manual_seed(0)
     model = TinyFM(cfg, Vocabulary.build([" ".join(words)]), latent.Stats()).eval()
     picture, sound = generate(model, "a red ball pan left", None, 1.0, seed=1, steps=2,
@@ -202,15 +204,3 @@ def test_the_sprite_latents_numbers_and_still_channels_are_one_value_each(clips)
     assert torch.equal(numbers, numbers[..., :1, :1].expand_as(numbers))
     for values in (still[:, :, 0], tied[:, 10:13, ::2, 0, 0], numbers[..., 0, 0]):
         assert 0.85 < values.std().item() < 1.15  # unit spread, as noise should be
-
-
-def test_a_model_on_the_sprite_latent_generates_whole_frames():
-    words = ["a", "red", "ball", "dolly", "in"]
-    cfg = Config(vocab_size=len(words) + 2, dim=32, depth=1, heads=4, latent="sprite",
-                 video_channels=latent.SPRITE_CHANNELS, video_prediction="data")  # fmt: skip
-    torch.manual_seed(0)
-    model = TinyFM(cfg, Vocabulary.build([" ".join(words)]), latent.Stats()).eval()
-    picture, sound = generate(model, "a red ball dolly in", None, 1.0, seed=1, steps=2,
-                              size=(64, 48))  # fmt: skip
-    assert picture.shape == (12, 48, 64, 3) and picture.dtype == np.uint8
-    assert sound.shape == (16000,)
