@@ -72,12 +72,12 @@ class Settings:
     save_every: int = 500
     latent: str = "frames"  # or "path", "sprite": latent.VIDEO_CHANNELS
     video_prediction: str = "velocity"  # or "data" (model.Config.video_prediction)
-    # The path latent only: the path channels' scale (`latent.Stats.path_scale`); the
-    # residuals' spread in the model's units (the first frame's is 1), smaller so that
-    # the sampler settles the path, then the first frame, then the residuals; and the
-    # weights of the three parts in the video loss, each part averaged over its own
-    # values (by count, the first frame is 1/48 of the latent and the path, repeated
-    # over the grid, half of it).
+    # The path and sprite latents only: the scale of their numbers (paths, track,
+    # flashes: `latent.Stats.path_scale`); the residuals' spread in the model's units
+    # (the first picture's is 1), smaller so that the sampler settles the numbers,
+    # then the picture, then the residuals; and the weights of the three parts in the
+    # video loss, each part averaged over its own values (by count, a path latent's
+    # first frame is 1/48 of it and its path, repeated over the grid, half of it).
     path_scale: float = 12.0
     residual_spread: float = 0.5
     first_weight: float = 1.0
