@@ -39,7 +39,7 @@ by a third of a second, (b) the picture of another prompt with the sound of a
 third.
 
     .venv/bin/python bench/tinyfm_eval.py [--oracle] [--n 36] [--seed 0] [--steps N]
-        [--seconds 2] [--size 256] [--weights FILE] [--sound joint|after] [--json]
+        [--seconds 2] [--size 256] [--weights FILE] [--sound joint|after] [--residuals] [--json]
 
 Exit status 0 when every target passes, 1 when one fails, 2 when there is no
 model to evaluate (no weights, or no `backends.tinyfm.load_model`).
@@ -201,6 +201,7 @@ def model_conditions(args) -> list[tuple[str, Generator]]:
                 steps=args.steps,
                 cross_attention=cross,
                 **({"sound": args.sound} if args.sound else {}),
+                **({"residuals": True} if args.residuals else {}),
             )
 
         return make
@@ -270,12 +271,22 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="sample the sound with the picture, or again after it (model default)",
     )
+    parser.add_argument(
+        "--residuals",
+        action="store_true",
+        help="decode a sprite model's residuals too (generation leaves them out)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error("--n must be at least 1")
-    if args.oracle and (args.steps, args.weights, args.sound) != (None, None, None):
-        parser.error("--steps, --weights and --sound are for a model, not --oracle")
+    if args.oracle and (args.steps, args.weights, args.sound, args.residuals) != (
+        None,
+        None,
+        None,
+        False,
+    ):
+        parser.error("--steps, --weights, --sound and --residuals are for a model, not --oracle")
     args.size = tuple(args.size)
     specs = prompts(args.n, args.seed, args.seconds)
     try:
@@ -290,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         "procedural clips (--oracle)"
         if args.oracle
         else f"tinyfm, steps {args.steps or 'default'}, sound {args.sound or 'default'}"
+        + (", residuals" if args.residuals else "")
     )
     header = (
         f"tinyfm eval: {what}; {args.n} held-out prompts (eval split, seed {args.seed}), "
@@ -302,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
             "seed": args.seed,
             "steps": args.steps,
             "sound": args.sound,
+            "residuals": args.residuals,
             "seconds": args.seconds,
             "size": [height, width],
             "conditions": {r.name: r.summary() for r in results},

@@ -3,6 +3,8 @@ as `measure.camera_direction` reads them (the evaluation's measure)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -71,6 +73,17 @@ def test_a_model_on_a_layered_latent_generates_whole_frames(kind, prediction):
                               size=(64, 48))  # fmt: skip
     assert picture.shape == (12, 48, 64, 3) and picture.dtype == np.uint8
     assert sound.shape == (16000,)
+    if kind == "sprite":
+        # generation leaves a sprite latent's residuals out unless asked: the same
+        # sampled latent (same sound), another picture (the untrained head predicts
+        # residuals of 0, which a mean of 0.1 makes a brightening)
+        model.stats = replace(model.stats, video_mean=0.1)
+        common = {"seed": 1, "steps": 2, "size": (64, 48)}
+        bare = generate(model, "a red ball pan left", None, 1.0, **common)
+        full = generate(model, "a red ball pan left", None, 1.0, residuals=True, **common)
+        assert np.array_equal(full[1], bare[1])
+        assert np.array_equal(bare[0], picture)
+        assert full[0].astype(int).sum() > bare[0].astype(int).sum()
 
 
 def test_a_data_predicting_head_takes_the_noise_from_its_input():
@@ -165,6 +178,11 @@ def test_the_sprite_latent_layout_and_its_residuals(clips):
     bare = np.abs(latent.decode_video_sprite(encoded, RAW, (64, 64)).astype(int) - clip.frames)
     assert error < 12 and error < bare.mean()
     assert latent.decode_video_sprite(encoded, RAW, (96, 54)).shape == (frames, 54, 96, 3)
+    # decoding without residuals is decoding with residuals of zero
+    encoded = sprite_latent(clip)
+    without = latent.decoder("sprite", residuals=False)(encoded, RAW, (64, 64))
+    encoded[:3] = 0.0
+    assert np.array_equal(without, latent.decode_video_sprite(encoded, RAW, (64, 64)))
 
 
 def test_the_character_track_puts_its_foot_under_the_drawn_character(clips):

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 
 import numpy as np
 import torch
@@ -282,9 +282,12 @@ def encode_video_sprite(
     return out.permute(1, 0, 2, 3)
 
 
-def decode_video_sprite(latent: torch.Tensor, stats: Stats, size: tuple[int, int]) -> np.ndarray:
+def decode_video_sprite(
+    latent: torch.Tensor, stats: Stats, size: tuple[int, int], residuals: bool = True
+) -> np.ndarray:
     """A (16, T, 16, 16) latent to (T, height, width, 3) uint8 frames; `size` is (width,
-    height), a non-square size centre-cropped from the square."""
+    height), a non-square size centre-cropped from the square.  Without `residuals`
+    the frames are the drawn layers alone (what generation uses: docs/tinyfm.md)."""
     width, height = size
     side = max(width, height)
     top, left = (side - height) // 2, (side - width) // 2
@@ -300,7 +303,8 @@ def decode_video_sprite(latent: torch.Tensor, stats: Stats, size: tuple[int, int
     for start in range(0, frames, _DECODE_FRAMES):
         stop = start + _DECODE_FRAMES
         chunk = _drawn(still, camera[start:stop], track[start:stop], flashes[start:stop], side)
-        chunk = chunk + _upsampled(residual[start:stop], side)
+        if residuals:
+            chunk = chunk + _upsampled(residual[start:stop], side)
         chunk = chunk[:, :, top : top + height, left : left + width]
         chunk = chunk.add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)
         out[start : start + len(chunk)] = chunk.permute(0, 2, 3, 1).numpy()
@@ -410,9 +414,12 @@ def tie(video: torch.Tensor, kind: str, noise: bool = False) -> torch.Tensor:
     return video
 
 
-def decoder(kind: str):
-    """The decoding function of a `kind` latent: (latent, stats, size) -> frames."""
-    return {"path": decode_video_path, "sprite": decode_video_sprite}.get(kind, decode_video)
+def decoder(kind: str, residuals: bool = True):
+    """The decoding function of a `kind` latent: (latent, stats, size) -> frames; a
+    sprite latent's residuals are added only with `residuals`."""
+    if kind == "sprite":
+        return partial(decode_video_sprite, residuals=residuals)
+    return {"path": decode_video_path}.get(kind, decode_video)
 
 
 # ------------------------------------------------------------------- audio
