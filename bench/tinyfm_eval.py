@@ -280,12 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error("--n must be at least 1")
-    if args.oracle and (args.steps, args.weights, args.sound, args.residuals) != (
-        None,
-        None,
-        None,
-        False,
-    ):
+    model_only = args.steps, args.weights, args.sound
+    if args.oracle and (any(v is not None for v in model_only) or args.residuals):
         parser.error("--steps, --weights, --sound and --residuals are for a model, not --oracle")
     args.size = tuple(args.size)
     specs = prompts(args.n, args.seed, args.seconds)

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import cache
 from pathlib import Path
 
 import av
@@ -76,13 +77,15 @@ DELIVERY = {
 X264_THREADS = "1"
 
 
-def _x264_asm() -> str | None:
+@cache
+def x264_asm() -> str | None:
     """The instruction sets x264 may use: its AVX2 level where the CPU also has
-    AVX-512, else x264's own choice.
+    AVX-512, else x264's own choice.  Read on first use, not at import (the CLI
+    imports this module for every command).
 
     On an AVX-512 machine (AMD EPYC here) about one process in 60 coded one
     clip of a compile differently from identical frames and options (6 in 376
-    two-compile runs); capped at AVX2, none in 150, and the bytes are otherwise
+    two-compile runs); capped at AVX2, none in 270, and the bytes are otherwise
     the same as uncapped.  Valgrind emulates no AVX-512, so the cause inside
     x264 is not pinned down: this is a measured workaround, not a proof."""
     try:
@@ -92,7 +95,6 @@ def _x264_asm() -> str | None:
     return "AVX2" if "avx512f" in flags and "avx2" in flags else None
 
 
-X264_ASM = _x264_asm()
 _threads = min(2, os.cpu_count() or 1)
 _QUEUE_FRAMES = 4  # frames made ahead of the encoder; a 4K frame is 25 MB
 _POLL_S = 0.1
@@ -234,8 +236,8 @@ def _add_stream(container, codec: VideoCodec, fps: Fraction, width: int, height:
     stream.codec_context.flags |= av.codec.context.Flags.bitexact
     if codec.name == "libx264":
         stream.options["threads"] = X264_THREADS
-        if X264_ASM:
-            stream.options["x264-params"] = f"asm={X264_ASM}"
+        if asm := x264_asm():
+            stream.options["x264-params"] = f"asm={asm}"
     return stream
 
 

@@ -210,7 +210,7 @@ def _along_path(picture: torch.Tensor, path: torch.Tensor) -> torch.Tensor:
 
 # ------------------------------------------------- video, with the character apart
 #
-# A third video latent (`sprite`; no model is trained on it yet): the character kept
+# A third video latent (`sprite`; the shipped model's): the character kept
 # apart from the background, so that what tells a dolly from a zoom, an orbit from a
 # pan, and shows a bounce - the character's own scale and place - is a few numbers
 # a frame, as the camera path is, rather than a pattern of residuals.  Channels, each
@@ -232,7 +232,10 @@ def _along_path(picture: torch.Tensor, path: torch.Tensor) -> torch.Tensor:
 
 SPRITE_CHANNELS = 19
 SPRITE_BOX = 1.25  # the sprite's box, a side, in the character's heights
-_STILL = slice(3, 10)  # channels the same in every frame
+SPRITE_RESIDUAL = slice(0, 3)
+SPRITE_BACKGROUND = slice(3, 6)
+SPRITE_STILL = slice(3, 10)  # channels the same in every frame
+SPRITE_NUMBERS = slice(10, 19)  # the camera path, the track and the flashes
 _CAMERA = slice(10, 13)
 _TRACK = slice(13, 16)
 _FLASH = slice(16, 19)
@@ -285,15 +288,16 @@ def encode_video_sprite(
 def decode_video_sprite(
     latent: torch.Tensor, stats: Stats, size: tuple[int, int], residuals: bool = True
 ) -> np.ndarray:
-    """A (16, T, 16, 16) latent to (T, height, width, 3) uint8 frames; `size` is (width,
+    """A (19, T, 16, 16) latent to (T, height, width, 3) uint8 frames; `size` is (width,
     height), a non-square size centre-cropped from the square.  Without `residuals`
     the frames are the drawn layers alone (what generation uses: docs/tinyfm.md)."""
     width, height = size
     side = max(width, height)
     top, left = (side - height) // 2, (side - width) // 2
     frames = latent.shape[1]
-    residual = (latent[:3] * stats.video_std + stats.video_mean).permute(1, 0, 2, 3)
-    still = latent[_STILL].mean(1)
+    residual = latent[SPRITE_RESIDUAL] * stats.video_std + stats.video_mean
+    residual = residual.permute(1, 0, 2, 3)
+    still = latent[SPRITE_STILL].mean(1)
     still = torch.cat([still[:3] * stats.first_std + stats.first_mean, still[3:]])
     camera = latent[_CAMERA].mean(dim=(2, 3)).T / stats.path_scale
     camera = smooth_path(_pair_means(camera), frames)
@@ -318,11 +322,11 @@ def tie_sprite(video: torch.Tensor, noise: bool = False) -> torch.Tensor:
     flashes their mean over the grid.  With `noise`, each mean is scaled back to
     unit spread (see `tie_path`)."""
     b, c, t, s, _ = video.shape
-    still = _tied(video[:, _STILL], (2,), noise)
+    still = _tied(video[:, SPRITE_STILL], (2,), noise)
     pairs = video[:, _CAMERA].reshape(b, 3, t // PATH_RATE, PATH_RATE, s, s)
     camera = _tied(pairs, (3, 4, 5), noise).reshape(b, 3, t, s, s)
     numbers = _tied(video[:, _TRACK.start :], (3, 4), noise)
-    return torch.cat([video[:, :3], still, camera, numbers], 1)
+    return torch.cat([video[:, SPRITE_RESIDUAL], still, camera, numbers], 1)
 
 
 def _tied(x: torch.Tensor, dims: tuple[int, ...], noise: bool) -> torch.Tensor:

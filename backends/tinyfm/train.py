@@ -155,7 +155,7 @@ def _normalised_regions(kind: str) -> tuple[tuple, tuple]:
     if kind == "path":
         return (_ALL, slice(0, 3), slice(0, 1)), (_ALL, slice(0, 3), slice(1, None))
     if kind == "sprite":
-        return (_ALL, slice(3, 6)), (_ALL, slice(0, 3))
+        return (_ALL, latent.SPRITE_BACKGROUND), (_ALL, latent.SPRITE_RESIDUAL)
     return (_ALL,), (_ALL,)
 
 
@@ -166,9 +166,9 @@ def _loss_regions(kind: str) -> dict[str, tuple]:
         first, residual = _normalised_regions(kind)
         return {"first": first, "residual": residual, "path": (_ALL, slice(3, None))}
     return {
-        "first": (_ALL, slice(3, 10)),
-        "residual": (_ALL, slice(0, 3)),
-        "path": (_ALL, slice(10, None)),
+        "first": (_ALL, latent.SPRITE_STILL),
+        "residual": (_ALL, latent.SPRITE_RESIDUAL),
+        "path": (_ALL, latent.SPRITE_NUMBERS),
     }
 
 
