@@ -115,6 +115,30 @@ def test_without_cross_attention_the_sound_does_not_see_the_picture():
     assert torch.equal(alone, alone_other)
 
 
+def test_number_tokens_carry_a_sprite_latents_numbers_in_and_out():
+    torch.manual_seed(0)
+    cfg = Config(
+        vocab_size=len(VOCABULARY), max_words=8, dim=32, depth=2, heads=4, latent="sprite",
+        video_channels=latent.SPRITE_CHANNELS, video_prediction="data", number_tokens=True,
+    )  # fmt: skip
+    model = TinyFM(cfg, VOCABULARY, latent.Stats()).eval()
+    video = latent.tie(torch.randn(2, latent.SPRITE_CHANNELS, 4, 16, 16), "sprite", noise=True)
+    tokens = model.number_tokens(video)
+    assert tokens.shape == (2, 2, 18)  # a token a pair of frames: 9 numbers, 2 frames
+    written = model.with_numbers(torch.zeros_like(video), tokens)
+    assert torch.allclose(written[:, latent.SPRITE_NUMBERS], video[:, latent.SPRITE_NUMBERS])
+    assert not written[:, : latent.SPRITE_NUMBERS.start].any()
+    # the numbers the model gives back are the number tokens' own head's
+    _, audio, cond = batch()
+    t = torch.tensor([0.5, 0.5])
+    with torch.no_grad():
+        model.numbers_out.linear.bias.fill_(0.25)
+        out, _ = model(video, audio, t, t, cond)
+    data_ = video - out * t.view(-1, 1, 1, 1, 1)  # the data the velocity was made from
+    assert torch.allclose(data_[:, latent.SPRITE_NUMBERS], torch.tensor(0.25), atol=1e-5)
+    assert torch.allclose(data_[:, : latent.SPRITE_NUMBERS.start], torch.tensor(0.0), atol=1e-5)
+
+
 def test_video_and_audio_tokens_are_placed_in_seconds():
     model = tiny_model()
     # two frames a token at 12 fps: token-frames centred on 1/24 s, 5/24 s, ...

@@ -94,3 +94,31 @@ def test_a_sprite_model_trains_on_its_three_parts_and_generates(tmp_path):
     assert model.cfg.latent == "sprite" and model.cfg.video_channels == 19
     frames, _ = generate(model, "WIDE. camera dollies in.", None, 1.0, seed=0, size=(32, 32))
     assert frames.shape == (12, 32, 32, 3)
+
+
+def test_the_sounds_loss_weighs_its_onsets_and_the_frame_before():
+    audio = torch.zeros(2, 32, 10)
+    audio[0, :, 4:] = 2.0  # a sound starts in frame 4 of the first clip; the second is silent
+    weights = train.onset_weights(audio, 8.0)
+    assert weights.shape == (2, 1, 10)
+    assert weights[0, 0].tolist() == [1, 1, 1, 9, 9, 1, 1, 1, 1, 1]
+    assert (weights[1] == 1).all() and (train.onset_weights(audio, 0.0) == 1).all()
+
+
+def test_a_sprite_model_with_number_tokens_trains_and_generates(tmp_path):
+    out = tmp_path / "numbers.safetensors"
+    settings = replace(
+        TOY, latent="sprite", video_prediction="data", number_tokens=True, onset_weight=8.0
+    )
+    train.train(replace(settings, steps=2), out, log=lambda line: None)
+    model = load_model(out)
+    assert model.cfg.number_tokens and hasattr(model, "numbers_out")
+    frames, _ = generate(model, "WIDE. camera dollies in.", None, 1.0, seed=0, size=(32, 32))
+    assert frames.shape == (12, 32, 32, 3)
+
+
+def test_flags_read_yes_and_no_from_the_command_line():
+    read = train._parser(False)
+    assert read("yes") is True and read("False") is False and read("1") is True
+    with pytest.raises(Exception, match="not yes or no"):
+        read("maybe")

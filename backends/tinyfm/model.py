@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .latent import LATENT_SIDE, MEL_BANDS, Stats, tie
+from .latent import LATENT_SIDE, MEL_BANDS, SPRITE_NUMBERS, Stats, tie
 from .text import Vocabulary
 
 REF_SIDE = 16
@@ -62,6 +62,12 @@ class Config:
     # the token's width: a velocity, mostly noise, cannot pass through the tokens,
     # while the clean data (the noise is then taken from x_t itself) can.
     video_prediction: str = "velocity"
+    # A sprite latent's numbers (camera path, track, flashes: the same over the grid)
+    # also as tokens of their own, one per pair of frames, in the video stream: read
+    # from and written to those channels.  In a picture token they are 18 of 608
+    # inputs, most of the rest noise; alone, a bounce or a flash is a clear curve
+    # over a dozen tokens, which the sound's cross-attention reads as well.
+    number_tokens: bool = False
     # Initial time-distance slopes (per second) of the heads, self and cross.
     self_slopes: tuple[float, ...] = (0.05, 1.0, 4.0, 16.0)
     cross_slopes: tuple[float, ...] = (1.0, 8.0, 24.0, 48.0)
@@ -284,6 +290,11 @@ class TinyFM(nn.Module):
         self.pool = nn.Linear(2 * d, d)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
         self.video_out = FinalLayer(d, cfg.video_patch_dim)
+        if cfg.number_tokens:
+            numbers = (SPRITE_NUMBERS.stop - SPRITE_NUMBERS.start) * cfg.patch_time
+            self.numbers_in = nn.Linear(numbers, d)
+            self.numbers_kind = nn.Parameter(torch.randn(d) * 0.02)
+            self.numbers_out = FinalLayer(d, numbers)
         self.audio_out = FinalLayer(d, cfg.audio_patch_dim)
 
     # -- patches
@@ -303,6 +314,21 @@ class TinyFM(nn.Module):
         x = tokens.reshape(b, frames // pt, g, g, c, pt, p, p)
         x = x.permute(0, 4, 1, 5, 2, 6, 3, 7)
         return x.reshape(b, c, frames, LATENT_SIDE, LATENT_SIDE)
+
+    def number_tokens(self, video: torch.Tensor) -> torch.Tensor:
+        """A sprite latent's numbers, one token's worth a pair of frames: (B, T/pt, 9 * pt)."""
+        b, _, t = video.shape[:3]
+        x = video[:, SPRITE_NUMBERS].mean(dim=(3, 4))  # (B, 9, T): the same over the grid
+        x = x.reshape(b, -1, t // self.cfg.patch_time, self.cfg.patch_time)
+        return x.permute(0, 2, 1, 3).flatten(2)
+
+    def with_numbers(self, video: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """`video` (B, C, T, 16, 16) with its number channels written from `tokens`."""
+        b, c, t, s, _ = video.shape
+        count = SPRITE_NUMBERS.stop - SPRITE_NUMBERS.start
+        x = tokens.reshape(b, t // self.cfg.patch_time, count, self.cfg.patch_time)
+        x = x.permute(0, 2, 1, 3).reshape(b, count, t, 1, 1).expand(-1, -1, -1, s, s)
+        return torch.cat([video[:, : SPRITE_NUMBERS.start], x, video[:, SPRITE_NUMBERS.stop :]], 1)
 
     def audio_tokens(self, audio: torch.Tensor) -> torch.Tensor:
         b, m, f = audio.shape
@@ -369,6 +395,12 @@ class TinyFM(nn.Module):
         v = self.video_tokens(video)
         v = self.video_in(v) + self.video_space.repeat(frames // self.cfg.patch_time, 1)
         v = v + self.video_time(seconds_features(tv[None] + offset))
+        pictures = v.shape[1]
+        if self.cfg.number_tokens:
+            tn = tv[:: (LATENT_SIDE // self.cfg.patch_side) ** 2]  # one time a pair of frames
+            n = self.numbers_in(self.number_tokens(video)) + self.numbers_kind
+            n = n + self.video_time(seconds_features(tn[None] + offset))
+            v, tv = torch.cat([v, n], 1), torch.cat([tv, tn])
         a = self.audio_in(self.audio_tokens(audio))
         a = a + self.audio_time(seconds_features(ta[None] + offset))
         ctx, ctx_bias, pooled = self.context(cond)
@@ -376,7 +408,9 @@ class TinyFM(nn.Module):
         cond_a = self.t_embed(timestep_features(t_audio)) + pooled
         for block in self.blocks:
             v, a = block(v, a, cond_v, cond_a, ctx, ctx_bias, tv, ta, cross_attention)
-        out = self.video_from_tokens(self.video_out(v, cond_v), frames)
+        out = self.video_from_tokens(self.video_out(v[:, :pictures], cond_v), frames)
+        if self.cfg.number_tokens:
+            out = self.with_numbers(out, self.numbers_out(v[:, pictures:], cond_v))
         if self.cfg.video_prediction == "data":
             out = tie(out, self.cfg.latent)  # e.g. the path as a path: one value a pair
             t = t_video.clamp_min(MIN_FLOW_TIME).view(-1, 1, 1, 1, 1)

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from . import data, latent
 from .model import Conditioning, Config, TinyFM
@@ -44,6 +45,10 @@ from .pipeline import WEIGHTS, conditioning, load_model, save_model
 from .text import Vocabulary, words
 
 COLOUR_WORDS = frozenset(data.COLOURS) | frozenset(data.BACKGROUND_COLOURS)
+# The normalised log-mel's mean rise over the bands, frame to frame, that starts a
+# sound: the training clips' clicks and tones rise 0.1-0.6 into their first frame,
+# and held sounds and silence about 0.
+ONSET_RISE = 0.05
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,9 @@ class Settings:
     # noised: the sound learns to follow a finished picture, as `generate(...,
     # sound="after")` makes it.  Those rows train the sound only.
     clean_picture: float = 0.0
+    # How much more the sound's loss weighs where a sound starts (`onset_weights`):
+    # the onsets are what sync is measured on, and a few frames of a clip.
+    onset_weight: float = 0.0
     max_offset: float = 2.0
     dim: int = 128
     depth: int = 4
@@ -72,6 +80,7 @@ class Settings:
     save_every: int = 500
     latent: str = "sprite"  # or "frames", "path": latent.VIDEO_CHANNELS
     video_prediction: str = "data"  # or "velocity" (model.Config.video_prediction)
+    number_tokens: bool = False  # the sprite's numbers as tokens too (model.Config)
     # The path and sprite latents only: the scale of their numbers (paths, track,
     # flashes: `latent.Stats.path_scale`); the residuals' spread in the model's units
     # (the first picture's is 1), smaller so that the sampler settles the numbers,
@@ -257,6 +266,7 @@ def train(settings: Settings, out: Path, log=print) -> TinyFM:
             heads=settings.heads,
             latent=settings.latent,
             video_prediction=settings.video_prediction,
+            number_tokens=settings.number_tokens,
             video_channels=latent.VIDEO_CHANNELS[settings.latent],
         )
     )
@@ -326,7 +336,8 @@ def _loss(model, dataset, index, generator, rng, settings) -> dict[str, torch.Te
     cond = batch_conditioning(model, dataset, index, rng, settings)
     pred_v, pred_a = model(xt_v, xt_a, t_v, t_a, cond, time_offset=offset)
     error_v = (pred_v - (noise_v - x_v)).square()[~clean]  # a clean picture trains no video
-    parts = {"audio": (pred_a - (noise_a - x_a)).square().mean()}
+    error_a = (pred_a - (noise_a - x_a)).square()
+    parts = {"audio": (error_a * onset_weights(x_a, settings.onset_weight)).mean()}
     if settings.latent not in LAYERED:
         return {"video": _mean(error_v), **parts}
     for name, region in _loss_regions(settings.latent).items():
@@ -338,6 +349,17 @@ def _loss(model, dataset, index, generator, rng, settings) -> dict[str, torch.Te
     }
     video = sum(w * parts[k] for k, w in weights.items()) / sum(weights.values())
     return {"video": video, **parts}
+
+
+def onset_weights(audio: torch.Tensor, weight: float) -> torch.Tensor:
+    """(B, 1, F) weights for a batch of normalised log-mel latents (B, bands, F):
+    1 + `weight` on the frames a sound starts in (the bands' mean rise into the
+    frame above `ONSET_RISE`) and on the frame before each (which must stay quiet:
+    a sound early is as far off as one late), 1 elsewhere."""
+    rise = (audio[:, :, 1:] - audio[:, :, :-1]).clamp(min=0).mean(1, keepdim=True)
+    onset = F.pad(rise > ONSET_RISE, (1, 0))  # a rise into this frame
+    onset = onset | F.pad(onset[:, :, 1:], (0, 1))  # ... or into the next
+    return 1 + weight * onset.float()
 
 
 def _mean(error: torch.Tensor) -> torch.Tensor:
@@ -358,13 +380,29 @@ def _update_ema(ema: TinyFM, model: TinyFM, decay: float) -> None:
         e.lerp_(p, 1 - decay)
 
 
+def _parser(default):
+    """How a setting's value is read from the command line: its default's type, and
+    a yes/no for a flag (bool("false") would be true)."""
+    if not isinstance(default, bool):
+        return type(default)
+
+    def flag(text: str) -> bool:
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off"):
+            return False
+        raise argparse.ArgumentTypeError(f"{text!r} is not yes or no")
+
+    return flag
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m backends.tinyfm.train", description=__doc__.splitlines()[0]
     )
     for field in fields(Settings):
         parser.add_argument(
-            f"--{field.name.replace('_', '-')}", type=type(field.default), default=None
+            f"--{field.name.replace('_', '-')}", type=_parser(field.default), default=None
         )
     parser.add_argument("--out", type=Path, default=WEIGHTS, help="where the weights go")
     parser.add_argument("--log", type=Path, help="also write progress to this file")
