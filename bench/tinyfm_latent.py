@@ -18,7 +18,9 @@ clips' camera move with `backends/tinyfm/measure.py`, as the evaluation does:
 * **sprite** (`latent.encode_video_sprite`, not trained yet): the first
   frame's background on the grid, the character on a grid of its own box, the
   camera path, the character's track and the flashes as numbers a frame, and
-  residuals; **sprite, no residual** without them.
+  residuals; **sprite, no residual** without them;
+* **contacts, no residual** (`latent: contacts`): the sprite with a bounce
+  kept as its floor contacts and apex, the foot's rise drawn between them.
 
 Beside the camera figure, the events each decoded picture shows (flashes,
 bounces) are scored against the scripted ones as the evaluation scores sync
@@ -68,9 +70,9 @@ def camera_path(clip: data.Clip, size: int, residuals: bool = True) -> np.ndarra
     return latent.decode_video_path(encoded, stats, (size, size))
 
 
-def sprite(clip: data.Clip, size: int, residuals: bool = True) -> np.ndarray:
+def sprite(clip: data.Clip, size: int, residuals: bool = True, kind: str = "sprite") -> np.ndarray:
     stats = latent.Stats(0.0, 1.0, 0.0, 1.0, 0.0, 1.0)
-    encoded = encode_clip_video(clip, "sprite", stats)
+    encoded = encode_clip_video(clip, kind, stats)
     if not residuals:
         encoded[:3] = 0.0
     return latent.decode_video_sprite(encoded, stats, (size, size))
@@ -82,6 +84,7 @@ LATENTS = {
     "camera path, no residual": lambda clip, size: camera_path(clip, size, residuals=False),
     "sprite + 16x16 residuals": sprite,
     "sprite, no residual": lambda clip, size: sprite(clip, size, residuals=False),
+    "contacts, no residual": lambda clip, size: sprite(clip, size, False, "contacts"),
 }
 
 

@@ -115,19 +115,22 @@ def test_without_cross_attention_the_sound_does_not_see_the_picture():
     assert torch.equal(alone, alone_other)
 
 
-def test_number_tokens_carry_a_sprite_latents_numbers_in_and_out():
+@pytest.mark.parametrize("kind", ["sprite", "contacts"])
+def test_number_tokens_carry_a_sprite_latents_numbers_in_and_out(kind):
     torch.manual_seed(0)
+    channels, numbers = latent.VIDEO_CHANNELS[kind], latent.NUMBERS[kind]
     cfg = Config(
-        vocab_size=len(VOCABULARY), max_words=8, dim=32, depth=2, heads=4, latent="sprite",
-        video_channels=latent.SPRITE_CHANNELS, video_prediction="data", number_tokens=True,
+        vocab_size=len(VOCABULARY), max_words=8, dim=32, depth=2, heads=4, latent=kind,
+        video_channels=channels, video_prediction="data", number_tokens=True,
     )  # fmt: skip
     model = TinyFM(cfg, VOCABULARY, latent.Stats()).eval()
-    video = latent.tie(torch.randn(2, latent.SPRITE_CHANNELS, 4, 16, 16), "sprite", noise=True)
+    video = latent.tie(torch.randn(2, channels, 4, 16, 16), kind, noise=True)
     tokens = model.number_tokens(video)
-    assert tokens.shape == (2, 2, 18)  # a token a pair of frames: 9 numbers, 2 frames
+    count = numbers.stop - numbers.start  # 9 numbers a frame; 11 with the contacts
+    assert tokens.shape == (2, 2, 2 * count)  # a token a pair of frames
     written = model.with_numbers(torch.zeros_like(video), tokens)
-    assert torch.allclose(written[:, latent.SPRITE_NUMBERS], video[:, latent.SPRITE_NUMBERS])
-    assert not written[:, : latent.SPRITE_NUMBERS.start].any()
+    assert torch.allclose(written[:, numbers], video[:, numbers])
+    assert not written[:, : numbers.start].any()
     # the numbers the model gives back are the number tokens' own head's
     _, audio, cond = batch()
     t = torch.tensor([0.5, 0.5])
@@ -135,8 +138,8 @@ def test_number_tokens_carry_a_sprite_latents_numbers_in_and_out():
         model.numbers_out.linear.bias.fill_(0.25)
         out, _ = model(video, audio, t, t, cond)
     data_ = video - out * t.view(-1, 1, 1, 1, 1)  # the data the velocity was made from
-    assert torch.allclose(data_[:, latent.SPRITE_NUMBERS], torch.tensor(0.25), atol=1e-5)
-    assert torch.allclose(data_[:, : latent.SPRITE_NUMBERS.start], torch.tensor(0.0), atol=1e-5)
+    assert torch.allclose(data_[:, numbers], torch.tensor(0.25), atol=1e-5)
+    assert torch.allclose(data_[:, : numbers.start], torch.tensor(0.0), atol=1e-5)
 
 
 def test_video_and_audio_tokens_are_placed_in_seconds():

@@ -61,7 +61,9 @@ def test_the_path_latent_is_the_first_frame_residuals_and_the_path(clips):
     assert tuple(latent.decode_video_path(encoded, RAW, (96, 54)).shape) == (24, 54, 96, 3)
 
 
-@pytest.mark.parametrize("kind, prediction", [("path", "velocity"), ("sprite", "data")])
+@pytest.mark.parametrize(
+    "kind, prediction", [("path", "velocity"), ("sprite", "data"), ("contacts", "data")]
+)
 def test_a_model_on_a_layered_latent_generates_whole_frames(kind, prediction):
     words = ["a", "red", "ball", "pan", "left"]
     cfg = Config(vocab_size=len(words) + 2, dim=32, depth=1, heads=4, latent=kind,
@@ -73,7 +75,7 @@ def test_a_model_on_a_layered_latent_generates_whole_frames(kind, prediction):
                               size=(64, 48))  # fmt: skip
     assert picture.shape == (12, 48, 64, 3) and picture.dtype == np.uint8
     assert sound.shape == (16000,)
-    if kind == "sprite":
+    if kind in latent.NUMBERS:
         # generation leaves a sprite latent's residuals out unless asked: the same
         # sampled latent (same sound), another picture (the untrained head predicts
         # residuals of 0, which a mean of 0.1 makes a brightening)
@@ -178,11 +180,70 @@ def test_the_sprite_latent_layout_and_its_residuals(clips):
     bare = np.abs(latent.decode_video_sprite(encoded, RAW, (64, 64)).astype(int) - clip.frames)
     assert error < 12 and error < bare.mean()
     assert latent.decode_video_sprite(encoded, RAW, (96, 54)).shape == (frames, 54, 96, 3)
-    # decoding without residuals is decoding with residuals of zero
+    # decoding without residuals leaves them out, whatever they are
     encoded = sprite_latent(clip)
     without = latent.decoder("sprite", residuals=False)(encoded, RAW, (64, 64))
-    encoded[:3] = 0.0
-    assert np.array_equal(without, latent.decode_video_sprite(encoded, RAW, (64, 64)))
+    encoded[:3] = 0.5
+    assert np.array_equal(without, latent.decoder("sprite", False)(encoded, RAW, (64, 64)))
+
+
+def test_without_residuals_a_faint_haze_round_the_character_draws_nothing(clips):
+    # A generated sprite's box holds a faint colour round the character; the gate
+    # on its coverage keeps that square from being drawn (with the residuals, the
+    # drawing is the encoder's own, ungated).
+    encoded = sprite_latent(clips[9])
+    clear = latent.decode_video_sprite(encoded, RAW, (64, 64), residuals=False)
+    outside = encoded[9] < -0.99  # no character there
+    hazy = encoded.clone()
+    hazy[9][outside] = -0.6  # a coverage of 0.2 ...
+    hazy[6:9][:, outside] = 0.2 * 0.8  # ... of a light colour, premultiplied
+    assert outside.float().mean() > 0.2
+    gated = latent.decode_video_sprite(hazy, RAW, (64, 64), residuals=False).astype(int)
+    changed = np.abs(gated - clear).max(-1) > 2  # only where the upsampling blends
+    hazy[:3] = encoded[:3] = 0.0  # the haze into a character's edge
+    ungated = latent.decode_video_sprite(hazy, RAW, (64, 64), residuals=True).astype(int)
+    drawn = np.abs(ungated - latent.decode_video_sprite(encoded, RAW, (64, 64))).max(-1) > 2
+    assert drawn.mean() > 0.1 and changed.mean() < drawn.mean() / 5  # the box's square
+
+
+def test_the_contacts_latent_keeps_a_bounce_as_its_floor_contacts():
+    from backends.tinyfm.train import encode_clip_video
+
+    bounces = [c for c in data.clips(40, 5, split="eval") if c.spec.action == "bounce"][:4]
+    assert len(bounces) == 4
+    for clip in bounces:
+        frames = len(clip.frames)
+        encoded = encode_clip_video(clip, "contacts", RAW)
+        assert encoded.shape == (latent.CONTACTS_CHANNELS, frames, 16, 16)
+        numbers = encoded[10:, :, 0, 0].T / RAW.path_scale
+        floor = data.character_track(clip.spec, frames, FPS, lifted=False)
+        assert torch.allclose(numbers[:, 3:6] + latent._TRACK_CENTRE, torch.as_tensor(floor))
+        lifted = latent.lifted_track(torch.as_tensor(floor), numbers[:, 9:11])
+        expected = data.character_track(clip.spec, frames, FPS)
+        assert torch.allclose(lifted, torch.as_tensor(expected), atol=1e-5)
+        decoded = latent.decode_video_sprite(encoded, RAW, (128, 128), residuals=False)
+        seen = measure.visual_events(decoded, FPS)
+        assert measure.sync_offset_ms(scripted_events(clip), seen) == 0.0, clip.spec
+        # the bounce is where the contacts are: move them a frame on, and it moves
+        later = encoded.clone()
+        later[19] = torch.roll(encoded[19], 1, 0)
+        later[19, 0] = 0.0
+        seen = measure.visual_events(latent.decode_video_sprite(later, RAW, (128, 128), False), FPS)
+        shifted = [t + 1 / FPS for t in scripted_events(clip)]
+        assert measure.sync_offset_ms(shifted, seen) < 1e-9
+
+
+def test_a_bounce_rises_between_contacts_and_keeps_their_spacing_past_the_ends():
+    pulses = torch.as_tensor(latent.contact_pulses(24, [3, 9, 17], apex=0.5))
+    assert pulses[[2, 3, 4], 0].tolist() == [0.5, 1.0, 0.5] and pulses[0, 1] == 0.5
+    floor = torch.zeros(24, 3)  # a character a frame high (log height 0), foot at 0
+    lift = -latent.lifted_track(floor, pulses)[:, 2]
+    assert lift[[3, 9, 17]].tolist() == [0.0, 0.0, 0.0]
+    assert lift[6] == pytest.approx(0.5) and lift[13] == pytest.approx(0.5)  # the apexes
+    spacing = 7.0  # the median of 6 and 8, before the first contact and after the last
+    assert lift[0] == pytest.approx(0.5 * 4 * (4 / spacing) * (3 / spacing))
+    assert lift[20] == pytest.approx(0.5 * 4 * (3 / spacing) * (4 / spacing))
+    assert torch.equal(latent.lifted_track(floor, torch.zeros(24, 2)), floor)  # no contact
 
 
 def test_the_character_track_puts_its_foot_under_the_drawn_character(clips):

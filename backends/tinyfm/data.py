@@ -870,17 +870,23 @@ def clip_layers(spec: ClipSpec, size: tuple[int, int], fps: float, frames: int |
     return Layers(background, (0.35 * (1 - 0.5 * lift)) * shadow, alpha, colour)
 
 
-def character_track(spec: ClipSpec, frames: int, fps: float) -> np.ndarray:
+def character_track(spec: ClipSpec, frames: int, fps: float, lifted: bool = True) -> np.ndarray:
     """(T, 3) per frame: the log of the character's height on the screen, and where
-    its foot (the middle of its lowest point, lifted with it in a bounce) is on the
-    screen, x and y in frame heights from the centre (x right, y down)."""
+    its foot (the middle of its lowest point, lifted with it in a bounce unless not
+    `lifted`) is on the screen, x and y in frame heights from the centre (x right,
+    y down)."""
     poses = camera_poses(spec, frames, fps)
     scale = poses.char[:, 0]
     height = SIZES[spec.size] * scale
-    lift = _lift(spec, frames, fps) * SIZES[spec.size]
+    lift = _lift(spec, frames, fps) * SIZES[spec.size] * lifted
     x = poses.shake[:, 0] + scale * (poses.char[:, 1] + spec.position)
     y = poses.shake[:, 1] + scale * (poses.char[:, 2] + FLOOR - lift)
     return np.stack([np.log(height), x, y], axis=1).astype(np.float32)
+
+
+def contact_frames(spec: ClipSpec, frames: int, fps: float) -> list[int]:
+    """The frames on which a bouncing character touches the floor."""
+    return [e.frame for e in _events(spec, frames, fps) if e.kind == "bounce"]
 
 
 def reference_image(spec: ClipSpec, side: int = 64) -> np.ndarray:

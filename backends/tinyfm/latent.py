@@ -243,6 +243,66 @@ _FLASH = slice(16, 19)
 # a fifth of a frame below the centre), so its numbers sit near 0 as the paths' do.
 _TRACK_CENTRE = torch.tensor([math.log(0.35), 0.0, 0.2])
 
+# A fourth video latent (`contacts`): the sprite latent with a bounce kept as its
+# floor contacts rather than as the foot's height frame by frame.  Channel 15 holds
+# the foot's place on the floor (no lift), and two more channels follow:
+#  19      the contacts: 1 on a contact frame, 0.5 on the frames either side;
+#  20      the bounce's apex, in the character's heights (0 for no bounce).
+# Decoded, the foot rises between two contacts along the renderer's parabola, so a
+# contact is a contact wherever the model puts it, and a generated bounce cannot
+# wobble into extra ones: models of the `sprite` latent drew the foot's height as
+# noise round its mean, which the measure reads as bounces at random frames.  A
+# contact is then a one-frame pulse, as a flash is - the form in which those models
+# did learn to put a tone where the picture flashes.
+CONTACTS_CHANNELS = 21
+_CONTACTS = slice(19, 21)
+_DEFAULT_PERIOD = 8  # frames between contacts, where the latent shows only one
+NUMBERS = {"sprite": SPRITE_NUMBERS, "contacts": slice(SPRITE_NUMBERS.start, CONTACTS_CHANNELS)}
+
+
+def contact_pulses(frames: int, contacts: list[int], apex: float) -> np.ndarray:
+    """(T, 2) per frame: the contacts' pulse (1 on a contact frame, 0.5 either side)
+    and the bounce's apex in character heights - what the `contacts` latent keeps."""
+    out = np.zeros((frames, 2), dtype=np.float32)
+    for f in contacts:
+        for k, strength in ((-1, 0.5), (0, 1.0), (1, 0.5)):
+            if 0 <= f + k < frames:
+                out[f + k, 0] = max(out[f + k, 0], strength)
+    out[:, 1] = apex if contacts else 0.0
+    return out
+
+
+def lifted_track(track: torch.Tensor, contacts: torch.Tensor) -> torch.Tensor:
+    """(T, 3) track entries with the foot on the floor, lifted by the bounce that
+    (T, 2) `contacts` describe: a parabola between each two contacts (the
+    renderer's), the contacts' spacing carried on past the first and the last."""
+    pulse = contacts[:, 0]
+    count = len(pulse)
+    peaks = [
+        f
+        for f in range(count)
+        if pulse[f] > 0.5
+        and (f == 0 or pulse[f] >= pulse[f - 1])
+        and (f == count - 1 or pulse[f] > pulse[f + 1])
+    ]
+    if not peaks:
+        return track
+    period = float(np.median(np.diff(peaks))) if len(peaks) > 1 else float(_DEFAULT_PERIOD)
+    phase = torch.empty(count)
+    for f in range(count):
+        later = [p for p in peaks if p > f]
+        if f < peaks[0] or not later:
+            base = peaks[0] if f < peaks[0] else peaks[-1]
+            phase[f] = ((f - base) / period) % 1.0
+        else:
+            before = max(p for p in peaks if p <= f)
+            phase[f] = (f - before) / (later[0] - before)
+    apex = contacts[:, 1].mean().clamp(0.0, 1.5)
+    lift = apex * 4 * phase * (1 - phase) * track[:, 0].exp()  # frame heights
+    out = track.clone()
+    out[:, 2] = out[:, 2] - lift
+    return out
+
 
 def encode_video_sprite(
     frames: np.ndarray | torch.Tensor,
@@ -253,15 +313,23 @@ def encode_video_sprite(
     track: np.ndarray,
     flashes: np.ndarray,
     stats: Stats,
+    contacts: np.ndarray | None = None,
 ) -> torch.Tensor:
     """(T, H, W, 3) uint8 frames (T even), the first frame's background (H, W, 3),
     character colour (H, W, 3) in 0..1 and coverage (H, W), and per frame (T, 3)
     the camera path, the character's track and the flashes, to a (19, T, 16, 16)
-    latent."""
+    latent; with (T, 2) `contacts` (`contact_pulses`) and the track's foot on the
+    floor, to a (21, T, 16, 16) `contacts` latent."""
     x = torch.as_tensor(np.asarray(frames)).float().div(127.5).sub(1.0).permute(0, 3, 1, 2)
     grid = F.adaptive_avg_pool2d(x, LATENT_SIDE)  # (T, 3, 16, 16)
     count = len(grid)
-    track = torch.as_tensor(np.asarray(track), dtype=torch.float32)
+    floor = torch.as_tensor(np.asarray(track), dtype=torch.float32)
+    extra = []
+    track = floor
+    if contacts is not None:
+        contacts = torch.as_tensor(np.asarray(contacts), dtype=torch.float32)
+        track = lifted_track(floor, contacts)
+        extra = [contacts * stats.path_scale]
     still = _still_grid(background, colour, coverage, track[0])  # (7, 16, 16)
     pairs = _pair_means(torch.as_tensor(np.asarray(camera), dtype=torch.float32))
     flashes = torch.as_tensor(np.asarray(flashes), dtype=torch.float32)
@@ -277,8 +345,9 @@ def encode_video_sprite(
             residual,
             still.expand(count, -1, -1, -1),
             every(steps),
-            every((track - _TRACK_CENTRE) * stats.path_scale),
+            every((floor - _TRACK_CENTRE) * stats.path_scale),
             every(flashes * stats.path_scale),
+            *map(every, extra),
         ],
         1,
     )
@@ -288,9 +357,10 @@ def encode_video_sprite(
 def decode_video_sprite(
     latent: torch.Tensor, stats: Stats, size: tuple[int, int], residuals: bool = True
 ) -> np.ndarray:
-    """A (19, T, 16, 16) latent to (T, height, width, 3) uint8 frames; `size` is (width,
+    """A (19 or 21, T, 16, 16) latent to (T, height, width, 3) uint8 frames; `size` is (width,
     height), a non-square size centre-cropped from the square.  Without `residuals`
-    the frames are the drawn layers alone (what generation uses: docs/tinyfm.md)."""
+    the frames are the drawn layers alone, the character's coverage gated
+    (`COVERAGE_GATE`; what generation uses: docs/tinyfm.md)."""
     width, height = size
     side = max(width, height)
     top, left = (side - height) // 2, (side - width) // 2
@@ -303,10 +373,14 @@ def decode_video_sprite(
     camera = smooth_path(_pair_means(camera), frames)
     track = latent[_TRACK].mean(dim=(2, 3)).T / stats.path_scale + _TRACK_CENTRE
     flashes = latent[_FLASH].mean(dim=(2, 3)).T / stats.path_scale
+    if len(latent) == CONTACTS_CHANNELS:
+        track = lifted_track(track, latent[_CONTACTS].mean(dim=(2, 3)).T / stats.path_scale)
     out = np.empty((frames, height, width, 3), dtype=np.uint8)
     for start in range(0, frames, _DECODE_FRAMES):
         stop = start + _DECODE_FRAMES
-        chunk = _drawn(still, camera[start:stop], track[start:stop], flashes[start:stop], side)
+        chunk = _drawn(
+            still, camera[start:stop], track[start:stop], flashes[start:stop], side, not residuals
+        )
         if residuals:
             chunk = chunk + _upsampled(residual[start:stop], side)
         chunk = chunk[:, :, top : top + height, left : left + width]
@@ -316,7 +390,7 @@ def decode_video_sprite(
 
 
 def tie_sprite(video: torch.Tensor, noise: bool = False) -> torch.Tensor:
-    """A batch of sprite latents (B, 19, T, 16, 16), T even, with each value made
+    """A batch of sprite or contacts latents (B, 19 or 21, T, 16, 16), T even, with each value made
     one as the encoder writes it: the still channels their mean over the frames, the
     camera path its mean over the grid and each pair of frames, the track and the
     flashes their mean over the grid.  With `noise`, each mean is scaled back to
@@ -366,17 +440,40 @@ def _box(track: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return SPRITE_BOX * height, centre
 
 
-def _drawn(still, camera: torch.Tensor, track: torch.Tensor, flashes: torch.Tensor, side: int):
+# Coverage under the gate's low end draws no character, over its high end all of it.
+# A generated sprite's box holds a faint haze of colour round the character (its
+# coverage there a little over none); drawn as it is, the haze is a square that
+# slides with the character, which the camera measure cannot tell from the
+# background and reads, in an orbit, as a zoom.  The procedural clips' coverage is
+# 0 or 1 but for the box grid's soft edge, which the gate only sharpens.
+COVERAGE_GATE = (0.3, 0.7)
+
+
+def _drawn(
+    still,
+    camera: torch.Tensor,
+    track: torch.Tensor,
+    flashes: torch.Tensor,
+    side: int,
+    gated: bool = False,
+):
     """(T, 3, side, side): the background moved along the camera path, the
     character (premultiplied colour and coverage) moved along its track over it,
-    and the flashes' light over both."""
+    and the flashes' light over both; the coverage through `COVERAGE_GATE` if
+    `gated` (the encoder's residuals are taken against the drawing without)."""
     from .data import FLASH_TINT, flash_glow
 
     up = _upsampled(still[None], side)[0]
     background = _along_path(up[:3], camera)
     sprite = _along_track(up[3:], track)  # (T, 4, side, side)
     cover = sprite[:, 3:].add(1.0).div(2.0).clamp(0.0, 1.0)
-    picture = background * (1 - cover) + sprite[:, :3]
+    if gated:
+        low, high = COVERAGE_GATE
+        colour = (sprite[:, :3] / cover.clamp_min(low)).clamp(-1.0, 1.0)  # premultiplied no more
+        cover = cover.sub(low).div(high - low).clamp(0.0, 1.0)
+        picture = background * (1 - cover) + colour * cover
+    else:
+        picture = background * (1 - cover) + sprite[:, :3]
     at = (torch.arange(side, dtype=torch.float32) + 0.5) / side - 0.5  # frame heights
     dx = at[None, None, :] - flashes[:, 1, None, None]
     dy = at[None, :, None] - flashes[:, 2, None, None]
@@ -405,7 +502,12 @@ def _along_track(sprite: torch.Tensor, track: torch.Tensor) -> torch.Tensor:
 
 # ------------------------------------------------------------ the three latents
 
-VIDEO_CHANNELS = {"frames": 3, "path": 3 + PATH_CHANNELS, "sprite": SPRITE_CHANNELS}
+VIDEO_CHANNELS = {
+    "frames": 3,
+    "path": 3 + PATH_CHANNELS,
+    "sprite": SPRITE_CHANNELS,
+    "contacts": CONTACTS_CHANNELS,
+}
 
 
 def tie(video: torch.Tensor, kind: str, noise: bool = False) -> torch.Tensor:
@@ -413,7 +515,7 @@ def tie(video: torch.Tensor, kind: str, noise: bool = False) -> torch.Tensor:
     (`tie_path`, `tie_sprite`); a frames latent as it is."""
     if kind == "path":
         return tie_path(video, noise)
-    if kind == "sprite":
+    if kind in NUMBERS:
         return tie_sprite(video, noise)
     return video
 
@@ -421,7 +523,7 @@ def tie(video: torch.Tensor, kind: str, noise: bool = False) -> torch.Tensor:
 def decoder(kind: str, residuals: bool = True):
     """The decoding function of a `kind` latent: (latent, stats, size) -> frames; a
     sprite latent's residuals are added only with `residuals`."""
-    if kind == "sprite":
+    if kind in NUMBERS:
         return partial(decode_video_sprite, residuals=residuals)
     return {"path": decode_video_path}.get(kind, decode_video)
 

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .latent import LATENT_SIDE, MEL_BANDS, SPRITE_NUMBERS, Stats, tie
+from .latent import LATENT_SIDE, MEL_BANDS, NUMBERS, Stats, tie
 from .text import Vocabulary
 
 REF_SIDE = 16
@@ -54,7 +54,8 @@ class Config:
     mel_rate: float = 40.0  # mel frames a second
     # The video latent (backends/tinyfm/latent.py): "frames", 3 channels; "path",
     # the first frame, residuals and the camera path, 6 channels; or "sprite", the
-    # background and the character apart, with their paths and the flashes, 19.
+    # background and the character apart, with their paths and the flashes, 19; or
+    # "contacts", the sprite with a bounce as its floor contacts, 21.
     latent: str = "frames"
     video_channels: int = 3
     # What the video head predicts: "velocity" (noise - data), or "data", turned into
@@ -291,7 +292,8 @@ class TinyFM(nn.Module):
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
         self.video_out = FinalLayer(d, cfg.video_patch_dim)
         if cfg.number_tokens:
-            numbers = (SPRITE_NUMBERS.stop - SPRITE_NUMBERS.start) * cfg.patch_time
+            numbers = self._numbers.stop - self._numbers.start
+            numbers *= cfg.patch_time
             self.numbers_in = nn.Linear(numbers, d)
             self.numbers_kind = nn.Parameter(torch.randn(d) * 0.02)
             self.numbers_out = FinalLayer(d, numbers)
@@ -316,19 +318,25 @@ class TinyFM(nn.Module):
         return x.reshape(b, c, frames, LATENT_SIDE, LATENT_SIDE)
 
     def number_tokens(self, video: torch.Tensor) -> torch.Tensor:
-        """A sprite latent's numbers, one token's worth a pair of frames: (B, T/pt, 9 * pt)."""
+        """A sprite latent's numbers, one token's worth a pair of frames: (B, T/pt, N * pt)
+        for its N numbers a frame (9; 11 in a contacts latent)."""
         b, _, t = video.shape[:3]
-        x = video[:, SPRITE_NUMBERS].mean(dim=(3, 4))  # (B, 9, T): the same over the grid
+        x = video[:, self._numbers].mean(dim=(3, 4))  # (B, N, T): the same over the grid
         x = x.reshape(b, -1, t // self.cfg.patch_time, self.cfg.patch_time)
         return x.permute(0, 2, 1, 3).flatten(2)
 
     def with_numbers(self, video: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """`video` (B, C, T, 16, 16) with its number channels written from `tokens`."""
         b, c, t, s, _ = video.shape
-        count = SPRITE_NUMBERS.stop - SPRITE_NUMBERS.start
+        numbers = self._numbers
+        count = numbers.stop - numbers.start
         x = tokens.reshape(b, t // self.cfg.patch_time, count, self.cfg.patch_time)
         x = x.permute(0, 2, 1, 3).reshape(b, count, t, 1, 1).expand(-1, -1, -1, s, s)
-        return torch.cat([video[:, : SPRITE_NUMBERS.start], x, video[:, SPRITE_NUMBERS.stop :]], 1)
+        return torch.cat([video[:, : numbers.start], x, video[:, numbers.stop :]], 1)
+
+    @property
+    def _numbers(self) -> slice:
+        return NUMBERS[self.cfg.latent]
 
     def audio_tokens(self, audio: torch.Tensor) -> torch.Tensor:
         b, m, f = audio.shape

@@ -78,7 +78,7 @@ class Settings:
     heads: int = 4
     threads: int = 1
     save_every: int = 500
-    latent: str = "sprite"  # or "frames", "path": latent.VIDEO_CHANNELS
+    latent: str = "sprite"  # or "frames", "path", "contacts": latent.VIDEO_CHANNELS
     video_prediction: str = "data"  # or "velocity" (model.Config.video_prediction)
     number_tokens: bool = False  # the sprite's numbers as tokens too (model.Config)
     # The path and sprite latents only: the scale of their numbers (paths, track,
@@ -154,7 +154,7 @@ def render_dataset(
     return Dataset(video, audio, torch.stack(refs), captions), stats
 
 
-LAYERED = ("path", "sprite")  # latents of a picture, residuals and numbers
+LAYERED = ("path", "sprite", "contacts")  # latents of a picture, residuals and numbers
 _ALL = slice(None)
 
 
@@ -163,7 +163,7 @@ def _normalised_regions(kind: str) -> tuple[tuple, tuple]:
     its residuals (the frames latent: all of it, both)."""
     if kind == "path":
         return (_ALL, slice(0, 3), slice(0, 1)), (_ALL, slice(0, 3), slice(1, None))
-    if kind == "sprite":
+    if kind in latent.NUMBERS:
         return (_ALL, latent.SPRITE_BACKGROUND), (_ALL, latent.SPRITE_RESIDUAL)
     return (_ALL,), (_ALL,)
 
@@ -177,12 +177,12 @@ def _loss_regions(kind: str) -> dict[str, tuple]:
     return {
         "first": (_ALL, latent.SPRITE_STILL),
         "residual": (_ALL, latent.SPRITE_RESIDUAL),
-        "path": (_ALL, latent.SPRITE_NUMBERS),
+        "path": (_ALL, latent.NUMBERS[kind]),
     }
 
 
 def encode_clip_video(clip: data.Clip, kind: str, stats: latent.Stats) -> torch.Tensor:
-    """A clip's pictures in the video latent `kind` ("frames", "path" or "sprite"),
+    """A clip's pictures in the video latent `kind` ("frames", "path", "sprite" or "contacts"),
     with what the renderer knows of them (the camera path; the layers, the
     character's track and the flashes)."""
     count = len(clip.frames)
@@ -190,20 +190,27 @@ def encode_clip_video(clip: data.Clip, kind: str, stats: latent.Stats) -> torch.
         return latent.encode_video_path(
             clip.frames, data.camera_path(clip.spec, count, clip.fps), stats
         )
-    if kind == "sprite":
+    if kind in latent.NUMBERS:
         height, width = clip.frames.shape[1:3]
         first = data.clip_layers(clip.spec, (height, width), clip.fps, frames=1)
+        contacts = kind == "contacts"
         return latent.encode_video_sprite(
             clip.frames,
             first.background[0],
             first.colour[0],
             first.alpha[0],
             data.camera_path(clip.spec, count, clip.fps),
-            data.character_track(clip.spec, count, clip.fps),
+            data.character_track(clip.spec, count, clip.fps, lifted=not contacts),
             data.flash_track(clip.spec, count, clip.fps, width / height),
             stats,
+            _contact_pulses(clip, count) if contacts else None,
         )
     return latent.encode_video(clip.frames, stats)
+
+
+def _contact_pulses(clip: data.Clip, count: int) -> np.ndarray:
+    frames = data.contact_frames(clip.spec, count, clip.fps)
+    return latent.contact_pulses(count, frames, clip.spec.bounce_height)
 
 
 def _reference(image: np.ndarray) -> torch.Tensor:
