@@ -283,3 +283,33 @@ def test_the_sprite_latents_numbers_and_still_channels_are_one_value_each(clips)
     assert torch.equal(numbers, numbers[..., :1, :1].expand_as(numbers))
     for values in (still[:, :, 0], tied[:, 10:13, ::2, 0, 0], numbers[..., 0, 0]):
         assert 0.85 < values.std().item() < 1.15  # unit spread, as noise should be
+
+
+def test_an_onset_row_makes_each_sound_start_on_its_sample():
+    # Through the mel latent and its onset row, clicks and tones start where they
+    # did; a rise smeared over the frames before (as a model makes it) still starts
+    # at the pulse, where without the row it starts early or goes unheard.
+    clips = [c for c in data.clips(12, 3, split="eval") if c.events][:5]
+    assert {c.spec.action for c in clips} == {"bounce", "flash"}
+    for clip in clips:
+        starts = data.sound_onsets(clip)
+        mel = latent.encode_audio(clip.audio, RAW)
+        pulses = latent.onset_pulses(mel.shape[1], starts)
+        assert latent.onset_frames(pulses) == pytest.approx(
+            [t * 16000 / latent.HOP for t in starts], abs=1e-6
+        )
+        row = torch.as_tensor(pulses)[None] * latent.ONSET_SCALE
+        decoded = latent.decode_audio(torch.cat([mel, row]), RAW, len(clip.audio))
+        assert measure.sync_offset_ms(starts, measure.audio_onsets(decoded, 16000)) < 2.0
+    tone = next(c for c in clips if c.spec.action == "flash")
+    start = data.sound_onsets(tone)[0]
+    mel = latent.encode_audio(tone.audio, RAW)
+    k = int(start * 16000 / latent.HOP) + 1  # the first frame centred after the start
+    smeared = mel.clone()
+    for back, share in ((1, 0.8), (2, 0.5), (3, 0.2)):  # a ramp over the three frames before
+        smeared[:, k - back] = mel[:, k - 4] + share * (mel[:, k] - mel[:, k - 4])
+    row = torch.as_tensor(latent.onset_pulses(mel.shape[1], [start]))[None] * latent.ONSET_SCALE
+    stepped = latent.decode_audio(torch.cat([smeared, row]), RAW, len(tone.audio))
+    assert measure.sync_offset_ms([start], measure.audio_onsets(stepped, 16000)) < 2.0
+    ramped = latent.decode_audio(smeared, RAW, len(tone.audio))
+    assert all(abs(t - start) > 0.05 for t in measure.audio_onsets(ramped, 16000))  # unheard

@@ -11,7 +11,7 @@ import pytest
 import torch
 from tiny_models import one_thread
 
-from backends.tinyfm import train
+from backends.tinyfm import data, latent, train
 from backends.tinyfm.pipeline import generate, load_model
 
 __all__ = ["one_thread"]  # autouse fixture
@@ -105,16 +105,32 @@ def test_the_sounds_loss_weighs_its_onsets_and_the_frame_before():
     assert (weights[1] == 1).all() and (train.onset_weights(audio, 0.0) == 1).all()
 
 
-def test_a_sprite_model_with_number_tokens_trains_and_generates(tmp_path):
+@pytest.mark.parametrize("kind, onsets", [("sprite", False), ("contacts", True)])
+def test_a_sprite_model_with_number_tokens_trains_and_generates(tmp_path, kind, onsets):
     out = tmp_path / "numbers.safetensors"
     settings = replace(
-        TOY, latent="sprite", video_prediction="data", number_tokens=True, onset_weight=8.0
-    )
+        TOY, latent=kind, video_prediction="data", number_tokens=True, onset_weight=8.0,
+        audio_onsets=onsets,
+    )  # fmt: skip
     train.train(replace(settings, steps=2), out, log=lambda line: None)
     model = load_model(out)
     assert model.cfg.number_tokens and hasattr(model, "numbers_out")
-    frames, _ = generate(model, "WIDE. camera dollies in.", None, 1.0, seed=0, size=(32, 32))
-    assert frames.shape == (12, 32, 32, 3)
+    assert model.cfg.video_channels == (21 if kind == "contacts" else 19)
+    assert model.cfg.audio_channels == (33 if onsets else 32)
+    frames, sound = generate(model, "WIDE. camera dollies in.", None, 1.0, seed=0, size=(32, 32))
+    assert frames.shape == (12, 32, 32, 3) and sound.shape == (16000,)
+
+
+def test_the_training_clips_audio_carries_their_onsets_as_pulses():
+    settings = replace(TOY, clips=6, audio_onsets=True)
+    dataset, _ = train.render_dataset(settings, log=lambda line: None)
+    assert dataset.audio.shape[1] == latent.ONSET_ROWS
+    clips = list(data.clips(6, settings.seed, split="train"))
+    assert sum(len(clip.events) for clip in clips) >= 2
+    for clip, audio in zip(clips, dataset.audio, strict=True):
+        pulses = audio[latent.MEL_BANDS].float().numpy() / latent.ONSET_SCALE
+        found = [k * latent.HOP / 16000 for k in latent.onset_frames(pulses)]
+        assert found == pytest.approx(data.sound_onsets(clip), abs=2e-3)
 
 
 def test_flags_read_yes_and_no_from_the_command_line():

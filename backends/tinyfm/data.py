@@ -884,6 +884,11 @@ def character_track(spec: ClipSpec, frames: int, fps: float, lifted: bool = True
     return np.stack([np.log(height), x, y], axis=1).astype(np.float32)
 
 
+def sound_onsets(clip: Clip) -> list[float]:
+    """When (s) the clip's clicks and tones start: the first sample of each."""
+    return [round(e.frame * clip.sample_rate / clip.fps) / clip.sample_rate for e in clip.events]
+
+
 def contact_frames(spec: ClipSpec, frames: int, fps: float) -> list[int]:
     """The frames on which a bouncing character touches the floor."""
     return [e.frame for e in _events(spec, frames, fps) if e.kind == "bounce"]

@@ -548,11 +548,79 @@ def encode_audio(audio: np.ndarray | torch.Tensor, stats: Stats) -> torch.Tensor
     return (torch.log(mel + _FLOOR) - stats.audio_mean) / stats.audio_std
 
 
+# An audio latent may carry one more row: the onsets of its sounds, as pulses (a
+# triangle a frame wide each side of the onset, so its centroid is the onset's
+# time), scaled by ONSET_SCALE.  Decoded, the bands' envelopes step up at each
+# onset instead of ramping between frame centres: a generated click or tone comes
+# out of the model as a rise over two or three frames (50-75 ms), which the
+# sound's onset detector finds late or not at all, while the pulse says where it
+# starts to within a frame - as the contacts and flashes do for the picture.
+ONSET_SCALE = 4.0
+ONSET_ROWS = MEL_BANDS + 1
+_REACH = N_FFT / 2 / HOP  # how far (in frames) a frame's window reaches before its centre
+
+
+def onset_pulses(frames: int, times: list[float]) -> np.ndarray:
+    """(frames,) the onset row for sounds starting at `times` (seconds), unscaled."""
+    at = np.arange(frames) * HOP / SAMPLE_RATE  # each frame's centre, in seconds
+    out = np.zeros(frames, dtype=np.float32)
+    for t in times:
+        out = np.maximum(out, np.clip(1 - np.abs(at - t) * SAMPLE_RATE / HOP, 0, 1))
+    return out
+
+
+def onset_frames(pulses: np.ndarray) -> list[float]:
+    """Where (in frames, fractional) a decoded onset row's pulses put the onsets: the
+    centroid of each peak over 0.5 and its neighbours."""
+    out = []
+    for k in range(len(pulses)):
+        left = pulses[k - 1] if k else 0.0
+        right = pulses[k + 1] if k + 1 < len(pulses) else 0.0
+        if pulses[k] > 0.5 and pulses[k] >= left and pulses[k] > right:
+            weights = np.clip([left, pulses[k], right], 0, None)
+            out.append(k + float(weights[2] - weights[0]) / float(weights.sum()))
+    return out
+
+
+def _stepped(log_amplitude: np.ndarray, onsets: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Knots (positions in frames, (bands, knots) values) for the bands' envelopes
+    with a step at each onset: the frame centres within two frames before it held
+    at the level two frames before (the quiet it rises from), those within two
+    after raised to the loudest frame that hears the sound (a frame's window
+    reaches `_REACH` of a frame before its centre), and two knots a sample apart
+    at the onset."""
+    level = log_amplitude.copy()
+    count = level.shape[1]
+    positions = list(range(count))
+    extra: dict[float, np.ndarray] = {}
+    for onset in onsets:
+        before = [k for k in range(count) if onset - 2 < k <= onset]
+        after = [k for k in range(count) if onset < k < onset + 2]
+        hearing = [k for k in range(count) if onset - _REACH < k < onset + 2]
+        if not after:
+            continue
+        quiet = level[:, max(0, int(np.floor(onset)) - 2)].copy()
+        loud = level[:, hearing].max(axis=1)
+        for k in before:
+            level[:, k] = np.minimum(level[:, k], quiet)
+        level[:, after] = np.maximum(level[:, after], loud[:, None])
+        extra[onset - 1 / HOP] = np.minimum(quiet, loud)
+        extra[onset] = loud
+    points = sorted([(float(p), level[:, p]) for p in positions] + list(extra.items()),
+                    key=lambda item: item[0])  # fmt: skip
+    return np.array([p for p, _ in points]), np.stack([v for _, v in points], axis=1)
+
+
 def decode_audio(latent: torch.Tensor, stats: Stats, samples: int, seed: int = 0) -> np.ndarray:
     """A (32, frames) latent to (samples,) float32 audio by a sine-carrier channel
     vocoder: one sinusoid per mel band, at the band's centre frequency and a
     seeded phase, its amplitude the band's, interpolated between frame centres
-    geometrically (linearly in log amplitude, so onsets stay steep)."""
+    geometrically (linearly in log amplitude, so onsets stay steep).  A 33rd row
+    of onset pulses makes each onset a step (`_stepped`)."""
+    onsets = []
+    if len(latent) == ONSET_ROWS:
+        onsets = onset_frames((latent[MEL_BANDS] / ONSET_SCALE).double().numpy())
+        latent = latent[:MEL_BANDS]
     power = torch.exp(latent.double() * stats.audio_std + stats.audio_mean) - _FLOOR
     # A soft gate: what is left of the silence floor after generation is faint
     # noise, inaudible but full of small onsets; the gate's level is taken off.
@@ -561,7 +629,8 @@ def decode_audio(latent: torch.Tensor, stats: Stats, samples: int, seed: int = 0
     scale = N_FFT * float(_window().square().sum()) / 4
     log_amplitude = 0.5 * torch.log(power.clamp_min(1e-30) / scale).numpy()
     t = np.arange(samples, dtype=np.float64)
-    centres = np.arange(latent.shape[1]) * HOP  # frame k is centred on sample k * HOP
+    knots, log_amplitude = _stepped(log_amplitude, onsets)
+    centres = knots * HOP  # frame k is centred on sample k * HOP
     phases = np.random.default_rng(seed).uniform(0, 2 * np.pi, MEL_BANDS)
     out = np.zeros(samples)
     for band, frequency in enumerate(band_centres()):

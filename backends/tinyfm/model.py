@@ -58,6 +58,9 @@ class Config:
     # "contacts", the sprite with a bounce as its floor contacts, 21.
     latent: str = "frames"
     video_channels: int = 3
+    # The audio latent's rows: the 32 mel bands, or 33 with the onsets' pulses
+    # (latent.ONSET_ROWS: a sound's start as a pulse the decoder makes a step of).
+    audio_channels: int = MEL_BANDS
     # What the video head predicts: "velocity" (noise - data), or "data", turned into
     # the velocity (x_t - data) / t.  A path latent's patch holds 192 numbers, more than
     # the token's width: a velocity, mostly noise, cannot pass through the tokens,
@@ -89,7 +92,7 @@ class Config:
 
     @property
     def audio_patch_dim(self) -> int:
-        return MEL_BANDS * self.audio_patch
+        return self.audio_channels * self.audio_patch
 
 
 # ------------------------------------------------------------ small parts
@@ -346,7 +349,8 @@ class TinyFM(nn.Module):
     def audio_from_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
         b, n, _ = tokens.shape
         pa = self.cfg.audio_patch
-        return tokens.reshape(b, n, MEL_BANDS, pa).permute(0, 2, 1, 3).reshape(b, MEL_BANDS, -1)
+        rows = self.cfg.audio_channels
+        return tokens.reshape(b, n, rows, pa).permute(0, 2, 1, 3).reshape(b, rows, -1)
 
     def video_times(self, frames: int) -> torch.Tensor:
         """Seconds at the middle of each video token's frames, one per token."""

@@ -156,7 +156,7 @@ def generate(
     video = torch.randn(1, channels, frames, side, side, generator=generator)
     if model.cfg.video_prediction == "data":
         video = latent.tie(video, model.cfg.latent, noise=True)  # as in training
-    audio = torch.randn(1, latent.MEL_BANDS, mels, generator=generator)
+    audio = torch.randn(1, model.cfg.audio_channels, mels, generator=generator)
     cond = conditioning(model, [caption], [reference])
     null = Conditioning.empty(1, model.cfg.max_words)
     x = _pack(video, audio)

@@ -81,6 +81,7 @@ class Settings:
     latent: str = "sprite"  # or "frames", "path", "contacts": latent.VIDEO_CHANNELS
     video_prediction: str = "data"  # or "velocity" (model.Config.video_prediction)
     number_tokens: bool = False  # the sprite's numbers as tokens too (model.Config)
+    audio_onsets: bool = False  # the sounds' onsets as a row of the audio latent
     # The path and sprite latents only: the scale of their numbers (paths, track,
     # flashes: `latent.Stats.path_scale`); the residuals' spread in the model's units
     # (the first picture's is 1), smaller so that the sampler settles the numbers,
@@ -100,7 +101,7 @@ class Settings:
 @dataclass
 class Dataset:
     video: torch.Tensor  # (N, 3 or 6 channels, T, 16, 16) float16, normalised
-    audio: torch.Tensor  # (N, 32, F) float16, normalised
+    audio: torch.Tensor  # (N, 32 or 33 rows, F) float16, normalised
     references: torch.Tensor  # (N, 3, 16, 16) in [-1, 1]
     captions: list[str]
 
@@ -119,11 +120,12 @@ def render_dataset(
     """Render the training clips and encode them into latents normalised by `stats`
     (measured on the clips when not given)."""
     raw = latent.Stats(0.0, 1.0, 0.0, 1.0, 0.0, 1.0, settings.path_scale)
-    videos, audios, refs, captions = [], [], [], []
+    videos, audios, refs, captions, onsets = [], [], [], [], []
     started = time.monotonic()
     for i, clip in enumerate(data.clips(settings.clips, settings.seed, split="train")):
         videos.append(encode_clip_video(clip, settings.latent, raw).half())
         audios.append(latent.encode_audio(clip.audio, raw).half())
+        onsets.append(latent.onset_pulses(audios[-1].shape[1], data.sound_onsets(clip)))
         refs.append(_reference(clip.reference))
         captions.append(clip.caption)
         if (i + 1) % 500 == 0:
@@ -150,7 +152,11 @@ def render_dataset(
     else:
         video = (video - stats.video_mean) / stats.video_std
     video = video.half()
-    audio = ((audio - stats.audio_mean) / stats.audio_std).half()
+    audio = (audio - stats.audio_mean) / stats.audio_std
+    if settings.audio_onsets:
+        pulses = torch.as_tensor(np.stack(onsets))[:, None] * latent.ONSET_SCALE
+        audio = torch.cat([audio, pulses], 1)
+    audio = audio.half()
     return Dataset(video, audio, torch.stack(refs), captions), stats
 
 
@@ -275,6 +281,7 @@ def train(settings: Settings, out: Path, log=print) -> TinyFM:
             video_prediction=settings.video_prediction,
             number_tokens=settings.number_tokens,
             video_channels=latent.VIDEO_CHANNELS[settings.latent],
+            audio_channels=latent.ONSET_ROWS if settings.audio_onsets else latent.MEL_BANDS,
         )
     )
     model = TinyFM(cfg, vocabulary, stats)
@@ -344,7 +351,8 @@ def _loss(model, dataset, index, generator, rng, settings) -> dict[str, torch.Te
     pred_v, pred_a = model(xt_v, xt_a, t_v, t_a, cond, time_offset=offset)
     error_v = (pred_v - (noise_v - x_v)).square()[~clean]  # a clean picture trains no video
     error_a = (pred_a - (noise_a - x_a)).square()
-    parts = {"audio": (error_a * onset_weights(x_a, settings.onset_weight)).mean()}
+    weights = onset_weights(x_a[:, : latent.MEL_BANDS], settings.onset_weight)
+    parts = {"audio": (error_a * weights).mean()}
     if settings.latent not in LAYERED:
         return {"video": _mean(error_v), **parts}
     for name, region in _loss_regions(settings.latent).items():
