@@ -207,20 +207,23 @@ def flash_clip() -> data.Clip:
 
 def test_generated_shots_sound_on_their_visible_events(shipped):
     # A held-out prompt with a flash, twelve seeds.  The shipped model does not
-    # always make the tone (bench/tinyfm_eval.py measures how often: docs/tinyfm.md),
-    # but when it does, it makes it on the frame the flash is seen: every tone
-    # heard is matched to a flash seen within one frame.
+    # always make the tone, nor only one (bench/tinyfm_eval.py measures how often:
+    # docs/tinyfm.md), but the tones it makes fall on the flashes it shows: matched
+    # within the 250 ms window, most are within a frame and half within half a
+    # frame.  (The shipped weights: 27 pairs, median 19 ms, 21 within a frame;
+    # without the cross-branch attention, 8 pairs, median 106 ms, 2 within a frame.)
     clip = flash_clip()
-    pairs = []
+    offsets = []
     for seed in range(12):
         frames, audio = generate(shipped, clip.caption, clip.reference, 2.0, seed=seed)
         assert frames.shape == (24, 256, 256, 3) and frames.dtype == np.uint8
         assert audio.shape == (32000,) and audio.dtype == np.float32
         seen = measure.visual_events(frames, 12)
         heard = measure.audio_onsets(audio, 16000)
-        pairs += measure.match_events(seen, heard)[0]
-    assert len(pairs) >= 4, pairs
-    assert all(abs(seen - heard) <= 1 / 12 for seen, heard in pairs), pairs
+        offsets += [abs(s - h) for s, h in measure.match_events(seen, heard)[0]]
+    assert len(offsets) >= 12, offsets
+    assert np.median(offsets) <= 1 / 24, offsets
+    assert np.mean(np.array(offsets) <= 1 / 12) >= 0.7, offsets
 
 
 def test_generation_is_a_function_of_its_seed(shipped):

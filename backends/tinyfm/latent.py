@@ -257,6 +257,9 @@ _TRACK_CENTRE = torch.tensor([math.log(0.35), 0.0, 0.2])
 CONTACTS_CHANNELS = 21
 _CONTACTS = slice(19, 21)
 _DEFAULT_PERIOD = 8  # frames between contacts, where the latent shows only one
+# A contact is a pulse over this: the data's are 1 on the contact frame and 0.5 on
+# its neighbours, and a generated 0.5 alone is a neighbour, not a contact.
+_CONTACT_PEAK = 0.75
 NUMBERS = {"sprite": SPRITE_NUMBERS, "contacts": slice(SPRITE_NUMBERS.start, CONTACTS_CHANNELS)}
 
 
@@ -281,7 +284,7 @@ def lifted_track(track: torch.Tensor, contacts: torch.Tensor) -> torch.Tensor:
     peaks = [
         f
         for f in range(count)
-        if pulse[f] > 0.5
+        if pulse[f] > _CONTACT_PEAK
         and (f == 0 or pulse[f] >= pulse[f - 1])
         and (f == count - 1 or pulse[f] > pulse[f + 1])
     ]

@@ -30,8 +30,9 @@ DEFAULT_SAMPLER = "euler"
 DEFAULT_SHIFT = 1.0
 DEFAULT_SOUND = "joint"
 # A sprite latent's residuals blur the drawn picture more than they add: without
-# them the shipped model's camera moves read 78 % right against 61 %, its colours
-# 13.6 against 14.1 ΔE00, sync about the same (bench/tinyfm_eval.py, docs/tinyfm.md).
+# them the sprite model's camera moves read 78 % right against 61 %, its colours
+# 13.6 against 14.1 ΔE00, sync about the same (bench/tinyfm_eval.py, docs/tinyfm.md);
+# and without them the character's coverage is gated (latent.COVERAGE_GATE).
 DEFAULT_RESIDUALS = False
 SOUND_ORDERS = ("joint", "after")
 

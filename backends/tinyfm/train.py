@@ -1,9 +1,11 @@
 """Train tinyfm from a seed: `python -m backends.tinyfm.train`.
 
 The defaults are the run that made the shipped weights
-(`weights/tinyfm.safetensors`; 36.7 min on one thread of a shared 2-core
-CPU): the procedural clips of `data.py` (train split), rendered at 64x64, 12 fps
-and 16 kHz, encoded once into the fixed latents of `latent.py`, then
+(`weights/tinyfm.safetensors`; 58.0 min on one thread of a shared 2-core
+CPU, 3.2 of them rendering): the procedural clips of `data.py` (train
+split), rendered at 64x64, 12 fps and 16 kHz, encoded once into the fixed
+latents of `latent.py` (the `contacts` video latent, the mel latent with its
+onset row), then
 rectified-flow training of the joint model (`model.py`) on both streams
 at once.  Progress goes to stdout (and `--log`); the EMA weights are written
 every `--save-every` steps and at the end, so a stopped run still leaves
@@ -55,7 +57,7 @@ ONSET_RISE = 0.05
 class Settings:
     seed: int = 0
     clips: int = 6000
-    steps: int = 4000
+    steps: int = 5500
     batch: int = 16
     lr: float = 1e-3
     warmup: int = 100
@@ -71,17 +73,17 @@ class Settings:
     clean_picture: float = 0.0
     # How much more the sound's loss weighs where a sound starts (`onset_weights`):
     # the onsets are what sync is measured on, and a few frames of a clip.
-    onset_weight: float = 0.0
+    onset_weight: float = 8.0
     max_offset: float = 2.0
     dim: int = 128
     depth: int = 4
     heads: int = 4
     threads: int = 1
     save_every: int = 500
-    latent: str = "sprite"  # or "frames", "path", "contacts": latent.VIDEO_CHANNELS
+    latent: str = "contacts"  # or "frames", "path", "sprite": latent.VIDEO_CHANNELS
     video_prediction: str = "data"  # or "velocity" (model.Config.video_prediction)
-    number_tokens: bool = False  # the sprite's numbers as tokens too (model.Config)
-    audio_onsets: bool = False  # the sounds' onsets as a row of the audio latent
+    number_tokens: bool = True  # the sprite's numbers as tokens too (model.Config)
+    audio_onsets: bool = True  # the sounds' onsets as a row of the audio latent
     # The path and sprite latents only: the scale of their numbers (paths, track,
     # flashes: `latent.Stats.path_scale`); the residuals' spread in the model's units
     # (the first picture's is 1), smaller so that the sampler settles the numbers,
@@ -91,8 +93,8 @@ class Settings:
     path_scale: float = 12.0
     residual_spread: float = 0.5
     first_weight: float = 1.0
-    residual_weight: float = 1.0
-    path_weight: float = 1.0
+    residual_weight: float = 0.25
+    path_weight: float = 2.0
     # Start from these weights (their shape, vocabulary and statistics) rather than
     # from random ones: a second stage of training.
     init: str = ""
