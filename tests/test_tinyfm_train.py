@@ -83,6 +83,27 @@ def test_rows_with_a_clean_picture_train_the_sound_only(first_stage):
     assert noisy["video"].item() > 0.0 and model.video_out.linear.weight.grad.any()
 
 
+def test_the_onset_rows_loss_can_weigh_apart_from_the_bands(first_stage):
+    model = load_model(first_stage)
+    assert model.cfg.audio_channels == latent.ONSET_ROWS  # the defaults: an onset row
+    dataset, _ = train.render_dataset(TOY, lambda line: None, model.stats)
+
+    def audio_loss(weight: float) -> float:
+        settings = replace(TOY, onset_row_weight=weight)
+        generator = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            parts = train._loss(model, dataset, torch.arange(4), generator,
+                                np.random.default_rng(0), settings)  # fmt: skip
+        return parts["audio"].item()
+
+    one, three = audio_loss(1.0), audio_loss(3.0)  # bands + w * row
+    row = (three - one) / 2
+    bands = one - row
+    assert row > 0 and bands > 0
+    # by default the row is one of 33 rows
+    assert audio_loss(0.0) == pytest.approx((32 * bands + row) / 33, rel=1e-5)
+
+
 def test_a_sprite_model_trains_on_its_three_parts_and_generates(tmp_path):
     out = tmp_path / "sprite.safetensors"
     lines: list[str] = []

@@ -84,6 +84,9 @@ class Settings:
     video_prediction: str = "data"  # or "velocity" (model.Config.video_prediction)
     number_tokens: bool = True  # the sprite's numbers as tokens too (model.Config)
     audio_onsets: bool = True  # the sounds' onsets as a row of the audio latent
+    # With the onset row: its mean error added to the bands' times this, rather than
+    # counted as one row of 33 (0).
+    onset_row_weight: float = 0.0
     # The path and sprite latents only: the scale of their numbers (paths, track,
     # flashes: `latent.Stats.path_scale`); the residuals' spread in the model's units
     # (the first picture's is 1), smaller so that the sampler settles the numbers,
@@ -355,6 +358,9 @@ def _loss(model, dataset, index, generator, rng, settings) -> dict[str, torch.Te
     error_a = (pred_a - (noise_a - x_a)).square()
     weights = onset_weights(x_a[:, : latent.MEL_BANDS], settings.onset_weight)
     parts = {"audio": (error_a * weights).mean()}
+    if settings.onset_row_weight and error_a.shape[1] == latent.ONSET_ROWS:
+        mel, row = (error_a * weights).split([latent.MEL_BANDS, 1], dim=1)
+        parts["audio"] = mel.mean() + settings.onset_row_weight * row.mean()
     if settings.latent not in LAYERED:
         return {"video": _mean(error_v), **parts}
     for name, region in _loss_regions(settings.latent).items():
