@@ -5,21 +5,21 @@ prompts of `bench/tinyfm_eval.py` (same prompts, same seed) into a video
 latent and straight back, with no model in between, and measures the decoded
 clips' camera move with `backends/tinyfm/measure.py`, as the evaluation does:
 
-* **shipped**: the latent the model uses now (`backends/tinyfm/latent.py`):
+* **shipped (16x16 frames)**: the first shipped model's latent (`latent.encode_video`):
   every frame area-averaged to a 16x16 grid, decoded by bicubic upsampling;
-* **camera path** (`latent.encode_video_path`, a model's `latent: path`; not
-  the shipped weights' yet): the first frame on the 16x16 grid, the
+* **camera path** (`latent.encode_video_path`, a model's `latent: path`; never
+  shipped): the first frame on the 16x16 grid, the
   background's path per frame (scale and shift: three numbers a frame), and
   per frame the 16x16 residual between the frame and the first frame moved
   along the path; decoded by moving the upsampled first frame along the path
   and adding the upsampled residual;
 * **camera path, no residual**: the same without the residuals (what the path
   alone carries);
-* **sprite** (`latent.encode_video_sprite`, not trained yet): the first
+* **sprite** (`latent.encode_video_sprite`, the second shipped model's): the first
   frame's background on the grid, the character on a grid of its own box, the
   camera path, the character's track and the flashes as numbers a frame, and
   residuals; **sprite, no residual** without them;
-* **contacts, no residual** (`latent: contacts`): the sprite with a bounce
+* **contacts, no residual** (`latent: contacts`, the shipped model's): the sprite with a bounce
   kept as its floor contacts and apex, the foot's rise drawn between them.
 
 Beside the camera figure, the events each decoded picture shows (flashes,
