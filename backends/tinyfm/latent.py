@@ -279,27 +279,18 @@ def lifted_track(track: torch.Tensor, contacts: torch.Tensor) -> torch.Tensor:
     """(T, 3) track entries with the foot on the floor, lifted by the bounce that
     (T, 2) `contacts` describe: a parabola between each two contacts (the
     renderer's), the contacts' spacing carried on past the first and the last."""
-    pulse = contacts[:, 0]
-    count = len(pulse)
-    peaks = [
-        f
-        for f in range(count)
-        if pulse[f] > _CONTACT_PEAK
-        and (f == 0 or pulse[f] >= pulse[f - 1])
-        and (f == count - 1 or pulse[f] > pulse[f + 1])
-    ]
-    if not peaks:
+    peaks = np.array(_peaks(contacts[:, 0].double().numpy(), _CONTACT_PEAK))
+    if not len(peaks):
         return track
     period = float(np.median(np.diff(peaks))) if len(peaks) > 1 else float(_DEFAULT_PERIOD)
-    phase = torch.empty(count)
-    for f in range(count):
-        later = [p for p in peaks if p > f]
-        if f < peaks[0] or not later:
-            base = peaks[0] if f < peaks[0] else peaks[-1]
-            phase[f] = ((f - base) / period) % 1.0
-        else:
-            before = max(p for p in peaks if p <= f)
-            phase[f] = (f - before) / (later[0] - before)
+    frames = np.arange(len(track))
+    passed = np.searchsorted(peaks, frames, side="right")  # contacts at or before each frame
+    between = (passed > 0) & (passed < len(peaks))
+    before = peaks[np.maximum(passed - 1, 0)]
+    after = peaks[np.minimum(passed, len(peaks) - 1)]
+    outside = ((frames - np.where(passed == 0, peaks[0], peaks[-1])) / period) % 1.0
+    inside = (frames - before) / np.maximum(after - before, 1)
+    phase = torch.as_tensor(np.where(between, inside, outside), dtype=torch.float32)
     apex = contacts[:, 1].mean().clamp(0.0, 1.5)
     lift = apex * 4 * phase * (1 - phase) * track[:, 0].exp()  # frame heights
     out = track.clone()
@@ -575,14 +566,23 @@ def onset_pulses(frames: int, times: list[float]) -> np.ndarray:
 def onset_frames(pulses: np.ndarray) -> list[float]:
     """Where (in frames, fractional) a decoded onset row's pulses put the onsets: the
     centroid of each peak over 0.5 and its neighbours."""
+    padded = np.concatenate([[0.0], pulses, [0.0]])
     out = []
-    for k in range(len(pulses)):
-        left = pulses[k - 1] if k else 0.0
-        right = pulses[k + 1] if k + 1 < len(pulses) else 0.0
-        if pulses[k] > 0.5 and pulses[k] >= left and pulses[k] > right:
-            weights = np.clip([left, pulses[k], right], 0, None)
-            out.append(k + float(weights[2] - weights[0]) / float(weights.sum()))
+    for k in _peaks(pulses, 0.5):
+        weights = np.clip(padded[k : k + 3], 0, None)  # the peak and its neighbours
+        out.append(k + float(weights[2] - weights[0]) / float(weights.sum()))
     return out
+
+
+def _peaks(pulses: np.ndarray, floor: float) -> list[int]:
+    """The frames of a row of pulses whose value is over `floor` (>= 0), at least its
+    left neighbour's and more than its right one's (the first of a flat top)."""
+    padded = np.concatenate([[0.0], pulses, [0.0]])
+    return [
+        k
+        for k in range(len(pulses))
+        if padded[k + 1] > floor and padded[k + 1] >= padded[k] and padded[k + 1] > padded[k + 2]
+    ]
 
 
 def _stepped(log_amplitude: np.ndarray, onsets: list[float]) -> tuple[np.ndarray, np.ndarray]:

@@ -130,7 +130,8 @@ def render_dataset(
     for i, clip in enumerate(data.clips(settings.clips, settings.seed, split="train")):
         videos.append(encode_clip_video(clip, settings.latent, raw).half())
         audios.append(latent.encode_audio(clip.audio, raw).half())
-        onsets.append(latent.onset_pulses(audios[-1].shape[1], data.sound_onsets(clip)))
+        if settings.audio_onsets:
+            onsets.append(latent.onset_pulses(audios[-1].shape[1], data.sound_onsets(clip)))
         refs.append(_reference(clip.reference))
         captions.append(clip.caption)
         if (i + 1) % 500 == 0:
@@ -356,11 +357,12 @@ def _loss(model, dataset, index, generator, rng, settings) -> dict[str, torch.Te
     pred_v, pred_a = model(xt_v, xt_a, t_v, t_a, cond, time_offset=offset)
     error_v = (pred_v - (noise_v - x_v)).square()[~clean]  # a clean picture trains no video
     error_a = (pred_a - (noise_a - x_a)).square()
-    weights = onset_weights(x_a[:, : latent.MEL_BANDS], settings.onset_weight)
-    parts = {"audio": (error_a * weights).mean()}
+    error_a = error_a * onset_weights(x_a[:, : latent.MEL_BANDS], settings.onset_weight)
     if settings.onset_row_weight and error_a.shape[1] == latent.ONSET_ROWS:
-        mel, row = (error_a * weights).split([latent.MEL_BANDS, 1], dim=1)
-        parts["audio"] = mel.mean() + settings.onset_row_weight * row.mean()
+        mel, row = error_a.split([latent.MEL_BANDS, 1], dim=1)
+        parts = {"audio": mel.mean() + settings.onset_row_weight * row.mean()}
+    else:
+        parts = {"audio": error_a.mean()}
     if settings.latent not in LAYERED:
         return {"video": _mean(error_v), **parts}
     for name, region in _loss_regions(settings.latent).items():
