@@ -188,7 +188,7 @@ def _encode_behind(encoder: _Encoder, frames: Iterable[Frame]) -> None:
     either side stops both and is raised here as it was raised (a full disk
     stays an OSError with its errno)."""
     pending: queue.Queue = queue.Queue(maxsize=_QUEUE_FRAMES)
-    stop = threading.Event()
+    stop, finished = threading.Event(), threading.Event()
     failure: list[BaseException] = []
 
     def work() -> None:
@@ -198,6 +198,8 @@ def _encode_behind(encoder: _Encoder, frames: Iterable[Frame]) -> None:
         except BaseException as error:  # handed to the caller's thread
             failure.append(error)
             stop.set()
+        finally:
+            finished.set()
 
     worker = threading.Thread(target=work, name="clip-encoder", daemon=True)
     worker.start()
@@ -211,11 +213,31 @@ def _encode_behind(encoder: _Encoder, frames: Iterable[Frame]) -> None:
         stop.set()  # the frames' maker failed (or Ctrl-C): the encoder need not finish
         raise
     finally:
-        while worker.is_alive() and not _offer(pending, None):
-            pass
+        _wait_for(finished, pending, stop)
         worker.join()
     if failure:
         raise failure[0]
+
+
+def _wait_for(finished: threading.Event, pending: queue.Queue, stop: threading.Event) -> None:
+    """Return once the encoder thread has stopped coding.
+
+    The caller closes the container next, and closing it under an encoder still
+    coding a frame crashes the process (SIGSEGV).  So a Ctrl-C that lands while
+    waiting here stops the encoder early and is raised again once it is done.
+    The wait is on an event of our own: on Python 3.11 a Thread.join() cut short
+    by Ctrl-C can mark a running thread as ended."""
+    interrupted = handed_the_end = False
+    while not finished.is_set():
+        try:
+            handed_the_end = handed_the_end or _offer(pending, None)
+            if handed_the_end:
+                finished.wait()
+        except KeyboardInterrupt:
+            interrupted = True
+            stop.set()
+    if interrupted:
+        raise KeyboardInterrupt
 
 
 def _offer(pending: queue.Queue, item) -> bool:

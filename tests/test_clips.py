@@ -4,7 +4,9 @@ or on the caller's thread, and errors from either side raised as they were."""
 from __future__ import annotations
 
 import errno
+import signal
 import threading
+import time
 from fractions import Fraction
 
 import numpy as np
@@ -79,6 +81,30 @@ def test_an_encoder_error_reaches_the_caller_as_it_was(tmp_path, threads, monkey
         clips.write_clip(tmp_path / "full.mp4", frames(), Fraction(24))
     assert raised.value.errno == errno.ENOSPC
     assert len(made) < 20
+
+
+def test_ctrl_c_while_the_encoder_finishes_waits_for_it(tmp_path, threads, monkeypatch):
+    """A Ctrl-C that lands while the last frames are still being coded is raised
+    only after the encoder thread has stopped: the container closes next, and
+    closing it under a running encoder crashed the process (SIGSEGV)."""
+    threads(2)
+    coding = threading.Event()
+
+    def add(self, frame):  # a slow encoder that touches nothing once stopped
+        coding.set()
+        time.sleep(0.3)
+        coding.clear()
+
+    monkeypatch.setattr(clips._Encoder, "add", add)
+    main = threading.get_ident()
+    ctrl_c = threading.Timer(0.15, signal.pthread_kill, (main, signal.SIGINT))
+    before = threading.active_count()
+    ctrl_c.start()
+    with pytest.raises(KeyboardInterrupt):
+        clips.write_clip(tmp_path / "stopped.mp4", moving_frames(3), Fraction(24))
+    ctrl_c.join()
+    assert not coding.is_set()
+    assert threading.active_count() == before  # the encoder thread is gone
 
 
 def test_a_bad_frame_fails_on_the_encoders_thread_and_is_raised_here(tmp_path, threads):
