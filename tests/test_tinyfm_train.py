@@ -4,7 +4,7 @@ weights, words and statistics; rows with a clean picture train the sound only.""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import numpy as np
 import pytest
@@ -159,3 +159,17 @@ def test_flags_read_yes_and_no_from_the_command_line():
     assert read("yes") is True and read("False") is False and read("1") is True
     with pytest.raises(Exception, match="not yes or no"):
         read("maybe")
+
+
+def test_the_command_line_explains_every_setting_and_refuses_an_unknown_latent(capsys):
+    with pytest.raises(SystemExit) as done:
+        train.main(["--help"])
+    assert done.value.code == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    for setting in fields(train.Settings):
+        flag = f"--{setting.name.replace('_', '-')}"
+        assert f"{setting.metadata['help']} (default: {setting.default!r})" in shown, flag
+    with pytest.raises(SystemExit) as done:
+        train.main(["--latent", "pixels"])
+    assert done.value.code == 2
+    assert "invalid choice: 'pixels'" in capsys.readouterr().err

@@ -34,7 +34,7 @@ import argparse
 import math
 import sys
 import time
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -53,54 +53,72 @@ COLOUR_WORDS = frozenset(data.COLOURS) | frozenset(data.BACKGROUND_COLOURS)
 ONSET_RISE = 0.05
 
 
+def _setting(default, help: str, choices: tuple[str, ...] | None = None):
+    """A training setting: its default, the line `--help` gives for it, and the
+    values it may take where they are few."""
+    return field(default=default, metadata={"help": help, "choices": choices})
+
+
 @dataclass(frozen=True)
 class Settings:
-    seed: int = 0
-    clips: int = 6000
-    steps: int = 5500
-    batch: int = 16
-    lr: float = 1e-3
-    warmup: int = 100
-    weight_decay: float = 0.01
-    ema: float = 0.998
-    drop_all: float = 0.1
-    drop_reference: float = 0.1
-    drop_colours: float = 0.25
-    independent_audio_time: float = 0.25
-    # The share of the batch whose picture is clean (flow time 0) while the sound is
-    # noised: the sound learns to follow a finished picture, as `generate(...,
-    # sound="after")` makes it.  Those rows train the sound only.
-    clean_picture: float = 0.0
-    # How much more the sound's loss weighs where a sound starts (`onset_weights`):
-    # the onsets are what sync is measured on, and a few frames of a clip.
-    onset_weight: float = 8.0
-    max_offset: float = 2.0
-    dim: int = 128
-    depth: int = 4
-    heads: int = 4
-    threads: int = 1
-    save_every: int = 500
-    latent: str = "contacts"  # or "frames", "path", "sprite": latent.VIDEO_CHANNELS
-    video_prediction: str = "data"  # or "velocity" (model.Config.video_prediction)
-    number_tokens: bool = True  # the sprite's numbers as tokens too (model.Config)
-    audio_onsets: bool = True  # the sounds' onsets as a row of the audio latent
-    # With the onset row: its mean error added to the bands' times this, rather than
-    # counted as one row of 33 (0).
-    onset_row_weight: float = 0.0
-    # The path and sprite latents only: the scale of their numbers (paths, track,
-    # flashes: `latent.Stats.path_scale`); the residuals' spread in the model's units
-    # (the first picture's is 1), smaller so that the sampler settles the numbers,
-    # then the picture, then the residuals; and the weights of the three parts in the
-    # video loss, each part averaged over its own values (by count, a path latent's
-    # first frame is 1/48 of it and its path, repeated over the grid, half of it).
-    path_scale: float = 12.0
-    residual_spread: float = 0.5
-    first_weight: float = 1.0
-    residual_weight: float = 0.25
-    path_weight: float = 2.0
-    # Start from these weights (their shape, vocabulary and statistics) rather than
-    # from random ones: a second stage of training.
-    init: str = ""
+    seed: int = _setting(0, "seed of the clips, the first weights and every draw in training")
+    clips: int = _setting(6000, "procedural training clips rendered (data.py, train split)")
+    steps: int = _setting(5500, "optimiser steps")
+    batch: int = _setting(16, "clips per step")
+    lr: float = _setting(1e-3, "peak learning rate (AdamW)")
+    warmup: int = _setting(100, "steps of linear warm-up before the cosine decay")
+    weight_decay: float = _setting(0.01, "AdamW weight decay")
+    ema: float = _setting(0.998, "decay of the weights' moving average, which is what is saved")
+    drop_all: float = _setting(
+        0.1, "share of clips trained without caption or reference (for guidance)"
+    )
+    drop_reference: float = _setting(0.1, "share of clips trained without the reference")
+    drop_colours: float = _setting(
+        0.25, "share of captions that lose their colour words: colour from the reference"
+    )
+    independent_audio_time: float = _setting(
+        0.25, "share of clips whose sound gets a flow time of its own"
+    )
+    # Those rows train the sound only: it learns to follow a finished picture, as
+    # `generate(..., sound="after")` makes it.
+    clean_picture: float = _setting(
+        0.0, "share of clips with a clean picture (flow time 0) and a noised sound"
+    )
+    # The onsets are what sync is measured on, and a few frames of a clip.
+    onset_weight: float = _setting(
+        8.0, "how much more the sound's loss weighs where a sound starts"
+    )
+    max_offset: float = _setting(
+        2.0, "seconds of random clock offset, so clips longer than 2 s come out"
+    )
+    dim: int = _setting(128, "model width")
+    depth: int = _setting(4, "joint blocks")
+    heads: int = _setting(4, "attention heads")
+    threads: int = _setting(1, "CPU threads torch may use")
+    save_every: int = _setting(500, "steps between saves of the weights")
+    latent: str = _setting("contacts", "video latent (latent.py)", tuple(latent.VIDEO_CHANNELS))
+    video_prediction: str = _setting(
+        "data", "what the video branch predicts (model.Config)", ("data", "velocity")
+    )
+    number_tokens: bool = _setting(True, "the sprite's numbers as tokens too (yes/no)")
+    audio_onsets: bool = _setting(True, "the sounds' onsets as a row of the audio latent (yes/no)")
+    onset_row_weight: float = _setting(
+        0.0, "the onset row's mean error added to the bands' this many times (0: one row of 33)"
+    )
+    # The path and sprite latents only.  The residuals are smaller than the first
+    # picture (spread 1) so that the sampler settles the numbers, then the picture,
+    # then the residuals; each part of the video loss is averaged over its own values
+    # (by count a path latent's first frame is 1/48 of it, its path half of it).
+    path_scale: float = _setting(
+        12.0, "scale of the latent's numbers: paths, track, flashes (latent.Stats)"
+    )
+    residual_spread: float = _setting(0.5, "the residuals' spread in the model's units")
+    first_weight: float = _setting(1.0, "weight of the first picture in the video loss")
+    residual_weight: float = _setting(0.25, "weight of the residuals in the video loss")
+    path_weight: float = _setting(2.0, "weight of the numbers in the video loss")
+    init: str = _setting(
+        "", "start from this weights file (its shape, words and statistics): a second stage"
+    )
 
 
 @dataclass
@@ -423,11 +441,18 @@ def _parser(default):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m backends.tinyfm.train", description=__doc__.splitlines()[0]
+        prog="python -m backends.tinyfm.train",
+        description=__doc__.splitlines()[0],
+        epilog="The defaults reproduce the shipped weights (about an hour on one CPU "
+        "thread); docs/tinyfm.md has the runs tried and what each measured.",
     )
-    for field in fields(Settings):
+    for setting in fields(Settings):
         parser.add_argument(
-            f"--{field.name.replace('_', '-')}", type=_parser(field.default), default=None
+            f"--{setting.name.replace('_', '-')}",
+            type=_parser(setting.default),
+            default=None,
+            choices=setting.metadata["choices"],
+            help=f"{setting.metadata['help']} (default: {setting.default!r})",
         )
     parser.add_argument("--out", type=Path, default=WEIGHTS, help="where the weights go")
     parser.add_argument("--log", type=Path, help="also write progress to this file")
