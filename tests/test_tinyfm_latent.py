@@ -285,6 +285,16 @@ def test_the_sprite_latents_numbers_and_still_channels_are_one_value_each(clips)
         assert 0.85 < values.std().item() < 1.15  # unit spread, as noise should be
 
 
+def test_onset_pulses_closer_than_any_two_sounds_are_one_onset():
+    # Two peaks 100 ms apart (a model unsure of the frame) are one onset at their
+    # mean weighed by height; sounds half a second apart, as in the data, stay two.
+    unsure = latent.onset_pulses(80, [0.5, 0.6]) * np.array([1.0] * 22 + [0.7] * 58)
+    (onset,) = latent.onset_frames(unsure)
+    assert onset == pytest.approx((20 * 1.0 + 24 * 0.7) / 1.7)
+    apart = latent.onset_pulses(80, [0.5, 1.0, 1.5])
+    assert latent.onset_frames(apart) == pytest.approx([20, 40, 60])
+
+
 def test_an_onset_row_makes_each_sound_start_on_its_sample():
     # Through the mel latent and its onset row, clicks and tones start where they
     # did; a rise smeared over the frames before (as a model makes it) still starts
