@@ -210,8 +210,8 @@ def test_generated_shots_sound_on_their_visible_events(shipped):
     # always make the tone, nor only one (bench/tinyfm_eval.py measures how often:
     # docs/tinyfm.md), but the tones it makes fall on the flashes it shows: matched
     # within the 250 ms window, most are within a frame and half within half a
-    # frame.  (The shipped weights: 26 pairs, median 26 ms, 21 within a frame;
-    # without the cross-branch attention, 8 pairs, median 106 ms, 2 within a frame.)
+    # frame.  (The shipped weights: 22 pairs, median 8 ms, 21 within a frame;
+    # without the cross-branch attention, 19 pairs, median 101 ms, 8 within a frame.)
     clip = flash_clip()
     offsets = []
     for seed in range(12):

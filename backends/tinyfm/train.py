@@ -1,9 +1,10 @@
 """Train tinyfm from a seed: `python -m backends.tinyfm.train`.
 
 The defaults are the run that made the shipped weights
-(`weights/tinyfm.safetensors`; 58.0 min on one thread of a shared 2-core
-CPU, 3.2 of them rendering): the procedural clips of `data.py` (train
-split), rendered at 64x64, 12 fps and 16 kHz, encoded once into the fixed
+(`weights/tinyfm.safetensors`; 103.7 min on one thread of a 2-core CPU
+shared with a second run; alone, 0.58 s a step on one thread and 0.34 s on
+two, so about 57 min with `--threads 2`): the procedural clips of `data.py`
+(train split), rendered at 64x64, 12 fps and 16 kHz, encoded once into the fixed
 latents of `latent.py` (the `contacts` video latent, the mel latent with its
 onset row), then
 rectified-flow training of the joint model (`model.py`) on both streams
@@ -63,7 +64,7 @@ def _setting(default, help: str, choices: tuple[str, ...] | None = None):
 class Settings:
     seed: int = _setting(0, "seed of the clips, the first weights and every draw in training")
     clips: int = _setting(6000, "procedural training clips rendered (data.py, train split)")
-    steps: int = _setting(5500, "optimiser steps")
+    steps: int = _setting(9500, "optimiser steps")
     batch: int = _setting(16, "clips per step")
     lr: float = _setting(1e-3, "peak learning rate (AdamW)")
     warmup: int = _setting(100, "steps of linear warm-up before the cosine decay")
@@ -103,7 +104,7 @@ class Settings:
     number_tokens: bool = _setting(True, "the sprite's numbers as tokens too (yes/no)")
     audio_onsets: bool = _setting(True, "the sounds' onsets as a row of the audio latent (yes/no)")
     onset_row_weight: float = _setting(
-        0.0, "the onset row's mean error added to the bands' this many times (0: one row of 33)"
+        1.0, "the onset row's mean error added to the bands' this many times (0: one row of 33)"
     )
     # The path and sprite latents only.  The residuals are smaller than the first
     # picture (spread 1) so that the sampler settles the numbers, then the picture,
@@ -443,8 +444,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m backends.tinyfm.train",
         description=__doc__.splitlines()[0],
-        epilog="The defaults reproduce the shipped weights (about an hour on one CPU "
-        "thread); docs/tinyfm.md has the runs tried and what each measured.",
+        epilog="The defaults reproduce the shipped weights: about 57 min with --threads 2 "
+        "on a 2-core CPU, 95 min on one thread; docs/tinyfm.md has the runs tried and what "
+        "each measured.",
     )
     for setting in fields(Settings):
         parser.add_argument(
