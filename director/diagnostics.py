@@ -74,6 +74,7 @@ for _entry in [
     ("E036", "misplaced-transition", _E, "a transition where none can stand"),
     ("E037", "unsupported-format", _E, "a resolution or frame rate the backend cannot make"),
     ("E038", "limit-exceeded", _E, "a film, shot or frame size past a safety limit"),
+    ("E039", "missing-conditioning", _E, "a shot without an input its model needs"),
     # warnings a script editor wants
     ("W101", "free-text-location", _W, "a scene location that is not a declared location"),
     ("W102", "unused-declaration", _W, "a declaration no shot uses"),
