@@ -3,9 +3,10 @@
 A shot is drawn as a small stack of flat layers, like a rostrum camera over
 cut-outs:
 
-- the **plate**: the location's reference image (or the pinned first frame,
-  the previous shot's last frame, the shot's own image reference, the first
-  frame of its reference video), scaled to cover the frame; with no image at
+- the **plate**: the pinned first frame, or the previous shot's last frame for
+  a `continuous` shot (the shot opens on exactly that picture), or else the
+  location's reference image, the shot's own image reference, the first
+  frame of its reference video, scaled to cover the frame; with no image at
   all, a dark backdrop with a faint grid and, fixed to the screen, a card with
   the shot id, size and action text;
 - the **characters**: each character's first reference image as a cut-out
@@ -1071,15 +1072,17 @@ class Animatic:
     @staticmethod
     def _plate_source(request: ShotRequest) -> tuple[Image.Image | None, bool, str | None]:
         """The plate's picture, whether it is pinned (shown exactly at rest), and its kind."""
-        image = load_image(request.plate)
-        if image is not None:
-            return image, False, "plate"
+        # A pinned first frame, then the frame a `continuous` shot continues from: the
+        # shot opens on exactly that picture, whatever the location shows.
         image = load_image(request.keyframe_first)
         if image is not None:
             return image, True, "keyframe"
         image = _array_image(request.previous_frame)
         if image is not None:
             return image, True, "previous frame"
+        image = load_image(request.plate)
+        if image is not None:
+            return image, False, "plate"
         for path in request.reference_images[:1]:
             image = load_image(path)
             if image is not None:
