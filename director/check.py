@@ -39,6 +39,18 @@ DIRECTIONS = {
 }
 TAKES_DEGREES = {"pan", "tilt", "orbit"}
 _CAPITALISED = re.compile(r"\b[A-Z][A-Z0-9_]+\b")
+# Capitals a screenplay writes that are not names: camera and editing directions
+# (CLOSE SHOT, ANGLE ON, THE END) and the small words around them.  Never W107.
+SCREENPLAY_CAPITALS = frozenset({
+    "A", "AN", "AND", "AS", "AT", "BY", "FOR", "FROM", "IN", "INTO", "IS", "IT", "OF", "ON",
+    "OR", "OUT", "THE", "TO", "UP", "WITH", "ANGLE", "ANGLES", "BACK", "BEGIN", "BEGINNING",
+    "CLOSE", "CLOSEUP", "CONT", "CONTD", "CONTINUED", "CONTINUOUS", "CREDITS", "CUT",
+    "CUTS", "DAY", "DISSOLVE", "ECU", "END", "ESTABLISHING", "EXT", "FADE", "FADES",
+    "FLASHBACK", "FREEZE", "FRAME", "INSERT", "INT", "INTERCUT", "LATER", "MCU", "MONTAGE",
+    "MORE", "NIGHT", "OFF", "OMITTED", "POV", "PRELAP", "REVERSE", "SCENE", "SERIES",
+    "SHOT", "SHOTS", "SLOW", "MOTION", "SMASH", "SPLIT", "SCREEN", "SUPER", "TITLE",
+    "TITLES", "VO", "OS", "OC", "WIDE",
+})  # fmt: skip
 
 
 @dataclass
@@ -973,6 +985,8 @@ class _ShotBuilder:
                 if found[0] == "character":
                     self.named.append(word)
                 continue
+            if self._not_a_name(word):
+                continue
             guess = did_you_mean(word, [n for n in self.c.declared if len(n) > 2])
             if guess and len(word) > 2:
                 column = action.span.column + match.start()
@@ -989,6 +1003,17 @@ class _ShotBuilder:
                     f"{word} is written like a name but nothing is declared by that name",
                     help=guess,
                 )
+
+    def _not_a_name(self, word: str) -> bool:
+        """Screenplay capitals (THE END, ANGLE ON), and a declared name's plural or
+        part (DOGS for DOG, BOOGERS for BOOGER_ONE): not a misspelt name."""
+        if word in SCREENPLAY_CAPITALS:
+            return True
+        stem = word.removesuffix("S")
+        return any(
+            stem == name or stem in name.split("_") or word in name.split("_")
+            for name in self.c.declared
+        )
 
     # -- dialogue
     def _dialogue(self, dialogue: ast.Dialogue) -> None:
