@@ -1,91 +1,21 @@
 """Diagnostics: the registry of codes, the record, and its renderers.
 
 A diagnostic is recorded first and rendered later, so the human, JSON and
-GitHub renderers are separate functions over the same records.  Codes are
-stable: tests and docs refer to them by name.
+GitHub renderers are separate functions over the same records.  The codes
+themselves are typed constants in `codes.py`.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from enum import StrEnum
 
 from pydantic import BaseModel
 
+from .codes import REGISTRY, Code, Severity
 from .source import Span, split_lines
 
-
-class Severity(StrEnum):
-    ERROR = "error"
-    WARNING = "warning"
-
-
-@dataclass(frozen=True)
-class Code:
-    code: str
-    name: str
-    severity: Severity
-    summary: str
-
-
-REGISTRY: dict[str, Code] = {}
-
-
-def _register(code: str, name: str, severity: Severity, summary: str) -> None:
-    assert name not in REGISTRY, name
-    REGISTRY[name] = Code(code, name, severity, summary)
-
-
-_E, _W = Severity.ERROR, Severity.WARNING
-for _entry in [
-    # reading the text
-    ("E001", "syntax-error", _E, "the grammar cannot read the line"),
-    ("E002", "tab-indentation", _E, "a tab in indentation; indent with spaces"),
-    ("E003", "bad-indentation", _E, "an indent that matches no outer level or opens no block"),
-    ("E004", "invalid-encoding", _E, "the file is not UTF-8 text"),
-    ("E005", "unknown-shot-size", _E, "a shot size the language does not know"),
-    ("E006", "bad-camera-move", _E, "a camera move with the wrong direction or argument"),
-    # names
-    ("E010", "unknown-name", _E, "a name that is declared nowhere"),
-    ("E011", "unknown-location", _E, "a name used as a location that is not one"),
-    ("E012", "unknown-character", _E, "a character name that is declared nowhere"),
-    ("E013", "unknown-asset", _E, "an asset name that is declared nowhere"),
-    ("E014", "duplicate-declaration", _E, "a name declared twice"),
-    ("E015", "duplicate-shot-id", _E, "two shots with the same id"),
-    ("E016", "duplicate-setting", _E, "a header line given twice"),
-    ("E017", "missing-title", _E, "the top script has no title"),
-    ("E018", "unknown-backend", _E, "a backend name that is not registered"),
-    ("E019", "wrong-kind", _E, "a name or file of the wrong kind for its place"),
-    # files
-    ("E020", "missing-file", _E, "a file the script names does not exist"),
-    ("E021", "unreadable-file", _E, "a file exists but cannot be read as its kind"),
-    ("E022", "path-outside-project", _E, "a path that leaves the project root"),
-    ("E023", "import-cycle", _E, "files that import each other"),
-    ("E024", "unusable-path", _E, "a path with control or look-alike characters, or too long"),
-    # shots, time and references
-    ("E030", "shot-too-long", _E, "a shot longer than its backend can generate"),
-    ("E031", "transition-too-long", _E, "a transition longer than a shot beside it can spare"),
-    ("E032", "cue-outside-asset", _E, "a cue that reads past the end of its audio"),
-    ("E033", "too-many-references", _E, "more reference assets than one shot may take"),
-    ("E034", "continuous-first-shot", _E, "the first shot cannot continue a previous one"),
-    ("E035", "invalid-value", _E, "a number, time or size out of range"),
-    ("E036", "misplaced-transition", _E, "a transition where none can stand"),
-    ("E037", "unsupported-format", _E, "a resolution or frame rate the backend cannot make"),
-    ("E038", "limit-exceeded", _E, "a film, shot or frame size past a safety limit"),
-    # warnings a script editor wants
-    ("W101", "free-text-location", _W, "a scene location that is not a declared location"),
-    ("W102", "unused-declaration", _W, "a declaration no shot uses"),
-    ("W103", "subject-not-in-shot", _W, "a character framed with `on` who never appears"),
-    ("W104", "dialogue-too-long", _W, "more dialogue than the shot can hold"),
-    ("W105", "cue-after-shot", _W, "a cue that starts after its shot ends"),
-    ("W106", "small-reference", _W, "a reference image smaller than half the output"),
-    ("W107", "unknown-capitalised-name", _W, "a capitalised word close to a declared name"),
-    ("W108", "no-shots", _W, "a script with nothing to film"),
-    ("W109", "unsupported-conditioning", _W, "an input the backend cannot take"),
-]:
-    _register(*_entry)
+__all__ = ["REGISTRY", "Code", "Diagnostic", "Diagnostics", "Severity", "make"]
 
 
 class Diagnostic(BaseModel):
@@ -104,7 +34,7 @@ class Diagnostic(BaseModel):
 
 
 def make(
-    name: str,
+    code: Code,
     span: Span,
     message: str,
     *,
@@ -112,11 +42,10 @@ def make(
     help: str | None = None,
     notes: Iterable[str] = (),
 ) -> Diagnostic:
-    entry = REGISTRY[name]
     return Diagnostic(
-        code=entry.code,
-        name=entry.name,
-        severity=entry.severity,
+        code=code.code,
+        name=code.name,
+        severity=code.severity,
         message=message,
         span=span,
         label=label,
@@ -131,8 +60,8 @@ class Diagnostics:
     def __init__(self) -> None:
         self.items: list[Diagnostic] = []
 
-    def add(self, name: str, span: Span, message: str, **extra) -> Diagnostic:
-        diagnostic = make(name, span, message, **extra)
+    def add(self, code: Code, span: Span, message: str, **extra) -> Diagnostic:
+        diagnostic = make(code, span, message, **extra)
         self.items.append(diagnostic)
         return diagnostic
 
