@@ -245,6 +245,10 @@ class _Checker:
         self.locations: dict[str, spec.Location] = {}
         self.assets: dict[str, spec.NamedAsset] = {}
         self.used: set[str] = set()
+        # A capitalised word's "did you mean", once per distinct word: a long
+        # action line repeating one misspelt name would otherwise run difflib
+        # against every declaration for each occurrence.
+        self.name_guesses: dict[str, str | None] = {}
         self.shot_ids: dict[str, Span] = {}  # shot id → where it was first used
         self.film_backend = registry.AUTO
         # `auto` is resolved by asking every backend whether it can run here, which
@@ -973,7 +977,7 @@ class _ShotBuilder:
                 if found[0] == "character":
                     self.named.append(word)
                 continue
-            guess = did_you_mean(word, [n for n in self.c.declared if len(n) > 2])
+            guess = self._guess(word)
             if guess and len(word) > 2:
                 column = action.span.column + match.start()
                 span = Span(
@@ -989,6 +993,12 @@ class _ShotBuilder:
                     f"{word} is written like a name but nothing is declared by that name",
                     help=guess,
                 )
+
+    def _guess(self, word: str) -> str | None:
+        guesses = self.c.name_guesses
+        if word not in guesses:
+            guesses[word] = did_you_mean(word, [n for n in self.c.declared if len(n) > 2])
+        return guesses[word]
 
     # -- dialogue
     def _dialogue(self, dialogue: ast.Dialogue) -> None:
