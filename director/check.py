@@ -39,6 +39,18 @@ DIRECTIONS = {
 }
 TAKES_DEGREES = {"pan", "tilt", "orbit"}
 _CAPITALISED = re.compile(r"\b[A-Z][A-Z0-9_]+\b")
+# Capitals a screenplay writes that are not names: camera and editing directions
+# (CLOSE SHOT, ANGLE ON, THE END) and the small words around them.  Never W107.
+SCREENPLAY_CAPITALS = frozenset({
+    "A", "AN", "AND", "AS", "AT", "BY", "FOR", "FROM", "IN", "INTO", "IS", "IT", "OF", "ON",
+    "OR", "OUT", "THE", "TO", "UP", "WITH", "ANGLE", "ANGLES", "BACK", "BEGIN", "BEGINNING",
+    "CLOSE", "CLOSEUP", "CONT", "CONTD", "CONTINUED", "CONTINUOUS", "CREDITS", "CUT",
+    "CUTS", "DAY", "DISSOLVE", "ECU", "END", "ESTABLISHING", "EXT", "FADE", "FADES",
+    "FLASHBACK", "FREEZE", "FRAME", "INSERT", "INT", "INTERCUT", "LATER", "MCU", "MONTAGE",
+    "MORE", "NIGHT", "OFF", "OMITTED", "POV", "PRELAP", "REVERSE", "SCENE", "SERIES",
+    "SHOT", "SHOTS", "SLOW", "MOTION", "SMASH", "SPLIT", "SCREEN", "SUPER", "TITLE",
+    "TITLES", "VO", "OS", "OC", "WIDE",
+})  # fmt: skip
 
 
 @dataclass
@@ -995,10 +1007,27 @@ class _ShotBuilder:
                 )
 
     def _guess(self, word: str) -> str | None:
+        """The "did you mean" for a capitalised word that is no declared name, or None
+        when it is not taken for a name at all; worked out once per distinct word."""
         guesses = self.c.name_guesses
         if word not in guesses:
-            guesses[word] = did_you_mean(word, [n for n in self.c.declared if len(n) > 2])
+            guesses[word] = (
+                None
+                if self._not_a_name(word)
+                else did_you_mean(word, [n for n in self.c.declared if len(n) > 2])
+            )
         return guesses[word]
+
+    def _not_a_name(self, word: str) -> bool:
+        """Screenplay capitals (THE END, ANGLE ON), and a declared name's plural or
+        part (DOGS for DOG, BOOGERS for BOOGER_ONE): not a misspelt name."""
+        if word in SCREENPLAY_CAPITALS:
+            return True
+        stem = word.removesuffix("S")
+        return any(
+            stem == name or stem in name.split("_") or word in name.split("_")
+            for name in self.c.declared
+        )
 
     # -- dialogue
     def _dialogue(self, dialogue: ast.Dialogue) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from backends import registry
 from backends.diffusers_base import DTYPES, OFFLOADS, ModelError
 
-from . import __version__, models
+from . import __version__, models, outputs
 from .check import CheckResult, Limits, check_file
 from .diagnostics import (
     DEFAULT_PER_FILE,
@@ -509,10 +509,11 @@ def _run_import(args) -> int:
     script = import_fountain(text, title=args.file.stem.replace("_", " ").replace("-", " "))
     if args.output is None:
         sys.stdout.write(script)
-    else:
-        _write_atomically(args.output, script)
+        return EXIT_OK
+    target = outputs.Target(args.output, "the script")
+    if (status := _write_output(target, script, {args.file: "the screenplay"})) == EXIT_OK:
         print(f"wrote {args.output}", file=sys.stderr)
-    return EXIT_OK
+    return status
 
 
 def _add_lsp(commands) -> None:
@@ -598,10 +599,20 @@ def _run_export(args) -> int:
 
     media = shot_media(plan, entry, args.project or folder)
     first = targets[0]
+    media_dir = first.with_name(first.stem + ".media")
+    written = [outputs.Target(path, "the timeline") for path in targets]
+    written.append(outputs.Target(media_dir, "the timeline's media", folder=True))
+    used = [*media.pictures.values(), *media.sounds.values(), *media.cues.values()]
+    inputs = {args.plan: "the plan", **{path: f"{path}, a file the cut uses" for path in used}}
     try:
-        warnings = export_timeline(plan, media, targets, first.with_name(first.stem + ".media"))
+        if (problem := outputs.refusal(written, inputs)) is not None:
+            raise ExportError(problem)
+        warnings = export_timeline(plan, media, targets, media_dir)
     except ExportError as error:
         print(f"director: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:
+        print(f"director: error: cannot write {error.filename}: {error.strerror}", file=sys.stderr)
         return EXIT_USAGE
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -798,8 +809,32 @@ def _run_plan(args) -> int:
     text = planned.plan.to_json()
     if args.output is None:
         sys.stdout.write(text)
-    else:
-        _write_atomically(args.output, text)
+        return EXIT_OK
+    target = outputs.Target(args.output, "the plan")
+    return _write_output(target, text, _inputs(args, checked.film))
+
+
+def _inputs(args, film) -> dict[Path, str]:
+    """The files a plan or compile must not write over: the script, what it names
+    and the prompt template."""
+    inputs = outputs.script_inputs(film, args.file.resolve())
+    if args.template is not None:
+        inputs[args.template] = "the prompt template"
+    return inputs
+
+
+def _write_output(target: outputs.Target, text: str, inputs: dict[Path, str]) -> int:
+    """Write `text` to `target` unless the output rule (outputs.py) forbids it:
+    exit 0 written, 2 refused or not writable, with the reason."""
+    problem = outputs.refusal([target], inputs)
+    if problem is None:
+        try:
+            outputs.write_text(target.path, text)
+        except OSError as error:
+            problem = f"cannot write {target.what} to {target.path}: {error.strerror or error}"
+    if problem is not None:
+        print(f"director: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_OK
 
 
@@ -854,6 +889,8 @@ def _run_compile(args) -> int:
         executor=args.executor,
         address=args.address,
         workers=args.workers,
+        codec=args.codec,
+        inputs=_inputs(args, checked.film),
     )
     if args.dry_run:
         return compiler.dry_run(job)
@@ -878,13 +915,6 @@ def _usage_problem(args) -> int | None:
 def _run_schema(args) -> int:
     sys.stdout.write(json.dumps(plan_schema(), indent=2) + "\n")
     return EXIT_OK
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write via a temporary file and a rename, so no half-written plan is ever seen."""
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
 
 
 def _report(results: list[CheckResult], args) -> None:
