@@ -257,6 +257,10 @@ class _Checker:
         self.locations: dict[str, spec.Location] = {}
         self.assets: dict[str, spec.NamedAsset] = {}
         self.used: set[str] = set()
+        # A capitalised word's "did you mean", once per distinct word: a long
+        # action line repeating one misspelt name would otherwise run difflib
+        # against every declaration for each occurrence.
+        self.name_guesses: dict[str, str | None] = {}
         self.shot_ids: dict[str, Span] = {}  # shot id → where it was first used
         self.film_backend = registry.AUTO
         # `auto` is resolved by asking every backend whether it can run here, which
@@ -985,9 +989,7 @@ class _ShotBuilder:
                 if found[0] == "character":
                     self.named.append(word)
                 continue
-            if self._not_a_name(word):
-                continue
-            guess = did_you_mean(word, [n for n in self.c.declared if len(n) > 2])
+            guess = self._guess(word)
             if guess and len(word) > 2:
                 column = action.span.column + match.start()
                 span = Span(
@@ -1003,6 +1005,18 @@ class _ShotBuilder:
                     f"{word} is written like a name but nothing is declared by that name",
                     help=guess,
                 )
+
+    def _guess(self, word: str) -> str | None:
+        """The "did you mean" for a capitalised word that is no declared name, or None
+        when it is not taken for a name at all; worked out once per distinct word."""
+        guesses = self.c.name_guesses
+        if word not in guesses:
+            guesses[word] = (
+                None
+                if self._not_a_name(word)
+                else did_you_mean(word, [n for n in self.c.declared if len(n) > 2])
+            )
+        return guesses[word]
 
     def _not_a_name(self, word: str) -> bool:
         """Screenplay capitals (THE END, ANGLE ON), and a declared name's plural or
