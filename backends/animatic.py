@@ -121,6 +121,11 @@ SIZE_HEIGHT = {
     "EXTREME CLOSE-UP": 1.8,
 }
 FILLS_FRAME = ("CLOSE-UP", "EXTREME CLOSE-UP")  # on one character, it fills the frame
+# Over the shoulder: the last character named is the near shoulder, this far from the
+# centre (in frame widths) and this tall (in frame heights), its head's top this far
+# above the centre (in frame heights); the others are seen beyond it.
+OTS_SHOULDER = (0.42, 1.8, 0.38)
+SHOULDER = (24, 26, 31)  # the near shoulder: a dark shape
 
 BACKDROP = (20, 22, 27)
 GRID = (38, 42, 51)
@@ -790,6 +795,39 @@ def character_layout(count: int, size: str, width: int, height: int) -> list[tup
     return [(width * ((i + 1) / (count + 1) - 0.5), tall) for i in range(count)]
 
 
+def screen_order(names: Sequence[str]) -> list[int]:
+    """The order, left to right, in which characters stand: the same for any two of them
+    in every shot of the film (by name), so they never swap sides between shots (the
+    180° rule), whatever order a shot names them in."""
+    return sorted(range(len(names)), key=lambda i: (names[i].casefold(), i))
+
+
+def shoulder_side(subject: str, shoulder: str) -> int:
+    """Where an over-the-shoulder shot puts the shoulder: -1 left, 1 right.  It stands on
+    its own side of the pair (`screen_order`), so the reverse shot mirrors the framing."""
+    return -1 if screen_order([shoulder, subject])[0] == 0 else 1
+
+
+def over_the_shoulder_layout(count: int, side: int, width: int, height: int):
+    """Per subject (the characters seen), its resting x and height, spread over the half
+    of the frame away from the shoulder; and the shoulder's x and height."""
+    tall = SIZE_HEIGHT["OVER-THE-SHOULDER"] * height
+    spots = [(-side * width * (0.12 + 0.26 * (i + 1) / (count + 1)), tall) for i in range(count)]
+    return spots, (side * width * OTS_SHOULDER[0], OTS_SHOULDER[1] * height)
+
+
+def shoulder(layer: Layer, height: int) -> Layer:
+    """A character's cut-out as the near shoulder of an over-the-shoulder shot: its
+    shape only, dark and out of focus (the back of a head and a shoulder, close)."""
+    alpha = layer.image.getchannel("A").filter(
+        ImageFilter.GaussianBlur(max(1.0, height * 0.012 * layer.density))
+    )
+    dark = Image.new("RGBA", layer.image.size, (*SHOULDER, 255))
+    dark.putalpha(alpha)
+    mips = [dark.resize(m.size, Image.BILINEAR) for m in layer.mips]
+    return Layer(dark, layer.density, layer.supersample, layer.centre, mips)
+
+
 def _rest_y(card_height: float, height: int) -> float:
     if card_height <= 0.87 * height:
         return 0.42 * height - card_height / 2  # feet on a floor line near the bottom
@@ -1023,7 +1061,20 @@ class Animatic:
             close = (-window[0] * kx, -window[1] * ky, (pw - window[0]) * kx, (ph - window[1]) * ky)
             cast = []
 
-        layout = character_layout(len(cast), size, w, h)
+        # Left to right by name, so two characters keep their sides across shots.
+        cast = [cast[i] for i in screen_order([c.name for c, _ in cast])]
+        near_shoulder: str | None = None
+        if size == "OVER-THE-SHOULDER" and len(cast) >= 2:
+            # The last named turns their back to us; the camera looks past them.
+            named = [c.name for c in request.characters]
+            back = max(cast, key=lambda c: named.index(c[0].name))
+            cast = [c for c in cast if c is not back] + [back]
+            near_shoulder = back[0].name
+            side = shoulder_side(named[0], near_shoulder)
+            seen, spot = over_the_shoulder_layout(len(cast) - 1, side, w, h)
+            layout = [*seen, spot]
+        else:
+            layout = character_layout(len(cast), size, w, h)
         homes = [(x, 0.0) for x, _ in layout]
         names = [c.name for c, _ in cast]
         camera = tuple(request.camera)
@@ -1045,7 +1096,14 @@ class Animatic:
         self.cast: list[Cast] = []
         scales = poses.characters[:, 0, 0] if len(cast) else np.ones(1)
         for (character, figure), (x, tall) in zip(cast, layout, strict=True):
-            layer = self._character_layer(character, figure, tall, scales, len(cast))
+            if character.name == near_shoulder:
+                layer = self._character_layer(character, figure, tall, scales, 1)
+                card_h = layer.image.height / layer.density
+                layer.centre = (x, -OTS_SHOULDER[2] * h + card_h / 2)
+                self.cast.append(Cast(character.name, shoulder(layer, h), None))
+                continue
+            count = len(cast) - (near_shoulder is not None)
+            layer = self._character_layer(character, figure, tall, scales, count)
             layer.centre = (x, _rest_y(layer.image.height / layer.density, h))
             ref = character.refs[0] if figure is not None else None
             self.cast.append(Cast(character.name, layer, ref))
@@ -1056,6 +1114,9 @@ class Animatic:
             if i is not None and i in order:
                 order.remove(i)
                 order.append(i)
+        if near_shoulder is not None:  # the near shoulder is in front of everything
+            order.remove(len(self.cast) - 1)
+            order.append(len(self.cast) - 1)
         self.order = order
 
         self.fade_to: Image.Image | None = None

@@ -66,3 +66,72 @@ def test_a_continuous_shot_opens_on_the_previous_shots_last_frame(project):
     # The location's own picture at rest (a hard cut) is far from it: the pan moved it.
     rest = frames[0]
     assert np.abs(picture_only(rest) - first).mean() > 15
+
+
+# -- over the shoulder, and the 180° rule ------------------------------------------------------
+
+W, H = 320, 180
+
+
+def figure(folder: Path, name: str, colour: tuple[int, int, int]) -> Path:
+    """A figure in `colour` on flat green (keyed out): a head and a body."""
+    picture = Image.new("RGB", (200, 400), (0, 200, 0))
+    draw = ImageDraw.Draw(picture)
+    draw.ellipse((60, 30, 140, 110), fill=colour)
+    draw.rectangle((50, 120, 150, 400), fill=colour)
+    path = folder / f"{name}.png"
+    picture.save(path)
+    return path
+
+
+def shot(tmp_path: Path, size: str, names: list[str]) -> np.ndarray:
+    from backends.base import CharacterRefs, ShotRequest
+    from backends.preview import PreviewBackend
+
+    pictures = {"MARA": (220, 30, 30), "ELI": (30, 60, 220)}
+    x, y = np.meshgrid(np.linspace(0, 1, 640), np.linspace(0, 1, 360))
+    plate = np.stack([120 + 60 * x, 130 + 40 * y, 140 + 0 * x], axis=2).astype(np.uint8)
+    Image.fromarray(plate).save(tmp_path / "room.png")
+    characters = tuple(CharacterRefs(n, (figure(tmp_path, n.lower(), pictures[n]),)) for n in names)
+    request = ShotRequest(
+        shot_id="1", size=size, prompt="1", negative="", seed=1, width=W, height=H,
+        fps=24.0, frames=1, plate=tmp_path / "room.png", characters=characters,
+    )  # fmt: skip
+    return next(iter(PreviewBackend(burn_in=False).generate(request).frames))
+
+
+def where(frame: np.ndarray, colour: str) -> tuple[float, float]:
+    """(share of the frame, mean x as a share of the width) of a colour's pixels."""
+    r, g, b = (frame[:, :, i].astype(int) for i in range(3))
+    mask = {
+        "red": (r > 150) & (g < 90) & (b < 90),
+        "blue": (b > 150) & (r < 90) & (g < 120),
+        "dark": (r < 45) & (g < 45) & (b < 50),
+    }[colour]
+    ys, xs = np.nonzero(mask)
+    return mask.mean(), (xs.mean() / W if xs.size else float("nan"))
+
+
+def test_over_the_shoulder_frames_past_a_dark_near_shoulder(tmp_path):
+    frame = shot(tmp_path, "OVER-THE-SHOULDER", ["MARA", "ELI"])
+    red, red_x = where(frame, "red")
+    dark, dark_x = where(frame, "dark")
+    assert where(frame, "blue")[0] == 0  # ELI has their back to us: a shape, no face
+    assert dark > 0.05 and red > 0.03  # a large near shoulder, MARA seen beyond it
+    assert dark_x < 0.3 and red_x > 0.55  # on opposite sides
+    # The shoulder is cut by the frame's edge and the bottom: it is close to the camera.
+    ys, xs = np.nonzero((frame.astype(int) < 45).all(axis=2))
+    assert xs.min() == 0 and ys.max() == H - 1
+
+
+def test_an_over_the_shoulder_pair_keeps_screen_direction(tmp_path):
+    """Shot and reverse shot: MARA stays right and ELI left, whoever faces the camera."""
+    on_mara = shot(tmp_path, "OVER-THE-SHOULDER", ["MARA", "ELI"])
+    on_eli = shot(tmp_path, "OVER-THE-SHOULDER", ["ELI", "MARA"])
+    assert where(on_mara, "red")[1] > 0.55 and where(on_mara, "dark")[1] < 0.45
+    assert where(on_eli, "blue")[1] < 0.45 and where(on_eli, "dark")[1] > 0.55
+    assert where(on_eli, "red")[0] == 0
+    # A two-shot naming them in either order keeps the same sides.
+    for names in (["MARA", "ELI"], ["ELI", "MARA"]):
+        frame = shot(tmp_path, "TWO-SHOT", names)
+        assert where(frame, "blue")[1] < 0.5 < where(frame, "red")[1]
