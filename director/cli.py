@@ -798,7 +798,7 @@ def _run_plan(args) -> int:
             scoring=_scoring(args),
         )
     except PromptTemplateError as error:
-        print(f"director: error: {error}", file=sys.stderr)
+        print(f"director: error: {visible(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     checked.diagnostics.extend(planned.diagnostics)
     if planned.plan is not None:
@@ -861,7 +861,7 @@ def _run_compile(args) -> int:
             scoring=_scoring(args),
         )
     except PromptTemplateError as error:
-        print(f"director: error: {error}", file=sys.stderr)
+        print(f"director: error: {visible(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     checked.diagnostics.extend(planned.diagnostics)
     if planned.plan is not None:
