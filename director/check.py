@@ -21,6 +21,7 @@ from . import codes, spec
 from . import syntax as ast
 from .diagnostics import Diagnostic, Diagnostics, did_you_mean
 from .gcpause import paused_gc
+from .habits import check_habits
 from .media import UnreadableMedia, kind_of, probe
 from .parse import parse_source
 from .source import PathEscape, SourceFile, Span, UnusablePath, display_name, resolve_path
@@ -824,6 +825,8 @@ class _ShotBuilder:
     def build(self) -> dict:
         for element in self.item.items:
             self._element(element)
+        audio = {name for name, a in self.c.assets.items() if a.file.kind == "audio"}
+        check_habits(self.item.items, set(self.c.characters), audio, self.c.diagnostics.add)
         self._time_dialogue()
         return {
             "fields": self.fields,
