@@ -13,7 +13,15 @@ from backends.diffusers_base import DTYPES, OFFLOADS, ModelError
 
 from . import __version__, models, outputs
 from .check import CheckResult, Limits, check_file
-from .diagnostics import Severity, did_you_mean, render_github, render_human, render_json
+from .diagnostics import (
+    DEFAULT_PER_FILE,
+    Severity,
+    did_you_mean,
+    render_github,
+    render_human,
+    render_json,
+    visible,
+)
 from .plan import Consistency, plan_film, plan_schema
 from .prompts import PromptTemplateError
 
@@ -709,6 +717,14 @@ def _add_diagnostic_options(command) -> None:
     )
     command.add_argument("--strict", action="store_true", help="treat warnings as errors")
     command.add_argument(
+        "--max-diagnostics",
+        type=_count,
+        default=DEFAULT_PER_FILE,
+        metavar="N",
+        help=f"show at most N diagnostics per file, errors first, and count the rest "
+        f"(default {DEFAULT_PER_FILE}; 0 shows all; --format json always lists all)",
+    )
+    command.add_argument(
         "--allow-outside",
         action="store_true",
         help="let scripts name files outside the project folder",
@@ -764,7 +780,7 @@ def _run_check(args) -> int:
         for path, result in zip(args.files, results, strict=True):
             warnings = sum(d.severity is Severity.WARNING for d in result.diagnostics)
             noun = "warning" if warnings == 1 else "warnings"
-            print(f"{path}: ok" + (f" ({warnings} {noun})" if warnings else ""))
+            print(f"{visible(str(path))}: ok" + (f" ({warnings} {noun})" if warnings else ""))
     return EXIT_ERRORS if failed else EXIT_OK
 
 
@@ -786,7 +802,7 @@ def _run_plan(args) -> int:
             scoring=_scoring(args),
         )
     except PromptTemplateError as error:
-        print(f"director: error: {error}", file=sys.stderr)
+        print(f"director: error: {visible(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     checked.diagnostics.extend(planned.diagnostics)
     if planned.plan is not None:
@@ -849,7 +865,7 @@ def _run_compile(args) -> int:
             scoring=_scoring(args),
         )
     except PromptTemplateError as error:
-        print(f"director: error: {error}", file=sys.stderr)
+        print(f"director: error: {visible(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     checked.diagnostics.extend(planned.diagnostics)
     if planned.plan is not None:
@@ -912,10 +928,11 @@ def _report(results: list[CheckResult], args) -> None:
     if args.format == "json":
         sys.stdout.write(render_json(diagnostics))
     elif args.format == "github":
-        sys.stdout.write(render_github(diagnostics))
+        sys.stdout.write(render_github(diagnostics, per_file=args.max_diagnostics))
     elif diagnostics:
         sources = {name: text for result in results for name, text in result.sources.items()}
-        sys.stderr.write(render_human(diagnostics, sources, colour=_colour(args.color)))
+        colour = _colour(args.color)
+        sys.stderr.write(render_human(diagnostics, sources, colour, per_file=args.max_diagnostics))
         sys.stderr.write(_summary(diagnostics))
 
 
