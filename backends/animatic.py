@@ -125,6 +125,12 @@ FILLS_FRAME = ("CLOSE-UP", "EXTREME CLOSE-UP")  # on one character, it fills the
 # centre (in frame widths) and this tall (in frame heights), its head's top this far
 # above the centre (in frame heights); the others are seen beyond it.
 OTS_SHOULDER = (0.42, 1.8, 0.38)
+# Close-ups frame the face: its share of the frame's height, and where the chin sits
+# (a share of the frame's height from the top): the mouth stays above the subtitles.
+CLOSE_UP = (0.5, 0.66)
+EXTREME_CLOSE_UP = (0.8, 0.76)
+PORTRAIT_FACE = (0.12, 0.62)  # an opaque picture's face: top and chin, shares of its height
+SUBTITLE_MARGIN = (0.1, 0.025)  # below the subtitles, shares of the height: wider, close
 SHOULDER = (24, 26, 31)  # the near shoulder: a dark shape
 
 BACKDROP = (20, 22, 27)
@@ -698,30 +704,62 @@ def close_up_window(
 ) -> tuple[float, float, float, float]:
     """The part of a figure's picture a close-up shows, in the picture's pixels.
 
-    A cut-out figure is framed on its head (head and shoulders; the eyes for
-    an extreme close-up); an opaque picture is cropped to its upper part.
+    Framed on the face (`face_box`): in a CLOSE-UP the face fills CLOSE_UP[0] of
+    the frame's height with the chin at CLOSE_UP[1] of it; an EXTREME CLOSE-UP
+    is tighter (EXTREME_CLOSE_UP), the forehead cut, the chin still in.  The mouth
+    stays above the lower band where subtitles go.  The window may reach past the
+    picture; the location shows there.
     """
-    aspect = width / height
+    top, chin, cx = face_box(figure)
+    share, chin_at = EXTREME_CLOSE_UP if extreme else CLOSE_UP
+    win_h = max(8.0, (chin - top) / share)
+    win_w = win_h * width / height
+    y0 = chin - chin_at * win_h
+    return (cx - win_w / 2, y0, cx + win_w / 2, y0 + win_h)
+
+
+def face_box(figure: Figure) -> tuple[float, float, float]:
+    """Where a figure's face is, in its picture's pixels: (top, chin, centre x).
+
+    A cut-out's head is read from its shape: from the top of the figure down to
+    where the outline, having narrowed at the neck, widens into the shoulders
+    (or, with no such place, a usual share of the figure).  An opaque picture
+    is taken as a portrait: the face in its upper middle.
+    """
     iw, ih = figure.picture.size
     box = None
     if figure.keyed:
-        solid = figure.cut.getchannel("A").point(lambda v: 255 if v > 128 else 0)
-        box = solid.getbbox()
-    if box is not None:
-        x0, y0, x1, y1 = box
-        tall = y1 - y0
-        whole = y1 < ih - 2  # the feet are in the picture: a full figure
-        share = (0.17 if extreme else 0.34) if whole else (0.45 if extreme else 0.9)
-        win_h = max(8.0, tall * share)
-        head = solid.crop((x0, y0, x1, y0 + max(1, round(tall * (0.12 if whole else 0.3)))))
-        cols = np.asarray(head, dtype=np.float64).sum(axis=0)
-        cx = x0 + (float((cols * np.arange(cols.size)).sum() / cols.sum()) if cols.sum() else 0)
-        top = y0 - win_h * (0.04 if extreme else 0.08)
-    else:
-        win_h = min(ih, iw / aspect) * (0.55 if extreme else 1.0)
-        cx, top = iw / 2, (ih - win_h) * 0.15
-    win_w = win_h * aspect
-    return (cx - win_w / 2, top, cx + win_w / 2, top + win_h)
+        solid = np.asarray(figure.cut.getchannel("A")) > 128
+        rows = np.nonzero(solid.any(axis=1))[0]
+        box = (rows[0], rows[-1]) if rows.size else None
+    if box is None:
+        return ih * PORTRAIT_FACE[0], ih * PORTRAIT_FACE[1], iw / 2
+    y0, y1 = int(box[0]), int(box[1])
+    tall = y1 - y0 + 1
+    widths = solid[y0 : y1 + 1].sum(axis=1).astype(np.float64)
+    chin = _neck(widths)
+    if chin is None:  # no neck: a usual head, for a whole figure or a bust
+        whole = y1 < ih - 2
+        chin = round(tall * (0.12 if whole else 0.45))
+    head = solid[y0 : y0 + max(1, chin)]
+    cols = head.sum(axis=0).astype(np.float64)
+    cx = float((cols * np.arange(cols.size)).sum() / cols.sum()) if cols.sum() else iw / 2
+    return float(y0), float(y0 + chin), cx
+
+
+def _neck(widths: np.ndarray) -> int | None:
+    """The row (from the figure's top) where the head ends: after the outline has been
+    at least a quarter as wide as its widest head row and narrowed, the first row at
+    which it widens past the head's width (the shoulders)."""
+    widest = 0.0
+    narrowed = False
+    for y, w in enumerate(widths[: max(1, int(len(widths) * 0.7))]):
+        if not narrowed:
+            widest = max(widest, w)
+            narrowed = widest > 0 and w < 0.9 * widest and y > 2
+        elif w > 1.15 * widest:
+            return y
+    return None
 
 
 def _fit_within(image: Image.Image, side: int) -> Image.Image:
@@ -915,10 +953,11 @@ class Subtitles:
     """Dialogue in the lower third while it is spoken: the speaker's name, then the words.
 
     `lines` are dicts or objects with `speaker`, `text`, `start` and
-    `frames` (shot frames), like the voice node's lines.
+    `frames` (shot frames), like the voice node's lines.  Over a close-up they
+    sit lower, at the frame's foot, clear of the mouth (see `close_up_window`).
     """
 
-    def __init__(self, lines: Sequence, width: int, height: int):
+    def __init__(self, lines: Sequence, width: int, height: int, close: bool = False):
         self.cues: list[tuple[int, int, Image.Image, tuple[int, int]]] = []
         self.font_size = max(8, round(height / 24))
         font = _font(self.font_size)
@@ -949,7 +988,8 @@ class Subtitles:
                     x += font.getlength(label)
                     row = row[len(label) :]
                 font.draw(draw, (x, y), row, fill=(255, 255, 255, 255))
-            at = ((width - patch.width) // 2, height - patch.height - round(height * 0.1))
+            margin = round(height * SUBTITLE_MARGIN[1 if close else 0])
+            at = ((width - patch.width) // 2, height - patch.height - margin)
             self.cues.append((start, end, patch, at))
 
     def __bool__(self) -> bool:
@@ -1128,7 +1168,7 @@ class Animatic:
         self.burn = BurnIn(request.shot_id, w, h, request.fps) if burn_in else None
         # Requests carry no dialogue yet; one with a `dialogue` field gets subtitles.
         spoken = (getattr(request, "dialogue", None) or ()) if subtitles else ()
-        self.subtitles = Subtitles(spoken, w, h)
+        self.subtitles = Subtitles(spoken, w, h, close=self.plate_is_character)
 
     @staticmethod
     def _plate_source(request: ShotRequest) -> tuple[Image.Image | None, bool, str | None]:

@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 
 from . import assemble, budget, outputs, ray_executor, report
-from .cache import Cache, Entry
+from .cache import Cache, CacheError, Entry
 from .clips import DELIVERY
 from .operations import RunContext
 from .plan import Plan
@@ -104,6 +104,9 @@ def compile_film(job: Job) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
+    except CacheError as error:
+        print(f"director: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     except outputs.OutputError as error:
         print(
             f"director: error: {error}.\n"
@@ -227,7 +230,11 @@ def dry_run(job: Job) -> int:
     if (problem := refusal(job)) is not None:
         print(f"director: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    cache = Cache(job.cache)
+    try:
+        cache = Cache(job.cache)
+    except CacheError as error:
+        print(f"director: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     reasons = explain(job.plan, cache, _previous_plan(job))
     if not reasons:
         print("nothing to do: every node is in the cache")

@@ -4,10 +4,12 @@ Compiled end to end with the preview backend, decoded, and read on pixels."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 from PIL import Image, ImageDraw
 
 from director.cli import main
@@ -135,3 +137,69 @@ def test_an_over_the_shoulder_pair_keeps_screen_direction(tmp_path):
     for names in (["MARA", "ELI"], ["ELI", "MARA"]):
         frame = shot(tmp_path, "TWO-SHOT", names)
         assert where(frame, "blue")[1] < 0.5 < where(frame, "red")[1]
+
+
+# -- close-ups: the chin in frame, the mouth clear of the subtitles ----------------------------
+
+MOUTH, CHIN = (250, 0, 250), (0, 250, 250)
+LONG_LINE = "Another night, old friend, and the sea is loud again tonight, the whole long night."
+
+
+def faces(folder: Path) -> dict[str, Path]:
+    """Three kinds of character picture, each with a magenta mouth and a cyan chin:
+    a whole figure and a head-and-shoulders bust on flat green (keyed), and an opaque
+    portrait photograph on a busy background."""
+    whole = Image.new("RGB", (200, 600), (0, 200, 0))
+    draw = ImageDraw.Draw(whole)
+    draw.ellipse((60, 20, 140, 120), fill=(230, 180, 150))
+    draw.rectangle((85, 95, 115, 102), fill=MOUTH)
+    draw.rectangle((80, 112, 120, 119), fill=CHIN)
+    draw.rectangle((40, 125, 160, 600), fill=(60, 60, 160))
+    bust = Image.new("RGB", (400, 500), (0, 200, 0))
+    draw = ImageDraw.Draw(bust)
+    draw.ellipse((120, 40, 280, 250), fill=(230, 180, 150))
+    draw.rectangle((170, 195, 230, 210), fill=MOUTH)
+    draw.rectangle((160, 235, 240, 248), fill=CHIN)
+    draw.rectangle((60, 260, 340, 500), fill=(60, 60, 160))
+    noise = np.random.default_rng(0).integers(0, 80, (800, 600, 3), dtype=np.uint8)
+    photo = Image.fromarray(noise)
+    draw = ImageDraw.Draw(photo)
+    draw.ellipse((180, 130, 420, 480), fill=(230, 180, 150))
+    draw.rectangle((250, 400, 350, 420), fill=MOUTH)
+    draw.rectangle((240, 460, 360, 478), fill=CHIN)
+    draw.rectangle((100, 480, 500, 800), fill=(60, 60, 160))
+    paths = {}
+    for name, picture in (("whole", whole), ("bust", bust), ("photo", photo)):
+        paths[name] = folder / f"{name}.png"
+        picture.save(paths[name])
+    return paths
+
+
+def rows_of(frame: np.ndarray, colour: tuple[int, int, int]) -> tuple[int, int] | None:
+    near = np.abs(frame.astype(int) - np.array(colour)).max(axis=2) < 40
+    ys = np.nonzero(near.any(axis=1))[0]
+    return (int(ys.min()), int(ys.max())) if ys.size else None
+
+
+@pytest.mark.parametrize("size", ["CLOSE-UP", "EXTREME CLOSE-UP"])
+@pytest.mark.parametrize("kind", ["whole", "bust", "photo"])
+def test_a_close_up_keeps_the_chin_and_the_subtitles_clear_of_the_mouth(tmp_path, kind, size):
+    from backends.base import CharacterRefs, ShotRequest
+    from backends.preview import PreviewBackend
+
+    picture = faces(tmp_path)[kind]
+    said = {"speaker": "MARA", "text": LONG_LINE, "start": 0, "frames": 1}
+    request = ShotRequest(
+        shot_id="1", size=size, prompt="1", negative="", seed=1, width=W, height=H,
+        fps=24.0, frames=1, characters=(CharacterRefs("MARA", (picture,)),),
+    )  # fmt: skip
+    quiet = next(iter(PreviewBackend(burn_in=False).generate(request).frames))
+    spoken = replace(request, dialogue=(said,))
+    frame = next(iter(PreviewBackend(burn_in=False).generate(spoken).frames))
+    chin, mouth = rows_of(quiet, CHIN), rows_of(frame, MOUTH)
+    assert chin is not None and chin[1] < H - 1  # the whole chin, above the frame's foot
+    assert mouth is not None and rows_of(quiet, MOUTH) == mouth  # not covered
+    subtitles = np.nonzero((frame != quiet).any(axis=2).any(axis=1))[0]
+    assert subtitles.min() > mouth[1]  # the subtitles start below the mouth
+    # A close-up is on the face: it is a large part of the frame.
+    assert chin[0] > H * 0.5
