@@ -39,6 +39,18 @@ DIRECTIONS = {
 }
 TAKES_DEGREES = {"pan", "tilt", "orbit"}
 _CAPITALISED = re.compile(r"\b[A-Z][A-Z0-9_]+\b")
+# Capitals a screenplay writes that are not names: camera and editing directions
+# (CLOSE SHOT, ANGLE ON, THE END) and the small words around them.  Never W107.
+SCREENPLAY_CAPITALS = frozenset({
+    "A", "AN", "AND", "AS", "AT", "BY", "FOR", "FROM", "IN", "INTO", "IS", "IT", "OF", "ON",
+    "OR", "OUT", "THE", "TO", "UP", "WITH", "ANGLE", "ANGLES", "BACK", "BEGIN", "BEGINNING",
+    "CLOSE", "CLOSEUP", "CONT", "CONTD", "CONTINUED", "CONTINUOUS", "CREDITS", "CUT",
+    "CUTS", "DAY", "DISSOLVE", "ECU", "END", "ESTABLISHING", "EXT", "FADE", "FADES",
+    "FLASHBACK", "FREEZE", "FRAME", "INSERT", "INT", "INTERCUT", "LATER", "MCU", "MONTAGE",
+    "MORE", "NIGHT", "OFF", "OMITTED", "POV", "PRELAP", "REVERSE", "SCENE", "SERIES",
+    "SHOT", "SHOTS", "SLOW", "MOTION", "SMASH", "SPLIT", "SCREEN", "SUPER", "TITLE",
+    "TITLES", "VO", "OS", "OC", "WIDE",
+})  # fmt: skip
 
 
 @dataclass
@@ -245,6 +257,10 @@ class _Checker:
         self.locations: dict[str, spec.Location] = {}
         self.assets: dict[str, spec.NamedAsset] = {}
         self.used: set[str] = set()
+        # A capitalised word's "did you mean", once per distinct word: a long
+        # action line repeating one misspelt name would otherwise run difflib
+        # against every declaration for each occurrence.
+        self.name_guesses: dict[str, str | None] = {}
         self.shot_ids: dict[str, Span] = {}  # shot id → where it was first used
         self.film_backend = registry.AUTO
         # `auto` is resolved by asking every backend whether it can run here, which
@@ -973,7 +989,7 @@ class _ShotBuilder:
                 if found[0] == "character":
                     self.named.append(word)
                 continue
-            guess = did_you_mean(word, [n for n in self.c.declared if len(n) > 2])
+            guess = self._guess(word)
             if guess and len(word) > 2:
                 column = action.span.column + match.start()
                 span = Span(
@@ -989,6 +1005,29 @@ class _ShotBuilder:
                     f"{word} is written like a name but nothing is declared by that name",
                     help=guess,
                 )
+
+    def _guess(self, word: str) -> str | None:
+        """The "did you mean" for a capitalised word that is no declared name, or None
+        when it is not taken for a name at all; worked out once per distinct word."""
+        guesses = self.c.name_guesses
+        if word not in guesses:
+            guesses[word] = (
+                None
+                if self._not_a_name(word)
+                else did_you_mean(word, [n for n in self.c.declared if len(n) > 2])
+            )
+        return guesses[word]
+
+    def _not_a_name(self, word: str) -> bool:
+        """Screenplay capitals (THE END, ANGLE ON), and a declared name's plural or
+        part (DOGS for DOG, BOOGERS for BOOGER_ONE): not a misspelt name."""
+        if word in SCREENPLAY_CAPITALS:
+            return True
+        stem = word.removesuffix("S")
+        return any(
+            stem == name or stem in name.split("_") or word in name.split("_")
+            for name in self.c.declared
+        )
 
     # -- dialogue
     def _dialogue(self, dialogue: ast.Dialogue) -> None:

@@ -23,6 +23,7 @@ from backends.base import Backend, Capabilities
 from . import codes, consistency, spec
 from .diagnostics import Diagnostic, Diagnostics
 from .gcpause import paused_gc
+<<<<<<< HEAD
 from .plan_nodes import (
     Assemble,
     AssembleParams,
@@ -68,6 +69,9 @@ from .plan_nodes import (
 )
 from .plan_nodes import Consistency as ConsistencyNode
 from .prompts import builtin_template, render_prompt
+=======
+from .prompts import builtin_template, read_template, render_prompt
+>>>>>>> main
 from .source import Span
 
 SCHEMA_VERSION = 1
@@ -184,7 +188,7 @@ def plan_film(
     `codec` is the delivery codec the cut is encoded in; `backend_options` maps a
     backend's name to the constructor options that change what it makes; `scoring`
     says how takes are measured and chosen."""
-    source = template.read_text(encoding="utf-8") if template else None
+    source = read_template(template) if template else None
     scoring = scoring or Consistency()
     planner = _Planner(film, backend, source, codec, backend_options or {}, scoring)
     with paused_gc():
