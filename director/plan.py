@@ -23,7 +23,6 @@ from backends.base import Backend, Capabilities
 from . import codes, consistency, spec
 from .diagnostics import Diagnostic, Diagnostics
 from .gcpause import paused_gc
-<<<<<<< HEAD
 from .plan_nodes import (
     Assemble,
     AssembleParams,
@@ -68,10 +67,7 @@ from .plan_nodes import (
     take_node,
 )
 from .plan_nodes import Consistency as ConsistencyNode
-from .prompts import builtin_template, render_prompt
-=======
 from .prompts import builtin_template, read_template, render_prompt
->>>>>>> main
 from .source import Span
 
 SCHEMA_VERSION = 1
