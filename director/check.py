@@ -22,7 +22,7 @@ from . import syntax as ast
 from .diagnostics import Diagnostic, Diagnostics, did_you_mean
 from .gcpause import paused_gc
 from .habits import check_habits
-from .media import UnreadableMedia, kind_of, probe
+from .media import ImageTooLarge, UnreadableMedia, kind_of, probe
 from .parse import parse_source
 from .source import PathEscape, SourceFile, Span, UnusablePath, display_name, resolve_path
 
@@ -488,6 +488,14 @@ class _Checker:
             return None
         try:
             info = probe(path, actual)
+        except ImageTooLarge as error:
+            self.diagnostics.add(
+                codes.LIMIT_EXCEEDED,
+                word.span,
+                f"{word.text!r} is too large to read: {error}",
+                help="scale it down; a reference needs no more than a few megapixels",
+            )
+            return None
         except (UnreadableMedia, OSError) as error:
             self.diagnostics.add(
                 codes.UNREADABLE_FILE,

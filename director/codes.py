@@ -100,7 +100,7 @@ UNSUPPORTED_FORMAT: Final = Code(
     "E037", "unsupported-format", _E, "a resolution or frame rate the backend cannot make"
 )
 LIMIT_EXCEEDED: Final = Code(
-    "E038", "limit-exceeded", _E, "a film, shot or frame size past a safety limit"
+    "E038", "limit-exceeded", _E, "a film, shot, frame or image size past a safety limit"
 )
 
 # warnings a script editor wants
