@@ -283,6 +283,7 @@ class _Checker:
         scenes, shots, fade_out = self._body(tree, settings)
         self._check_limits(shots, settings)
         self._check_transitions(shots, fade_out)
+        self._check_cues_end(shots)
         self._warn_unused()
         if not shots and settings.get("title"):
             self.diagnostics.add(
@@ -770,6 +771,32 @@ class _Checker:
                     "the transitions on both its sides",
                     help="shorten one of the transitions or lengthen the shot",
                 )
+
+    def _check_cues_end(self, shots: list[spec.Shot]) -> None:
+        """A cue that would play past the film's last frame is cut there: say so."""
+        position, starts = 0, []
+        for index, shot in enumerate(shots):  # placed as plan.build_timeline places them
+            if shot.transition_in.kind in ("dissolve", "wipe") and index:
+                position -= shot.transition_in.frames
+            starts.append(position)
+            position += shot.frames
+        for shot, start in zip(shots, starts, strict=True):
+            for cue in shot.cues:
+                over = start + cue.start + cue.frames - position
+                if over > 0:
+                    self._cue_past_end(shot, cue, over)
+
+    def _cue_past_end(self, shot: spec.Shot, cue: spec.Cue, over: int) -> None:
+        plays = cue.frames - over
+        self.diagnostics.add(
+            codes.CUE_PAST_FILM_END,
+            cue.span,
+            f"the {cue.kind} cue {cue.asset} runs {float(over / self.fps):.2f}s past the end "
+            f"of the film and is cut there",
+            help=f"end it with the film: for {float(plays / self.fps):.2f}s"
+            if plays > 0
+            else "move it to a shot the film has time for",
+        )
 
     def _too_long(self, transition: spec.Transition, shot: spec.Shot) -> None:
         self.diagnostics.add(
