@@ -47,6 +47,7 @@ for _entry in [
     ("E004", "invalid-encoding", _E, "the file is not UTF-8 text"),
     ("E005", "unknown-shot-size", _E, "a shot size the language does not know"),
     ("E006", "bad-camera-move", _E, "a camera move with the wrong direction or argument"),
+    ("E007", "control-character", _E, "a control character (NUL, ESC, …) in a script"),
     # names
     ("E010", "unknown-name", _E, "a name that is declared nowhere"),
     ("E011", "unknown-location", _E, "a name used as a location that is not one"),
@@ -73,7 +74,7 @@ for _entry in [
     ("E035", "invalid-value", _E, "a number, time or size out of range"),
     ("E036", "misplaced-transition", _E, "a transition where none can stand"),
     ("E037", "unsupported-format", _E, "a resolution or frame rate the backend cannot make"),
-    ("E038", "limit-exceeded", _E, "a film, shot or frame size past a safety limit"),
+    ("E038", "limit-exceeded", _E, "a film, shot, frame size, file or line past a safety limit"),
     # warnings a script editor wants
     ("W101", "free-text-location", _W, "a scene location that is not a declared location"),
     ("W102", "unused-declaration", _W, "a declaration no shot uses"),
