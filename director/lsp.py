@@ -34,7 +34,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.uris import from_fs_path, to_fs_path
 
-from . import __version__
+from . import __version__, codes
 from . import syntax as ast
 from .check import check_file
 from .diagnostics import Diagnostic, Severity
@@ -278,7 +278,7 @@ def _tolerant_parse(ls: LanguageServer, path: Path) -> ast.ScriptFile | None:
     lines = source.text.split("\n")
     for _ in range(50):
         tree, problems = parse_source(source, max_shots=LIMITS.max_shots)
-        if tree is not None or not problems or problems[0].name == "limit-exceeded":
+        if tree is not None or not problems or problems[0].code == codes.LIMIT_EXCEEDED.code:
             return tree
         line = problems[0].span.line - 1
         if not 0 <= line < len(lines) or not lines[line].strip():

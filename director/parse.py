@@ -20,6 +20,7 @@ from lark.exceptions import (
 )
 from lark.indenter import DedentError, Indenter
 
+from . import codes
 from . import syntax as ast
 from .diagnostics import Diagnostic, did_you_mean, make
 from .gcpause import paused_gc
@@ -439,7 +440,7 @@ def _number_too_long(source: SourceFile, token: Token) -> Diagnostic:
         end_column=token.end_column,
     )
     return make(
-        "invalid-value",
+        codes.INVALID_VALUE,
         span,
         f"a number of more than {MAX_DIGITS} digits ({len(token):,} characters)",
         label="too long to be a number",
@@ -451,7 +452,7 @@ def _too_many_shots(source: SourceFile, token: Token, limit: int) -> Diagnostic:
     # Parsing stopped here; the shots after it are counted by their lines alone.
     count = max(len(_SHOT_LINE.findall(source.text)), limit + 1)
     return make(
-        "limit-exceeded",
+        codes.LIMIT_EXCEEDED,
         source.span(token.line, token.column, token.end_column),
         f"the script has {count} shots, more than the limit of {limit}",
         help=f"if this is intended, raise the limit with --max-shots {count}",
@@ -466,7 +467,7 @@ def _tab_indentation(source: SourceFile) -> list[Diagnostic]:
             column = indent.index("\t") + 1
             found.append(
                 make(
-                    "tab-indentation",
+                    codes.TAB_INDENTATION,
                     source.span(number, column),
                     "a tab in the indentation",
                     label="tab here",
@@ -480,7 +481,7 @@ def _dedent_diagnostic(source: SourceFile, error: DedentError) -> Diagnostic:
     match = re.search(r"Unexpected dedent to column (\d+)", str(error))
     line = _line_with_indent(source, int(match[1]) if match else -1)
     return make(
-        "bad-indentation",
+        codes.BAD_INDENTATION,
         source.whole_line(line),
         "this line's indentation matches no outer block",
         help="indent it exactly as far as the line it belongs with",
@@ -588,7 +589,7 @@ def _syntax_diagnostic(source: SourceFile, error: UnexpectedInput) -> Diagnostic
     if isinstance(error, UnexpectedEOF):
         line = len(split_lines(source.text)) or 1
         return make(
-            "syntax-error",
+            codes.SYNTAX_ERROR,
             source.whole_line(line),
             "the file ends in the middle of a line or block",
             help=f"expected {_describe_expected(expected)}",
@@ -598,7 +599,7 @@ def _syntax_diagnostic(source: SourceFile, error: UnexpectedInput) -> Diagnostic
     if special:
         return special
     return make(
-        "syntax-error",
+        codes.SYNTAX_ERROR,
         span,
         f"unexpected {found!r}" if found_word else "unexpected end of line",
         label="not understood here",
@@ -612,14 +613,14 @@ def _indent_diagnostic(source: SourceFile, error: UnexpectedToken, expected) -> 
     span = source.whole_line(line)
     if error.token.type == "_INDENT":
         return make(
-            "bad-indentation",
+            codes.BAD_INDENTATION,
             span,
             "this line is indented but nothing above it opens a block",
             help="only the lines of a character, location, shot or dialogue are indented; "
             "remove the indentation or indent it under its SHOT",
         )
     return make(
-        "syntax-error",
+        codes.SYNTAX_ERROR,
         span,
         "the block above ends too early",
         help=f"expected {_describe_expected(expected)}",
@@ -633,7 +634,7 @@ def _special_case(source: SourceFile, span: Span, found: str, expected: set[str]
         sizes = sorted(set(SHOT_SIZES))
         guess = did_you_mean(word, sizes)
         return make(
-            "unknown-shot-size",
+            codes.UNKNOWN_SHOT_SIZE,
             span,
             f"{word!r} is not a shot size",
             label="expected a shot size",
@@ -641,7 +642,7 @@ def _special_case(source: SourceFile, span: Span, found: str, expected: set[str]
         )
     if "MOVE" in expected and "DIRECTION" not in expected:
         return make(
-            "bad-camera-move",
+            codes.BAD_CAMERA_MOVE,
             span,
             f"{word!r} is not a camera move",
             label="expected a camera move",
@@ -649,7 +650,7 @@ def _special_case(source: SourceFile, span: Span, found: str, expected: set[str]
         )
     if "NAME" in expected and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", word) and word != word.upper():
         return make(
-            "syntax-error",
+            codes.SYNTAX_ERROR,
             span,
             f"names are written in capitals: {word!r}",
             label="expected a NAME",
@@ -657,7 +658,7 @@ def _special_case(source: SourceFile, span: Span, found: str, expected: set[str]
         )
     if "TIME" in expected and re.fullmatch(r"\d+(\.\d+)?", word):
         return make(
-            "syntax-error",
+            codes.SYNTAX_ERROR,
             span,
             f"{word!r} has no unit",
             label="expected a time",
@@ -665,21 +666,21 @@ def _special_case(source: SourceFile, span: Span, found: str, expected: set[str]
         )
     if "_SLUG_DASH" in expected or "SLUG_LOCATION" in expected:
         return make(
-            "syntax-error",
+            codes.SYNTAX_ERROR,
             span,
             'a scene heading needs a location, " - " and a time of day',
             help="write it as: INT. LAMP_ROOM - NIGHT",
         )
     if "SHOT" in {_expected_keyword(e) for e in expected} and span.column > 1:
         return make(
-            "bad-indentation",
+            codes.BAD_INDENTATION,
             span,
             "this line is indented but nothing above it opens a block",
             help="indent shot lines under their SHOT line, and nothing else",
         )
     if "SHOT" in {_expected_keyword(e) for e in expected}:
         return make(
-            "syntax-error",
+            codes.SYNTAX_ERROR,
             span,
             f"a line at the top level cannot start with {word!r}",
             label="not a header, declaration, scene heading, SHOT or transition",

@@ -21,10 +21,10 @@ from pydantic import BaseModel, Field
 from backends import registry
 from backends.base import Backend, Capabilities
 
-from . import consistency, spec
+from . import codes, consistency, spec
 from .diagnostics import Diagnostic, Diagnostics
 from .gcpause import paused_gc
-from .prompts import builtin_template, render_prompt
+from .prompts import builtin_template, read_template, render_prompt
 from .source import Span
 
 SCHEMA_VERSION = 1
@@ -197,7 +197,7 @@ def plan_film(
     `codec` is the delivery codec the cut is encoded in; `backend_options` maps a
     backend's name to the constructor options that change what it makes; `scoring`
     says how takes are measured and chosen."""
-    source = template.read_text(encoding="utf-8") if template else None
+    source = read_template(template) if template else None
     scoring = scoring or Consistency()
     planner = _Planner(film, backend, source, codec, backend_options or {}, scoring)
     with paused_gc():
@@ -522,7 +522,7 @@ class _Planner:
         height = caps.side_for(self.film.format.height)
         if caps.max_side and max(width, height) > caps.max_side:
             self.diagnostics.add(
-                "unsupported-format",
+                codes.UNSUPPORTED_FORMAT,
                 shot.span,
                 f"{backend.name} makes at most {caps.max_side} px a side, and the film is "
                 f"{self.film.format.width}x{self.film.format.height}",
@@ -541,7 +541,7 @@ class _Planner:
         for conditioning, asked in wanted.items():
             if asked and conditioning not in backend.capabilities.conditioning:
                 self.diagnostics.add(
-                    "unsupported-conditioning",
+                    codes.UNSUPPORTED_CONDITIONING,
                     shot.span,
                     f"{backend.name} cannot be conditioned on {_WORDS[conditioning]}; "
                     f"shot {shot.id} gives some, and they will be left out",

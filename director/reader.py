@@ -22,6 +22,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import codes
 from .diagnostics import Diagnostic, make
 from .source import SourceFile, Span
 
@@ -146,7 +147,7 @@ def read_script(path: Path, display: str, limits: Limits, site: Span | None = No
     except TooLarge as error:
         return ScriptText(None, "", [_too_large(where, display, error)])
     except Unreadable as error:
-        problem = make("unreadable-file", where, f"{display} cannot be read: {error}")
+        problem = make(codes.UNREADABLE_FILE, where, f"{display} cannot be read: {error}")
         return ScriptText(None, "", [problem])
     try:
         text = data.decode("utf-8-sig")  # a byte-order mark, as Notepad writes, is not text
@@ -172,7 +173,7 @@ def script_text(path: Path, display: str, text: str, limits: Limits) -> ScriptTe
 
 def _too_large(where: Span, display: str, error: TooLarge) -> Diagnostic:
     return make(
-        "limit-exceeded",
+        codes.LIMIT_EXCEEDED,
         where,
         f"{display} is larger than the limit of {error.limit:,} bytes",
         help="split it into files that import each other, or raise the limit with "
@@ -187,7 +188,7 @@ def _long_lines(display: str, lines: list[str], limit: int) -> ScriptText:
     length = len(lines[number - 1])
     span = Span(file=display, line=number, column=limit + 1, end_line=number, end_column=limit + 2)
     problem = make(
-        "limit-exceeded",
+        codes.LIMIT_EXCEEDED,
         span,
         f"line {number} is {length:,} characters long, more than the limit of {limit:,}",
         label="the limit ends here",
@@ -225,7 +226,7 @@ def _control_characters(display: str, text: str) -> list[Diagnostic]:
 
 def _control_character(display: str, line: int, column: int, char: str) -> Diagnostic:
     return make(
-        "control-character",
+        codes.CONTROL_CHARACTER,
         Span(file=display, line=line, column=column, end_line=line, end_column=column + 1),
         f"the control character {char!r} is not text",
         label="here",
@@ -238,7 +239,7 @@ def _not_utf8(data: bytes, error: UnicodeDecodeError, display: str) -> Diagnosti
     line_start = data.rfind(b"\n", 0, error.start) + 1
     column = len(data[line_start : error.start].decode("utf-8", errors="replace")) + 1
     return make(
-        "invalid-encoding",
+        codes.INVALID_ENCODING,
         Span(file=display, line=line, column=column, end_line=line, end_column=column + 1),
         f"byte 0x{data[error.start]:02x} is not UTF-8",
         help="save the file as UTF-8",
