@@ -48,6 +48,9 @@ UNKNOWN_SHOT_SIZE: Final = Code(
 BAD_CAMERA_MOVE: Final = Code(
     "E006", "bad-camera-move", _E, "a camera move with the wrong direction or argument"
 )
+CONTROL_CHARACTER: Final = Code(
+    "E007", "control-character", _E, "a control character (NUL, ESC, …) in a script"
+)
 
 # names
 UNKNOWN_CHARACTER: Final = Code(
@@ -100,7 +103,10 @@ UNSUPPORTED_FORMAT: Final = Code(
     "E037", "unsupported-format", _E, "a resolution or frame rate the backend cannot make"
 )
 LIMIT_EXCEEDED: Final = Code(
-    "E038", "limit-exceeded", _E, "a film, shot, frame or image size past a safety limit"
+    "E038",
+    "limit-exceeded",
+    _E,
+    "a film, shot, frame or image size, file, line or import chain past a safety limit",
 )
 
 # warnings a script editor wants
