@@ -354,24 +354,19 @@ def model_diagnostics(plan: Plan, resolved: Resolved) -> list[Diagnostic]:
         name = node.params.backend
         if name not in takes or node.source is None:
             continue
-<<<<<<< HEAD
-        backend, shot = registry.get(name), node.params["shot"]
+        backend, shot = registry.get(name), node.params.shot
         wanted = _wanted(node.params)
         if "first_frame" in needs[name] and "first_frame" not in wanted:
             folder = resolved.folders[name]
-            found[(shot["id"], "needs")] = make(
+            found[(shot.id, "needs")] = make(
                 codes.MISSING_CONDITIONING,
                 node.source,
                 f"the {name} model in {folder.name} ({backend.model_kind(folder)}) makes video "
-                f"from a first frame, and shot {shot['id']} has none",
+                f"from a first frame, and shot {shot.id} has none",
                 help="give the shot `keyframe first: FILE` or make it `continuous`, or use a "
                 f"{name} model folder that makes video from text",
             )
         for conditioning in wanted:
-=======
-        backend, shot = registry.get(name), node.params.shot
-        for conditioning in _wanted(node.params):
->>>>>>> main
             known = conditioning in backend.capabilities.conditioning  # else the planner warned
             key = (shot.id, conditioning)
             if known and conditioning not in takes[name] and key not in found:
