@@ -133,12 +133,12 @@ def test_ti2v_5b_is_planned_at_its_own_rate_frames_and_sides(project, capsys):
     err = capsys.readouterr().err
     assert "wan: Wan2.2-TI2V-5B-Diffusers is Wan2.2 TI2V 5B (" in err
     windows = [n for n in plan.nodes if n.op == "generate"]
-    shot_one = [n for n in windows if n.params["shot"]["id"] == "1"]
+    shot_one = [n for n in windows if n.params.shot.id == "1"]
     # 5 s at 24 fps in one window of 121 frames, not 16 fps windows of 81.
-    assert [(n.params["fps"], n.params["frames"]) for n in shot_one] == [(24.0, 121)]
+    assert [(n.params.fps, n.params.frames) for n in shot_one] == [(24.0, 121)]
     # Sides the model can make (divisible by 32), planned as such: nothing for
     # diffusers to shrink behind the plan's back.
-    assert all(n.params["width"] % 32 == 0 and n.params["height"] % 32 == 0 for n in windows)
+    assert all(n.params.width % 32 == 0 and n.params.height % 32 == 0 for n in windows)
     assert plan.backends["wan"].frame_rates == (24.0,)
     # TI2V takes a first frame but no last one: a located warning.
     assert "cannot be conditioned on a last frame; shot 1 gives one" in err
@@ -165,7 +165,7 @@ def test_the_plan_carries_the_recipe_and_says_which_model_it_found(project, caps
     assert 'is Wan2.1 VACE 1.3B (model_index._class_name "WanVACEPipeline"' in (
         capsys.readouterr().err
     )
-    options = next(n for n in plan.nodes if n.op == "generate").params["options"]
+    options = next(n for n in plan.nodes if n.op == "generate").params.options
     assert options["profile"] == "Wan2.1 VACE 1.3B"
     assert (options["steps"], options["guidance"], options["negative"]) == (50, 5.0, NEGATIVE)
 
