@@ -126,7 +126,12 @@ def _add_compile(commands) -> None:
         action="store_true",
         help="compile even when the plan's memory estimate does not fit this machine",
     )
-    compile_.add_argument("--stems", action="store_true", help="also write per-stem wavs")
+    compile_.add_argument(
+        "--stems",
+        action="store_true",
+        help="also write per-stem wavs, at the master's gain, and their loudness.json",
+    )
+    _add_delivery_options(compile_)
     compile_.add_argument(
         "--no-burn-in", action="store_true", help="no shot id and timecode on animatic frames"
     )
@@ -139,6 +144,51 @@ def _add_compile(commands) -> None:
     _add_timeline_options(compile_)
     _add_diagnostic_options(compile_)
     compile_.set_defaults(run=_run_compile)
+
+
+def _add_delivery_options(command) -> None:
+    group = command.add_argument_group(
+        "delivery", "the delivered copy; none of these enter the plan (docs/assembly.md)"
+    )
+    group.add_argument(
+        "--loudness",
+        choices=("-14", "-23", "-24", "off"),
+        default="-14",
+        metavar="LUFS",
+        help="integrated loudness of the delivered mix: -14 (streaming, default), -23 "
+        "(EBU R 128 broadcast), -24 (ATSC A/85) or off (as mixed); a true-peak limiter "
+        "keeps it at or under -1 dBTP either way",
+    )
+    group.add_argument(
+        "--start-timecode",
+        metavar="HH:MM:SS:FF",
+        help="record timecode of the first frame, in the film's timecode track and the "
+        "EDL, FCP XML and OTIO timelines (default 01:00:00:00; 01:00:00;00, drop-frame, "
+        "at 29.97 and 59.94 fps)",
+    )
+    group.add_argument(
+        "--color-space",
+        choices=("auto", "bt709", "bt601", "bt601-625"),
+        default="auto",
+        help="colour space of the picture: auto (default) is BT.709 from 1280x720 up and "
+        "BT.601 below; another choice codes the picture again at delivery",
+    )
+
+
+def _delivery(args, plan) -> object | None:
+    """The delivery settings of `args`, or None after saying why they are unusable."""
+    from fractions import Fraction
+
+    from . import delivery, loudness, timecode
+
+    try:
+        start = timecode.parse(args.start_timecode, Fraction(plan.fps_num, plan.fps_den))
+    except timecode.TimecodeError as error:
+        print(f"director: error: --start-timecode: {error}", file=sys.stderr)
+        return None
+    return delivery.Delivery(
+        timecode=start, loudness=loudness.TARGETS[args.loudness], color_space=args.color_space
+    )
 
 
 def _add_executor_options(command) -> None:
@@ -823,6 +873,8 @@ def _run_compile(args) -> int:
     if not args.dry_run and (missing := resolved.missing_model()):
         print(f"director: error: {missing}", file=sys.stderr)
         return EXIT_USAGE
+    if (delivered := _delivery(args, planned.plan)) is None:
+        return EXIT_USAGE
     job = compiler.Job(
         plan=planned.plan,
         script=args.file.resolve(),
@@ -838,6 +890,7 @@ def _run_compile(args) -> int:
         executor=args.executor,
         address=args.address,
         workers=args.workers,
+        delivery=delivered,
     )
     if args.dry_run:
         return compiler.dry_run(job)

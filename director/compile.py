@@ -14,10 +14,11 @@ import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from functools import partial
 from pathlib import Path
 
-from . import assemble, budget, ray_executor, report
+from . import assemble, budget, delivery, loudness, ray_executor, report, timecode
 from .cache import Cache, Entry
 from .clips import DELIVERY
 from .operations import RunContext
@@ -45,6 +46,9 @@ class Job:
     executor: str = "local"  # or "ray": the shots made on a Ray cluster (ray_executor.py)
     address: str | None = None  # the Ray cluster; None: a private one started here
     workers: int | None = None  # Ray workers at most; None: as many as the cluster fits
+    # Loudness, start timecode, colour space of the delivered copy; None: the defaults
+    # (-14 LUFS, 01:00:00:00) for the plan's frame rate.
+    delivery: delivery.Delivery | None = None
 
 
 def suffix(codec: str) -> str:
@@ -123,11 +127,15 @@ def _compile_film(job: Job) -> int:
                 file=sys.stderr,
             )
         return EXIT_FAILED
-    film = result.outputs[job.plan.output]
-    if not _write_record(job, cache, result, progress.seconds):
-        return EXIT_FAILED
-    _deliver(film.file(film.meta["film"]), job.output)
-    _write_sidecars(job, result.outputs)
+    work = job.output.parent / f".{job.output.name}.delivery-{os.getpid()}"
+    try:
+        delivered = _delivered(job, result.outputs, work)
+        if not _write_record(job, cache, result, progress.seconds, delivered.sound):
+            return EXIT_FAILED
+        _deliver(delivered.film, job.output)
+        _write_sidecars(job, result.outputs, delivered.sound, work)
+    finally:
+        delivery.remove(work)
     if job.timelines and not _write_timelines(job, result.outputs):
         return EXIT_FAILED
     if job.progress != "quiet":
@@ -148,14 +156,33 @@ class _Timed(Progress):
         super().done(node, seconds, reused)
 
 
-def _write_record(job: Job, cache: Cache, result, seconds: dict[str, float]) -> bool:
-    """Write NAME.run.json (every score, seed and decision) and NAME.report.html beside
-    the film; warn about shots kept below their consistency minimum, and under
-    --strict refuse to deliver the film because of them."""
+def _delivered(job: Job, outputs: dict[str, Entry], work: Path) -> delivery.Delivered:
+    """The film as delivered (delivery.py), made in `work` from the mux's inputs."""
+    mux = next(node for node in job.plan.nodes if node.id == job.plan.output)
+    picture, mix = (outputs[node_id] for node_id in mux.inputs)
+    settings = job.delivery or default_delivery(job.plan)
+    return delivery.deliver(
+        job.plan, picture.file(picture.meta["picture"]), mix.folder, mux.params["codec"],
+        settings, work,
+    )  # fmt: skip
+
+
+def default_delivery(plan: Plan) -> delivery.Delivery:
+    return delivery.Delivery(timecode=timecode.parse(None, Fraction(plan.fps_num, plan.fps_den)))
+
+
+def _write_record(
+    job: Job, cache: Cache, result, seconds: dict[str, float], sound: loudness.Normalised
+) -> bool:
+    """Write NAME.run.json (every score, seed and decision, and the sound's loudness)
+    and NAME.report.html beside the film; warn about shots kept below their
+    consistency minimum, and under --strict refuse to deliver the film because of
+    them."""
     base = job.output.with_suffix("") if job.output.suffix else job.output
     record = report.build_record(
         job.plan, result.outputs.get, seconds=seconds, reused=set(result.reused)
     )
+    record["sound"] = sound.as_dict()
     base.parent.mkdir(parents=True, exist_ok=True)
     _write_text(base.with_name(base.name + ".run.json"), json.dumps(record, indent=1) + "\n")
     page = report.render_report(record, cache, job.script.parent)
@@ -219,7 +246,7 @@ def _deliver(source: Path, target: Path) -> None:
         raise
 
 
-def _write_sidecars(job: Job, outputs) -> None:
+def _write_sidecars(job: Job, outputs, sound: loudness.Normalised, work: Path) -> None:
     base = job.output.with_suffix("") if job.output.suffix else job.output
     _write_text(base.with_name(base.name + ".plan.json"), job.plan.to_json())
     if job.plan.timeline.dialogue:
@@ -228,7 +255,8 @@ def _write_sidecars(job: Job, outputs) -> None:
         _write_subtitles(base.with_name(base.name + ".vtt"), job, assemble.write_vtt, speakers=True)
     if job.stems:
         mix = next(e for i, e in outputs.items() if i == "film/mix")
-        _deliver(mix.file("stems"), base.with_name(base.name + ".stems"))
+        delivery.write_stems(mix.folder, sound, work / "stems")
+        _deliver(work / "stems", base.with_name(base.name + ".stems"))
 
 
 def _write_timelines(job: Job, outputs: dict[str, Entry]) -> bool:
