@@ -11,9 +11,17 @@ from pathlib import Path
 from backends import registry
 from backends.diffusers_base import DTYPES, OFFLOADS, ModelError
 
-from . import __version__, models
+from . import __version__, models, outputs
 from .check import CheckResult, Limits, check_file
-from .diagnostics import Severity, did_you_mean, render_github, render_human, render_json
+from .diagnostics import (
+    DEFAULT_PER_FILE,
+    Severity,
+    did_you_mean,
+    render_github,
+    render_human,
+    render_json,
+    visible,
+)
 from .plan import Consistency, plan_film, plan_schema
 from .prompts import PromptTemplateError
 
@@ -551,10 +559,11 @@ def _run_import(args) -> int:
     script = import_fountain(text, title=args.file.stem.replace("_", " ").replace("-", " "))
     if args.output is None:
         sys.stdout.write(script)
-    else:
-        _write_atomically(args.output, script)
+        return EXIT_OK
+    target = outputs.Target(args.output, "the script")
+    if (status := _write_output(target, script, {args.file: "the screenplay"})) == EXIT_OK:
         print(f"wrote {args.output}", file=sys.stderr)
-    return EXIT_OK
+    return status
 
 
 def _add_lsp(commands) -> None:
@@ -612,7 +621,7 @@ def _timeline_problem(args) -> int | None:
 
 
 def _run_export(args) -> int:
-    from .cache import Cache
+    from .cache import Cache, CacheError
     from .compile import shot_media
     from .plan import Plan
     from .timeline_export import ExportError, export_timeline
@@ -632,7 +641,11 @@ def _run_export(args) -> int:
         return EXIT_USAGE
     folder = args.plan.resolve().parent
     cache_dir = args.cache or folder / ".director" / "cache"
-    cache = Cache(cache_dir) if cache_dir.is_dir() else None
+    try:
+        cache = Cache(cache_dir) if cache_dir.is_dir() else None
+    except CacheError as error:
+        print(f"director: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     hashes = {node.id: node.hash for node in plan.nodes}
 
     def entry(node_id: str):
@@ -640,10 +653,20 @@ def _run_export(args) -> int:
 
     media = shot_media(plan, entry, args.project or folder)
     first = targets[0]
+    media_dir = first.with_name(first.stem + ".media")
+    written = [outputs.Target(path, "the timeline") for path in targets]
+    written.append(outputs.Target(media_dir, "the timeline's media", folder=True))
+    used = [*media.pictures.values(), *media.sounds.values(), *media.cues.values()]
+    inputs = {args.plan: "the plan", **{path: f"{path}, a file the cut uses" for path in used}}
     try:
-        warnings = export_timeline(plan, media, targets, first.with_name(first.stem + ".media"))
+        if (problem := outputs.refusal(written, inputs)) is not None:
+            raise ExportError(problem)
+        warnings = export_timeline(plan, media, targets, media_dir)
     except ExportError as error:
         print(f"director: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:
+        print(f"director: error: cannot write {error.filename}: {error.strerror}", file=sys.stderr)
         return EXIT_USAGE
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -744,6 +767,14 @@ def _add_diagnostic_options(command) -> None:
     )
     command.add_argument("--strict", action="store_true", help="treat warnings as errors")
     command.add_argument(
+        "--max-diagnostics",
+        type=_count,
+        default=DEFAULT_PER_FILE,
+        metavar="N",
+        help=f"show at most N diagnostics per file, errors first, and count the rest "
+        f"(default {DEFAULT_PER_FILE}; 0 shows all; --format json always lists all)",
+    )
+    command.add_argument(
         "--allow-outside",
         action="store_true",
         help="let scripts name files outside the project folder",
@@ -799,7 +830,7 @@ def _run_check(args) -> int:
         for path, result in zip(args.files, results, strict=True):
             warnings = sum(d.severity is Severity.WARNING for d in result.diagnostics)
             noun = "warning" if warnings == 1 else "warnings"
-            print(f"{path}: ok" + (f" ({warnings} {noun})" if warnings else ""))
+            print(f"{visible(str(path))}: ok" + (f" ({warnings} {noun})" if warnings else ""))
     return EXIT_ERRORS if failed else EXIT_OK
 
 
@@ -821,7 +852,7 @@ def _run_plan(args) -> int:
             scoring=_scoring(args),
         )
     except PromptTemplateError as error:
-        print(f"director: error: {error}", file=sys.stderr)
+        print(f"director: error: {visible(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     checked.diagnostics.extend(planned.diagnostics)
     if planned.plan is not None:
@@ -832,8 +863,32 @@ def _run_plan(args) -> int:
     text = planned.plan.to_json()
     if args.output is None:
         sys.stdout.write(text)
-    else:
-        _write_atomically(args.output, text)
+        return EXIT_OK
+    target = outputs.Target(args.output, "the plan")
+    return _write_output(target, text, _inputs(args, checked.film))
+
+
+def _inputs(args, film) -> dict[Path, str]:
+    """The files a plan or compile must not write over: the script, what it names
+    and the prompt template."""
+    inputs = outputs.script_inputs(film, args.file.resolve())
+    if args.template is not None:
+        inputs[args.template] = "the prompt template"
+    return inputs
+
+
+def _write_output(target: outputs.Target, text: str, inputs: dict[Path, str]) -> int:
+    """Write `text` to `target` unless the output rule (outputs.py) forbids it:
+    exit 0 written, 2 refused or not writable, with the reason."""
+    problem = outputs.refusal([target], inputs)
+    if problem is None:
+        try:
+            outputs.write_text(target.path, text)
+        except OSError as error:
+            problem = f"cannot write {target.what} to {target.path}: {error.strerror or error}"
+    if problem is not None:
+        print(f"director: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_OK
 
 
@@ -860,7 +915,7 @@ def _run_compile(args) -> int:
             scoring=_scoring(args),
         )
     except PromptTemplateError as error:
-        print(f"director: error: {error}", file=sys.stderr)
+        print(f"director: error: {visible(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     checked.diagnostics.extend(planned.diagnostics)
     if planned.plan is not None:
@@ -890,6 +945,8 @@ def _run_compile(args) -> int:
         executor=args.executor,
         address=args.address,
         workers=args.workers,
+        codec=args.codec,
+        inputs=_inputs(args, checked.film),
         delivery=delivered,
     )
     if args.dry_run:
@@ -917,13 +974,6 @@ def _run_schema(args) -> int:
     return EXIT_OK
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Write via a temporary file and a rename, so no half-written plan is ever seen."""
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
-
-
 def _report(results: list[CheckResult], args) -> None:
     diagnostics = [d for result in results for d in result.diagnostics]
     if args.strict:
@@ -931,10 +981,11 @@ def _report(results: list[CheckResult], args) -> None:
     if args.format == "json":
         sys.stdout.write(render_json(diagnostics))
     elif args.format == "github":
-        sys.stdout.write(render_github(diagnostics))
+        sys.stdout.write(render_github(diagnostics, per_file=args.max_diagnostics))
     elif diagnostics:
         sources = {name: text for result in results for name, text in result.sources.items()}
-        sys.stderr.write(render_human(diagnostics, sources, colour=_colour(args.color)))
+        colour = _colour(args.color)
+        sys.stderr.write(render_human(diagnostics, sources, colour, per_file=args.max_diagnostics))
         sys.stderr.write(_summary(diagnostics))
 
 

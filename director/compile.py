@@ -10,24 +10,24 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import partial
 from pathlib import Path
 
-from . import assemble, budget, delivery, loudness, ray_executor, report, timecode
-from .cache import Cache, Entry
+from . import assemble, budget, delivery, loudness, outputs, ray_executor, report, timecode
+from .cache import Cache, CacheError, Entry
 from .clips import DELIVERY
 from .operations import RunContext
 from .plan import Plan
+from .plan_nodes import Generate, asset_node, shot_node
 from .progress import Progress
 from .run import DiskFull, disk_full, execute, explain
 from .timeline_export import ExportError, Media, export_timeline
 
-EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 @dataclass
@@ -46,6 +46,10 @@ class Job:
     executor: str = "local"  # or "ray": the shots made on a Ray cluster (ray_executor.py)
     address: str | None = None  # the Ray cluster; None: a private one started here
     workers: int | None = None  # Ray workers at most; None: as many as the cluster fits
+    codec: str = "h264"  # the film's delivery codec; png: `output` is a folder
+    # Files no output may replace (outputs.script_inputs), each with what it is;
+    # the script itself is always one.
+    inputs: dict[Path, str] = field(default_factory=dict)
     # Loudness, start timecode, colour space of the delivered copy; None: the defaults
     # (-14 LUFS, 01:00:00:00) for the plan's frame rate.
     delivery: delivery.Delivery | None = None
@@ -55,10 +59,44 @@ def suffix(codec: str) -> str:
     return "" if codec == "png" else DELIVERY[codec].suffix
 
 
+def targets(job: Job) -> Iterator[outputs.Target]:
+    """Every path a compile of `job` writes: the film, the files beside it, the timelines.
+    The film comes first and the rest are named only when asked for, so that a film
+    path that cannot be one (`-o .`) is refused before names are made from it."""
+    png = job.codec == "png"
+    yield outputs.Target(job.output, "the PNG sequence" if png else "the film", folder=png)
+    base = _base(job)
+
+    def beside(suffix: str, what: str, folder: bool = False) -> outputs.Target:
+        return outputs.Target(base.with_name(base.name + suffix), what, folder)
+
+    yield beside(".run.json", "the run record")
+    yield beside(".report.html", "the report")
+    yield beside(".plan.json", "the plan")
+    if job.plan.timeline.dialogue:
+        yield beside(".srt", "the subtitles")
+        yield beside(".vtt", "the subtitles")
+    if job.stems:
+        yield beside(".stems", "the stems", folder=True)
+    for path in job.timelines:
+        yield outputs.Target(path, "the timeline")
+    if job.timelines:
+        yield beside(".media", "the timeline's media", folder=True)
+
+
+def refusal(job: Job) -> str | None:
+    """Why this compile must not write where it would (outputs.refusal), or None."""
+    return outputs.refusal(targets(job), {**job.inputs, job.script: "the script itself"})
+
+
 def compile_film(job: Job) -> int:
-    """Run the plan and deliver the film; 0 done, 1 failed, 130 interrupted.  A full disk
-    stops it with a message, whether it fills during the run or while the film and
-    its sidecars are written; either way the cache keeps every finished node."""
+    """Run the plan and deliver the film; 0 done, 1 failed, 2 an output it must not or
+    cannot write (said before anything runs), 130 interrupted.  A full disk stops it
+    with a message, whether it fills during the run or while the film and its
+    sidecars are written; either way the cache keeps every finished node."""
+    if (problem := refusal(job)) is not None:
+        print(f"director: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         return _compile_film(job)
     except OSError as error:
@@ -71,6 +109,17 @@ def compile_film(job: Job) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
+    except CacheError as error:
+        print(f"director: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except outputs.OutputError as error:
+        print(
+            f"director: error: {error}.\n"
+            "The film is made and kept in the cache; make the place writable and run the "
+            "same command to write it (nothing is made again).",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
 
 
 def _compile_film(job: Job) -> int:
@@ -120,7 +169,7 @@ def _compile_film(job: Job) -> int:
         for failure in result.failures:
             print(f"error: {failure}", file=sys.stderr)
         if result.blocked:
-            shots = sorted({n.id.split("/")[1] for n in result.blocked if n.id.startswith("shot/")})
+            shots = sorted({n.shot for n in result.blocked if n.shot is not None})
             print(
                 f"director: {len(result.blocked)} nodes not made because an input failed"
                 + (f" (shots {', '.join(shots)})" if shots else ""),
@@ -134,10 +183,14 @@ def _compile_film(job: Job) -> int:
             return EXIT_FAILED
         _deliver(delivered.film, job.output)
         _write_sidecars(job, result.outputs, delivered.sound, work)
+        if job.timelines and not _write_timelines(job, result.outputs):
+            return EXIT_FAILED
+    except OSError as error:
+        if disk_full(error, job.output.parent):
+            raise
+        raise outputs.OutputError(f"cannot write {error.filename}: {error.strerror}") from error
     finally:
         delivery.remove(work)
-    if job.timelines and not _write_timelines(job, result.outputs):
-        return EXIT_FAILED
     if job.progress != "quiet":
         print(f"wrote {job.output}", file=sys.stderr)
     return EXIT_OK
@@ -156,13 +209,13 @@ class _Timed(Progress):
         super().done(node, seconds, reused)
 
 
-def _delivered(job: Job, outputs: dict[str, Entry], work: Path) -> delivery.Delivered:
+def _delivered(job: Job, made: dict[str, Entry], work: Path) -> delivery.Delivered:
     """The film as delivered (delivery.py), made in `work` from the mux's inputs."""
-    mux = next(node for node in job.plan.nodes if node.id == job.plan.output)
-    picture, mix = (outputs[node_id] for node_id in mux.inputs)
+    mux = job.plan.node(job.plan.output)
+    picture, mix = (made[node_id] for node_id in mux.inputs)
     settings = job.delivery or default_delivery(job.plan)
     return delivery.deliver(
-        job.plan, picture.file(picture.meta["picture"]), mix.folder, mux.params["codec"],
+        job.plan, picture.file(picture.meta["picture"]), mix.folder, mux.params.codec,
         settings, work,
     )  # fmt: skip
 
@@ -178,7 +231,7 @@ def _write_record(
     and NAME.report.html beside the film; warn about shots kept below their
     consistency minimum, and under --strict refuse to deliver the film because of
     them."""
-    base = job.output.with_suffix("") if job.output.suffix else job.output
+    base = _base(job)
     record = report.build_record(
         job.plan, result.outputs.get, seconds=seconds, reused=set(result.reused)
     )
@@ -201,14 +254,21 @@ def _write_record(
 
 
 def dry_run(job: Job) -> int:
-    cache = Cache(job.cache)
+    if (problem := refusal(job)) is not None:
+        print(f"director: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        cache = Cache(job.cache)
+    except CacheError as error:
+        print(f"director: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     reasons = explain(job.plan, cache, _previous_plan(job))
     if not reasons:
         print("nothing to do: every node is in the cache")
         return EXIT_OK
     for node, why in reasons:
         print(f"{node.op:<11} {node.id}: {why}")
-    generate = sum(node.op == "generate" for node, _ in reasons)
+    generate = sum(isinstance(node, Generate) for node, _ in reasons)
     print(f"{len(reasons)} nodes would run, {generate} of them generation")
     print(f"estimate for the whole plan: {budget.summary(job.plan)}")
     if job.executor == "ray":
@@ -225,42 +285,34 @@ def dry_run(job: Job) -> int:
     return EXIT_OK
 
 
+def _base(job: Job) -> Path:
+    """The film's path without its suffix: the files beside it add theirs to it."""
+    return job.output.with_suffix("") if job.output.suffix else job.output
+
+
 def _deliver(source: Path, target: Path) -> None:
     """Copy into place through a temporary name, so the target is whole or absent."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    try:
-        if source.is_dir():
-            shutil.rmtree(temporary, ignore_errors=True)
-            shutil.copytree(source, temporary)
-            if target.exists():
-                shutil.rmtree(target)
-        else:
-            shutil.copyfile(source, temporary)
-        os.replace(temporary, target)
-    except BaseException:  # a full disk, Ctrl-C: no half-copied file left behind
-        if temporary.is_dir():
-            shutil.rmtree(temporary, ignore_errors=True)
-        else:
-            temporary.unlink(missing_ok=True)
-        raise
+    if source.is_dir():
+        outputs.copy_folder(source, target)
+    else:
+        outputs.copy_file(source, target)
 
 
-def _write_sidecars(job: Job, outputs, sound: loudness.Normalised, work: Path) -> None:
-    base = job.output.with_suffix("") if job.output.suffix else job.output
+def _write_sidecars(job: Job, made, sound: loudness.Normalised, work: Path) -> None:
+    base = _base(job)
     _write_text(base.with_name(base.name + ".plan.json"), job.plan.to_json())
     if job.plan.timeline.dialogue:
         _write_subtitles(base.with_name(base.name + ".srt"), job, assemble.write_srt)
         # WebVTT names each speaker with a <v NAME> voice span, which players use for styling
         _write_subtitles(base.with_name(base.name + ".vtt"), job, assemble.write_vtt, speakers=True)
     if job.stems:
-        mix = next(e for i, e in outputs.items() if i == "film/mix")
+        mix = made["film/mix"]
         delivery.write_stems(mix.folder, sound, work / "stems")
         _deliver(work / "stems", base.with_name(base.name + ".stems"))
 
 
 def _write_timelines(job: Job, outputs: dict[str, Entry]) -> bool:
-    base = job.output.with_suffix("") if job.output.suffix else job.output
+    base = _base(job)
     media = shot_media(job.plan, outputs.get, job.script.parent)
     try:
         warnings = export_timeline(
@@ -283,16 +335,16 @@ def shot_media(plan: Plan, entry: Callable[[str], Entry | None], root: Path) -> 
     its backend's own sound, and each cue's asset file (or `root` / its path)."""
     pictures, sounds, cues = {}, {}, {}
     for shot in plan.timeline.shots:
-        select = entry(f"shot/{shot.shot}/select")
+        select = entry(shot_node(shot.shot, "select"))
         if select is not None:
             pictures[shot.shot] = select.file("clip.mp4")
-        voice = entry(f"shot/{shot.shot}/voice")
+        voice = entry(shot_node(shot.shot, "voice"))
         if voice is not None:
             sounds[shot.shot] = voice.file("audio.wav")
         elif select is not None and select.file("audio.wav").exists():
             sounds[shot.shot] = select.file("audio.wav")
     for cue in plan.timeline.cues:
-        asset = entry(f"asset/{cue.path}")
+        asset = entry(asset_node(cue.path))
         cues[cue.path] = Path(asset.meta["path"]) if asset is not None else root / cue.path
     return Media(pictures, sounds, cues)
 
@@ -306,13 +358,7 @@ def _write_subtitles(path: Path, job: Job, writer, **options) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def _write_text(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+_write_text = outputs.write_text
 
 
 def _record(job: Job) -> Path:

@@ -36,7 +36,9 @@ from pathlib import Path
 import opentimelineio as otio
 import soundfile
 
-from .plan import Plan, Timeline, TimelineCue, TimelineShot, TimelineTransition
+from . import outputs
+from .plan import Plan
+from .plan_nodes import Prompt, Timeline, TimelineCue, TimelineShot, TimelineTransition
 
 NAMESPACE = "shot_director"
 
@@ -92,8 +94,9 @@ def adapter(target: Path) -> str:
 
 
 def collect_media(plan: Plan, media: Media, folder: Path) -> tuple[Media, list[str]]:
-    """Copy every available medium into `folder`; returns the copies and what was missing."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Copy every available medium into `folder` (marked as director's, so a later
+    export may write into it again); returns the copies and what was missing."""
+    outputs.mark_folder(folder)
     timeline = plan.timeline
     pictures, sounds, cues, warnings = {}, {}, {}, []
     for shot in timeline.shots:
@@ -251,13 +254,9 @@ def _transition(
 
 def _prompts(plan: Plan) -> dict[str, dict]:
     found = {}
-    for node in plan.nodes:
-        if node.op == "prompt" and node.id.startswith("shot/"):
-            shot = node.id.split("/")[1]
-            found[shot] = {
-                "prompt": node.params.get("text", ""),
-                "negative": node.params.get("negative", ""),
-            }
+    for node in plan.of_class(Prompt):
+        if node.shot is not None:
+            found[node.shot] = {"prompt": node.params.text, "negative": node.params.negative}
     return found
 
 

@@ -499,15 +499,15 @@ def test_scoring_settings_and_drift_touch_only_what_they_decide(project):
     base = hashes()
     select = base["shot/4/select"]
     assert select.inputs == ["shot/4/take0/consistency", "shot/1/select"]  # drift: shot 1 only
-    assert select.params["drift"] == {"HERO": "shot/1/select"}
-    assert base["shot/1/take0/consistency"].params["embedder"] == C.resolve("auto")
+    assert select.params.drift == {"HERO": "shot/1/select"}
+    assert base["shot/1/take0/consistency"].params.embedder == C.resolve("auto")
     assert "shot/3/take0/consistency" not in base  # nobody to measure
     # A minimum re-decides the shots it applies to; it makes nothing again.
     stricter = hashes(minimum=0.7, max_retries=3)
     differ = {i for i in base if base[i].hash != stricter[i].hash}
     assert {i for i in differ if i.endswith("/select")} == {f"shot/{n}/select" for n in (1, 2, 4)}
     assert not any(base[i].op in ("generate", "consistency") for i in differ)
-    assert stricter["shot/3/select"].params["max_retries"] == 0  # no minimum applies there
+    assert stricter["shot/3/select"].params.max_retries == 0  # no minimum applies there
     # Editing shot 2 re-decides no other shot; editing shot 1 (the anchor) re-decides 2 and 4.
     edited = hashes(CAST.replace("HERO runs.", "HERO runs fast."))
     assert {i for i in base if base[i].hash != edited[i].hash and i.endswith("select")} == {
