@@ -648,6 +648,20 @@ def write_stems(result: Mix, folder: Path, name: str = "film") -> list[Path]:
     return written
 
 
+def to_wav(source: Path, out: Path, rate: int = AUDIO_RATE) -> None:
+    """Any sound file the mix reads, as a 24-bit stereo WAV at `rate` (what every
+    editor imports), decoded and resampled as the mix does it."""
+    reader = _Reader(source, rate)
+    try:
+        with soundfile.SoundFile(
+            str(out), "w", samplerate=rate, channels=2, subtype="PCM_24", format="WAV"
+        ) as target:
+            for chunk in reader._chunks:  # the decoded file, without the reader's padding
+                target.write(np.clip(chunk, -1.0, 1.0))
+    finally:
+        reader.close()
+
+
 # ------------------------------------------------------------------ the film file
 
 

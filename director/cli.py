@@ -450,6 +450,12 @@ def _add_export(commands) -> None:
         type=Path,
         help="folder that the script's asset paths are relative to (default: PLAN's folder)",
     )
+    export.add_argument(
+        "--start-timecode",
+        metavar="HH:MM:SS:FF",
+        help="record timecode of the first frame (default 01:00:00:00; 01:00:00;00 at "
+        "29.97 and 59.94 fps)",
+    )
     export.set_defaults(run=_run_export)
 
 
@@ -621,6 +627,9 @@ def _timeline_problem(args) -> int | None:
 
 
 def _run_export(args) -> int:
+    from fractions import Fraction
+
+    from . import timecode
     from .cache import Cache, CacheError
     from .compile import shot_media
     from .plan import Plan
@@ -661,8 +670,10 @@ def _run_export(args) -> int:
     try:
         if (problem := outputs.refusal(written, inputs)) is not None:
             raise ExportError(problem)
-        warnings = export_timeline(plan, media, targets, media_dir)
-    except ExportError as error:
+        fps = Fraction(plan.timeline.fps_num, plan.timeline.fps_den)
+        record = timecode.parse(args.start_timecode, fps)
+        warnings = export_timeline(plan, media, targets, media_dir, record)
+    except (ExportError, timecode.TimecodeError) as error:
         print(f"director: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as error:
@@ -670,6 +681,16 @@ def _run_export(args) -> int:
         return EXIT_USAGE
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    offline = [s.shot for s in plan.timeline.shots if s.shot not in media.pictures]
+    if offline:
+        # A timeline whose clips are offline is no cut to conform: say so in the status.
+        print(
+            f"director: error: {len(offline)} of {len(plan.timeline.shots)} shots have no "
+            f"rendered picture in {cache_dir}; the timeline was written with them offline. "
+            "Compile the script first, or pass --cache (and --project) where it was compiled.",
+            file=sys.stderr,
+        )
+        return EXIT_ERRORS
     return EXIT_OK
 
 

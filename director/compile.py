@@ -315,8 +315,9 @@ def _write_timelines(job: Job, outputs: dict[str, Entry]) -> bool:
     base = _base(job)
     media = shot_media(job.plan, outputs.get, job.script.parent)
     try:
+        record = (job.delivery or default_delivery(job.plan)).timecode
         warnings = export_timeline(
-            job.plan, media, job.timelines, base.with_name(base.name + ".media")
+            job.plan, media, job.timelines, base.with_name(base.name + ".media"), record
         )
     except ExportError as error:
         print(f"director: error: {error}", file=sys.stderr)
