@@ -12,7 +12,7 @@ from backends import registry
 from backends.diffusers_base import DTYPES, OFFLOADS, ModelError
 
 from . import __version__, models, outputs
-from .check import CheckResult, Limits, check_file
+from .check import CheckResult, check_file
 from .diagnostics import (
     DEFAULT_PER_FILE,
     Severity,
@@ -24,6 +24,7 @@ from .diagnostics import (
 )
 from .plan import Consistency, plan_film, plan_schema
 from .prompts import PromptTemplateError
+from .reader import Limits, TooLarge, Unreadable, not_a_regular_file, read_bytes
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
@@ -379,10 +380,8 @@ def _add_score(commands) -> None:
 def _run_score(args) -> int:
     from . import consistency
 
-    for path in [args.video, *args.ref]:
-        if not path.is_file():
-            print(f"director: error: no such file: {path}", file=sys.stderr)
-            return EXIT_USAGE
+    if (usage := _missing_files([args.video, *args.ref], "file")) is not None:
+        return usage
     name = consistency.resolve(args.embedder)
     model = str(args.embedder_model) if args.embedder_model else None
     try:
@@ -491,7 +490,10 @@ def _run_fmt(args) -> int:
     status = EXIT_OK
     for path in args.files:
         stdin = str(path) == "-"
-        data = sys.stdin.buffer.read() if stdin else path.read_bytes()
+        data = sys.stdin.buffer.read() if stdin else _read_input(path)
+        if data is None:
+            status = EXIT_ERRORS
+            continue
         display = "<stdin>" if stdin else str(path)
         try:
             text = data.decode("utf-8-sig")
@@ -557,8 +559,10 @@ def _run_import(args) -> int:
     if args.output is not None and args.output.exists() and not args.force:
         print(f"director: error: {args.output} exists; pass --force to replace it", file=sys.stderr)
         return EXIT_USAGE
+    if (data := _read_input(args.file)) is None:
+        return EXIT_USAGE
     try:
-        text = args.file.read_bytes().decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         print(f"director: error: {args.file} is not UTF-8", file=sys.stderr)
         return EXIT_USAGE
@@ -807,7 +811,7 @@ def _add_diagnostic_options(command) -> None:
             type=kind,
             default=getattr(defaults, field),
             metavar=metavar,
-            help=f"refuse {what} (default {getattr(defaults, field):g})",
+            help=f"refuse {what} (default {_shown(getattr(defaults, field))})",
         )
     command.add_argument(
         "--color",
@@ -817,25 +821,48 @@ def _add_diagnostic_options(command) -> None:
     )
 
 
-# Each safety limit of check.Limits as a flag: (field, type, metavar, what it refuses).
+# Each safety limit of reader.Limits as a flag: (field, type, metavar, what it refuses).
 _LIMIT_FLAGS = (
     ("max_minutes", float, "N", "films longer than N minutes"),
     ("max_shots", int, "N", "scripts with more shots"),
     ("max_shot_seconds", float, "N", "shots longer than N seconds"),
     ("max_side", int, "PX", "formats wider or taller than PX"),
+    ("max_bytes", int, "N", "script files larger than N bytes, before reading further"),
+    ("max_line_length", int, "N", "lines longer than N characters, before parsing"),
+    ("max_import_depth", int, "N", "imports nested more than N files deep"),
 )
+
+
+def _shown(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:g}"  # 8000000, not 8e+06
 
 
 def _limits(args) -> Limits:
     return Limits(**{field: getattr(args, field) for field, *_ in _LIMIT_FLAGS})
 
 
-def _missing_files(files: list[Path]) -> int | None:
+def _missing_files(files: list[Path], noun: str = "script") -> int | None:
+    """Usage status if a file named on the command line is missing or is no regular file
+    (a FIFO would block the libraries that open media; a device would stream forever)."""
     for path in files:
-        if not path.is_file():
-            print(f"director: error: no such script: {path}", file=sys.stderr)
-            return EXIT_USAGE
+        if (why := not_a_regular_file(path)) is None:
+            continue
+        if path.exists():  # a folder, a FIFO, a device: never opened
+            print(f"director: error: {path} cannot be read: {why}", file=sys.stderr)
+        else:
+            print(f"director: error: no such {noun}: {path}", file=sys.stderr)
+        return EXIT_USAGE
     return None
+
+
+def _read_input(path: Path) -> bytes | None:
+    """A file named on the command line, read by the one bounded reader, or None
+    after saying why it cannot be."""
+    try:
+        return read_bytes(path, Limits().max_bytes)
+    except (Unreadable, TooLarge) as error:
+        print(f"director: error: {path} cannot be read: {error}", file=sys.stderr)
+        return None
 
 
 def _run_check(args) -> int:
