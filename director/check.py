@@ -9,6 +9,7 @@ All diagnostics of the stage are collected before it stops.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -1239,12 +1240,24 @@ def _declaration_kind(declaration: ast.Declaration) -> str:
 
 
 def _declare_help(kind: str, name: str) -> str:
+    """How to declare `name`: a line that checks as it stands (a free-text location
+    such as `ferry dock` becomes the name `FERRY_DOCK`, which the heading must then use)."""
+    ident = _identifier(name)
     examples = {
-        "character": f"declare it: character {name}",
-        "location": f"declare it: location {name}",
-        "asset": f"declare it, e.g. audio {name}: refs/{name.lower()}.wav",
+        "character": f"declare it: character {ident}",
+        "location": f"declare it: location {ident}",
+        "asset": f"declare it, e.g. audio {ident}: refs/{ident.lower()}.wav",
     }
+    if ident != name:
+        return f"{examples[kind]} (and write {ident} here)"
     return examples[kind]
+
+
+def _identifier(text: str) -> str:
+    """`text` as a name the grammar reads: upper case, words joined by `_`."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    name = re.sub(r"[^A-Z0-9]+", "_", folded.upper()).strip("_") or "PLACE"
+    return name if name[0].isalpha() else f"PLACE_{name}"
 
 
 def _suffixes(kind: str | None) -> list[str]:
