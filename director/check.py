@@ -9,6 +9,7 @@ All diagnostics of the stage are collected before it stops.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -306,6 +307,7 @@ class _Checker:
         scenes, shots, fade_out = self._body(tree, settings)
         self._check_limits(shots, settings)
         self._check_transitions(shots, fade_out)
+        self._check_cues_end(shots)
         self._warn_unused()
         if not shots and settings.get("title"):
             self.diagnostics.add(
@@ -788,6 +790,32 @@ class _Checker:
                     help="shorten one of the transitions or lengthen the shot",
                 )
 
+    def _check_cues_end(self, shots: list[spec.Shot]) -> None:
+        """A cue that would play past the film's last frame is cut there: say so."""
+        position, starts = 0, []
+        for index, shot in enumerate(shots):  # placed as plan.build_timeline places them
+            if shot.transition_in.kind in ("dissolve", "wipe") and index:
+                position -= shot.transition_in.frames
+            starts.append(position)
+            position += shot.frames
+        for shot, start in zip(shots, starts, strict=True):
+            for cue in shot.cues:
+                over = start + cue.start + cue.frames - position
+                if over > 0:
+                    self._cue_past_end(shot, cue, over)
+
+    def _cue_past_end(self, shot: spec.Shot, cue: spec.Cue, over: int) -> None:
+        plays = cue.frames - over
+        self.diagnostics.add(
+            codes.CUE_PAST_FILM_END,
+            cue.span,
+            f"the {cue.kind} cue {cue.asset} runs {float(over / self.fps):.2f}s past the end "
+            f"of the film and is cut there",
+            help=f"end it with the film: for {float(plays / self.fps):.2f}s"
+            if plays > 0
+            else "move it to a shot the film has time for",
+        )
+
     def _too_long(self, transition: spec.Transition, shot: spec.Shot) -> None:
         self.diagnostics.add(
             codes.TRANSITION_TOO_LONG,
@@ -1212,12 +1240,24 @@ def _declaration_kind(declaration: ast.Declaration) -> str:
 
 
 def _declare_help(kind: str, name: str) -> str:
+    """How to declare `name`: a line that checks as it stands (a free-text location
+    such as `ferry dock` becomes the name `FERRY_DOCK`, which the heading must then use)."""
+    ident = _identifier(name)
     examples = {
-        "character": f"declare it: character {name}",
-        "location": f"declare it: location {name}",
-        "asset": f"declare it, e.g. audio {name}: refs/{name.lower()}.wav",
+        "character": f"declare it: character {ident}",
+        "location": f"declare it: location {ident}",
+        "asset": f"declare it, e.g. audio {ident}: refs/{ident.lower()}.wav",
     }
+    if ident != name:
+        return f"{examples[kind]} (and write {ident} here)"
     return examples[kind]
+
+
+def _identifier(text: str) -> str:
+    """`text` as a name the grammar reads: upper case, words joined by `_`."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    name = re.sub(r"[^A-Z0-9]+", "_", folded.upper()).strip("_") or "PLACE"
+    return name if name[0].isalpha() else f"PLACE_{name}"
 
 
 def _suffixes(kind: str | None) -> list[str]:

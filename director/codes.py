@@ -140,6 +140,9 @@ CHAT_DIALOGUE: Final = Code(
 UNKNOWN_CUE_WORD: Final = Code(
     "W112", "unknown-cue-word", _W, "a cue with a word other than music, sfx or ambience"
 )
+CUE_PAST_FILM_END: Final = Code(
+    "W114", "cue-past-film-end", _W, "a cue that would play past the film's last frame"
+)
 LOWER_CASE_NAME: Final = Code(
     "W113", "lower-case-name", _W, "a declared name written in lower case in an action line"
 )
