@@ -764,10 +764,14 @@ def _resolve_models(args, film) -> models.Resolved | None:
     )
     try:
         used = models.used_backends(film, args.backend)
-        return models.resolve(used, args.file.resolve().parent, overrides)
+        resolved = models.resolve(used, args.file.resolve().parent, overrides)
     except (models.ConfigError, ModelError) as error:
         print(f"director: error: {error}", file=sys.stderr)
         return None
+    if not getattr(args, "quiet", False):
+        for line in resolved.recognised.values():
+            print(f"director: {line}", file=sys.stderr)
+    return resolved
 
 
 def _run_doctor(args) -> int:
@@ -898,6 +902,7 @@ def _run_plan(args) -> int:
             backend=args.backend,
             template=args.template,
             scoring=_scoring(args),
+            bound=resolved.bound,
         )
     except PromptTemplateError as error:
         print(f"director: error: {visible(str(error))}", file=sys.stderr)
@@ -961,6 +966,7 @@ def _run_compile(args) -> int:
             codec=args.codec,
             backend_options=options,
             scoring=_scoring(args),
+            bound=resolved.bound,
         )
     except PromptTemplateError as error:
         print(f"director: error: {visible(str(error))}", file=sys.stderr)
