@@ -108,6 +108,9 @@ LIMIT_EXCEEDED: Final = Code(
     _E,
     "a film, shot, frame or image size, file, line or import chain past a safety limit",
 )
+MISSING_CONDITIONING: Final = Code(
+    "E039", "missing-conditioning", _E, "a shot without an input its model needs"
+)
 
 # warnings a script editor wants
 FREE_TEXT_LOCATION: Final = Code(
