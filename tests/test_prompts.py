@@ -208,7 +208,8 @@ def test_wan_prompts_are_dense_descriptions_for_every_example_shot():
     # style.  A shot whose script says little gets fewer words: nothing is made up.
     found = list(example_prompts("wan.j2"))
     counts = sorted(len(text.split()) for _, text in found)
-    assert 80 <= counts[len(counts) // 2] <= 120 and counts[-1] <= 150
+    median, upper = counts[len(counts) // 2], counts[len(counts) * 9 // 10]
+    assert 70 <= median <= 120 and 80 <= upper <= 120 and counts[-1] <= 150, counts
     for shot, text in found:
         assert "\n" not in text and text[0].isupper(), text
         assert text.split()[0].lower() == SIZE_WORDS[shot.size].split()[0]  # subject, framed
