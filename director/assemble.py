@@ -213,6 +213,15 @@ def concat(
     return total
 
 
+def _copy_of(output, stream):
+    """An output stream for `stream`'s packets, keeping its codec tag: without it the
+    mov muxer labels every ProRes stream `apch` (HQ), whatever its profile."""
+    copy = output.add_stream_from_template(stream)
+    if stream.codec_context.name == "prores":
+        copy.codec_tag = stream.codec_tag
+    return copy
+
+
 def _frame_rate(path: Path) -> Fraction:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
@@ -238,7 +247,7 @@ def _copy_packets(pieces: list[Path], out: Path, fps: Fraction) -> int:
             with av.open(str(piece)) as source:
                 stream = source.streams.video[0]
                 if target is None:
-                    target = output.add_stream_from_template(stream)
+                    target = _copy_of(output, stream)
                     target.time_base = frame
                 count = 0
                 for packet in source.demux(stream):
@@ -723,7 +732,7 @@ def mux(
         source = files.enter_context(av.open(str(video)))
         output = files.enter_context(av.open(str(out), "w", options=options))
         video_in = source.streams.video[0]
-        video_out = output.add_stream_from_template(video_in)
+        video_out = _copy_of(output, video_in)
         video_out.time_base = video_in.time_base
         if tags is not None:
             _tag_film(output, video_out, tags)

@@ -208,3 +208,18 @@ def test_a_bad_timecode_is_a_usage_error(project, capsys):
     path = project.write(FILM)
     assert main(["compile", str(path), "-q", "--start-timecode", "01:00:00;00"]) == 2
     assert "drop-frame" in capsys.readouterr().err
+
+
+def test_the_prores_profile_delivered_is_the_one_the_docs_name(project):
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "assembly.md").read_text()
+    named = re.search(r"ProRes 422 \(`prores_ks` profile 2, tagged `(\w+)`", docs).group(1)
+    out = compile_film(project, "prores")
+    video = probe(out, "-select_streams", "v:0", "-show_streams")["streams"][0]
+    assert (video["codec_tag_string"], video["profile"]) == (named, "Standard")
+    assert named == "apcn"  # ProRes 422 (Standard), as prores_ks profile 2 codes it
+
+
+def test_mov_films_carry_chapters_and_title(project):
+    info = probe(compile_film(project, "prores"), "-show_chapters", "-show_format")
+    assert [c["tags"]["title"] for c in info["chapters"]] == ["Scene 1", "Scene 2"]
+    assert info["format"]["tags"]["title"] == "Small Hours"
