@@ -874,10 +874,33 @@ def _png_sequence(video: Path, audio_wav: Path, out: Path) -> int:
 
 
 def write_srt(timeline: Timeline, path: Path, *, speakers: bool = False) -> None:
-    """SubRip subtitles of the dialogue; `speakers` prefixes each line with "NAME: "."""
-    cues = _subtitles(timeline, speakers, ",")
-    blocks = [f"{n}\n{start} --> {end}\n{text}\n" for n, (start, end, text) in enumerate(cues, 1)]
+    """SubRip subtitles of the dialogue; `speakers` prefixes each line with "NAME: ".
+
+    SubRip shows one cue at a time, and strict readers reject cues that
+    overlap: where a line is still running when the next begins (under a
+    dissolve or wipe, or overlapping speech) it ends where the next begins,
+    and lines that begin together share one cue, a line each."""
+    cues = _one_at_a_time(_subtitle_times(timeline, speakers))
+    blocks = [
+        f"{n}\n{_ms_clock(start, ',')} --> {_ms_clock(end, ',')}\n{text}\n"
+        for n, (start, end, text) in enumerate(cues, 1)
+    ]
     path.write_text("\n".join(blocks), encoding="utf-8")
+
+
+def _one_at_a_time(cues: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Cues (ms, ms, text) in time order, none overlapping the next."""
+    merged: list[tuple[int, int, str]] = []
+    for start, end, text in cues:
+        if merged and merged[-1][0] == start:
+            _, last_end, last_text = merged.pop()
+            merged.append((start, max(end, last_end), f"{last_text}\n{text}"))
+        else:
+            merged.append((start, end, text))
+    return [
+        (start, min(end, merged[i + 1][0]) if i + 1 < len(merged) else end, text)
+        for i, (start, end, text) in enumerate(merged)
+    ]
 
 
 def write_vtt(timeline: Timeline, path: Path, *, speakers: bool = False) -> None:
@@ -899,10 +922,18 @@ def _spoken(timeline: Timeline) -> list:
 
 
 def _subtitles(timeline: Timeline, speakers: bool, comma: str) -> list[tuple[str, str, str]]:
+    return [
+        (_ms_clock(start, comma), _ms_clock(end, comma), text)
+        for start, end, text in _subtitle_times(timeline, speakers)
+    ]
+
+
+def _subtitle_times(timeline: Timeline, speakers: bool) -> list[tuple[int, int, str]]:
+    """Each spoken line as (start ms, end ms, text), in time order."""
     cues = []
     for line in _spoken(timeline):
-        start = _clock(timeline, line.start, comma)
-        end = _clock(timeline, min(line.end, timeline.frames), comma)
+        start = _timeline_samples(timeline, line.start, 1000)
+        end = _timeline_samples(timeline, min(line.end, timeline.frames), 1000)
         # A blank line would end the subtitle early; "-->" would start a new one.
         text = "\n".join(part.strip() for part in line.text.splitlines() if part.strip())
         text = text.replace("-->", "->")
@@ -912,9 +943,8 @@ def _subtitles(timeline: Timeline, speakers: bool, comma: str) -> list[tuple[str
     return cues
 
 
-def _clock(timeline: Timeline, frame: int, comma: str) -> str:
-    """HH:MM:SS,mmm of a frame's start, to the nearest millisecond."""
-    ms = _timeline_samples(timeline, frame, 1000)
+def _ms_clock(ms: int, comma: str) -> str:
+    """HH:MM:SS,mmm of a time in milliseconds (a frame's start, rounded to the nearest)."""
     hours, ms = divmod(ms, 3_600_000)
     minutes, ms = divmod(ms, 60_000)
     seconds, ms = divmod(ms, 1000)
