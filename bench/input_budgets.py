@@ -80,6 +80,7 @@ def run_check(path: Path, cap_bytes: int, extra: list[str]) -> dict:
         "file_mb": round(path.stat().st_size / 1e6, 1),
         "exit": child.returncode,
         "wall_s": round(wall, 2),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         "peak_mb": round(usage.ru_maxrss / 1024),
         "codes": sorted({d["code"] for d in found}),
         "stderr_tail": complaint[-300:] if child.returncode not in (0, 1) else "",
@@ -233,13 +234,13 @@ def machine() -> dict:
 def report(results: dict) -> str:
     lines = [
         f"director check, default limits, each under prlimit --as={results['cap_gb']} GB:",
-        f"{'case':<42} {'size':>7} {'exit':>4} {'wall':>8} {'peak RSS':>9}  codes",
+        f"{'case':<42} {'size':>7} {'exit':>4} {'wall':>8} {'CPU':>7} {'peak RSS':>9}  codes",
     ]
     for name, r in results["check"].items():
         verdict = "ok" if r["wall_s"] < TARGET_S and r["peak_mb"] < TARGET_MB else "OVER"
         lines.append(
             f"{name:<42} {r['file_mb']:>5} MB {r['exit']:>4} {r['wall_s']:>7.2f}s "
-            f"{r['peak_mb']:>6.0f} MB  {','.join(r['codes'])}  [{verdict}]"
+            f"{r['cpu_s']:>6.2f}s {r['peak_mb']:>6.0f} MB  {','.join(r['codes'])}  [{verdict}]"
         )
         if r["stderr_tail"]:
             lines.append(f"    stderr: {r['stderr_tail']!r}")
