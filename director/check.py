@@ -22,7 +22,7 @@ from . import codes, spec
 from . import syntax as ast
 from .diagnostics import Diagnostic, Diagnostics, did_you_mean
 from .gcpause import paused_gc
-from .habits import check_habits
+from .habits import check_comments, check_habits
 from .media import ImageTooLarge, UnreadableMedia, kind_of, probe
 from .parse import parse_source
 from .reader import DEFAULT_LIMITS, Limits, not_a_regular_file, read_script, script_text
@@ -299,6 +299,9 @@ class _Checker:
         if tree is None:
             return None
         self._folder = {display_name(p): p.parent for p, _ in self.loader.files}
+        for path, _ in self.loader.files:
+            shown = display_name(path)
+            check_comments(self.sources.get(shown, ""), shown, self.diagnostics.add)
         settings = self._settings(tree)
         for _path, script in self.loader.files:
             for declaration in script.declarations:
@@ -1109,6 +1112,9 @@ class _ShotBuilder:
                     span=line.span,
                 )
             )
+        # A direction with no words after it directs the action: it is kept as action.
+        for direction in dialogue.after:
+            self.fields["action"].append(f"{speaker.text} ({direction.text})")
 
     def _time_dialogue(self) -> None:
         """Spread the lines across the shot in proportion to their words."""

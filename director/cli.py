@@ -135,7 +135,12 @@ def _add_compile(commands) -> None:
         action="store_true",
         help="compile even when the plan's memory estimate does not fit this machine",
     )
-    compile_.add_argument("--stems", action="store_true", help="also write per-stem wavs")
+    compile_.add_argument(
+        "--stems",
+        action="store_true",
+        help="also write per-stem wavs, at the master's gain, and their loudness.json",
+    )
+    _add_delivery_options(compile_)
     compile_.add_argument(
         "--no-burn-in", action="store_true", help="no shot id and timecode on animatic frames"
     )
@@ -148,6 +153,51 @@ def _add_compile(commands) -> None:
     _add_timeline_options(compile_)
     _add_diagnostic_options(compile_)
     compile_.set_defaults(run=_run_compile)
+
+
+def _add_delivery_options(command) -> None:
+    group = command.add_argument_group(
+        "delivery", "the delivered copy; none of these enter the plan (docs/assembly.md)"
+    )
+    group.add_argument(
+        "--loudness",
+        choices=("-14", "-23", "-24", "off"),
+        default="-14",
+        metavar="LUFS",
+        help="integrated loudness of the delivered mix: -14 (streaming, default), -23 "
+        "(EBU R 128 broadcast), -24 (ATSC A/85) or off (as mixed); a true-peak limiter "
+        "keeps it at or under -1 dBTP either way",
+    )
+    group.add_argument(
+        "--start-timecode",
+        metavar="HH:MM:SS:FF",
+        help="record timecode of the first frame, in the film's timecode track and the "
+        "EDL, FCP XML and OTIO timelines (default 01:00:00:00; 01:00:00;00, drop-frame, "
+        "at 29.97 and 59.94 fps)",
+    )
+    group.add_argument(
+        "--color-space",
+        choices=("auto", "bt709", "bt601", "bt601-625"),
+        default="auto",
+        help="colour space of the picture: auto (default) is BT.709 from 1280x720 up and "
+        "BT.601 below; another choice codes the picture again at delivery",
+    )
+
+
+def _delivery(args, plan) -> object | None:
+    """The delivery settings of `args`, or None after saying why they are unusable."""
+    from fractions import Fraction
+
+    from . import delivery, loudness, timecode
+
+    try:
+        start = timecode.parse(args.start_timecode, Fraction(plan.fps_num, plan.fps_den))
+    except timecode.TimecodeError as error:
+        print(f"director: error: --start-timecode: {error}", file=sys.stderr)
+        return None
+    return delivery.Delivery(
+        timecode=start, loudness=loudness.TARGETS[args.loudness], color_space=args.color_space
+    )
 
 
 def _add_executor_options(command) -> None:
@@ -399,6 +449,12 @@ def _add_export(commands) -> None:
         type=Path,
         help="folder that the script's asset paths are relative to (default: PLAN's folder)",
     )
+    export.add_argument(
+        "--start-timecode",
+        metavar="HH:MM:SS:FF",
+        help="record timecode of the first frame (default 01:00:00:00; 01:00:00;00 at "
+        "29.97 and 59.94 fps)",
+    )
     export.set_defaults(run=_run_export)
 
 
@@ -575,6 +631,9 @@ def _timeline_problem(args) -> int | None:
 
 
 def _run_export(args) -> int:
+    from fractions import Fraction
+
+    from . import timecode
     from .cache import Cache, CacheError
     from .compile import shot_media
     from .plan import Plan
@@ -615,8 +674,10 @@ def _run_export(args) -> int:
     try:
         if (problem := outputs.refusal(written, inputs)) is not None:
             raise ExportError(problem)
-        warnings = export_timeline(plan, media, targets, media_dir)
-    except ExportError as error:
+        fps = Fraction(plan.timeline.fps_num, plan.timeline.fps_den)
+        record = timecode.parse(args.start_timecode, fps)
+        warnings = export_timeline(plan, media, targets, media_dir, record)
+    except (ExportError, timecode.TimecodeError) as error:
         print(f"director: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as error:
@@ -624,6 +685,16 @@ def _run_export(args) -> int:
         return EXIT_USAGE
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    offline = [s.shot for s in plan.timeline.shots if s.shot not in media.pictures]
+    if offline:
+        # A timeline whose clips are offline is no cut to conform: say so in the status.
+        print(
+            f"director: error: {len(offline)} of {len(plan.timeline.shots)} shots have no "
+            f"rendered picture in {cache_dir}; the timeline was written with them offline. "
+            "Compile the script first, or pass --cache (and --project) where it was compiled.",
+            file=sys.stderr,
+        )
+        return EXIT_ERRORS
     return EXIT_OK
 
 
@@ -911,6 +982,8 @@ def _run_compile(args) -> int:
     if not args.dry_run and (missing := resolved.missing_model()):
         print(f"director: error: {missing}", file=sys.stderr)
         return EXIT_USAGE
+    if (delivered := _delivery(args, planned.plan)) is None:
+        return EXIT_USAGE
     job = compiler.Job(
         plan=planned.plan,
         script=args.file.resolve(),
@@ -928,6 +1001,7 @@ def _run_compile(args) -> int:
         workers=args.workers,
         codec=args.codec,
         inputs=_inputs(args, checked.film),
+        delivery=delivered,
     )
     if args.dry_run:
         return compiler.dry_run(job)

@@ -146,6 +146,9 @@ UNKNOWN_CUE_WORD: Final = Code(
 CUE_PAST_FILM_END: Final = Code(
     "W114", "cue-past-film-end", _W, "a cue that would play past the film's last frame"
 )
+COMMENT_IN_TEXT: Final = Code(
+    "W115", "comment-in-text", _W, "a `#` inside a line's text that cuts the rest as a comment"
+)
 LOWER_CASE_NAME: Final = Code(
     "W113", "lower-case-name", _W, "a declared name written in lower case in an action line"
 )

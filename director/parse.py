@@ -111,6 +111,11 @@ _LOCK = threading.Lock()  # the one transformer and indenter hold the file being
 # ------------------------------------------------------------ tree → models
 
 
+def _inside(parenthetical: str) -> str:
+    """A parenthetical's words, without its brackets."""
+    return parenthetical.strip()[1:-1].strip()
+
+
 def _unquote(text: str) -> str:
     text = text.strip()
     return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
@@ -318,22 +323,27 @@ class _ToSyntax(Transformer):
             text=name.strip(),
         )
         spoken: list[ast.DialogueLine] = []
-        pending: str | None = None
+        pending: list[Token] = []  # parentheticals waiting for the words they direct
         for kind, token in lines:
             if kind == "parenthetical":
-                pending = token.strip()[1:-1].strip()
+                pending.append(token)  # two in a row direct the same words
                 continue
+            directions = "; ".join(_inside(t) for t in pending if _inside(t)) or None
             spoken.append(
                 ast.DialogueLine(
-                    span=self._span_of_token(token), parenthetical=pending, text=token.strip()
+                    span=self._span_of_token(token), parenthetical=directions, text=token.strip()
                 )
             )
-            pending = None
+            pending = []
+        # Directions with no words after them (or a block of only a direction):
+        # kept, for the checker to place as action.
+        after = [ast.Direction(span=self._span_of_token(t), text=_inside(t)) for t in pending]
         return ast.Dialogue(
             span=self._span_of_children(speaker, lines[-1][1]),
             speaker=word,
             extension=extension,
             lines=spoken,
+            after=[d for d in after if d.text],
         )
 
     def parenthetical(self, token):
