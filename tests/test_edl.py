@@ -98,3 +98,26 @@ def test_drop_frame_films_say_so():
     text = write_edl(plan, parse(None, Fraction(30000, 1001)))
     assert text.splitlines()[1] == "FCM: DROP FRAME"
     assert "01:00:00;00" in text
+
+
+def test_fcp_xml_sequences_carry_their_format_and_record_timecode(tmp_path):
+    import xml.etree.ElementTree as ElementTree
+
+    from director.timeline_export import Media, build_timeline, write_timeline
+
+    plan = planned(EXAMPLES / "lighthouse.shot")
+    record = parse("10:00:00:00", Fraction(plan.timeline.fps_num, plan.timeline.fps_den))
+    write_timeline(build_timeline(plan, Media(), record=record), tmp_path / "cut.xml")
+    sequence = ElementTree.parse(tmp_path / "cut.xml").getroot().find(".//sequence")
+    sample = sequence.find("media/video/format/samplecharacteristics")
+    assert (sample.findtext("width"), sample.findtext("height")) == (
+        str(plan.width), str(plan.height),
+    )  # fmt: skip
+    assert sample.findtext("rate/timebase") == str(plan.timeline.fps_num)
+    assert sequence.findtext("timecode/string") == "10:00:00:00"
+    back = otio.adapters.read_from_file(str(tmp_path / "cut.xml"))
+    rate = plan.timeline.fps_num / plan.timeline.fps_den
+    assert (
+        back.global_start_time.to_frames()
+        == otio.opentime.from_timecode("10:00:00:00", rate).to_frames()
+    )
