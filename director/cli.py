@@ -448,12 +448,16 @@ def _add_export(commands) -> None:
     export.add_argument("plan", type=Path, metavar="PLAN", help="a plan .json file")
     _add_timeline_options(export)
     export.add_argument(
-        "--cache", type=Path, help="cache folder (default: .director/cache beside PLAN)"
+        "--cache",
+        type=Path,
+        help="cache folder (default: the one the compile that wrote PLAN used, as its "
+        "NAME.run.json records, else .director/cache beside PLAN)",
     )
     export.add_argument(
         "--project",
         type=Path,
-        help="folder that the script's asset paths are relative to (default: PLAN's folder)",
+        help="folder that the script's asset paths are relative to (default: the "
+        "compiled script's folder, as NAME.run.json records, else PLAN's folder)",
     )
     export.add_argument(
         "--start-timecode",
@@ -659,7 +663,9 @@ def _run_export(args) -> int:
         _say(f"director: error: {args.plan} is not a plan: {error}")
         return EXIT_USAGE
     folder = args.plan.resolve().parent
-    cache_dir = args.cache or folder / ".director" / "cache"
+    made = _made_with(args.plan, plan)
+    cache_dir = args.cache or made.get("cache") or folder / ".director" / "cache"
+    project = args.project or made.get("project") or folder
     try:
         cache = Cache(cache_dir) if cache_dir.is_dir() else None
     except CacheError as error:
@@ -670,7 +676,7 @@ def _run_export(args) -> int:
     def entry(node_id: str):
         return cache.get(hashes[node_id]) if cache and node_id in hashes else None
 
-    media = shot_media(plan, entry, args.project or folder)
+    media = shot_media(plan, entry, project)
     first = targets[0]
     media_dir = first.with_name(first.stem + ".media")
     written = [outputs.Target(path, "the timeline") for path in targets]
@@ -701,6 +707,22 @@ def _run_export(args) -> int:
         )
         return EXIT_ERRORS
     return EXIT_OK
+
+
+def _made_with(plan_file: Path, plan) -> dict[str, Path]:
+    """The cache and project folder a compile recorded beside NAME.plan.json (in
+    NAME.run.json), when that record is of this plan; else nothing."""
+    name = plan_file.name
+    if not name.endswith(".plan.json"):
+        return {}
+    record_file = plan_file.with_name(name.removesuffix(".plan.json") + ".run.json")
+    try:
+        record = json.loads(record_file.read_text(encoding="utf-8"))
+        if record.get("plan") != plan.node(plan.output).hash:
+            return {}
+        return {key: Path(value) for key, value in record["made_with"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
 
 
 def _add_doctor(commands) -> None:

@@ -111,6 +111,33 @@ _LOCK = threading.Lock()  # the one transformer and indenter hold the file being
 # ------------------------------------------------------------ tree → models
 
 
+# A cue tag's meaning, by its letters alone (case, spaces and periods do not count).
+_VOICE_OVER = {"VO", "VOICEOVER"}
+_OFF_SCREEN = {"OS", "OC", "OFF", "OFFSCREEN", "OFFCAMERA", "PRELAP"}
+_CONTINUED = {"CONTD", "CONT", "CONTINUED", "CONTINUING", "MORE"}
+_SLUG_PREFIXES = {"INT": "INT.", "EXT": "EXT.", "INT/EXT": "INT./EXT.", "I/E": "I/E."}
+
+
+def _cue_tags(tags: list[str]) -> tuple[str | None, list[str]]:
+    """A cue's tags: its extension (V.O. or O.S.), and the stage directions written in
+    it.  (CONT'D) and (MORE) mean only that the speech goes on: nothing to keep."""
+    extension: str | None = None
+    directions: list[str] = []
+    for group in tags:
+        kept = []
+        for tag in group.split(","):
+            letters = re.sub(r"[^A-Z]", "", tag.upper())
+            if letters in _VOICE_OVER:
+                extension = extension or "V.O."
+            elif letters in _OFF_SCREEN:
+                extension = extension or "O.S."
+            elif letters not in _CONTINUED and tag.strip():
+                kept.append(" ".join(tag.split()))
+        if kept:
+            directions.append(", ".join(kept))
+    return extension, directions
+
+
 def _inside(parenthetical: str) -> str:
     """A parenthetical's words, without its brackets."""
     return parenthetical.strip()[1:-1].strip()
@@ -236,7 +263,7 @@ class _ToSyntax(Transformer):
     def slugline(self, prefix, location, time_of_day):
         return ast.Slugline(
             span=self._span_of_children(prefix, time_of_day),
-            prefix=str(prefix),
+            prefix=_SLUG_PREFIXES[str(prefix).replace(".", "")],
             location=self._word(location, location.strip()),
             time_of_day=time_of_day.strip(),
         )
@@ -310,8 +337,8 @@ class _ToSyntax(Transformer):
         return ast.Action(span=self._span_of_token(text), text=text.strip())
 
     def dialogue(self, speaker, *lines):
-        name, _, extension = speaker.partition("(")
-        extension = extension.rstrip(")").strip() or None
+        name, _, tags = speaker.partition("(")
+        extension, cue_directions = _cue_tags(re.findall(r"\(([^()]*)\)", "(" + tags))
         word = ast.Word(
             span=Span(
                 file=self.file,
@@ -323,12 +350,14 @@ class _ToSyntax(Transformer):
             text=name.strip(),
         )
         spoken: list[ast.DialogueLine] = []
-        pending: list[Token] = []  # parentheticals waiting for the words they direct
+        # Parentheticals waiting for the words they direct, with where they are; a stage
+        # direction written in the cue, `NELL (ON PHONE)`, directs the first words.
+        pending: list[tuple[str, Span]] = [(d, word.span) for d in cue_directions]
         for kind, token in lines:
-            if kind == "parenthetical":
-                pending.append(token)  # two in a row direct the same words
+            if kind == "parenthetical":  # two in a row direct the same words
+                pending.append((_inside(token), self._span_of_token(token)))
                 continue
-            directions = "; ".join(_inside(t) for t in pending if _inside(t)) or None
+            directions = "; ".join(text for text, _ in pending if text) or None
             spoken.append(
                 ast.DialogueLine(
                     span=self._span_of_token(token), parenthetical=directions, text=token.strip()
@@ -337,13 +366,13 @@ class _ToSyntax(Transformer):
             pending = []
         # Directions with no words after them (or a block of only a direction):
         # kept, for the checker to place as action.
-        after = [ast.Direction(span=self._span_of_token(t), text=_inside(t)) for t in pending]
+        after = [ast.Direction(span=span, text=text) for text, span in pending if text]
         return ast.Dialogue(
             span=self._span_of_children(speaker, lines[-1][1]),
             speaker=word,
             extension=extension,
             lines=spoken,
-            after=[d for d in after if d.text],
+            after=after,
         )
 
     def parenthetical(self, token):
