@@ -414,7 +414,7 @@ class _Checker:
             )
 
     def _backend_name(self, name: str, span: Span) -> bool:
-        if name == registry.AUTO or name in registry.backends():
+        if name == registry.AUTO or name in registry.names():
             return True
         self.diagnostics.add(
             codes.UNKNOWN_BACKEND,
@@ -712,7 +712,11 @@ class _Checker:
                 )
 
     def _backend(self, name: str) -> type[Backend] | None:
-        """The backend called `name` (`auto` resolved), or None if there is none."""
+        """The backend called `name`, or None if there is none, or it is `auto`: which
+        backend that is depends on the machine that plans, and finding out imports
+        every backend (torch among them), so its limits are checked when planning."""
+        if name == registry.AUTO:
+            return None
         if name not in self._backends:
             try:
                 self._backends[name] = registry.get(name)

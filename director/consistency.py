@@ -49,8 +49,8 @@ from .clips import configure_decoder, frame_to_rgb
 # Bumped when scoring changes what it measures: part of consistency nodes' hashes.
 VERSION = 1
 
-EMBEDDERS = ("face", "appearance", "clip", "dinov2")
-AUTO = "auto"
+from .embedders import AUTO, EMBEDDERS  # noqa: E402 (light names, re-exported)
+
 SAME_IDENTITY = 0.5  # the score at an embedder's calibrated threshold
 
 # Sampling: about one frame every two seconds, at least 2 and at most 12 a take.

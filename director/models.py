@@ -32,6 +32,7 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from backends import registry
 from backends.base import Backend
@@ -49,8 +50,10 @@ from backends.diffusers_base import (
 
 from . import codes, spec
 from .diagnostics import Diagnostic, did_you_mean, make
-from .plan import Plan
 from .plan_nodes import Generate, GenerateParams
+
+if TYPE_CHECKING:
+    from .plan import Plan
 
 CONFIG_NAME = "director.toml"
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -215,8 +218,16 @@ def used_backends(film: spec.Film, override: str | None) -> list[type[Backend]]:
         names = [override]
     else:
         names = [film.backend, *(shot.backend for shot in film.shots if shot.backend)]
-    found = {registry.get(name) for name in names}
+    found = {choose(name) for name in names}
     return sorted(found, key=lambda backend: backend.name)
+
+
+def choose(name: str) -> type[Backend]:
+    """The backend called `name`; `auto` is the best one that can run here, by the
+    settings that apply to the working folder (`unavailable_reason`)."""
+    if name == registry.AUTO:
+        return registry.best_available(unavailable_reason)
+    return registry.get(name)
 
 
 def resolve(
@@ -290,11 +301,14 @@ def configured_folder(backend: type[DiffusersBackend], start: Path) -> Path | No
     return Path(model) if model else None
 
 
-def unavailable_reason(backend: type[DiffusersBackend]) -> str | None:
-    """Why `backend: auto` must not choose `backend` here, or None.  Settings come from
-    the files that apply to the working folder.  The planner asks once a shot, so an
-    answer is kept for a second (`forget` drops it), and a machine with no model
-    configured never imports torch to answer."""
+def unavailable_reason(backend: type[Backend]) -> str | None:
+    """Why `backend: auto` must not choose `backend` here, or None: the backend's own
+    answer, and for a diffusers backend whether a model folder is configured and
+    usable.  Settings come from the files that apply to the working folder.  The
+    planner asks once a plan, so an answer is kept for a second (`forget` drops
+    it), and a machine with no model configured never imports torch to answer."""
+    if not issubclass(backend, DiffusersBackend):
+        return backend.unavailable_reason()
     if missing := missing_packages():
         return f"{', '.join(missing)} not installed ({INSTALL_HINT})"
     key = (backend.name, os.getcwd())

@@ -17,10 +17,9 @@ from typing import Annotated, Literal, TypeVar, Union
 
 from pydantic import BaseModel, Field, PrivateAttr, SerializeAsAny, TypeAdapter
 
-from backends import registry
 from backends.base import Backend, Capabilities
 
-from . import codes, consistency, spec
+from . import codes, consistency, models, spec
 from .diagnostics import Diagnostic, Diagnostics
 from .gcpause import paused_gc
 from .plan_nodes import (
@@ -311,7 +310,7 @@ class _Planner:
     def _backend(self, shot: spec.Shot) -> type[Backend]:
         name = self.backend_name or shot.backend or self.film.backend
         if name not in self._resolved:
-            self._resolved[name] = registry.get(name)
+            self._resolved[name] = models.choose(name)
         backend = self._resolved[name]
         self.backends[backend.name] = backend
         return backend
