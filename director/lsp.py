@@ -71,7 +71,7 @@ def create_server() -> LanguageServer:
             return None
         span = found.node.name.span
         text = _text_of(ls, found.path)
-        return lsp.Location(uri=from_fs_path(str(found.path)), range=_range(text, span))
+        return lsp.Location(uri=from_fs_path(str(found.path)), range=_range(text or "", span))
 
     @server.feature(
         lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=[" ", ","])
@@ -89,10 +89,15 @@ def create_server() -> LanguageServer:
 # -------------------------------------------------------------- diagnostics
 
 
+def _fs_path(uri: str) -> Path:
+    """The file a document's URI names (a URI that names none stays as it is)."""
+    return Path(to_fs_path(uri) or uri)
+
+
 def _publish(ls: LanguageServer, uri: str) -> None:
-    path = Path(to_fs_path(uri)).resolve()
+    path = _fs_path(uri).resolve()
     unsaved = {
-        Path(to_fs_path(doc.uri)).resolve(): doc.source
+        _fs_path(doc.uri).resolve(): doc.source
         for doc in ls.workspace.text_documents.values()
     }
     result = check_file(path, unsaved=unsaved)
@@ -187,7 +192,7 @@ def _tolerant_parse(path: Path, text: str) -> ast.ScriptFile | None:
 
 def _text_of(ls: LanguageServer, path: Path) -> str | None:
     for doc in ls.workspace.text_documents.values():
-        if Path(to_fs_path(doc.uri)).resolve() == path.resolve():
+        if _fs_path(doc.uri).resolve() == path.resolve():
             return doc.source
     try:
         return path.read_bytes().decode("utf-8-sig")
@@ -204,7 +209,7 @@ def _declared_at(ls: LanguageServer, uri: str, position: lsp.Position) -> Declar
     at = _column(line, position.character)
     for match in _NAME.finditer(line):
         if match.start() <= at <= match.end():
-            return _declarations(ls, Path(to_fs_path(uri))).get(match[0])
+            return _declarations(ls, _fs_path(uri)).get(match[0])
     return None
 
 
@@ -213,11 +218,12 @@ def _describe(node: ast.Declaration) -> str:
         return f"**{node.kind} {node.name.text}**: `{node.path.text}`"
     kind = "character" if isinstance(node, ast.Character) else "location"
     parts = [f"**{kind} {node.name.text}**"]
-    if node.description:
-        parts.append(node.description)
+    if isinstance(node, ast.Character | ast.Location):
+        parts += [node.description] if node.description else []
     if isinstance(node, ast.Character) and node.voice:
         parts.append(f"voice: {node.voice}")
-    parts += [f"ref: `{ref.text}`" for ref in node.refs]
+    if isinstance(node, ast.Character | ast.Location):
+        parts += [f"ref: `{ref.text}`" for ref in node.refs]
     return "\n\n".join(parts)
 
 
@@ -253,7 +259,7 @@ def _complete(ls: LanguageServer, uri: str, before: str) -> list[lsp.CompletionI
                 kind=lsp.MarkupKind.Markdown, value=_describe(found.node)
             ),
         )
-        for name, found in sorted(_declarations(ls, Path(to_fs_path(uri))).items())
+        for name, found in sorted(_declarations(ls, _fs_path(uri)).items())
     ]
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import time
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -188,7 +188,7 @@ def _check_setting(where: str, key: str, value, allowed: tuple[str, ...]) -> Non
         raise ConfigError(f"{where}: expected {' or '.join(t.__name__ for t in types)}")
     if key in _CHOICES and value not in _CHOICES[key]:
         raise ConfigError(f"{where}: expected one of {', '.join(_CHOICES[key])}")
-    if key == "steps" and value < 1:
+    if key == "steps" and isinstance(value, int) and value < 1:
         raise ConfigError(f"{where}: at least 1")
 
 
@@ -265,7 +265,7 @@ def resolve(
     return resolved
 
 
-def _which_model(chosen: list[type[Backend]]) -> str:
+def _which_model(chosen: Sequence[type[Backend]]) -> str:
     if not chosen:
         return (
             "--model: the script is rendered with the preview animatic, which loads no model; "
@@ -315,13 +315,14 @@ def unavailable_reason(backend: type[Backend]) -> str | None:
     now = time.monotonic()
     if key in _ANSWERS and now - _ANSWERS[key][0] < ANSWER_SECONDS:
         return _ANSWERS[key][1]
+    answer: str | None
     try:
         folder = configured_folder(backend, Path(key[1]))
     except ConfigError as error:
         answer = str(error)
     else:
         found = [NO_MODEL.format(name=backend.name)] if folder is None else []
-        answer = (found or problems(backend, folder) or [None])[0]
+        answer = next(iter(found or problems(backend, folder)), None)
     _ANSWERS[key] = (now, answer)
     return answer
 
@@ -344,20 +345,20 @@ def model_diagnostics(plan: Plan, resolved: Resolved) -> list[Diagnostic]:
     The planner warns about what a backend can never take; this adds what the
     particular model cannot (a Wan text-to-video folder takes no first frame)."""
     takes: dict[str, frozenset] = {}
-    for name, folder in resolved.folders.items():
-        if folder is not None:
-            takes[name] = registry.get(name).conditioning_for(folder)
+    folders = {name: folder for name, folder in resolved.folders.items() if folder is not None}
+    for name, folder in folders.items():
+        takes[name] = _diffusers(name).conditioning_for(folder)
     found: dict[tuple[str, str], Diagnostic] = {}
     for node in plan.of_class(Generate):
         name = node.params.backend
         if name not in takes or node.source is None:
             continue
-        backend, shot = registry.get(name), node.params.shot
+        backend, shot = _diffusers(name), node.params.shot
         for conditioning in _wanted(node.params):
             known = conditioning in backend.capabilities.conditioning  # else the planner warned
             key = (shot.id, conditioning)
             if known and conditioning not in takes[name] and key not in found:
-                folder = resolved.folders[name]
+                folder = folders[name]
                 what, rest = _WORDS[conditioning]
                 found[key] = make(
                     codes.UNSUPPORTED_CONDITIONING,
@@ -367,6 +368,14 @@ def model_diagnostics(plan: Plan, resolved: Resolved) -> list[Diagnostic]:
                     help=f"use a {name} model folder that takes them, or remove them from the shot",
                 )
     return list(found.values())
+
+
+def _diffusers(name: str) -> type[DiffusersBackend]:
+    """The diffusers backend called `name` (the backends settings are resolved for)."""
+    backend = registry.get(name)
+    if not issubclass(backend, DiffusersBackend):
+        raise TypeError(f"{name} is not a diffusers backend")
+    return backend
 
 
 def _wanted(params: GenerateParams) -> list[str]:

@@ -10,6 +10,7 @@ import re
 import threading
 from functools import cache
 from importlib import resources
+from typing import cast
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import (
@@ -380,7 +381,8 @@ def parse_source(source: SourceFile) -> tuple[ast.ScriptFile | None, list[Diagno
     try:
         with _LOCK, paused_gc():
             _TRANSFORMER.file = source.display
-            return parser.parse(text), []
+            # the transformer runs inside the parser, so what comes back is the syntax tree
+            return cast(ast.ScriptFile, parser.parse(text)), []
     except DedentError as error:
         return None, [_dedent_diagnostic(source, error)]
     except UnexpectedInput as error:
