@@ -213,6 +213,15 @@ def concat(
     return total
 
 
+def _copy_of(output, stream):
+    """An output stream for `stream`'s packets, keeping its codec tag: without it the
+    mov muxer labels every ProRes stream `apch` (HQ), whatever its profile."""
+    copy = output.add_stream_from_template(stream)
+    if stream.codec_context.name == "prores":
+        copy.codec_tag = stream.codec_tag
+    return copy
+
+
 def _frame_rate(path: Path) -> Fraction:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
@@ -238,7 +247,7 @@ def _copy_packets(pieces: list[Path], out: Path, fps: Fraction) -> int:
             with av.open(str(piece)) as source:
                 stream = source.streams.video[0]
                 if target is None:
-                    target = output.add_stream_from_template(stream)
+                    target = _copy_of(output, stream)
                     target.time_base = frame
                 count = 0
                 for packet in source.demux(stream):
@@ -648,6 +657,20 @@ def write_stems(result: Mix, folder: Path, name: str = "film") -> list[Path]:
     return written
 
 
+def to_wav(source: Path, out: Path, rate: int = AUDIO_RATE) -> None:
+    """Any sound file the mix reads, as a 24-bit stereo WAV at `rate` (what every
+    editor imports), decoded and resampled as the mix does it."""
+    reader = _Reader(source, rate)
+    try:
+        with soundfile.SoundFile(
+            str(out), "w", samplerate=rate, channels=2, subtype="PCM_24", format="WAV"
+        ) as target:
+            for chunk in reader._chunks:  # the decoded file, without the reader's padding
+                target.write(np.clip(chunk, -1.0, 1.0))
+    finally:
+        reader.close()
+
+
 # ------------------------------------------------------------------ the film file
 
 
@@ -664,14 +687,41 @@ def encode_sound(audio_wav: Path, out: Path, codec_name: str) -> None:
             output.mux(packet)
 
 
-def mux(video: Path, audio_wav: Path, coded: Path | None, out: Path, codec_name: str) -> int:
+@dataclass(frozen=True)
+class Chapter:
+    """A named stretch of the film, in film frames [start, end)."""
+
+    start: int
+    end: int
+    title: str
+
+
+@dataclass(frozen=True)
+class FilmTags:
+    """What the film file says about itself besides picture and sound."""
+
+    fps: Fraction
+    title: str = ""
+    timecode: str | None = None  # the first frame's, HH:MM:SS:FF; a tmcd track in mp4/mov
+    chapters: tuple[Chapter, ...] = ()
+
+
+def mux(
+    video: Path,
+    audio_wav: Path,
+    coded: Path | None,
+    out: Path,
+    codec_name: str,
+    tags: FilmTags | None = None,
+) -> int:
     """The film file: the cut's picture (copied, not re-encoded) with the mix; returns frames.
 
     h264: an mp4 with AAC; prores: a mov with 16-bit PCM; vp9: a webm with
     Opus; png: `out` is a folder of numbered PNGs (`000000.png`, one per
     frame) with the sound beside them as `audio.wav` (24-bit PCM).  The sound
     is copied from `coded` (see `encode_sound`) when given, else coded here
-    from the wav.  Bytes are deterministic: the same inputs give the same file.
+    from the wav.  `tags` adds a title, chapters and (mp4/mov) a timecode
+    track.  Bytes are deterministic: the same inputs give the same file.
     """
     if codec_name == "png":
         return _png_sequence(video, audio_wav, out)
@@ -682,8 +732,10 @@ def mux(video: Path, audio_wav: Path, coded: Path | None, out: Path, codec_name:
         source = files.enter_context(av.open(str(video)))
         output = files.enter_context(av.open(str(out), "w", options=options))
         video_in = source.streams.video[0]
-        video_out = output.add_stream_from_template(video_in)
+        video_out = _copy_of(output, video_in)
         video_out.time_base = video_in.time_base
+        if tags is not None:
+            _tag_film(output, video_out, tags)
         if coded is not None:
             sound_source = files.enter_context(av.open(str(coded)))
             sound_in = sound_source.streams.audio[0]
@@ -713,6 +765,31 @@ def mux(video: Path, audio_wav: Path, coded: Path | None, out: Path, codec_name:
             output.mux(waiting)
             waiting = next(audio, None)
     return frames
+
+
+def _tag_film(output, video, tags: FilmTags) -> None:
+    if tags.title:
+        output.metadata["title"] = tags.title
+    if tags.timecode is not None:
+        # FFmpeg's mov/mp4 muxer turns a video stream's timecode into a tmcd
+        # track (";" before the frames marks drop-frame).
+        video.metadata["timecode"] = tags.timecode
+        # It counts the timecode's frames at the stream's average rate, which
+        # PyAV takes from the codec context (unset for a copied ProRes stream).
+        video.codec_context.framerate = tags.fps
+    frame = Fraction(1) / tags.fps
+    output.set_chapters(
+        [
+            {
+                "id": number,
+                "start": chapter.start,
+                "end": chapter.end,
+                "time_base": frame,
+                "metadata": {"title": chapter.title},
+            }
+            for number, chapter in enumerate(tags.chapters, start=1)
+        ]
+    )
 
 
 def _copied(container, stream, target) -> Iterator[av.Packet]:
@@ -797,10 +874,33 @@ def _png_sequence(video: Path, audio_wav: Path, out: Path) -> int:
 
 
 def write_srt(timeline: Timeline, path: Path, *, speakers: bool = False) -> None:
-    """SubRip subtitles of the dialogue; `speakers` prefixes each line with "NAME: "."""
-    cues = _subtitles(timeline, speakers, ",")
-    blocks = [f"{n}\n{start} --> {end}\n{text}\n" for n, (start, end, text) in enumerate(cues, 1)]
+    """SubRip subtitles of the dialogue; `speakers` prefixes each line with "NAME: ".
+
+    SubRip shows one cue at a time, and strict readers reject cues that
+    overlap: where a line is still running when the next begins (under a
+    dissolve or wipe, or overlapping speech) it ends where the next begins,
+    and lines that begin together share one cue, a line each."""
+    cues = _one_at_a_time(_subtitle_times(timeline, speakers))
+    blocks = [
+        f"{n}\n{_ms_clock(start, ',')} --> {_ms_clock(end, ',')}\n{text}\n"
+        for n, (start, end, text) in enumerate(cues, 1)
+    ]
     path.write_text("\n".join(blocks), encoding="utf-8")
+
+
+def _one_at_a_time(cues: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Cues (ms, ms, text) in time order, none overlapping the next."""
+    merged: list[tuple[int, int, str]] = []
+    for start, end, text in cues:
+        if merged and merged[-1][0] == start:
+            _, last_end, last_text = merged.pop()
+            merged.append((start, max(end, last_end), f"{last_text}\n{text}"))
+        else:
+            merged.append((start, end, text))
+    return [
+        (start, min(end, merged[i + 1][0]) if i + 1 < len(merged) else end, text)
+        for i, (start, end, text) in enumerate(merged)
+    ]
 
 
 def write_vtt(timeline: Timeline, path: Path, *, speakers: bool = False) -> None:
@@ -822,10 +922,18 @@ def _spoken(timeline: Timeline) -> list:
 
 
 def _subtitles(timeline: Timeline, speakers: bool, comma: str) -> list[tuple[str, str, str]]:
+    return [
+        (_ms_clock(start, comma), _ms_clock(end, comma), text)
+        for start, end, text in _subtitle_times(timeline, speakers)
+    ]
+
+
+def _subtitle_times(timeline: Timeline, speakers: bool) -> list[tuple[int, int, str]]:
+    """Each spoken line as (start ms, end ms, text), in time order."""
     cues = []
     for line in _spoken(timeline):
-        start = _clock(timeline, line.start, comma)
-        end = _clock(timeline, min(line.end, timeline.frames), comma)
+        start = _timeline_samples(timeline, line.start, 1000)
+        end = _timeline_samples(timeline, min(line.end, timeline.frames), 1000)
         # A blank line would end the subtitle early; "-->" would start a new one.
         text = "\n".join(part.strip() for part in line.text.splitlines() if part.strip())
         text = text.replace("-->", "->")
@@ -835,9 +943,8 @@ def _subtitles(timeline: Timeline, speakers: bool, comma: str) -> list[tuple[str
     return cues
 
 
-def _clock(timeline: Timeline, frame: int, comma: str) -> str:
-    """HH:MM:SS,mmm of a frame's start, to the nearest millisecond."""
-    ms = _timeline_samples(timeline, frame, 1000)
+def _ms_clock(ms: int, comma: str) -> str:
+    """HH:MM:SS,mmm of a time in milliseconds (a frame's start, rounded to the nearest)."""
     hours, ms = divmod(ms, 3_600_000)
     minutes, ms = divmod(ms, 60_000)
     seconds, ms = divmod(ms, 1000)
@@ -847,6 +954,8 @@ def _clock(timeline: Timeline, frame: int, comma: str) -> str:
 __all__ = [
     "AUDIO_RATE",
     "CEILING",
+    "Chapter",
+    "FilmTags",
     "Mix",
     "STEMS",
     "concat",

@@ -13,7 +13,7 @@ from backends import registry
 from backends.diffusers_settings import DTYPES, OFFLOADS, ModelError
 
 from . import __version__, outputs
-from .check import CheckResult, Limits, check_file
+from .check import CheckResult, check_file
 from .diagnostics import (
     DEFAULT_PER_FILE,
     Severity,
@@ -22,16 +22,24 @@ from .diagnostics import (
     render_human,
     render_json,
     visible,
+    visible_lines,
 )
+from .reader import Limits, TooLarge, Unreadable, not_a_regular_file, read_bytes
 
 # Planning, model settings and prompt templates are imported by the commands that
 # use them: `director check` (an editor's on-save hook) imports no backend, no
 # Pillow, no PyAV and no torch (tests/test_imports.py, bench/check_startup.py).
 if TYPE_CHECKING:
-    from . import models
+    from . import delivery, models
     from .plan import Consistency
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+
+
+def _say(message: str) -> None:
+    """A message on stderr; any control character in it (a file name, a value the
+    user gave) is written as an escape, so it cannot drive the terminal."""
+    print(visible_lines(message), file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except KeyboardInterrupt:
-        print("director: interrupted", file=sys.stderr)
+        _say("director: interrupted")
         return 130
     except BrokenPipeError:
         return EXIT_OK
@@ -140,7 +148,12 @@ def _add_compile(commands) -> None:
         action="store_true",
         help="compile even when the plan's memory estimate does not fit this machine",
     )
-    compile_.add_argument("--stems", action="store_true", help="also write per-stem wavs")
+    compile_.add_argument(
+        "--stems",
+        action="store_true",
+        help="also write per-stem wavs, at the master's gain, and their loudness.json",
+    )
+    _add_delivery_options(compile_)
     compile_.add_argument(
         "--no-burn-in", action="store_true", help="no shot id and timecode on animatic frames"
     )
@@ -153,6 +166,51 @@ def _add_compile(commands) -> None:
     _add_timeline_options(compile_)
     _add_diagnostic_options(compile_)
     compile_.set_defaults(run=_run_compile)
+
+
+def _add_delivery_options(command) -> None:
+    group = command.add_argument_group(
+        "delivery", "the delivered copy; none of these enter the plan (docs/assembly.md)"
+    )
+    group.add_argument(
+        "--loudness",
+        choices=("-14", "-23", "-24", "off"),
+        default="-14",
+        metavar="LUFS",
+        help="integrated loudness of the delivered mix: -14 (streaming, default), -23 "
+        "(EBU R 128 broadcast), -24 (ATSC A/85) or off (as mixed); a true-peak limiter "
+        "keeps it at or under -1 dBTP either way",
+    )
+    group.add_argument(
+        "--start-timecode",
+        metavar="HH:MM:SS:FF",
+        help="record timecode of the first frame, in the film's timecode track and the "
+        "EDL, FCP XML and OTIO timelines (default 01:00:00:00; 01:00:00;00, drop-frame, "
+        "at 29.97 and 59.94 fps)",
+    )
+    group.add_argument(
+        "--color-space",
+        choices=("auto", "bt709", "bt601", "bt601-625"),
+        default="auto",
+        help="colour space of the picture: auto (default) is BT.709 from 1280x720 up and "
+        "BT.601 below; another choice codes the picture again at delivery",
+    )
+
+
+def _delivery(args, plan) -> delivery.Delivery | None:
+    """The delivery settings of `args`, or None after saying why they are unusable."""
+    from fractions import Fraction
+
+    from . import delivery, loudness, timecode
+
+    try:
+        start = timecode.parse(args.start_timecode, Fraction(plan.fps_num, plan.fps_den))
+    except timecode.TimecodeError as error:
+        _say(f"director: error: --start-timecode: {error}")
+        return None
+    return delivery.Delivery(
+        timecode=start, loudness=loudness.TARGETS[args.loudness], color_space=args.color_space
+    )
 
 
 def _add_executor_options(command) -> None:
@@ -199,7 +257,7 @@ def _executor_problem(args) -> int | None:
     if args.executor != "ray":
         for flag in ("address", "workers"):
             if getattr(args, flag) is not None:
-                print(f"director: error: --{flag} needs --executor ray", file=sys.stderr)
+                _say(f"director: error: --{flag} needs --executor ray")
                 return EXIT_USAGE
         return None
     needs_ray = not (args.dry_run and args.workers)
@@ -261,10 +319,9 @@ def _scoring_problem(args) -> int | None:
     model = args.embedder_model
     if name in ("clip", "dinov2") and (model is None or not (model / "config.json").is_file()):
         where = f"{model} has no config.json" if model is not None else "none was given"
-        print(
+        _say(
             f"director: error: the {name} embedder needs --embedder-model DIR, a local "
-            f"transformers model folder; {where}",
-            file=sys.stderr,
+            f"transformers model folder; {where}"
         )
         return EXIT_USAGE
     if name == "face" and not consistency.face_available():
@@ -337,10 +394,8 @@ def _add_score(commands) -> None:
 def _run_score(args) -> int:
     from . import consistency
 
-    for path in [args.video, *args.ref]:
-        if not path.is_file():
-            print(f"director: error: no such file: {path}", file=sys.stderr)
-            return EXIT_USAGE
+    if (usage := _missing_files([args.video, *args.ref], "file")) is not None:
+        return usage
     name = consistency.resolve(args.embedder)
     model = str(args.embedder_model) if args.embedder_model else None
     try:
@@ -348,10 +403,10 @@ def _run_score(args) -> int:
             args.video, [consistency.Character("CHARACTER", args.ref)], name, model
         )
     except consistency.EmbedderUnavailable as error:
-        print(f"director: error: {error}", file=sys.stderr)
+        _say(f"director: error: {error}")
         return EXIT_USAGE
     except Exception as error:  # an unreadable video or image
-        print(f"director: error: cannot score {args.video}: {error}", file=sys.stderr)
+        _say(f"director: error: cannot score {args.video}: {error}")
         return EXIT_USAGE
     (character,) = take.characters
     holds = character.score >= args.threshold
@@ -401,12 +456,22 @@ def _add_export(commands) -> None:
     export.add_argument("plan", type=Path, metavar="PLAN", help="a plan .json file")
     _add_timeline_options(export)
     export.add_argument(
-        "--cache", type=Path, help="cache folder (default: .director/cache beside PLAN)"
+        "--cache",
+        type=Path,
+        help="cache folder (default: the one the compile that wrote PLAN used, as its "
+        "NAME.run.json records, else .director/cache beside PLAN)",
     )
     export.add_argument(
         "--project",
         type=Path,
-        help="folder that the script's asset paths are relative to (default: PLAN's folder)",
+        help="folder that the script's asset paths are relative to (default: the "
+        "compiled script's folder, as NAME.run.json records, else PLAN's folder)",
+    )
+    export.add_argument(
+        "--start-timecode",
+        metavar="HH:MM:SS:FF",
+        help="record timecode of the first frame (default 01:00:00:00; 01:00:00;00 at "
+        "29.97 and 59.94 fps)",
     )
     export.set_defaults(run=_run_export)
 
@@ -443,18 +508,21 @@ def _run_fmt(args) -> int:
     status = EXIT_OK
     for path in args.files:
         stdin = str(path) == "-"
-        data = sys.stdin.buffer.read() if stdin else path.read_bytes()
+        data = sys.stdin.buffer.read() if stdin else _read_input(path)
+        if data is None:
+            status = EXIT_ERRORS
+            continue
         display = "<stdin>" if stdin else str(path)
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            print(f"director: error: {display} is not UTF-8; left alone", file=sys.stderr)
+            _say(f"director: error: {display} is not UTF-8; left alone")
             status = EXIT_ERRORS
             continue
         tree, problems = parse_source(SourceFile(path, display, text))
         if tree is None:
             sys.stderr.write(render_human(problems, {display: text}, colour=_colour("auto")))
-            print(f"director: {display} does not parse; left alone", file=sys.stderr)
+            _say(f"director: {display} does not parse; left alone")
             status = EXIT_ERRORS
             continue
         formatted = format_text(text)
@@ -473,14 +541,14 @@ def _run_fmt(args) -> int:
                 )
             )
             if args.check:
-                print(f"would reformat {display}", file=sys.stderr)
+                _say(f"would reformat {display}")
                 status = EXIT_ERRORS
             continue
         temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         temporary.write_bytes(formatted.encode("utf-8"))
         os.replace(temporary, path)
         if not args.quiet:
-            print(f"reformatted {display}", file=sys.stderr)
+            _say(f"reformatted {display}")
     return status
 
 
@@ -507,12 +575,14 @@ def _run_import(args) -> int:
     if (usage := _missing_files([args.file])) is not None:
         return usage
     if args.output is not None and args.output.exists() and not args.force:
-        print(f"director: error: {args.output} exists; pass --force to replace it", file=sys.stderr)
+        _say(f"director: error: {args.output} exists; pass --force to replace it")
+        return EXIT_USAGE
+    if (data := _read_input(args.file)) is None:
         return EXIT_USAGE
     try:
-        text = args.file.read_bytes().decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        print(f"director: error: {args.file} is not UTF-8", file=sys.stderr)
+        _say(f"director: error: {args.file} is not UTF-8")
         return EXIT_USAGE
     script = import_fountain(text, title=args.file.stem.replace("_", " ").replace("-", " "))
     if args.output is None:
@@ -520,7 +590,7 @@ def _run_import(args) -> int:
         return EXIT_OK
     target = outputs.Target(args.output, "the script")
     if (status := _write_output(target, script, {args.file: "the screenplay"})) == EXIT_OK:
-        print(f"wrote {args.output}", file=sys.stderr)
+        _say(f"wrote {args.output}")
     return status
 
 
@@ -567,18 +637,21 @@ def _timeline_problem(args) -> int | None:
         path = getattr(args, option)
         if path is not None and path.suffix.lower() not in suffixes:
             ending = " or ".join(suffixes)
-            print(f"director: error: --{option} needs a file ending in {ending}", file=sys.stderr)
+            _say(f"director: error: --{option} needs a file ending in {ending}")
             return EXIT_USAGE
     try:
         for path in _timelines(args):
             adapter(path)
     except ExportError as error:
-        print(f"director: error: {error}", file=sys.stderr)
+        _say(f"director: error: {error}")
         return EXIT_USAGE
     return None
 
 
 def _run_export(args) -> int:
+    from fractions import Fraction
+
+    from . import timecode
     from .cache import Cache, CacheError
     from .compile import shot_media
     from .plan import Plan
@@ -590,26 +663,28 @@ def _run_export(args) -> int:
         return usage
     targets = _timelines(args)
     if not targets:
-        print("director: error: say what to write: --otio, --edl or --fcpxml", file=sys.stderr)
+        _say("director: error: say what to write: --otio, --edl or --fcpxml")
         return EXIT_USAGE
     try:
         plan = Plan.model_validate_json(args.plan.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        print(f"director: error: {args.plan} is not a plan: {error}", file=sys.stderr)
+        _say(f"director: error: {args.plan} is not a plan: {error}")
         return EXIT_USAGE
     folder = args.plan.resolve().parent
-    cache_dir = args.cache or folder / ".director" / "cache"
+    made = _made_with(args.plan, plan)
+    cache_dir = args.cache or made.get("cache") or folder / ".director" / "cache"
+    project = args.project or made.get("project") or folder
     try:
         cache = Cache(cache_dir) if cache_dir.is_dir() else None
     except CacheError as error:
-        print(f"director: error: {error}", file=sys.stderr)
+        _say(f"director: error: {error}")
         return EXIT_USAGE
     hashes = {node.id: node.hash for node in plan.nodes}
 
     def entry(node_id: str):
         return cache.get(hashes[node_id]) if cache and node_id in hashes else None
 
-    media = shot_media(plan, entry, args.project or folder)
+    media = shot_media(plan, entry, project)
     first = targets[0]
     media_dir = first.with_name(first.stem + ".media")
     written = [outputs.Target(path, "the timeline") for path in targets]
@@ -619,16 +694,43 @@ def _run_export(args) -> int:
     try:
         if (problem := outputs.refusal(written, inputs)) is not None:
             raise ExportError(problem)
-        warnings = export_timeline(plan, media, targets, media_dir)
-    except ExportError as error:
-        print(f"director: error: {error}", file=sys.stderr)
+        fps = Fraction(plan.timeline.fps_num, plan.timeline.fps_den)
+        record = timecode.parse(args.start_timecode, fps)
+        warnings = export_timeline(plan, media, targets, media_dir, record)
+    except (ExportError, timecode.TimecodeError) as error:
+        _say(f"director: error: {error}")
         return EXIT_USAGE
     except OSError as error:
-        print(f"director: error: cannot write {error.filename}: {error.strerror}", file=sys.stderr)
+        _say(f"director: error: cannot write {error.filename}: {error.strerror}")
         return EXIT_USAGE
     for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        _say(f"warning: {warning}")
+    offline = [s.shot for s in plan.timeline.shots if s.shot not in media.pictures]
+    if offline:
+        # A timeline whose clips are offline is no cut to conform: say so in the status.
+        _say(
+            f"director: error: {len(offline)} of {len(plan.timeline.shots)} shots have no "
+            f"rendered picture in {cache_dir}; the timeline was written with them offline. "
+            "Compile the script first, or pass --cache (and --project) where it was compiled."
+        )
+        return EXIT_ERRORS
     return EXIT_OK
+
+
+def _made_with(plan_file: Path, plan) -> dict[str, Path]:
+    """The cache and project folder a compile recorded beside NAME.plan.json (in
+    NAME.run.json), when that record is of this plan; else nothing."""
+    name = plan_file.name
+    if not name.endswith(".plan.json"):
+        return {}
+    record_file = plan_file.with_name(name.removesuffix(".plan.json") + ".run.json")
+    try:
+        record = json.loads(record_file.read_text(encoding="utf-8"))
+        if record.get("plan") != plan.node(plan.output).hash:
+            return {}
+        return {key: Path(value) for key, value in record["made_with"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
 
 
 def _add_doctor(commands) -> None:
@@ -699,10 +801,14 @@ def _resolve_models(args, film) -> models.Resolved | None:
     )
     try:
         used = models.used_backends(film, args.backend)
-        return models.resolve(used, args.file.resolve().parent, overrides)
+        resolved = models.resolve(used, args.file.resolve().parent, overrides)
     except (models.ConfigError, ModelError) as error:
-        print(f"director: error: {error}", file=sys.stderr)
+        _say(f"director: error: {error}")
         return None
+    if not getattr(args, "quiet", False):
+        for line in resolved.recognised.values():
+            _say(f"director: {line}")
+    return resolved
 
 
 def _run_doctor(args) -> int:
@@ -711,7 +817,7 @@ def _run_doctor(args) -> int:
     try:
         facts = doctor.report(args.folder, models.Overrides.parse_models(args.model))
     except models.ConfigError as error:
-        print(f"director: error: {error}", file=sys.stderr)
+        _say(f"director: error: {error}")
         return EXIT_USAGE
     sys.stdout.write(doctor.render(facts))
     return EXIT_OK
@@ -746,7 +852,7 @@ def _add_diagnostic_options(command) -> None:
             type=kind,
             default=getattr(defaults, field),
             metavar=metavar,
-            help=f"refuse {what} (default {getattr(defaults, field):g})",
+            help=f"refuse {what} (default {_shown(getattr(defaults, field))})",
         )
     command.add_argument(
         "--color",
@@ -756,25 +862,48 @@ def _add_diagnostic_options(command) -> None:
     )
 
 
-# Each safety limit of check.Limits as a flag: (field, type, metavar, what it refuses).
+# Each safety limit of reader.Limits as a flag: (field, type, metavar, what it refuses).
 _LIMIT_FLAGS = (
     ("max_minutes", float, "N", "films longer than N minutes"),
     ("max_shots", int, "N", "scripts with more shots"),
     ("max_shot_seconds", float, "N", "shots longer than N seconds"),
     ("max_side", int, "PX", "formats wider or taller than PX"),
+    ("max_bytes", int, "N", "script files larger than N bytes, before reading further"),
+    ("max_line_length", int, "N", "lines longer than N characters, before parsing"),
+    ("max_import_depth", int, "N", "imports nested more than N files deep"),
 )
+
+
+def _shown(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:g}"  # 8000000, not 8e+06
 
 
 def _limits(args) -> Limits:
     return Limits(**{field: getattr(args, field) for field, *_ in _LIMIT_FLAGS})
 
 
-def _missing_files(files: list[Path]) -> int | None:
+def _missing_files(files: list[Path], noun: str = "script") -> int | None:
+    """Usage status if a file named on the command line is missing or is no regular file
+    (a FIFO would block the libraries that open media; a device would stream forever)."""
     for path in files:
-        if not path.is_file():
-            print(f"director: error: no such script: {path}", file=sys.stderr)
-            return EXIT_USAGE
+        if (why := not_a_regular_file(path)) is None:
+            continue
+        if path.exists():  # a folder, a FIFO, a device: never opened
+            _say(f"director: error: {path} cannot be read: {why}")
+        else:
+            _say(f"director: error: no such {noun}: {path}")
+        return EXIT_USAGE
     return None
+
+
+def _read_input(path: Path) -> bytes | None:
+    """A file named on the command line, read by the one bounded reader, or None
+    after saying why it cannot be."""
+    try:
+        return read_bytes(path, Limits().max_bytes)
+    except (Unreadable, TooLarge) as error:
+        _say(f"director: error: {path} cannot be read: {error}")
+        return None
 
 
 def _run_check(args) -> int:
@@ -814,9 +943,10 @@ def _run_plan(args) -> int:
             backend=args.backend,
             template=args.template,
             scoring=_scoring(args),
+            bound=resolved.bound,
         )
     except PromptTemplateError as error:
-        print(f"director: error: {visible(str(error))}", file=sys.stderr)
+        _say(f"director: error: {error}")
         return EXIT_USAGE
     checked.diagnostics.extend(planned.diagnostics)
     if planned.plan is not None:
@@ -851,7 +981,7 @@ def _write_output(target: outputs.Target, text: str, inputs: dict[Path, str]) ->
         except OSError as error:
             problem = f"cannot write {target.what} to {target.path}: {error.strerror or error}"
     if problem is not None:
-        print(f"director: error: {problem}", file=sys.stderr)
+        _say(f"director: error: {problem}")
         return EXIT_USAGE
     return EXIT_OK
 
@@ -880,9 +1010,10 @@ def _run_compile(args) -> int:
             codec=args.codec,
             backend_options=options,
             scoring=_scoring(args),
+            bound=resolved.bound,
         )
     except PromptTemplateError as error:
-        print(f"director: error: {visible(str(error))}", file=sys.stderr)
+        _say(f"director: error: {error}")
         return EXIT_USAGE
     checked.diagnostics.extend(planned.diagnostics)
     if planned.plan is not None:
@@ -893,7 +1024,9 @@ def _run_compile(args) -> int:
     if (usage := _timeline_problem(args)) is not None:
         return usage
     if not args.dry_run and (missing := resolved.missing_model()):
-        print(f"director: error: {missing}", file=sys.stderr)
+        _say(f"director: error: {missing}")
+        return EXIT_USAGE
+    if (delivered := _delivery(args, planned.plan)) is None:
         return EXIT_USAGE
     job = compiler.Job(
         plan=planned.plan,
@@ -912,6 +1045,7 @@ def _run_compile(args) -> int:
         workers=args.workers,
         codec=args.codec,
         inputs=_inputs(args, checked.film),
+        delivery=delivered,
     )
     if args.dry_run:
         return compiler.dry_run(job)
@@ -922,13 +1056,13 @@ def _usage_problem(args) -> int | None:
     if (usage := _missing_files([args.file])) is not None:
         return usage
     if args.template is not None and not args.template.is_file():
-        print(f"director: error: no such template: {args.template}", file=sys.stderr)
+        _say(f"director: error: no such template: {args.template}")
         return EXIT_USAGE
     if args.backend is not None and args.backend not in registry.names() + [registry.AUTO]:
         hint = did_you_mean(args.backend, registry.names()) or "available: " + ", ".join(
             registry.names()
         )
-        print(f"director: error: unknown backend {args.backend!r}; {hint}", file=sys.stderr)
+        _say(f"director: error: unknown backend {args.backend!r}; {hint}")
         return EXIT_USAGE
     return None
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+import unicodedata
 from functools import cache
 from importlib import resources
 from typing import cast
@@ -44,6 +45,36 @@ CAMERA_MOVES = (
     "static", "pan", "tilt", "zoom", "dolly", "truck", "pedestal", "crane", "orbit", "track",
     "handheld",
 )  # fmt: skip
+# The directions each camera move takes (the checker holds a script to them).
+MOVE_DIRECTIONS = {
+    "pan": ("left", "right"), "truck": ("left", "right"), "orbit": ("left", "right"),
+    "tilt": ("up", "down"), "pedestal": ("up", "down"), "crane": ("up", "down"),
+    "zoom": ("in", "out"), "dolly": ("in", "out"),
+}  # fmt: skip
+# Lines whose last word is a path: a path with a space or comma must be quoted.
+_PATH_LINE = re.compile(
+    r"([ \t]*(?:ref:|keyframe[ \t]+(?:first|last):|import:"
+    r"|(?:audio|image|video)[ \t]+[A-Z][A-Z0-9_]*[ \t]*:))[ \t]*([^\"#\n]*?)[ \t]*(?:#.*)?$"
+)
+_FADE_WITHOUT_LENGTH = re.compile(r"(FADE[ \t]+(?:OUT|IN|TO[ \t]+BLACK))[ \t]*[.:]?[ \t]*$", re.I)
+
+
+MAX_DIGITS = 20  # in one run of digits: far past any real value, far short of overflow
+# Terminals whose text becomes a number; each run of digits in them is bounded.
+_NUMERIC = {"INT", "NUMBER", "TIME", "DEGREES", "FACTOR", "GAIN", "FOCAL_LENGTH", "RESOLUTION",
+            "FPS"}  # fmt: skip
+_LONG_DIGITS = re.compile(rf"\d{{{MAX_DIGITS + 1}}}")
+_SHOT_LINE = re.compile(r"^SHOT[ \t]", re.MULTILINE)
+
+
+class _TooManyShots(Exception):
+    def __init__(self, token: Token):
+        self.token = token
+
+
+class _NumberTooLong(Exception):
+    def __init__(self, token: Token):
+        self.token = token
 
 
 class ShotIndenter(Indenter):
@@ -53,6 +84,23 @@ class ShotIndenter(Indenter):
     INDENT_type = "_INDENT"
     DEDENT_type = "_DEDENT"
     tab_len = 8
+    max_shots: int | None = None  # for the file being parsed (under _LOCK)
+
+    def process(self, stream):
+        return super().process(self._bounded(stream))
+
+    def _bounded(self, stream):
+        """The lexer's tokens, stopped at the first number too long to be one and at
+        the first shot past the limit: a huge script is refused as it is read."""
+        shots = 0
+        for token in stream:
+            if token.type in _NUMERIC and _LONG_DIGITS.search(token):
+                raise _NumberTooLong(token)
+            if token.type == "SHOT":
+                shots += 1
+                if self.max_shots is not None and shots > self.max_shots:
+                    raise _TooManyShots(token)
+            yield token
 
 
 @cache
@@ -65,16 +113,48 @@ def _parser() -> Lark:
         grammar,
         parser="lalr",
         lexer="contextual",
-        postlex=ShotIndenter(),
+        postlex=_INDENTER,
         transformer=_TRANSFORMER,
         maybe_placeholders=False,
     )
 
 
-_LOCK = threading.Lock()  # the one transformer holds the file being parsed
+_LOCK = threading.Lock()  # the one transformer and indenter hold the file being parsed
 
 
 # ------------------------------------------------------------ tree → models
+
+
+# A cue tag's meaning, by its letters alone (case, spaces and periods do not count).
+_VOICE_OVER = {"VO", "VOICEOVER"}
+_OFF_SCREEN = {"OS", "OC", "OFF", "OFFSCREEN", "OFFCAMERA", "PRELAP"}
+_CONTINUED = {"CONTD", "CONT", "CONTINUED", "CONTINUING", "MORE"}
+_SLUG_PREFIXES = {"INT": "INT.", "EXT": "EXT.", "INT/EXT": "INT./EXT.", "I/E": "I/E."}
+
+
+def _cue_tags(tags: list[str]) -> tuple[str | None, list[str]]:
+    """A cue's tags: its extension (V.O. or O.S.), and the stage directions written in
+    it.  (CONT'D) and (MORE) mean only that the speech goes on: nothing to keep."""
+    extension: str | None = None
+    directions: list[str] = []
+    for group in tags:
+        kept = []
+        for tag in group.split(","):
+            letters = re.sub(r"[^A-Z]", "", tag.upper())
+            if letters in _VOICE_OVER:
+                extension = extension or "V.O."
+            elif letters in _OFF_SCREEN:
+                extension = extension or "O.S."
+            elif letters not in _CONTINUED and tag.strip():
+                kept.append(" ".join(tag.split()))
+        if kept:
+            directions.append(", ".join(kept))
+    return extension, directions
+
+
+def _inside(parenthetical: str) -> str:
+    """A parenthetical's words, without its brackets."""
+    return parenthetical.strip()[1:-1].strip()
 
 
 def _unquote(text: str) -> str:
@@ -197,7 +277,7 @@ class _ToSyntax(Transformer):
     def slugline(self, prefix, location, time_of_day):
         return ast.Slugline(
             span=self._span_of_children(prefix, time_of_day),
-            prefix=str(prefix),
+            prefix=_SLUG_PREFIXES[str(prefix).replace(".", "")],
             location=self._word(location, location.strip()),
             time_of_day=time_of_day.strip(),
         )
@@ -271,8 +351,8 @@ class _ToSyntax(Transformer):
         return ast.Action(span=self._span_of_token(text), text=text.strip())
 
     def dialogue(self, speaker, *lines):
-        name, _, extension = speaker.partition("(")
-        extension = extension.rstrip(")").strip() or None
+        name, _, tags = speaker.partition("(")
+        extension, cue_directions = _cue_tags(re.findall(r"\(([^()]*)\)", "(" + tags))
         word = ast.Word(
             span=Span(
                 file=self.file,
@@ -284,22 +364,29 @@ class _ToSyntax(Transformer):
             text=name.strip(),
         )
         spoken: list[ast.DialogueLine] = []
-        pending: str | None = None
+        # Parentheticals waiting for the words they direct, with where they are; a stage
+        # direction written in the cue, `NELL (ON PHONE)`, directs the first words.
+        pending: list[tuple[str, Span]] = [(d, word.span) for d in cue_directions]
         for kind, token in lines:
-            if kind == "parenthetical":
-                pending = token.strip()[1:-1].strip()
+            if kind == "parenthetical":  # two in a row direct the same words
+                pending.append((_inside(token), self._span_of_token(token)))
                 continue
+            directions = "; ".join(text for text, _ in pending if text) or None
             spoken.append(
                 ast.DialogueLine(
-                    span=self._span_of_token(token), parenthetical=pending, text=token.strip()
+                    span=self._span_of_token(token), parenthetical=directions, text=token.strip()
                 )
             )
-            pending = None
+            pending = []
+        # Directions with no words after them (or a block of only a direction):
+        # kept, for the checker to place as action.
+        after = [ast.Direction(span=span, text=text) for text, span in pending if text]
         return ast.Dialogue(
             span=self._span_of_children(speaker, lines[-1][1]),
             speaker=word,
             extension=extension,
             lines=spoken,
+            after=after,
         )
 
     def parenthetical(self, token):
@@ -366,13 +453,17 @@ class _ToSyntax(Transformer):
 
 
 _TRANSFORMER = _ToSyntax(visit_tokens=False)
+_INDENTER = ShotIndenter()
 
 
 # ---------------------------------------------------------------- the entry
 
 
-def parse_source(source: SourceFile) -> tuple[ast.ScriptFile | None, list[Diagnostic]]:
-    """Parse one file.  Returns the tree, or None and the diagnostics explaining why."""
+def parse_source(
+    source: SourceFile, max_shots: int | None = None
+) -> tuple[ast.ScriptFile | None, list[Diagnostic]]:
+    """Parse one file, stopping at shot `max_shots` + 1 when given.  Returns the
+    tree, or None and the diagnostics explaining why."""
     tabs = _tab_indentation(source)
     if tabs:
         return None, tabs
@@ -381,12 +472,45 @@ def parse_source(source: SourceFile) -> tuple[ast.ScriptFile | None, list[Diagno
     try:
         with _LOCK, paused_gc():
             _TRANSFORMER.file = source.display
+            _INDENTER.max_shots = max_shots
             # the transformer runs inside the parser, so what comes back is the syntax tree
             return cast(ast.ScriptFile, parser.parse(text)), []
     except DedentError as error:
         return None, [_dedent_diagnostic(source, error)]
     except UnexpectedInput as error:
         return None, [_syntax_diagnostic(source, error)]
+    except _NumberTooLong as error:
+        return None, [_number_too_long(source, error.token)]
+    except _TooManyShots as error:
+        return None, [_too_many_shots(source, error.token, max_shots or 0)]
+
+
+def _number_too_long(source: SourceFile, token: Token) -> Diagnostic:
+    span = Span(
+        file=source.display,
+        line=token.line,
+        column=token.column,
+        end_line=token.end_line,
+        end_column=token.end_column,
+    )
+    return make(
+        codes.INVALID_VALUE,
+        span,
+        f"a number of more than {MAX_DIGITS} digits ({len(token):,} characters)",
+        label="too long to be a number",
+        help="write a number of at most 20 digits",
+    )
+
+
+def _too_many_shots(source: SourceFile, token: Token, limit: int) -> Diagnostic:
+    # Parsing stopped here; the shots after it are counted by their lines alone.
+    count = max(len(_SHOT_LINE.findall(source.text)), limit + 1)
+    return make(
+        codes.LIMIT_EXCEEDED,
+        source.span(token.line or 1, token.column or 1, token.end_column or 1),
+        f"the script has {count} shots, more than the limit of {limit}",
+        help=f"if this is intended, raise the limit with --max-shots {count}",
+    )
 
 
 def _tab_indentation(source: SourceFile) -> list[Diagnostic]:
@@ -558,7 +682,99 @@ def _indent_diagnostic(source: SourceFile, error: UnexpectedToken, expected) -> 
 
 
 def _special_case(source: SourceFile, span: Span, found: str, expected: set[str]):
-    """Labels for the mistakes writers make most, with a fix for each."""
+    """Labels for the mistakes writers make most, with a fix for each; every fix is
+    itself valid syntax."""
+    line = source.line(span.line)
+    for case in (_camera_word, _unquoted_path, _fade_without_length, _letter_outside_names):
+        found_case = case(line, span, found, expected)
+        if found_case is not None:
+            return found_case
+    return _common_case(span, found, expected)
+
+
+def _camera_word(line: str, span: Span, found: str, expected: set[str]):
+    """`camera: dolly zoom`, `camera: track the runner`: the word after a move."""
+    if not re.match(r"[ \t]*camera:", line) or "MOVE" in expected and "DIRECTION" not in expected:
+        return None
+    before = re.findall(r"[a-z]+", line[: span.column - 1])
+    move = before[-1] if before else ""
+    word = found.rstrip(",:")
+    if move == "track":
+        rest = re.findall(r"[A-Za-z][A-Za-z0-9_]*", line[span.column - 1 :])
+        name = (rest[-1] if rest else word).upper()
+        return make(
+            codes.BAD_CAMERA_MOVE,
+            span,
+            f"track follows a declared character, written in capitals; {word!r} is not one",
+            label="expected a character's NAME",
+            help=f"declare the character (character {name}) and write: track {name}",
+        )
+    if move in MOVE_DIRECTIONS:
+        ways = MOVE_DIRECTIONS[move]
+        also = " (a dolly zoom is two moves: dolly in, then zoom out)" if word == "zoom" else ""
+        return make(
+            codes.BAD_CAMERA_MOVE,
+            span,
+            f"a {move} goes {' or '.join(ways)}, not {word!r}",
+            label=f"expected {' or '.join(ways)}",
+            help=f"write: {move} {ways[0]}{also}",
+        )
+    return None
+
+
+def _unquoted_path(line: str, span: Span, found: str, expected: set[str]):
+    """`ref: refs/my photo.png`: a path with a space or a comma, not in quotes."""
+    matched = _PATH_LINE.fullmatch(line)
+    if matched is None or not re.search(r"[ \t,]", matched[2]):
+        return None
+    return make(
+        codes.SYNTAX_ERROR,
+        span,
+        "a path with a space or a comma must be in quotes",
+        label="the path goes on here",
+        help=f'write it as: {matched[1].strip()} "{matched[2]}"',
+    )
+
+
+def _fade_without_length(line: str, span: Span, found: str, expected: set[str]):
+    """`FADE OUT.`, `FADE TO BLACK.`: a screenplay's fade, which here needs a length."""
+    matched = _FADE_WITHOUT_LENGTH.fullmatch(line)
+    if matched is None:
+        return None
+    kind = "FADE IN" if "IN" in matched[1].upper().split() else "FADE OUT"
+    return make(
+        codes.SYNTAX_ERROR,
+        span,
+        f"a fade needs its length: {matched[1].strip()!r} gives none",
+        label="a fade with no length",
+        help=f"write it as: {kind}: 1s",
+    )
+
+
+def _letter_outside_names(line: str, span: Span, found: str, expected: set[str]):
+    """`character ZOË`: a letter a name cannot hold."""
+    if not found or found[0].isascii() or not found[0].isalpha():
+        return None
+    start = span.column - 1
+    while start > 0 and (line[start - 1].isalnum() or line[start - 1] == "_"):
+        start -= 1
+    end = span.column - 1
+    while end < len(line) and (line[end].isalnum() or line[end] == "_"):
+        end += 1
+    written = line[start:end]
+    folded = unicodedata.normalize("NFKD", written).encode("ascii", "ignore").decode()
+    name = re.sub(r"[^A-Z0-9_]", "_", folded.upper()).strip("_") or "NAME"
+    return make(
+        codes.SYNTAX_ERROR,
+        span,
+        f"names hold capital letters A-Z, digits and _ only; {found[0]!r} in {written!r} "
+        "is none of them",
+        label="not a letter a name can hold",
+        help=f"write {name}; say how it is written in its description",
+    )
+
+
+def _common_case(span: Span, found: str, expected: set[str]):
     word = found.rstrip(",:")
     if "SIZE" in expected:
         sizes = sorted(set(SHOT_SIZES))
