@@ -145,6 +145,15 @@ def test_the_files_beside_the_film_obey_the_rule_too(script, capsys):
     assert snapshot(script.parent) == before
 
 
+def test_two_outputs_of_one_compile_never_share_a_path(script, capsys):
+    timeline = script.parent / "cut.edl"
+    err = refused(
+        ["compile", str(script), "-q", "-o", str(timeline), "--edl", str(timeline)], capsys
+    )
+    assert "the film and the timeline would both be written" in err
+    assert not timeline.exists()
+
+
 def test_a_dry_run_says_the_same_refusal(script, capsys):
     refused(["compile", str(script), "--dry-run", "-o", str(script)], capsys)
 
