@@ -7,11 +7,12 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from backends import registry
-from backends.diffusers_base import DTYPES, OFFLOADS, ModelError
+from backends.diffusers_settings import DTYPES, OFFLOADS, ModelError
 
-from . import __version__, models, outputs
+from . import __version__, outputs
 from .check import CheckResult, check_file
 from .diagnostics import (
     DEFAULT_PER_FILE,
@@ -21,12 +22,24 @@ from .diagnostics import (
     render_human,
     render_json,
     visible,
+    visible_lines,
 )
-from .plan import Consistency, plan_film, plan_schema
-from .prompts import PromptTemplateError
 from .reader import Limits, TooLarge, Unreadable, not_a_regular_file, read_bytes
 
+# Planning, model settings and prompt templates are imported by the commands that
+# use them: `director check` (an editor's on-save hook) imports no backend, no
+# Pillow, no PyAV and no torch (tests/test_imports.py, bench/check_startup.py).
+if TYPE_CHECKING:
+    from . import delivery, models
+    from .plan import Consistency
+
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+
+
+def _say(message: str) -> None:
+    """A message on stderr; any control character in it (a file name, a value the
+    user gave) is written as an escape, so it cannot drive the terminal."""
+    print(visible_lines(message), file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except KeyboardInterrupt:
-        print("director: interrupted", file=sys.stderr)
+        _say("director: interrupted")
         return 130
     except BrokenPipeError:
         return EXIT_OK
@@ -184,7 +197,7 @@ def _add_delivery_options(command) -> None:
     )
 
 
-def _delivery(args, plan) -> object | None:
+def _delivery(args, plan) -> delivery.Delivery | None:
     """The delivery settings of `args`, or None after saying why they are unusable."""
     from fractions import Fraction
 
@@ -193,7 +206,7 @@ def _delivery(args, plan) -> object | None:
     try:
         start = timecode.parse(args.start_timecode, Fraction(plan.fps_num, plan.fps_den))
     except timecode.TimecodeError as error:
-        print(f"director: error: --start-timecode: {error}", file=sys.stderr)
+        _say(f"director: error: --start-timecode: {error}")
         return None
     return delivery.Delivery(
         timecode=start, loudness=loudness.TARGETS[args.loudness], color_space=args.color_space
@@ -244,7 +257,7 @@ def _executor_problem(args) -> int | None:
     if args.executor != "ray":
         for flag in ("address", "workers"):
             if getattr(args, flag) is not None:
-                print(f"director: error: --{flag} needs --executor ray", file=sys.stderr)
+                _say(f"director: error: --{flag} needs --executor ray")
                 return EXIT_USAGE
         return None
     needs_ray = not (args.dry_run and args.workers)
@@ -293,7 +306,7 @@ def _add_consistency_options(command) -> None:
 
 
 def consistency_embedders() -> tuple[str, ...]:
-    from .consistency import EMBEDDERS
+    from .embedders import EMBEDDERS
 
     return EMBEDDERS
 
@@ -306,10 +319,9 @@ def _scoring_problem(args) -> int | None:
     model = args.embedder_model
     if name in ("clip", "dinov2") and (model is None or not (model / "config.json").is_file()):
         where = f"{model} has no config.json" if model is not None else "none was given"
-        print(
+        _say(
             f"director: error: the {name} embedder needs --embedder-model DIR, a local "
-            f"transformers model folder; {where}",
-            file=sys.stderr,
+            f"transformers model folder; {where}"
         )
         return EXIT_USAGE
     if name == "face" and not consistency.face_available():
@@ -323,6 +335,8 @@ def _scoring_problem(args) -> int | None:
 
 
 def _scoring(args) -> Consistency:
+    from .plan import Consistency
+
     return Consistency(
         embedder=args.embedder,
         model=args.embedder_model.resolve() if args.embedder_model else None,
@@ -389,10 +403,10 @@ def _run_score(args) -> int:
             args.video, [consistency.Character("CHARACTER", args.ref)], name, model
         )
     except consistency.EmbedderUnavailable as error:
-        print(f"director: error: {error}", file=sys.stderr)
+        _say(f"director: error: {error}")
         return EXIT_USAGE
     except Exception as error:  # an unreadable video or image
-        print(f"director: error: cannot score {args.video}: {error}", file=sys.stderr)
+        _say(f"director: error: cannot score {args.video}: {error}")
         return EXIT_USAGE
     (character,) = take.characters
     holds = character.score >= args.threshold
@@ -502,13 +516,13 @@ def _run_fmt(args) -> int:
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            print(f"director: error: {display} is not UTF-8; left alone", file=sys.stderr)
+            _say(f"director: error: {display} is not UTF-8; left alone")
             status = EXIT_ERRORS
             continue
         tree, problems = parse_source(SourceFile(path, display, text))
         if tree is None:
             sys.stderr.write(render_human(problems, {display: text}, colour=_colour("auto")))
-            print(f"director: {display} does not parse; left alone", file=sys.stderr)
+            _say(f"director: {display} does not parse; left alone")
             status = EXIT_ERRORS
             continue
         formatted = format_text(text)
@@ -527,14 +541,14 @@ def _run_fmt(args) -> int:
                 )
             )
             if args.check:
-                print(f"would reformat {display}", file=sys.stderr)
+                _say(f"would reformat {display}")
                 status = EXIT_ERRORS
             continue
         temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         temporary.write_bytes(formatted.encode("utf-8"))
         os.replace(temporary, path)
         if not args.quiet:
-            print(f"reformatted {display}", file=sys.stderr)
+            _say(f"reformatted {display}")
     return status
 
 
@@ -561,14 +575,14 @@ def _run_import(args) -> int:
     if (usage := _missing_files([args.file])) is not None:
         return usage
     if args.output is not None and args.output.exists() and not args.force:
-        print(f"director: error: {args.output} exists; pass --force to replace it", file=sys.stderr)
+        _say(f"director: error: {args.output} exists; pass --force to replace it")
         return EXIT_USAGE
     if (data := _read_input(args.file)) is None:
         return EXIT_USAGE
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        print(f"director: error: {args.file} is not UTF-8", file=sys.stderr)
+        _say(f"director: error: {args.file} is not UTF-8")
         return EXIT_USAGE
     script = import_fountain(text, title=args.file.stem.replace("_", " ").replace("-", " "))
     if args.output is None:
@@ -576,7 +590,7 @@ def _run_import(args) -> int:
         return EXIT_OK
     target = outputs.Target(args.output, "the script")
     if (status := _write_output(target, script, {args.file: "the screenplay"})) == EXIT_OK:
-        print(f"wrote {args.output}", file=sys.stderr)
+        _say(f"wrote {args.output}")
     return status
 
 
@@ -623,13 +637,13 @@ def _timeline_problem(args) -> int | None:
         path = getattr(args, option)
         if path is not None and path.suffix.lower() not in suffixes:
             ending = " or ".join(suffixes)
-            print(f"director: error: --{option} needs a file ending in {ending}", file=sys.stderr)
+            _say(f"director: error: --{option} needs a file ending in {ending}")
             return EXIT_USAGE
     try:
         for path in _timelines(args):
             adapter(path)
     except ExportError as error:
-        print(f"director: error: {error}", file=sys.stderr)
+        _say(f"director: error: {error}")
         return EXIT_USAGE
     return None
 
@@ -649,12 +663,12 @@ def _run_export(args) -> int:
         return usage
     targets = _timelines(args)
     if not targets:
-        print("director: error: say what to write: --otio, --edl or --fcpxml", file=sys.stderr)
+        _say("director: error: say what to write: --otio, --edl or --fcpxml")
         return EXIT_USAGE
     try:
         plan = Plan.model_validate_json(args.plan.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        print(f"director: error: {args.plan} is not a plan: {error}", file=sys.stderr)
+        _say(f"director: error: {args.plan} is not a plan: {error}")
         return EXIT_USAGE
     folder = args.plan.resolve().parent
     made = _made_with(args.plan, plan)
@@ -663,7 +677,7 @@ def _run_export(args) -> int:
     try:
         cache = Cache(cache_dir) if cache_dir.is_dir() else None
     except CacheError as error:
-        print(f"director: error: {error}", file=sys.stderr)
+        _say(f"director: error: {error}")
         return EXIT_USAGE
     hashes = {node.id: node.hash for node in plan.nodes}
 
@@ -684,21 +698,20 @@ def _run_export(args) -> int:
         record = timecode.parse(args.start_timecode, fps)
         warnings = export_timeline(plan, media, targets, media_dir, record)
     except (ExportError, timecode.TimecodeError) as error:
-        print(f"director: error: {error}", file=sys.stderr)
+        _say(f"director: error: {error}")
         return EXIT_USAGE
     except OSError as error:
-        print(f"director: error: cannot write {error.filename}: {error.strerror}", file=sys.stderr)
+        _say(f"director: error: cannot write {error.filename}: {error.strerror}")
         return EXIT_USAGE
     for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        _say(f"warning: {warning}")
     offline = [s.shot for s in plan.timeline.shots if s.shot not in media.pictures]
     if offline:
         # A timeline whose clips are offline is no cut to conform: say so in the status.
-        print(
+        _say(
             f"director: error: {len(offline)} of {len(plan.timeline.shots)} shots have no "
             f"rendered picture in {cache_dir}; the timeline was written with them offline. "
-            "Compile the script first, or pass --cache (and --project) where it was compiled.",
-            file=sys.stderr,
+            "Compile the script first, or pass --cache (and --project) where it was compiled."
         )
         return EXIT_ERRORS
     return EXIT_OK
@@ -774,6 +787,8 @@ def _add_model_options(command) -> None:
 
 
 def _resolve_models(args, film) -> models.Resolved | None:
+    from . import models
+
     """The plan options and runtime settings of the script's diffusers backends, or
     None after printing why they cannot be had."""
     overrides = models.Overrides(
@@ -788,21 +803,21 @@ def _resolve_models(args, film) -> models.Resolved | None:
         used = models.used_backends(film, args.backend)
         resolved = models.resolve(used, args.file.resolve().parent, overrides)
     except (models.ConfigError, ModelError) as error:
-        print(f"director: error: {error}", file=sys.stderr)
+        _say(f"director: error: {error}")
         return None
     if not getattr(args, "quiet", False):
         for line in resolved.recognised.values():
-            print(f"director: {line}", file=sys.stderr)
+            _say(f"director: {line}")
     return resolved
 
 
 def _run_doctor(args) -> int:
-    from . import doctor
+    from . import doctor, models
 
     try:
         facts = doctor.report(args.folder, models.Overrides.parse_models(args.model))
     except models.ConfigError as error:
-        print(f"director: error: {error}", file=sys.stderr)
+        _say(f"director: error: {error}")
         return EXIT_USAGE
     sys.stdout.write(doctor.render(facts))
     return EXIT_OK
@@ -874,9 +889,9 @@ def _missing_files(files: list[Path], noun: str = "script") -> int | None:
         if (why := not_a_regular_file(path)) is None:
             continue
         if path.exists():  # a folder, a FIFO, a device: never opened
-            print(f"director: error: {path} cannot be read: {why}", file=sys.stderr)
+            _say(f"director: error: {path} cannot be read: {why}")
         else:
-            print(f"director: error: no such {noun}: {path}", file=sys.stderr)
+            _say(f"director: error: no such {noun}: {path}")
         return EXIT_USAGE
     return None
 
@@ -887,7 +902,7 @@ def _read_input(path: Path) -> bytes | None:
     try:
         return read_bytes(path, Limits().max_bytes)
     except (Unreadable, TooLarge) as error:
-        print(f"director: error: {path} cannot be read: {error}", file=sys.stderr)
+        _say(f"director: error: {path} cannot be read: {error}")
         return None
 
 
@@ -909,6 +924,10 @@ def _run_check(args) -> int:
 
 
 def _run_plan(args) -> int:
+    from . import models
+    from .plan import plan_film
+    from .prompts import PromptTemplateError
+
     if (usage := _usage_problem(args) or _scoring_problem(args)) is not None:
         return usage
     checked = check_file(args.file, allow_outside=args.allow_outside, limits=_limits(args))
@@ -927,7 +946,7 @@ def _run_plan(args) -> int:
             bound=resolved.bound,
         )
     except PromptTemplateError as error:
-        print(f"director: error: {visible(str(error))}", file=sys.stderr)
+        _say(f"director: error: {error}")
         return EXIT_USAGE
     checked.diagnostics.extend(planned.diagnostics)
     if planned.plan is not None:
@@ -962,13 +981,16 @@ def _write_output(target: outputs.Target, text: str, inputs: dict[Path, str]) ->
         except OSError as error:
             problem = f"cannot write {target.what} to {target.path}: {error.strerror or error}"
     if problem is not None:
-        print(f"director: error: {problem}", file=sys.stderr)
+        _say(f"director: error: {problem}")
         return EXIT_USAGE
     return EXIT_OK
 
 
 def _run_compile(args) -> int:
     from . import compile as compiler
+    from . import models
+    from .plan import plan_film
+    from .prompts import PromptTemplateError
 
     problem = _usage_problem(args) or _executor_problem(args) or _scoring_problem(args)
     if problem is not None:
@@ -991,7 +1013,7 @@ def _run_compile(args) -> int:
             bound=resolved.bound,
         )
     except PromptTemplateError as error:
-        print(f"director: error: {visible(str(error))}", file=sys.stderr)
+        _say(f"director: error: {error}")
         return EXIT_USAGE
     checked.diagnostics.extend(planned.diagnostics)
     if planned.plan is not None:
@@ -1002,7 +1024,7 @@ def _run_compile(args) -> int:
     if (usage := _timeline_problem(args)) is not None:
         return usage
     if not args.dry_run and (missing := resolved.missing_model()):
-        print(f"director: error: {missing}", file=sys.stderr)
+        _say(f"director: error: {missing}")
         return EXIT_USAGE
     if (delivered := _delivery(args, planned.plan)) is None:
         return EXIT_USAGE
@@ -1034,18 +1056,20 @@ def _usage_problem(args) -> int | None:
     if (usage := _missing_files([args.file])) is not None:
         return usage
     if args.template is not None and not args.template.is_file():
-        print(f"director: error: no such template: {args.template}", file=sys.stderr)
+        _say(f"director: error: no such template: {args.template}")
         return EXIT_USAGE
     if args.backend is not None and args.backend not in registry.names() + [registry.AUTO]:
         hint = did_you_mean(args.backend, registry.names()) or "available: " + ", ".join(
             registry.names()
         )
-        print(f"director: error: unknown backend {args.backend!r}; {hint}", file=sys.stderr)
+        _say(f"director: error: unknown backend {args.backend!r}; {hint}")
         return EXIT_USAGE
     return None
 
 
 def _run_schema(args) -> int:
+    from .plan import plan_schema
+
     sys.stdout.write(json.dumps(plan_schema(), indent=2) + "\n")
     return EXIT_OK
 

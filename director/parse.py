@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 import threading
+import unicodedata
 from functools import cache
 from importlib import resources
+from typing import cast
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import (
@@ -43,6 +45,18 @@ CAMERA_MOVES = (
     "static", "pan", "tilt", "zoom", "dolly", "truck", "pedestal", "crane", "orbit", "track",
     "handheld",
 )  # fmt: skip
+# The directions each camera move takes (the checker holds a script to them).
+MOVE_DIRECTIONS = {
+    "pan": ("left", "right"), "truck": ("left", "right"), "orbit": ("left", "right"),
+    "tilt": ("up", "down"), "pedestal": ("up", "down"), "crane": ("up", "down"),
+    "zoom": ("in", "out"), "dolly": ("in", "out"),
+}  # fmt: skip
+# Lines whose last word is a path: a path with a space or comma must be quoted.
+_PATH_LINE = re.compile(
+    r"([ \t]*(?:ref:|keyframe[ \t]+(?:first|last):|import:"
+    r"|(?:audio|image|video)[ \t]+[A-Z][A-Z0-9_]*[ \t]*:))[ \t]*([^\"#\n]*?)[ \t]*(?:#.*)?$"
+)
+_FADE_WITHOUT_LENGTH = re.compile(r"(FADE[ \t]+(?:OUT|IN|TO[ \t]+BLACK))[ \t]*[.:]?[ \t]*$", re.I)
 
 
 MAX_DIGITS = 20  # in one run of digits: far past any real value, far short of overflow
@@ -459,7 +473,8 @@ def parse_source(
         with _LOCK, paused_gc():
             _TRANSFORMER.file = source.display
             _INDENTER.max_shots = max_shots
-            return parser.parse(text), []
+            # the transformer runs inside the parser, so what comes back is the syntax tree
+            return cast(ast.ScriptFile, parser.parse(text)), []
     except DedentError as error:
         return None, [_dedent_diagnostic(source, error)]
     except UnexpectedInput as error:
@@ -492,7 +507,7 @@ def _too_many_shots(source: SourceFile, token: Token, limit: int) -> Diagnostic:
     count = max(len(_SHOT_LINE.findall(source.text)), limit + 1)
     return make(
         codes.LIMIT_EXCEEDED,
-        source.span(token.line, token.column, token.end_column),
+        source.span(token.line or 1, token.column or 1, token.end_column or 1),
         f"the script has {count} shots, more than the limit of {limit}",
         help=f"if this is intended, raise the limit with --max-shots {count}",
     )
@@ -667,7 +682,99 @@ def _indent_diagnostic(source: SourceFile, error: UnexpectedToken, expected) -> 
 
 
 def _special_case(source: SourceFile, span: Span, found: str, expected: set[str]):
-    """Labels for the mistakes writers make most, with a fix for each."""
+    """Labels for the mistakes writers make most, with a fix for each; every fix is
+    itself valid syntax."""
+    line = source.line(span.line)
+    for case in (_camera_word, _unquoted_path, _fade_without_length, _letter_outside_names):
+        found_case = case(line, span, found, expected)
+        if found_case is not None:
+            return found_case
+    return _common_case(span, found, expected)
+
+
+def _camera_word(line: str, span: Span, found: str, expected: set[str]):
+    """`camera: dolly zoom`, `camera: track the runner`: the word after a move."""
+    if not re.match(r"[ \t]*camera:", line) or "MOVE" in expected and "DIRECTION" not in expected:
+        return None
+    before = re.findall(r"[a-z]+", line[: span.column - 1])
+    move = before[-1] if before else ""
+    word = found.rstrip(",:")
+    if move == "track":
+        rest = re.findall(r"[A-Za-z][A-Za-z0-9_]*", line[span.column - 1 :])
+        name = (rest[-1] if rest else word).upper()
+        return make(
+            codes.BAD_CAMERA_MOVE,
+            span,
+            f"track follows a declared character, written in capitals; {word!r} is not one",
+            label="expected a character's NAME",
+            help=f"declare the character (character {name}) and write: track {name}",
+        )
+    if move in MOVE_DIRECTIONS:
+        ways = MOVE_DIRECTIONS[move]
+        also = " (a dolly zoom is two moves: dolly in, then zoom out)" if word == "zoom" else ""
+        return make(
+            codes.BAD_CAMERA_MOVE,
+            span,
+            f"a {move} goes {' or '.join(ways)}, not {word!r}",
+            label=f"expected {' or '.join(ways)}",
+            help=f"write: {move} {ways[0]}{also}",
+        )
+    return None
+
+
+def _unquoted_path(line: str, span: Span, found: str, expected: set[str]):
+    """`ref: refs/my photo.png`: a path with a space or a comma, not in quotes."""
+    matched = _PATH_LINE.fullmatch(line)
+    if matched is None or not re.search(r"[ \t,]", matched[2]):
+        return None
+    return make(
+        codes.SYNTAX_ERROR,
+        span,
+        "a path with a space or a comma must be in quotes",
+        label="the path goes on here",
+        help=f'write it as: {matched[1].strip()} "{matched[2]}"',
+    )
+
+
+def _fade_without_length(line: str, span: Span, found: str, expected: set[str]):
+    """`FADE OUT.`, `FADE TO BLACK.`: a screenplay's fade, which here needs a length."""
+    matched = _FADE_WITHOUT_LENGTH.fullmatch(line)
+    if matched is None:
+        return None
+    kind = "FADE IN" if "IN" in matched[1].upper().split() else "FADE OUT"
+    return make(
+        codes.SYNTAX_ERROR,
+        span,
+        f"a fade needs its length: {matched[1].strip()!r} gives none",
+        label="a fade with no length",
+        help=f"write it as: {kind}: 1s",
+    )
+
+
+def _letter_outside_names(line: str, span: Span, found: str, expected: set[str]):
+    """`character ZOË`: a letter a name cannot hold."""
+    if not found or found[0].isascii() or not found[0].isalpha():
+        return None
+    start = span.column - 1
+    while start > 0 and (line[start - 1].isalnum() or line[start - 1] == "_"):
+        start -= 1
+    end = span.column - 1
+    while end < len(line) and (line[end].isalnum() or line[end] == "_"):
+        end += 1
+    written = line[start:end]
+    folded = unicodedata.normalize("NFKD", written).encode("ascii", "ignore").decode()
+    name = re.sub(r"[^A-Z0-9_]", "_", folded.upper()).strip("_") or "NAME"
+    return make(
+        codes.SYNTAX_ERROR,
+        span,
+        f"names hold capital letters A-Z, digits and _ only; {found[0]!r} in {written!r} "
+        "is none of them",
+        label="not a letter a name can hold",
+        help=f"write {name}; say how it is written in its description",
+    )
+
+
+def _common_case(span: Span, found: str, expected: set[str]):
     word = found.rstrip(",:")
     if "SIZE" in expected:
         sizes = sorted(set(SHOT_SIZES))
