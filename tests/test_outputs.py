@@ -246,6 +246,13 @@ def test_a_read_only_folder_is_said_plainly(script, read_only, capsys):
         assert "read-only" in refused(argv, capsys)
 
 
+def test_a_cache_in_a_read_only_folder_is_said_plainly(read_only):
+    from director.cache import Cache, CacheError
+
+    with pytest.raises(CacheError, match="name a folder you can write with --cache"):
+        Cache(read_only / "cache")
+
+
 # ------------------------------------------------------------------ export
 
 
