@@ -7,13 +7,16 @@ from functools import cache
 from importlib.metadata import entry_points
 
 from .base import Backend
+from .hosted import BACKENDS as HOSTED
 from .ltx2 import LTX2Backend
 from .preview import PreviewBackend
 from .tinyfm.backend import TinyFMBackend
 from .wan import WanBackend
 
 AUTO = "auto"
-_BUILT_IN: tuple[type[Backend], ...] = (PreviewBackend, LTX2Backend, WanBackend, TinyFMBackend)
+_BUILT_IN: tuple[type[Backend], ...] = (
+    PreviewBackend, LTX2Backend, WanBackend, TinyFMBackend, *HOSTED,
+)  # fmt: skip
 
 
 @cache

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_serializer
 
 from backends import registry
 from backends.base import Backend, Capabilities
@@ -78,9 +78,39 @@ class DeviceCost(BaseModel):
     seconds: float | None
 
 
+class WindowPrice(BaseModel):
+    """What one request to a hosted model is expected to cost."""
+
+    node: str  # the generate node
+    shot: str
+    backend: str
+    via: str  # the provider
+    seconds: int  # the duration asked (and billed): the shot's, rounded up to an allowed one
+    usd_per_second: float
+    usd: float
+    source: str  # where the price is from, and when it was read; or "director.toml"
+
+
+class Money(BaseModel):
+    """The film's expected spend on hosted models: every request, and the sum."""
+
+    currency: Literal["USD"] = "USD"
+    total: float
+    windows: list[WindowPrice]
+
+
 class PlanCost(BaseModel):
     devices: list[DeviceCost] = []
     unknown: list[str] = []  # backends that give no estimate
+    money: Money | None = None  # only plans with hosted models have one
+
+    @model_serializer(mode="wrap")
+    def _without_money(self, handler):
+        # Plans without hosted models stay byte-identical to those made before money.
+        data = handler(self)
+        if data.get("money") is None:
+            data.pop("money", None)
+        return data
 
 
 class TimelineShot(BaseModel):
@@ -192,14 +222,16 @@ def plan_film(
     codec: Codec = "h264",
     backend_options: dict[str, dict] | None = None,
     scoring: Consistency | None = None,
+    prices: dict[str, float] | None = None,
 ) -> PlanResult:
     """Lower a checked film.  `backend` overrides the script's; `template` the prompts';
     `codec` is the delivery codec the cut is encoded in; `backend_options` maps a
     backend's name to the constructor options that change what it makes; `scoring`
-    says how takes are measured and chosen."""
+    says how takes are measured and chosen; `prices` overrides hosted models' USD a second."""
     source = template.read_text(encoding="utf-8") if template else None
     scoring = scoring or Consistency()
     planner = _Planner(film, backend, source, codec, backend_options or {}, scoring)
+    planner.prices = prices or {}
     with paused_gc():
         plan = planner.run()
     diagnostics = planner.diagnostics.sorted()
@@ -249,6 +281,7 @@ class _Planner:
         self._embedder: dict | None = None
         self.anchors: dict[str, str] = {}  # character → the select of its first scored shot
         self.backend_name = backend
+        self.prices: dict[str, float] = {}  # hosted model → USD a second, from director.toml
         self.template = template
         self.diagnostics = Diagnostics()
         self.nodes: dict[str, Node] = {}
@@ -291,6 +324,7 @@ class _Planner:
         mix = self._mix(timeline, voices, joint)
         output = self._add("mux", "film/mux", [assemble, mix], {"codec": self.codec})
         cost = estimate_costs(list(self.nodes.values()), self.backends)
+        cost.money = estimate_money(list(self.nodes.values()), self.backends, self.prices)
         return Plan(
             title=film.title,
             width=film.format.width,
@@ -518,8 +552,7 @@ class _Planner:
 
     def _size(self, shot: spec.Shot, backend: type[Backend]) -> tuple[int, int]:
         caps = backend.capabilities
-        width = caps.side_for(self.film.format.width)
-        height = caps.side_for(self.film.format.height)
+        width, height = caps.size_for(self.film.format.width, self.film.format.height)
         if caps.max_side and max(width, height) > caps.max_side:
             self.diagnostics.add(
                 "unsupported-format",
@@ -538,8 +571,9 @@ class _Planner:
             "reference_video": any(m.kind == "video" for m in shot.refs),
             "reference_audio": any(m.kind == "audio" for m in shot.refs),
         }
-        for conditioning, asked in wanted.items():
-            if asked and conditioning not in backend.capabilities.conditioning:
+        left_out = backend.left_out({c for c, asked in wanted.items() if asked})
+        for conditioning in wanted:
+            if conditioning in left_out:
                 self.diagnostics.add(
                     "unsupported-conditioning",
                     shot.span,
@@ -644,6 +678,32 @@ def estimate_costs(nodes: list[Node], backends: dict[str, type[Backend]]) -> Pla
         if total.seconds is not None:
             total.seconds = None if node.cost.seconds is None else total.seconds + node.cost.seconds
     return PlanCost(devices=[totals[d] for d in sorted(totals)], unknown=sorted(unknown))
+
+
+def estimate_money(
+    nodes: list[Node], backends: dict[str, type[Backend]], prices: dict[str, float]
+) -> Money | None:
+    """The price of every request to a hosted model (a backend with `price_per_second`),
+    at the duration it will be asked for; None when the plan has none."""
+    windows = []
+    for node in nodes:
+        backend = backends.get(node.params.get("backend", "")) if node.op == "generate" else None
+        if backend is None or not hasattr(backend, "price_per_second"):
+            continue
+        params = node.params
+        via = params["options"].get("via") or backend.model.providers[0]
+        rate, source = backend.price_per_second(via, params["width"], params["height"])
+        if backend.name in prices:
+            rate, source = prices[backend.name], "director.toml"
+        seconds = backend.billed_seconds(params["frames"], params["fps"])
+        windows.append(
+            WindowPrice(node=node.id, shot=params["shot"]["id"], backend=backend.name, via=via,
+                        seconds=seconds, usd_per_second=rate, usd=round(seconds * rate, 4),
+                        source=source)  # fmt: skip
+        )
+    if not windows:
+        return None
+    return Money(total=round(sum(w.usd for w in windows), 4), windows=windows)
 
 
 def split_windows(caps: Capabilities, wanted: int) -> list[tuple[int, int]]:
