@@ -3,9 +3,10 @@
 A shot is drawn as a small stack of flat layers, like a rostrum camera over
 cut-outs:
 
-- the **plate**: the location's reference image (or the pinned first frame,
-  the previous shot's last frame, the shot's own image reference, the first
-  frame of its reference video), scaled to cover the frame; with no image at
+- the **plate**: the pinned first frame, or the previous shot's last frame for
+  a `continuous` shot (the shot opens on exactly that picture), or else the
+  location's reference image, the shot's own image reference, the first
+  frame of its reference video, scaled to cover the frame; with no image at
   all, a dark backdrop with a faint grid and, fixed to the screen, a card with
   the shot id, size and action text;
 - the **characters**: each character's first reference image as a cut-out
@@ -76,12 +77,13 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from director.clips import frame_to_rgb
 from director.spec import CameraMove
 
 from .base import CharacterRefs, Placement, ShotRequest
+from .typeface import Typeface
 
 log = logging.getLogger(__name__)
 
@@ -383,8 +385,8 @@ def _sample(image: Image.Image, size: tuple[int, int], a: float, c: float, f: fl
     return big.reduce(ss) if ss > 1 else big
 
 
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    return ImageFont.load_default(size=max(6, int(size)))
+def _font(size: float) -> Typeface:
+    return Typeface(max(6, int(size)))
 
 
 def load_image(path: Path | None) -> Image.Image | None:
@@ -751,8 +753,8 @@ def silhouette(name: str, width: int, height: int) -> Image.Image:
     )
     font = _font(max(6, width // 7))
     label = name[:14]
-    tw = draw.textlength(label, font=font)
-    draw.text(((width - tw) / 2, height * 0.06), label, font=font, fill=(235, 235, 235))
+    tw = font.getlength(label)
+    font.draw(draw, ((width - tw) / 2, height * 0.06), label, fill=(235, 235, 235))
     return card
 
 
@@ -797,19 +799,35 @@ def _rest_y(card_height: float, height: int) -> float:
 # -- text: the card and the burn-in -------------------------------------------------------------
 
 
-def wrap(text: str, font, width: float) -> list[str]:
+def wrap(text: str, font: Typeface, width: float) -> list[str]:
+    """`text` in lines no wider than `width`, broken at spaces, and inside a word
+    too wide for a line (Chinese and Japanese are written without spaces)."""
     lines: list[str] = []
     current = ""
     for word in text.split():
-        trial = f"{current} {word}".strip()
-        if not current or font.getlength(trial) <= width:
-            current = trial
-        else:
-            lines.append(current)
-            current = word
+        for k, piece in enumerate(_pieces(word, font, width)):
+            trial = f"{current} {piece}".strip()
+            if k == 0 and (not current or font.getlength(trial) <= width):
+                current = trial
+            else:
+                if current:
+                    lines.append(current)
+                current = piece
     if current:
         lines.append(current)
     return lines
+
+
+def _pieces(word: str, font: Typeface, width: float) -> list[str]:
+    """`word` cut between characters into pieces no wider than `width` (one if it fits)."""
+    if font.getlength(word) <= width:
+        return [word]
+    pieces = [""]
+    for character in word:
+        if pieces[-1] and font.getlength(pieces[-1] + character) > width:
+            pieces.append("")
+        pieces[-1] += character
+    return pieces
 
 
 def card_text(request: ShotRequest) -> tuple[Image.Image, tuple[int, int]]:
@@ -844,7 +862,7 @@ def card_text(request: ShotRequest) -> tuple[Image.Image, tuple[int, int]]:
     draw = ImageDraw.Draw(layer)
     y = max(0.0, (height - total) / 2)
     for text, font, colour, gap in rows:
-        draw.text((margin, y), text, font=font, fill=(*colour, 255))
+        font.draw(draw, (margin, y), text, fill=(*colour, 255))
         y += _line_height(font) * (1 + gap)
     box = layer.getbbox() or (0, 0, 1, 1)
     return layer.crop(box), (box[0], box[1])
@@ -864,7 +882,8 @@ class Subtitles:
 
     def __init__(self, lines: Sequence, width: int, height: int):
         self.cues: list[tuple[int, int, Image.Image, tuple[int, int]]] = []
-        font = _font(max(8, round(height / 24)))
+        self.font_size = max(8, round(height / 24))
+        font = _font(self.font_size)
         pad = max(2, round(height / 90))
         line_h = round(_line_height(font) * 1.2)
         top = font.getbbox("Hg")[1]
@@ -888,10 +907,10 @@ class Subtitles:
                 x = pad + (row_w - font.getlength(row)) / 2
                 y = pad + k * line_h - top
                 if k == 0 and label:
-                    draw.text((x, y), label, font=font, fill=(*CARD_SIZE, 255))
+                    font.draw(draw, (x, y), label, fill=(*CARD_SIZE, 255))
                     x += font.getlength(label)
                     row = row[len(label) :]
-                draw.text((x, y), row, font=font, fill=(255, 255, 255, 255))
+                font.draw(draw, (x, y), row, fill=(255, 255, 255, 255))
             at = ((width - patch.width) // 2, height - patch.height - round(height * 0.1))
             self.cues.append((start, end, patch, at))
 
@@ -929,14 +948,12 @@ class BurnIn:
         for g in self.GLYPHS:
             mask = Image.new("L", (self.advance, line), 0)
             w = font.getlength(g)
-            ImageDraw.Draw(mask).text(((self.advance - w) / 2, -top), g, font=font, fill=255)
+            font.draw(ImageDraw.Draw(mask), ((self.advance - w) / 2, -top), g, fill=255)
             self.glyphs[g] = mask
         label = shot_id[:40]
         lw = math.ceil(font.getlength(label))
         self.id_patch = self._box(lw, line)
-        ImageDraw.Draw(self.id_patch).text(
-            (self.pad, self.pad - top), label, font=font, fill=(255, 255, 255, 255)
-        )
+        font.draw(ImageDraw.Draw(self.id_patch), (self.pad, self.pad - top), label, fill="white")
         self.tc_box = self._box(self.advance * 11, line)
         self.tc_at = (
             width - self.margin - self.tc_box.width,
@@ -1055,15 +1072,17 @@ class Animatic:
     @staticmethod
     def _plate_source(request: ShotRequest) -> tuple[Image.Image | None, bool, str | None]:
         """The plate's picture, whether it is pinned (shown exactly at rest), and its kind."""
-        image = load_image(request.plate)
-        if image is not None:
-            return image, False, "plate"
+        # A pinned first frame, then the frame a `continuous` shot continues from: the
+        # shot opens on exactly that picture, whatever the location shows.
         image = load_image(request.keyframe_first)
         if image is not None:
             return image, True, "keyframe"
         image = _array_image(request.previous_frame)
         if image is not None:
             return image, True, "previous frame"
+        image = load_image(request.plate)
+        if image is not None:
+            return image, False, "plate"
         for path in request.reference_images[:1]:
             image = load_image(path)
             if image is not None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from backends import registry
 from backends.base import Backend
 
-from . import spec
+from . import codes, spec
 from . import syntax as ast
 from .diagnostics import Diagnostic, Diagnostics, did_you_mean
 from .gcpause import paused_gc
@@ -39,6 +39,18 @@ DIRECTIONS = {
 }
 TAKES_DEGREES = {"pan", "tilt", "orbit"}
 _CAPITALISED = re.compile(r"\b[A-Z][A-Z0-9_]+\b")
+# Capitals a screenplay writes that are not names: camera and editing directions
+# (CLOSE SHOT, ANGLE ON, THE END) and the small words around them.  Never W107.
+SCREENPLAY_CAPITALS = frozenset({
+    "A", "AN", "AND", "AS", "AT", "BY", "FOR", "FROM", "IN", "INTO", "IS", "IT", "OF", "ON",
+    "OR", "OUT", "THE", "TO", "UP", "WITH", "ANGLE", "ANGLES", "BACK", "BEGIN", "BEGINNING",
+    "CLOSE", "CLOSEUP", "CONT", "CONTD", "CONTINUED", "CONTINUOUS", "CREDITS", "CUT",
+    "CUTS", "DAY", "DISSOLVE", "ECU", "END", "ESTABLISHING", "EXT", "FADE", "FADES",
+    "FLASHBACK", "FREEZE", "FRAME", "INSERT", "INT", "INTERCUT", "LATER", "MCU", "MONTAGE",
+    "MORE", "NIGHT", "OFF", "OMITTED", "POV", "PRELAP", "REVERSE", "SCENE", "SERIES",
+    "SHOT", "SHOTS", "SLOW", "MOTION", "SMASH", "SPLIT", "SCREEN", "SUPER", "TITLE",
+    "TITLES", "VO", "OS", "OC", "WIDE",
+})  # fmt: skip
 
 
 @dataclass
@@ -131,7 +143,7 @@ class _Loader:
             column = len(data[line_start : error.start].decode("utf-8", errors="replace")) + 1
             self.sources[display] = data.decode("utf-8", errors="replace")
             self.diagnostics.add(
-                "invalid-encoding",
+                codes.INVALID_ENCODING,
                 Span(file=display, line=line, column=column, end_line=line, end_column=column + 1),
                 f"byte 0x{data[error.start]:02x} is not UTF-8",
                 help="save the file as UTF-8",
@@ -147,7 +159,7 @@ class _Loader:
         if target in stack:
             cycle = " → ".join(display_name(p) for p in stack[stack.index(target) :] + (target,))
             self.diagnostics.add(
-                "import-cycle",
+                codes.IMPORT_CYCLE,
                 setting.path.span,
                 f"importing {setting.path.text!r} closes a cycle: {cycle}",
                 label="imported again here",
@@ -164,7 +176,7 @@ def _confined(owner, word: ast.Word, folder: Path) -> Path | None:
         return resolve_path(word.text, folder, owner.root, owner.allow_outside)
     except PathEscape as escape:
         owner.diagnostics.add(
-            "path-outside-project",
+            codes.PATH_OUTSIDE_PROJECT,
             word.span,
             f"the path {word.text!r} leaves the project: {escape}",
             help="copy the file into the project folder, or pass --allow-outside",
@@ -175,7 +187,7 @@ def _confined(owner, word: ast.Word, folder: Path) -> Path | None:
             column = span.column + problem.offset
             span = span.model_copy(update={"column": column, "end_column": column + 1})
         owner.diagnostics.add(
-            "unusable-path",
+            codes.UNUSABLE_PATH,
             span,
             f"the path {_quoted(word.text)} cannot be used: {problem}",
             help="rename the file with plain letters, digits, '-', '_' and '.', "
@@ -200,14 +212,14 @@ def _resolve(owner, word: ast.Word, folder: Path) -> Path | None:
         exists = path.is_file()
     except OSError as error:  # a name the file system refuses
         owner.diagnostics.add(
-            "unusable-path",
+            codes.UNUSABLE_PATH,
             word.span,
             f"the path {_quoted(word.text)} cannot be used: {error.strerror or error}",
         )
         return None
     if not exists:
         owner.diagnostics.add(
-            "missing-file",
+            codes.MISSING_FILE,
             word.span,
             f"no file at {word.text!r}",
             label="not found",
@@ -245,6 +257,10 @@ class _Checker:
         self.locations: dict[str, spec.Location] = {}
         self.assets: dict[str, spec.NamedAsset] = {}
         self.used: set[str] = set()
+        # A capitalised word's "did you mean", once per distinct word: a long
+        # action line repeating one misspelt name would otherwise run difflib
+        # against every declaration for each occurrence.
+        self.name_guesses: dict[str, str | None] = {}
         self.shot_ids: dict[str, Span] = {}  # shot id → where it was first used
         self.film_backend = registry.AUTO
         # `auto` is resolved by asking every backend whether it can run here, which
@@ -269,7 +285,7 @@ class _Checker:
         self._warn_unused()
         if not shots and settings.get("title"):
             self.diagnostics.add(
-                "no-shots",
+                codes.NO_SHOTS,
                 settings["title"].span,
                 "the script has no shots",
                 help='add a shot, e.g. "SHOT 1 WIDE 4s"',
@@ -305,7 +321,7 @@ class _Checker:
 
     def _over_limit(self, span: Span, message: str, flag: str) -> None:
         self.diagnostics.add(
-            "limit-exceeded",
+            codes.LIMIT_EXCEEDED,
             span,
             message,
             help=f"if this is intended, raise the limit with {flag}",
@@ -345,7 +361,7 @@ class _Checker:
             settings[setting.key] = setting
         if "title" not in settings:
             self.diagnostics.add(
-                "missing-title",
+                codes.MISSING_TITLE,
                 Span(file=tree.path, line=1, column=1, end_line=1, end_column=2),
                 "the script has no title",
                 help='start the script with a line like "title: The Lighthouse"',
@@ -354,7 +370,7 @@ class _Checker:
             self._format(settings["format"])
         if "consistency" in settings and not 0 <= settings["consistency"].value <= 1:
             self.diagnostics.add(
-                "invalid-value",
+                codes.INVALID_VALUE,
                 settings.pop("consistency").span,
                 "consistency is a score between 0 and 1",
             )
@@ -366,7 +382,7 @@ class _Checker:
 
     def _duplicate_setting(self, setting: ast.Setting, first: ast.Setting) -> None:
         self.diagnostics.add(
-            "duplicate-setting",
+            codes.DUPLICATE_SETTING,
             setting.span,
             f'"{setting.key}:" is given twice',
             notes=[f"first given at {first.span}"],
@@ -386,7 +402,7 @@ class _Checker:
             problems.append("the frame rate must be between 1 and 240 fps")
         for problem in problems:
             self.diagnostics.add(
-                "invalid-value", setting.span, problem, help="e.g. 1280x720 @ 24fps"
+                codes.INVALID_VALUE, setting.span, problem, help="e.g. 1280x720 @ 24fps"
             )
         if not problems:
             self.fps = fps
@@ -401,7 +417,7 @@ class _Checker:
         if name == registry.AUTO or name in registry.backends():
             return True
         self.diagnostics.add(
-            "unknown-backend",
+            codes.UNKNOWN_BACKEND,
             span,
             f"there is no backend called {name!r}",
             help=did_you_mean(name, registry.names() + [registry.AUTO])
@@ -416,7 +432,7 @@ class _Checker:
         if name in self.declared:
             first = self.declared[name][1]
             self.diagnostics.add(
-                "duplicate-declaration",
+                codes.DUPLICATE_DECLARATION,
                 declaration.name.span,
                 f"{name} is declared twice",
                 label="declared again here",
@@ -460,7 +476,7 @@ class _Checker:
         if actual is None or (kind is not None and actual != kind):
             wanted = f"an {kind}" if kind in ("image", "audio") else f"a {kind or 'media'}"
             self.diagnostics.add(
-                "wrong-kind",
+                codes.WRONG_KIND,
                 word.span,
                 f"{word.text!r} is not {wanted} file",
                 help="known endings: " + ", ".join(_suffixes(kind)),
@@ -473,7 +489,7 @@ class _Checker:
             info = probe(path, actual)
         except (UnreadableMedia, OSError) as error:
             self.diagnostics.add(
-                "unreadable-file",
+                codes.UNREADABLE_FILE,
                 word.span,
                 f"{word.text!r} cannot be read as {actual}: {error}",
                 help=f"re-export it as a standard {actual} file",
@@ -497,7 +513,7 @@ class _Checker:
         needed = min(self.format.width, self.format.height) // 2
         if min(media.width, media.height) < needed:
             self.diagnostics.add(
-                "small-reference",
+                codes.SMALL_REFERENCE,
                 media.span,
                 f"{media.path} is {media.width}x{media.height}, smaller than half the "
                 f"output's short side ({needed} px)",
@@ -513,18 +529,17 @@ class _Checker:
             return True
         if found is not None:
             self.diagnostics.add(
-                "wrong-kind",
+                codes.WRONG_KIND,
                 word.span,
                 f"{word.text} is {_a(found[0])}, not {_a(kind)}",
                 notes=[f"declared at {found[1].name.span}"],
             )
             return False
         same_kind = [n for n, (k, _) in self.declared.items() if k == kind]
-        code = {"character": "unknown-character", "location": "unknown-location"}.get(
-            kind, "unknown-asset"
-        )
+        # Locations are looked up only once declared (an undeclared one is free
+        # text, W101), so a miss here is a character or an asset.
         self.diagnostics.add(
-            code,
+            codes.UNKNOWN_CHARACTER if kind == "character" else codes.UNKNOWN_ASSET,
             word.span,
             f"no {kind} called {word.text} is declared",
             label=f"unknown {kind}",
@@ -578,14 +593,14 @@ class _Checker:
 
     def _misplaced(self, item: ast.Transition, why: str, fix: str) -> None:
         self.diagnostics.add(
-            "misplaced-transition", item.span, f"misplaced transition: {why}", help=fix
+            codes.MISPLACED_TRANSITION, item.span, f"misplaced transition: {why}", help=fix
         )
 
     def _transition(self, item: ast.Transition) -> spec.Transition:
         frames = self._frames(item.length) if item.length else 0
         if item.length and frames < 1:
             self.diagnostics.add(
-                "invalid-value", item.length.span, "a transition must last at least one frame"
+                codes.INVALID_VALUE, item.length.span, "a transition must last at least one frame"
             )
         return spec.Transition(kind=item.kind, frames=max(frames, 0), span=item.span)
 
@@ -597,7 +612,7 @@ class _Checker:
         else:
             locations = [n for n, (k, _) in self.declared.items() if k == "location"]
             self.diagnostics.add(
-                "free-text-location",
+                codes.FREE_TEXT_LOCATION,
                 item.location.span,
                 f"{name!r} is not a declared location, so it has no description or references",
                 help=did_you_mean(name, locations) or _declare_help("location", name),
@@ -615,7 +630,7 @@ class _Checker:
         frames = self._frames(item.duration)
         if frames < 1:
             self.diagnostics.add(
-                "invalid-value", item.duration.span, "a shot must last at least one frame"
+                codes.INVALID_VALUE, item.duration.span, "a shot must last at least one frame"
             )
             frames = 1
         longest = round(self.limits.max_shot_seconds * self.fps)
@@ -630,7 +645,7 @@ class _Checker:
         self._unique_id(item)
         if item.continuous and not earlier:
             self.diagnostics.add(
-                "continuous-first-shot",
+                codes.CONTINUOUS_FIRST_SHOT,
                 item.span,
                 f"shot {item.id.text} is marked continuous but no shot comes before it",
                 help='remove "continuous" from the first shot',
@@ -658,7 +673,7 @@ class _Checker:
         first = self.shot_ids.setdefault(item.id.text, item.span)
         if first is not item.span:
             self.diagnostics.add(
-                "duplicate-shot-id",
+                codes.DUPLICATE_SHOT_ID,
                 item.id.span,
                 f"shot id {item.id.text!r} is already used",
                 notes=[f"first used at {first}"],
@@ -670,7 +685,7 @@ class _Checker:
         for word in item.subjects:
             if word.text in self.characters and word.text not in present:
                 self.diagnostics.add(
-                    "subject-not-in-shot",
+                    codes.SUBJECT_NOT_IN_SHOT,
                     word.span,
                     f"the shot is on {word.text} but {word.text} never appears in it",
                     help=f"name {word.text} in an action line or give them dialogue",
@@ -688,7 +703,7 @@ class _Checker:
         for kind, limit in MAX_REFERENCES.items():
             if counts[kind] > limit:
                 self.diagnostics.add(
-                    "too-many-references",
+                    codes.TOO_MANY_REFERENCES,
                     item.span,
                     f"shot {item.id.text} is conditioned on {counts[kind]} {kind} references; "
                     f"at most {limit} may condition one shot",
@@ -716,7 +731,7 @@ class _Checker:
         needed = caps.frames_for(round(frames / self.fps * Fraction(rate)))
         if needed > caps.max_frames:
             self.diagnostics.add(
-                "shot-too-long",
+                codes.SHOT_TOO_LONG,
                 item.duration.span,
                 f"shot {item.id.text} needs {needed} frames but {backend.name} makes at most "
                 f"{caps.max_frames} and cannot extend a shot",
@@ -740,7 +755,7 @@ class _Checker:
             used = shot.transition_in.frames + (following.frames if following else 0)
             if following and following.frames and shot.transition_in.frames and used > shot.frames:
                 self.diagnostics.add(
-                    "transition-too-long",
+                    codes.TRANSITION_TOO_LONG,
                     following.span,
                     f"shot {shot.id} ({shot.frames} frames) cannot spare {used} frames for "
                     "the transitions on both its sides",
@@ -749,7 +764,7 @@ class _Checker:
 
     def _too_long(self, transition: spec.Transition, shot: spec.Shot) -> None:
         self.diagnostics.add(
-            "transition-too-long",
+            codes.TRANSITION_TOO_LONG,
             transition.span,
             f"the {transition.kind} lasts {transition.frames} frames but shot {shot.id} "
             f"lasts only {shot.frames}",
@@ -760,7 +775,7 @@ class _Checker:
         for name, (kind, node) in self.declared.items():
             if name not in self.used:
                 self.diagnostics.add(
-                    "unused-declaration",
+                    codes.UNUSED_DECLARATION,
                     node.name.span,
                     f"the {kind} {name} is declared but never used",
                     help="use it in a shot, or delete the declaration",
@@ -773,7 +788,7 @@ class _Checker:
         if time.unit == "f":
             if time.value != int(time.value):
                 self.diagnostics.add(
-                    "invalid-value", time.span, "a frame count must be a whole number"
+                    codes.INVALID_VALUE, time.span, "a frame count must be a whole number"
                 )
             return int(time.value)
         seconds = Fraction(time.text[: -len(time.unit)]) / (1000 if time.unit == "ms" else 1)
@@ -784,7 +799,7 @@ class _Checker:
         nominal = round(self.fps)
         if minutes > 59 or seconds > 59 or frames >= nominal:
             self.diagnostics.add(
-                "invalid-value",
+                codes.INVALID_VALUE,
                 time.span,
                 f"{time.text} is not a valid timecode at {nominal} fps",
                 help=f"minutes and seconds go to 59, frames to {nominal - 1}",
@@ -849,7 +864,7 @@ class _ShotBuilder:
     def _once(self, key: str, span: Span) -> None:
         if key in self.seen_settings:
             self.c.diagnostics.add(
-                "duplicate-setting",
+                codes.DUPLICATE_SETTING,
                 span,
                 f'"{key}" is given twice in shot {self.item.id.text}',
                 notes=[f"first given at {self.seen_settings[key]}"],
@@ -870,7 +885,7 @@ class _ShotBuilder:
         self.fields[setting.key] = value
 
     def _invalid(self, span: Span, message: str) -> None:
-        self.c.diagnostics.add("invalid-value", span, message)
+        self.c.diagnostics.add(codes.INVALID_VALUE, span, message)
 
     # -- camera
     def _camera(self, camera: ast.Camera) -> list[spec.CameraMove]:
@@ -879,7 +894,7 @@ class _ShotBuilder:
         left = self.frames - sum(timed)
         if left < 0 or (free and left < len(free)):
             self.c.diagnostics.add(
-                "invalid-value",
+                codes.INVALID_VALUE,
                 camera.span,
                 f"the camera moves take {sum(timed)} frames but the shot lasts {self.frames}",
                 help="shorten the `over` times or lengthen the shot",
@@ -950,7 +965,7 @@ class _ShotBuilder:
 
     def _bad_move(self, move: ast.CameraMove, message: str, example: str) -> None:
         self.c.diagnostics.add(
-            "bad-camera-move", move.span, message, help=f"for example: {example}"
+            codes.BAD_CAMERA_MOVE, move.span, message, help=f"for example: {example}"
         )
 
     def _angle(self, angle: ast.Angle) -> None:
@@ -974,7 +989,7 @@ class _ShotBuilder:
                 if found[0] == "character":
                     self.named.append(word)
                 continue
-            guess = did_you_mean(word, [n for n in self.c.declared if len(n) > 2])
+            guess = self._guess(word)
             if guess and len(word) > 2:
                 column = action.span.column + match.start()
                 span = Span(
@@ -985,11 +1000,34 @@ class _ShotBuilder:
                     end_column=column + len(word),
                 )
                 self.c.diagnostics.add(
-                    "unknown-capitalised-name",
+                    codes.UNKNOWN_CAPITALISED_NAME,
                     span,
                     f"{word} is written like a name but nothing is declared by that name",
                     help=guess,
                 )
+
+    def _guess(self, word: str) -> str | None:
+        """The "did you mean" for a capitalised word that is no declared name, or None
+        when it is not taken for a name at all; worked out once per distinct word."""
+        guesses = self.c.name_guesses
+        if word not in guesses:
+            guesses[word] = (
+                None
+                if self._not_a_name(word)
+                else did_you_mean(word, [n for n in self.c.declared if len(n) > 2])
+            )
+        return guesses[word]
+
+    def _not_a_name(self, word: str) -> bool:
+        """Screenplay capitals (THE END, ANGLE ON), and a declared name's plural or
+        part (DOGS for DOG, BOOGERS for BOOGER_ONE): not a misspelt name."""
+        if word in SCREENPLAY_CAPITALS:
+            return True
+        stem = word.removesuffix("S")
+        return any(
+            stem == name or stem in name.split("_") or word in name.split("_")
+            for name in self.c.declared
+        )
 
     # -- dialogue
     def _dialogue(self, dialogue: ast.Dialogue) -> None:
@@ -1024,7 +1062,7 @@ class _ShotBuilder:
         seconds = self.frames / self.c.fps
         if total / WORDS_PER_SECOND > seconds:
             self.c.diagnostics.add(
-                "dialogue-too-long",
+                codes.DIALOGUE_TOO_LONG,
                 lines[0].span,
                 f"{total} words of dialogue take about {total / WORDS_PER_SECOND:.1f}s to "
                 f"say but shot {self.item.id.text} lasts {float(seconds):.1f}s",
@@ -1045,7 +1083,7 @@ class _ShotBuilder:
             return  # its file was reported already
         if asset.file.kind != "audio":
             self.c.diagnostics.add(
-                "wrong-kind",
+                codes.WRONG_KIND,
                 cue.asset.span,
                 f"{cue.asset.text} is {asset.file.kind}, and a {cue.kind} cue plays audio",
                 help=f"declare an audio asset, e.g. audio {cue.asset.text}_SOUND: refs/sound.wav",
@@ -1059,7 +1097,7 @@ class _ShotBuilder:
         available = round(Fraction(asset.file.seconds or 0).limit_denominator(48000) * fps)
         if cue.start and start >= self.frames:
             self.c.diagnostics.add(
-                "cue-after-shot",
+                codes.CUE_AFTER_SHOT,
                 cue.start.span,
                 f"the cue starts at {cue.start.text} but shot {self.item.id.text} lasts "
                 f"{float(self.frames / fps):.2f}s",
@@ -1077,7 +1115,7 @@ class _ShotBuilder:
             where = cue.fade_out or cue.fade_in
             plays = float(max(frames, 0) / fps)
             self.c.diagnostics.add(
-                "cue-outside-asset",
+                codes.CUE_OUTSIDE_ASSET,
                 where.span,
                 f"the cue fades for longer than it plays: "
                 f"{float((fade_in + fade_out) / fps):.2f}s of fades in {plays:.2f}s",
@@ -1100,7 +1138,7 @@ class _ShotBuilder:
 
     def _outside_asset(self, time: ast.Time, asset: spec.NamedAsset, what: str) -> None:
         self.c.diagnostics.add(
-            "cue-outside-asset",
+            codes.CUE_OUTSIDE_ASSET,
             time.span,
             f"the cue {what}, but {asset.name} ({asset.file.path}) is only "
             f"{asset.file.seconds or 0:.2f}s long",
@@ -1115,7 +1153,7 @@ class _ShotBuilder:
             asset = self.c.assets.get(target.text)
             if asset is not None and kind is not None and asset.file.kind != kind:
                 self.c.diagnostics.add(
-                    "wrong-kind",
+                    codes.WRONG_KIND,
                     target.span,
                     f"{target.text} is {asset.file.kind}; a keyframe must be an image",
                 )

@@ -11,9 +11,17 @@ from pathlib import Path
 from backends import registry
 from backends.diffusers_base import DTYPES, OFFLOADS, ModelError
 
-from . import __version__, models
+from . import __version__, models, outputs
 from .check import CheckResult, Limits, check_file
-from .diagnostics import Severity, did_you_mean, render_github, render_human, render_json
+from .diagnostics import (
+    DEFAULT_PER_FILE,
+    Severity,
+    did_you_mean,
+    render_github,
+    render_human,
+    render_json,
+    visible,
+)
 from .plan import Consistency, plan_film, plan_schema
 from .prompts import PromptTemplateError
 
@@ -561,10 +569,11 @@ def _run_import(args) -> int:
     script = import_fountain(text, title=args.file.stem.replace("_", " ").replace("-", " "))
     if args.output is None:
         sys.stdout.write(script)
-    else:
-        _write_atomically(args.output, script)
+        return EXIT_OK
+    target = outputs.Target(args.output, "the script")
+    if (status := _write_output(target, script, {args.file: "the screenplay"})) == EXIT_OK:
         print(f"wrote {args.output}", file=sys.stderr)
-    return EXIT_OK
+    return status
 
 
 def _add_lsp(commands) -> None:
@@ -650,10 +659,20 @@ def _run_export(args) -> int:
 
     media = shot_media(plan, entry, args.project or folder)
     first = targets[0]
+    media_dir = first.with_name(first.stem + ".media")
+    written = [outputs.Target(path, "the timeline") for path in targets]
+    written.append(outputs.Target(media_dir, "the timeline's media", folder=True))
+    used = [*media.pictures.values(), *media.sounds.values(), *media.cues.values()]
+    inputs = {args.plan: "the plan", **{path: f"{path}, a file the cut uses" for path in used}}
     try:
-        warnings = export_timeline(plan, media, targets, first.with_name(first.stem + ".media"))
+        if (problem := outputs.refusal(written, inputs)) is not None:
+            raise ExportError(problem)
+        warnings = export_timeline(plan, media, targets, media_dir)
     except ExportError as error:
         print(f"director: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:
+        print(f"director: error: cannot write {error.filename}: {error.strerror}", file=sys.stderr)
         return EXIT_USAGE
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -754,6 +773,14 @@ def _add_diagnostic_options(command) -> None:
     )
     command.add_argument("--strict", action="store_true", help="treat warnings as errors")
     command.add_argument(
+        "--max-diagnostics",
+        type=_count,
+        default=DEFAULT_PER_FILE,
+        metavar="N",
+        help=f"show at most N diagnostics per file, errors first, and count the rest "
+        f"(default {DEFAULT_PER_FILE}; 0 shows all; --format json always lists all)",
+    )
+    command.add_argument(
         "--allow-outside",
         action="store_true",
         help="let scripts name files outside the project folder",
@@ -809,7 +836,7 @@ def _run_check(args) -> int:
         for path, result in zip(args.files, results, strict=True):
             warnings = sum(d.severity is Severity.WARNING for d in result.diagnostics)
             noun = "warning" if warnings == 1 else "warnings"
-            print(f"{path}: ok" + (f" ({warnings} {noun})" if warnings else ""))
+            print(f"{visible(str(path))}: ok" + (f" ({warnings} {noun})" if warnings else ""))
     return EXIT_ERRORS if failed else EXIT_OK
 
 
@@ -849,8 +876,32 @@ def _run_plan(args) -> int:
         print(f"cost: {spend}", file=sys.stderr)  # stdout is the plan
     if args.output is None:
         sys.stdout.write(text)
-    else:
-        _write_atomically(args.output, text)
+        return EXIT_OK
+    target = outputs.Target(args.output, "the plan")
+    return _write_output(target, text, _inputs(args, checked.film))
+
+
+def _inputs(args, film) -> dict[Path, str]:
+    """The files a plan or compile must not write over: the script, what it names
+    and the prompt template."""
+    inputs = outputs.script_inputs(film, args.file.resolve())
+    if args.template is not None:
+        inputs[args.template] = "the prompt template"
+    return inputs
+
+
+def _write_output(target: outputs.Target, text: str, inputs: dict[Path, str]) -> int:
+    """Write `text` to `target` unless the output rule (outputs.py) forbids it:
+    exit 0 written, 2 refused or not writable, with the reason."""
+    problem = outputs.refusal([target], inputs)
+    if problem is None:
+        try:
+            outputs.write_text(target.path, text)
+        except OSError as error:
+            problem = f"cannot write {target.what} to {target.path}: {error.strerror or error}"
+    if problem is not None:
+        print(f"director: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_OK
 
 
@@ -911,6 +962,8 @@ def _run_compile(args) -> int:
         jobs=args.jobs,
         max_cost=args.max_cost,
         poll_interval=args.poll_interval,
+        codec=args.codec,
+        inputs=_inputs(args, checked.film),
     )
     if args.dry_run:
         return compiler.dry_run(job)
@@ -937,13 +990,6 @@ def _run_schema(args) -> int:
     return EXIT_OK
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Write via a temporary file and a rename, so no half-written plan is ever seen."""
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
-
-
 def _report(results: list[CheckResult], args) -> None:
     diagnostics = [d for result in results for d in result.diagnostics]
     if args.strict:
@@ -951,10 +997,11 @@ def _report(results: list[CheckResult], args) -> None:
     if args.format == "json":
         sys.stdout.write(render_json(diagnostics))
     elif args.format == "github":
-        sys.stdout.write(render_github(diagnostics))
+        sys.stdout.write(render_github(diagnostics, per_file=args.max_diagnostics))
     elif diagnostics:
         sources = {name: text for result in results for name, text in result.sources.items()}
-        sys.stderr.write(render_human(diagnostics, sources, colour=_colour(args.color)))
+        colour = _colour(args.color)
+        sys.stderr.write(render_human(diagnostics, sources, colour, per_file=args.max_diagnostics))
         sys.stderr.write(_summary(diagnostics))
 
 

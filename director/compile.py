@@ -10,14 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from . import assemble, budget, hosted, ray_executor, report
+from . import assemble, budget, hosted, outputs, ray_executor, report
 from .cache import Cache, Entry
 from .clips import DELIVERY
 from .operations import RunContext
@@ -26,7 +25,7 @@ from .progress import Progress
 from .run import DiskFull, disk_full, execute, explain
 from .timeline_export import ExportError, Media, export_timeline
 
-EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 @dataclass
@@ -48,16 +47,54 @@ class Job:
     jobs: int | None = None  # hosted requests in flight at once; None: remote.DEFAULT_JOBS
     max_cost: float | None = None  # USD: refuse before any request when the estimate is over
     poll_interval: float | None = None  # seconds between polls of a hosted request
+    codec: str = "h264"  # the film's delivery codec; png: `output` is a folder
+    # Files no output may replace (outputs.script_inputs), each with what it is;
+    # the script itself is always one.
+    inputs: dict[Path, str] = field(default_factory=dict)
 
 
 def suffix(codec: str) -> str:
     return "" if codec == "png" else DELIVERY[codec].suffix
 
 
+def targets(job: Job) -> Iterator[outputs.Target]:
+    """Every path a compile of `job` writes: the film, the files beside it, the timelines.
+    The film comes first and the rest are named only when asked for, so that a film
+    path that cannot be one (`-o .`) is refused before names are made from it."""
+    png = job.codec == "png"
+    yield outputs.Target(job.output, "the PNG sequence" if png else "the film", folder=png)
+    base = _base(job)
+
+    def beside(suffix: str, what: str, folder: bool = False) -> outputs.Target:
+        return outputs.Target(base.with_name(base.name + suffix), what, folder)
+
+    yield beside(".run.json", "the run record")
+    yield beside(".report.html", "the report")
+    yield beside(".plan.json", "the plan")
+    if job.plan.timeline.dialogue:
+        yield beside(".srt", "the subtitles")
+        yield beside(".vtt", "the subtitles")
+    if job.stems:
+        yield beside(".stems", "the stems", folder=True)
+    for path in job.timelines:
+        yield outputs.Target(path, "the timeline")
+    if job.timelines:
+        yield beside(".media", "the timeline's media", folder=True)
+
+
+def refusal(job: Job) -> str | None:
+    """Why this compile must not write where it would (outputs.refusal), or None."""
+    return outputs.refusal(targets(job), {**job.inputs, job.script: "the script itself"})
+
+
 def compile_film(job: Job) -> int:
-    """Run the plan and deliver the film; 0 done, 1 failed, 130 interrupted.  A full disk
-    stops it with a message, whether it fills during the run or while the film and
-    its sidecars are written; either way the cache keeps every finished node."""
+    """Run the plan and deliver the film; 0 done, 1 failed, 2 an output it must not or
+    cannot write (said before anything runs), 130 interrupted.  A full disk stops it
+    with a message, whether it fills during the run or while the film and its
+    sidecars are written; either way the cache keeps every finished node."""
+    if (problem := refusal(job)) is not None:
+        print(f"director: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         return _compile_film(job)
     except OSError as error:
@@ -70,6 +107,14 @@ def compile_film(job: Job) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
+    except outputs.OutputError as error:
+        print(
+            f"director: error: {error}.\n"
+            "The film is made and kept in the cache; make the place writable and run the "
+            "same command to write it (nothing is made again).",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
 
 
 def _compile_film(job: Job) -> int:
@@ -131,12 +176,17 @@ def _compile_film(job: Job) -> int:
             )
         return EXIT_FAILED
     film = result.outputs[job.plan.output]
-    if not _write_record(job, cache, result, progress.seconds):
-        return EXIT_FAILED
-    _deliver(film.file(film.meta["film"]), job.output)
-    _write_sidecars(job, result.outputs)
-    if job.timelines and not _write_timelines(job, result.outputs):
-        return EXIT_FAILED
+    try:
+        if not _write_record(job, cache, result, progress.seconds):
+            return EXIT_FAILED
+        _deliver(film.file(film.meta["film"]), job.output)
+        _write_sidecars(job, result.outputs)
+        if job.timelines and not _write_timelines(job, result.outputs):
+            return EXIT_FAILED
+    except OSError as error:
+        if disk_full(error, job.output.parent):
+            raise
+        raise outputs.OutputError(f"cannot write {error.filename}: {error.strerror}") from error
     if job.progress != "quiet":
         print(f"wrote {job.output}", file=sys.stderr)
     return EXIT_OK
@@ -184,7 +234,7 @@ def _write_record(job: Job, cache: Cache, result, seconds: dict[str, float]) -> 
     """Write NAME.run.json (every score, seed and decision) and NAME.report.html beside
     the film; warn about shots kept below their consistency minimum, and under
     --strict refuse to deliver the film because of them."""
-    base = job.output.with_suffix("") if job.output.suffix else job.output
+    base = _base(job)
     record = report.build_record(
         job.plan, result.outputs.get, seconds=seconds, reused=set(result.reused)
     )
@@ -206,6 +256,9 @@ def _write_record(job: Job, cache: Cache, result, seconds: dict[str, float]) -> 
 
 
 def dry_run(job: Job) -> int:
+    if (problem := refusal(job)) is not None:
+        print(f"director: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     cache = Cache(job.cache)
     reasons = explain(job.plan, cache, _previous_plan(job))
     if not reasons:
@@ -234,29 +287,21 @@ def dry_run(job: Job) -> int:
     return EXIT_OK
 
 
+def _base(job: Job) -> Path:
+    """The film's path without its suffix: the files beside it add theirs to it."""
+    return job.output.with_suffix("") if job.output.suffix else job.output
+
+
 def _deliver(source: Path, target: Path) -> None:
     """Copy into place through a temporary name, so the target is whole or absent."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    try:
-        if source.is_dir():
-            shutil.rmtree(temporary, ignore_errors=True)
-            shutil.copytree(source, temporary)
-            if target.exists():
-                shutil.rmtree(target)
-        else:
-            shutil.copyfile(source, temporary)
-        os.replace(temporary, target)
-    except BaseException:  # a full disk, Ctrl-C: no half-copied file left behind
-        if temporary.is_dir():
-            shutil.rmtree(temporary, ignore_errors=True)
-        else:
-            temporary.unlink(missing_ok=True)
-        raise
+    if source.is_dir():
+        outputs.copy_folder(source, target)
+    else:
+        outputs.copy_file(source, target)
 
 
 def _write_sidecars(job: Job, outputs) -> None:
-    base = job.output.with_suffix("") if job.output.suffix else job.output
+    base = _base(job)
     _write_text(base.with_name(base.name + ".plan.json"), job.plan.to_json())
     if job.plan.timeline.dialogue:
         _write_subtitles(base.with_name(base.name + ".srt"), job, assemble.write_srt)
@@ -268,7 +313,7 @@ def _write_sidecars(job: Job, outputs) -> None:
 
 
 def _write_timelines(job: Job, outputs: dict[str, Entry]) -> bool:
-    base = job.output.with_suffix("") if job.output.suffix else job.output
+    base = _base(job)
     media = shot_media(job.plan, outputs.get, job.script.parent)
     try:
         warnings = export_timeline(
@@ -314,13 +359,7 @@ def _write_subtitles(path: Path, job: Job, writer, **options) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def _write_text(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+_write_text = outputs.write_text
 
 
 def _record(job: Job) -> Path:

@@ -37,7 +37,36 @@ MAX_SECONDS = 20.0  # a longer exchange is split into several shots
 TRANSITION_LENGTH = "12f"
 FORMAT = "1280x720 @ 24fps"
 
-_EXTENSIONS = {"V.O.": "V.O.", "VO": "V.O.", "O.S.": "O.S.", "OS": "O.S.", "O.C.": "O.S."}
+# A cue's tags, by their letters alone (case, spaces and periods do not count): heard
+# over the picture (V.O.) or from outside it (O.S.).  A writer's own stage direction in
+# a cue, `(into the radio)`, is none of these: it becomes the first line's parenthetical.
+_EXTENSIONS = {
+    "VO": "V.O.", "VOICEOVER": "V.O.", "ENOFF": "V.O.", "VOIXOFF": "V.O.",
+    "OS": "O.S.", "OC": "O.S.", "OFF": "O.S.", "OFFSCREEN": "O.S.", "OFFCAMERA": "O.S.",
+    "PRELAP": "O.S.",
+}  # fmt: skip
+_CONTINUED = {"CONTD", "CONT", "CONTINUING", "MORE"}  # a page-layout mark: no meaning
+# Scene headings separate the time of day with a dash (hyphen, en or em dash), a double
+# hyphen or a comma; a period only before a time of day, as "INT. OFFICE. NIGHT".
+_TIME_SEPARATOR = re.compile(r"\s+[-\u2013\u2014]+\s+|--|\u2013|\u2014|,")
+_TIMES_OF_DAY = {
+    "DAY", "NIGHT", "DUSK", "DAWN", "MORNING", "EVENING", "AFTERNOON", "NOON", "MIDNIGHT",
+    "SUNSET", "SUNRISE", "LATER", "CONTINUOUS", "MOMENTS LATER", "SAME TIME", "TWILIGHT",
+}  # fmt: skip
+# Names in Cyrillic and Greek, spelt in Latin letters for their identifiers.
+_CYRILLIC = {
+    "А": "A", "Б": "B", "В": "V", "Г": "G", "Д": "D", "Е": "E", "Ё": "YO", "Ж": "ZH",
+    "З": "Z", "И": "I", "Й": "Y", "К": "K", "Л": "L", "М": "M", "Н": "N", "О": "O",
+    "П": "P", "Р": "R", "С": "S", "Т": "T", "У": "U", "Ф": "F", "Х": "KH", "Ц": "TS",
+    "Ч": "CH", "Ш": "SH", "Щ": "SHCH", "Ъ": "", "Ы": "Y", "Ь": "", "Э": "E", "Ю": "YU",
+    "Я": "YA", "І": "I", "Ї": "YI", "Є": "YE", "Ґ": "G",
+}  # fmt: skip
+# (The written form stays in the character's description.)
+_GREEK = {
+    "Α": "A", "Β": "V", "Γ": "G", "Δ": "D", "Ε": "E", "Ζ": "Z", "Η": "I", "Θ": "TH",
+    "Ι": "I", "Κ": "K", "Λ": "L", "Μ": "M", "Ν": "N", "Ξ": "X", "Ο": "O", "Π": "P",
+    "Ρ": "R", "Σ": "S", "Τ": "T", "Υ": "Y", "Φ": "F", "Χ": "CH", "Ψ": "PS", "Ω": "O",
+}  # fmt: skip
 _PREFIXES = [
     (
         re.compile(r"(?:INT\.?\s*/\s*EXT\.?|EXT\.?\s*/\s*INT\.?|I\s*/\s*E\.?)(?=[\s.])\.?", re.I),
@@ -65,6 +94,8 @@ class _Shot:
 @dataclass
 class _Film:
     characters: dict[str, str] = field(default_factory=dict)  # NAME → as written
+    written: dict[str, str] = field(default_factory=dict)  # as written → NAME
+    actions: list[int] = field(default_factory=list)  # body lines that are action text
     locations: dict[str, str] = field(default_factory=dict)
     body: list[str] = field(default_factory=list)  # output lines of scenes, shots, transitions
     scene: int = 0
@@ -90,6 +121,7 @@ def import_fountain(text: str, *, title: str = "Untitled") -> str:
         film.body[film.dangling] = "# " + film.body[film.dangling]  # no shot follows it
     film.body += [f"# {c}" for c in film.pending_comments]
     _separate_names(film)
+    _rewrite_references(film)
     return format_text(_header(screenplay.title_page, title, film) + _tidy(film.body))
 
 
@@ -112,6 +144,10 @@ def _paragraph(film: _Film, paragraph) -> None:
         if len(lines) == 1 and _transition_words(lines[0]):
             _flush(film)
             _transition(film, lines[0])
+            return
+        if len(lines) == 1 and _plain_words(lines[0]) == "THE END":
+            _flush(film)
+            film.pending_comments.append(lines[0].strip())  # an ending, not a shot
             return
         _flush(film)
         shot = _Shot("WIDE", comment="centered" if paragraph.centered else "")
@@ -142,10 +178,8 @@ def _scene(film: _Film, heading: str) -> None:
     else:
         film.pending_comments.append(f"scene heading as written: {heading}")
     rest = rest.strip(" .")
-    # "LIGHTHOUSE - BEACH - NIGHT", "APARTMENT, DAY": the time of day comes last
-    cut = max(rest.rfind(" - "), rest.rfind("--"), rest.rfind(","))
-    place, time_of_day = (rest[:cut], rest[cut:].lstrip(" -,")) if cut > 0 else (rest, "")
-    place = place.strip(" -,") or "SOMEWHERE"
+    place, time_of_day = _place_and_time(rest)
+    place = place.strip(" -,.\u2013\u2014") or "SOMEWHERE"
     time_of_day = _text(time_of_day) if time_of_day.strip() else "DAY"
     name = _name(place, "PLACE")
     film.locations.setdefault(name, place)
@@ -156,40 +190,74 @@ def _scene(film: _Film, heading: str) -> None:
     _comments(film)
 
 
+def _place_and_time(rest: str) -> tuple[str, str]:
+    """ "LIGHTHOUSE - BEACH - NIGHT", "APARTMENT, DAY", "HARBOUR – DUSK", "OFFICE. NIGHT":
+    the place, and the time of day that comes last ("" when there is none)."""
+    cuts = list(_TIME_SEPARATOR.finditer(rest))
+    if cuts and cuts[-1].start() > 0:
+        last = cuts[-1]
+        return rest[: last.start()], rest[last.end() :].strip(" -,")
+    place, dot, time_of_day = rest.rpartition(". ")
+    if dot and place and time_of_day.strip().upper() in _TIMES_OF_DAY:
+        return place, time_of_day.strip()
+    return rest, ""
+
+
+def _blocks(dialogue: Dialog) -> list[tuple[str, str]]:
+    """A cue's lines as ("paren" | "speech", text): a parenthetical written over several
+    lines is one."""
+    lines: list[tuple[str, str]] = []
+    open_paren = False
+    for parenthetical, line in dialogue.blocks:
+        text = _plain(line).strip()
+        if not text:
+            continue
+        if parenthetical and open_paren:
+            lines[-1] = ("paren", f"{lines[-1][1]} {text}")
+        elif parenthetical:
+            lines.append(("paren", text))
+        else:
+            lines.append(("speech", _text(text.lstrip("~"))))
+        open_paren = parenthetical and not text.endswith(")")
+    return [
+        (kind, _paren(text) if kind == "paren" else text)
+        for kind, text in lines
+        if kind == "speech" or _paren(text)
+    ]
+
+
+def _paren(text: str) -> str:
+    """A parenthetical's words, without its outer brackets; inner ones become [ ]."""
+    inner = text.strip().removeprefix("(").removesuffix(")").strip()
+    return _text(inner).replace("(", "[").replace(")", "]") if inner else ""
+
+
 def _dialogue(film: _Film, dialogues: list[Dialog], dual: bool = False) -> None:
     speeches = []
     for dialogue in dialogues:
-        name, extension = _speaker(_plain(dialogue.character))
-        lines = []
-        for parenthetical, line in dialogue.blocks:
-            text = _plain(line).strip()
-            if not text:
-                continue
-            if parenthetical:
-                inner = text.removeprefix("(").removesuffix(")").strip()
-                if inner:
-                    lines.append(("paren", _text(inner).replace("(", "[").replace(")", "]")))
-            else:
-                lines.append(("speech", _text(text.lstrip("~"))))
-        if not any(kind == "speech" for kind, _ in lines):
-            continue
-        speeches.append((name, extension, lines))
+        name, extension, directions = _speaker(film, _plain(dialogue.character))
+        lines = [("paren", d) for d in directions] + _blocks(dialogue)
+        after = []  # directions with no words after them: kept as the action they describe
+        while lines and lines[-1][0] == "paren":
+            after.insert(0, lines.pop()[1])
+        speeches.append((name, extension, lines, after))
     if not speeches:
         return
     words = sum(
-        _count(text) for _, _, lines in speeches for kind, text in lines if kind == "speech"
+        _count(text) for _, _, lines, _ in speeches for kind, text in lines if kind == "speech"
     )
     shot = film.exchange
     if dual or shot is None or (shot.words + words) / WORDS_PER_SECOND > MAX_SECONDS:
         _flush(film)
         size = "TWO-SHOT" if dual else "MEDIUM"
         shot = film.exchange = _Shot(size, comment="dual dialogue" if dual else "")
-    for name, extension, lines in speeches:
-        film.characters.setdefault(name, name)
+    for name, extension, lines, after in speeches:
         if name not in shot.subjects and extension is None:  # a voice over is not seen
             shot.subjects.append(name)
-        shot.lines.append(name + (f" ({extension})" if extension else ""))
-        shot.lines += [f"  ({text})" if kind == "paren" else f"  {text}" for kind, text in lines]
+        if lines:
+            shot.lines.append(name + (f" ({extension})" if extension else ""))
+            shot.lines += [f"  ({t})" if kind == "paren" else f"  {t}" for kind, t in lines]
+        shot.lines += [f"{name} ({text})" for text in after]
     shot.words += words
     if dual:
         _flush(film)
@@ -247,7 +315,10 @@ def _emit(film: _Film, shot: _Shot) -> None:
     size = "CLOSE-UP" if len(shot.subjects) == 1 else shot.size
     comment = f"  # {shot.comment}" if shot.comment else ""
     film.body += ["", f"SHOT {shot_id} {size}{on} {seconds:g}s{comment}"]
-    film.body += [f"  {line}" for line in shot.lines]
+    for line in shot.lines:
+        if not line.startswith(" ") and shot.size == "WIDE":
+            film.actions.append(len(film.body))  # an action shot's line
+        film.body.append(f"  {line}")
     _comments(film)
 
 
@@ -321,18 +392,57 @@ def _tidy(body: list[str]) -> str:
     return "\n" + "\n".join(out) + "\n" if out else ""
 
 
-def _speaker(cue: str) -> tuple[str, str | None]:
+def _speaker(film: _Film, cue: str) -> tuple[str, str | None, list[str]]:
+    """A cue's declared name, its extension (V.O. or O.S.) and the stage directions
+    written in it: `MR. HUGHES (CONT'D) (into the radio)`, `МАША (O.S., PRELAP)`."""
     cue = cue.strip().rstrip("^").strip()
     extension = None
-    for found in re.findall(r"\(([^)]*)\)", cue):
-        key = found.strip().upper()
-        extension = extension or _EXTENSIONS.get(key) or _EXTENSIONS.get(key.replace(".", ""))
-    name = re.sub(r"\([^)]*\)", "", cue)
-    return _name(name, "SPEAKER"), extension
+    directions = []
+    for group in re.findall(r"\(([^)]*)\)", cue):
+        kept = []
+        for tag in group.split(","):
+            letters = re.sub(r"[^A-Z]", "", tag.upper())
+            if letters in _EXTENSIONS:
+                extension = extension or _EXTENSIONS[letters]
+            elif letters not in _CONTINUED and tag.strip():
+                kept.append(tag.strip())
+        if kept:
+            directions.append(_text(", ".join(kept)))
+    written = " ".join(re.sub(r"\([^)]*\)", "", cue).split())
+    return _character(film, written), extension, directions
+
+
+def _character(film: _Film, written: str) -> str:
+    """The identifier declared for a name as written, the same for every cue that
+    writes it so, and different for names written differently (МАША, ЛИ, 李)."""
+    if written in film.written:
+        return film.written[written]
+    name = base = _name(written, "SPEAKER")
+    number = 1
+    while name in film.characters:
+        number += 1
+        name = f"{base}_{number}"
+    film.written[written] = name
+    film.characters[name] = written
+    return name
+
+
+def _rewrite_references(film: _Film) -> None:
+    """A character written in action as in its cue (`MR. HUGHES`, `ÉMILE`) is rewritten
+    to its identifier (`MR_HUGHES`, `EMILE`), so that the checker sees the reference."""
+    renames = {w: n for w, n in film.written.items() if w != n and len(w) > 1}
+    if not renames:
+        return
+    words = sorted(renames, key=len, reverse=True)
+    pattern = re.compile(r"(?<![\w.'])(" + "|".join(re.escape(w) for w in words) + r")(?![\w])")
+    for index in film.actions:
+        film.body[index] = pattern.sub(lambda m: renames[m[1]], film.body[index])
 
 
 def _name(text: str, fallback: str) -> str:
-    """An UPPER_SNAKE name for free text: `Lamp Room` → `LAMP_ROOM`."""
+    """An UPPER_SNAKE name for free text: `Lamp Room` → `LAMP_ROOM`, `ÉMILE` → `EMILE`,
+    `МАША` → `MASHA`, `ΖΩΗ` → `ZOI`."""
+    text = "".join(_CYRILLIC.get(c, _GREEK.get(c, c)) for c in text.upper())
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     name = re.sub(r"[^A-Z0-9]+", "_", ascii_text.upper()).strip("_")
     if not name:

@@ -47,7 +47,7 @@ from backends.diffusers_base import (
     model_index,
 )
 
-from . import spec
+from . import codes, spec
 from .diagnostics import Diagnostic, did_you_mean, make
 from .plan import Plan
 
@@ -374,7 +374,7 @@ def model_diagnostics(plan: Plan, resolved: Resolved) -> list[Diagnostic]:
                 folder = resolved.folders[name]
                 what, rest = _WORDS[conditioning]
                 found[key] = make(
-                    "unsupported-conditioning",
+                    codes.UNSUPPORTED_CONDITIONING,
                     node.source,
                     f"the {name} model in {folder.name} ({backend.model_kind(folder)}) cannot "
                     f"be conditioned on {what}; shot {shot['id']} gives {rest} will be left out",

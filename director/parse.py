@@ -20,6 +20,7 @@ from lark.exceptions import (
 )
 from lark.indenter import DedentError, Indenter
 
+from . import codes
 from . import syntax as ast
 from .diagnostics import Diagnostic, did_you_mean, make
 from .gcpause import paused_gc
@@ -394,7 +395,7 @@ def _tab_indentation(source: SourceFile) -> list[Diagnostic]:
             column = indent.index("\t") + 1
             found.append(
                 make(
-                    "tab-indentation",
+                    codes.TAB_INDENTATION,
                     source.span(number, column),
                     "a tab in the indentation",
                     label="tab here",
@@ -408,7 +409,7 @@ def _dedent_diagnostic(source: SourceFile, error: DedentError) -> Diagnostic:
     match = re.search(r"Unexpected dedent to column (\d+)", str(error))
     line = _line_with_indent(source, int(match[1]) if match else -1)
     return make(
-        "bad-indentation",
+        codes.BAD_INDENTATION,
         source.whole_line(line),
         "this line's indentation matches no outer block",
         help="indent it exactly as far as the line it belongs with",
@@ -516,7 +517,7 @@ def _syntax_diagnostic(source: SourceFile, error: UnexpectedInput) -> Diagnostic
     if isinstance(error, UnexpectedEOF):
         line = len(split_lines(source.text)) or 1
         return make(
-            "syntax-error",
+            codes.SYNTAX_ERROR,
             source.whole_line(line),
             "the file ends in the middle of a line or block",
             help=f"expected {_describe_expected(expected)}",
@@ -526,7 +527,7 @@ def _syntax_diagnostic(source: SourceFile, error: UnexpectedInput) -> Diagnostic
     if special:
         return special
     return make(
-        "syntax-error",
+        codes.SYNTAX_ERROR,
         span,
         f"unexpected {found!r}" if found_word else "unexpected end of line",
         label="not understood here",
@@ -540,14 +541,14 @@ def _indent_diagnostic(source: SourceFile, error: UnexpectedToken, expected) -> 
     span = source.whole_line(line)
     if error.token.type == "_INDENT":
         return make(
-            "bad-indentation",
+            codes.BAD_INDENTATION,
             span,
             "this line is indented but nothing above it opens a block",
             help="only the lines of a character, location, shot or dialogue are indented; "
             "remove the indentation or indent it under its SHOT",
         )
     return make(
-        "syntax-error",
+        codes.SYNTAX_ERROR,
         span,
         "the block above ends too early",
         help=f"expected {_describe_expected(expected)}",
@@ -561,7 +562,7 @@ def _special_case(source: SourceFile, span: Span, found: str, expected: set[str]
         sizes = sorted(set(SHOT_SIZES))
         guess = did_you_mean(word, sizes)
         return make(
-            "unknown-shot-size",
+            codes.UNKNOWN_SHOT_SIZE,
             span,
             f"{word!r} is not a shot size",
             label="expected a shot size",
@@ -569,7 +570,7 @@ def _special_case(source: SourceFile, span: Span, found: str, expected: set[str]
         )
     if "MOVE" in expected and "DIRECTION" not in expected:
         return make(
-            "bad-camera-move",
+            codes.BAD_CAMERA_MOVE,
             span,
             f"{word!r} is not a camera move",
             label="expected a camera move",
@@ -577,7 +578,7 @@ def _special_case(source: SourceFile, span: Span, found: str, expected: set[str]
         )
     if "NAME" in expected and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", word) and word != word.upper():
         return make(
-            "syntax-error",
+            codes.SYNTAX_ERROR,
             span,
             f"names are written in capitals: {word!r}",
             label="expected a NAME",
@@ -585,7 +586,7 @@ def _special_case(source: SourceFile, span: Span, found: str, expected: set[str]
         )
     if "TIME" in expected and re.fullmatch(r"\d+(\.\d+)?", word):
         return make(
-            "syntax-error",
+            codes.SYNTAX_ERROR,
             span,
             f"{word!r} has no unit",
             label="expected a time",
@@ -593,21 +594,21 @@ def _special_case(source: SourceFile, span: Span, found: str, expected: set[str]
         )
     if "_SLUG_DASH" in expected or "SLUG_LOCATION" in expected:
         return make(
-            "syntax-error",
+            codes.SYNTAX_ERROR,
             span,
             'a scene heading needs a location, " - " and a time of day',
             help="write it as: INT. LAMP_ROOM - NIGHT",
         )
     if "SHOT" in {_expected_keyword(e) for e in expected} and span.column > 1:
         return make(
-            "bad-indentation",
+            codes.BAD_INDENTATION,
             span,
             "this line is indented but nothing above it opens a block",
             help="indent shot lines under their SHOT line, and nothing else",
         )
     if "SHOT" in {_expected_keyword(e) for e in expected}:
         return make(
-            "syntax-error",
+            codes.SYNTAX_ERROR,
             span,
             f"a line at the top level cannot start with {word!r}",
             label="not a header, declaration, scene heading, SHOT or transition",

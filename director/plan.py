@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, model_serializer
 from backends import registry
 from backends.base import Backend, Capabilities
 
-from . import consistency, spec
+from . import codes, consistency, spec
 from .diagnostics import Diagnostic, Diagnostics
 from .gcpause import paused_gc
 from .prompts import builtin_template, render_prompt
@@ -555,7 +555,7 @@ class _Planner:
         width, height = caps.size_for(self.film.format.width, self.film.format.height)
         if caps.max_side and max(width, height) > caps.max_side:
             self.diagnostics.add(
-                "unsupported-format",
+                codes.UNSUPPORTED_FORMAT,
                 shot.span,
                 f"{backend.name} makes at most {caps.max_side} px a side, and the film is "
                 f"{self.film.format.width}x{self.film.format.height}",
@@ -575,7 +575,7 @@ class _Planner:
         for conditioning in wanted:
             if conditioning in left_out:
                 self.diagnostics.add(
-                    "unsupported-conditioning",
+                    codes.UNSUPPORTED_CONDITIONING,
                     shot.span,
                     f"{backend.name} cannot be conditioned on {_WORDS[conditioning]}; "
                     f"shot {shot.id} gives some, and they will be left out",

@@ -36,6 +36,7 @@ from pathlib import Path
 import opentimelineio as otio
 import soundfile
 
+from . import outputs
 from .plan import Plan, Timeline, TimelineCue, TimelineShot, TimelineTransition
 
 NAMESPACE = "shot_director"
@@ -92,8 +93,9 @@ def adapter(target: Path) -> str:
 
 
 def collect_media(plan: Plan, media: Media, folder: Path) -> tuple[Media, list[str]]:
-    """Copy every available medium into `folder`; returns the copies and what was missing."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Copy every available medium into `folder` (marked as director's, so a later
+    export may write into it again); returns the copies and what was missing."""
+    outputs.mark_folder(folder)
     timeline = plan.timeline
     pictures, sounds, cues, warnings = {}, {}, {}, []
     for shot in timeline.shots:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from screenplain.parsers import fountain as screenplain
-from screenplain.types import Dialog, DualDialog
+from screenplain.types import Dialog, DualDialog, Slug
 
 from director.check import check_file
 from director.cli import main
@@ -146,3 +146,125 @@ def test_import_command(tmp_path, capsys):
     assert main(["import", str(source)]) == 0
     assert capsys.readouterr().out == out.read_text(encoding="utf-8")
     assert main(["import", str(tmp_path / "missing.fountain")]) == 2
+
+
+# -- public screenplays: nothing the writer wrote is lost ---------------------------------------
+
+PUBLIC = sorted((FIXTURES / "public").glob("*.fountain")) + sorted(
+    (FIXTURES / "syntax").glob("*.fountain")
+)
+ALL = SCREENPLAYS + PUBLIC
+
+
+def _paragraphs(text: str):
+    return list(screenplain.parse(io.StringIO(text)))
+
+
+def _dialogues(text: str) -> list[Dialog]:
+    found = []
+    for paragraph in _paragraphs(text):
+        if isinstance(paragraph, Dialog):
+            found.append(paragraph)
+        elif isinstance(paragraph, DualDialog):
+            found += [paragraph.left, paragraph.right]
+    return found
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.casefold())
+
+
+def test_there_are_ten_public_screenplays_with_their_licences():
+    assert len(PUBLIC) >= 10
+    sources = (FIXTURES / "SOURCES.md").read_text(encoding="utf-8")
+    for path in PUBLIC:
+        assert path.name in sources, f"{path.name}: source and licence not recorded"
+
+
+@pytest.mark.parametrize("screenplay", PUBLIC, ids=[p.stem for p in PUBLIC])
+def test_a_public_screenplay_imports_to_a_script_that_checks(tmp_path, screenplay):
+    script, checked = imported(tmp_path, screenplay)
+    assert [d for d in checked.diagnostics if d.severity is Severity.ERROR] == []
+    text = script.read_text(encoding="utf-8")
+    assert format_text(text) == text
+    spoken = [line.text for shot in checked.film.shots for line in shot.dialogue]
+    expected = _spoken(screenplay.read_text(encoding="utf-8"))
+    assert [_same_words(s) for s in spoken] == [_same_words(s) for s in expected]
+
+
+@pytest.mark.parametrize("screenplay", ALL, ids=[p.stem for p in ALL])
+def test_every_scene_heading_is_kept(tmp_path, screenplay):
+    script, _ = imported(tmp_path, screenplay)
+    written = [
+        p for p in _paragraphs(screenplay.read_text(encoding="utf-8")) if isinstance(p, Slug)
+    ]
+    headings = re.findall(
+        r"^(?:INT\.|EXT\.|INT\./EXT\.) ", script.read_text(encoding="utf-8"), re.M
+    )
+    assert len(headings) == len(written)
+
+
+@pytest.mark.parametrize("screenplay", ALL, ids=[p.stem for p in ALL])
+def test_every_parenthetical_is_kept(tmp_path, screenplay):
+    """Each parenthetical (and stage direction in a cue) reaches the spec: as a line's
+    parenthetical, or, with no words after it, as action."""
+    _, checked = imported(tmp_path, screenplay)
+    kept = " ".join(
+        [line.parenthetical or "" for shot in checked.film.shots for line in shot.dialogue]
+        + [action for shot in checked.film.shots for action in shot.action]
+    )
+    for dialogue in _dialogues(screenplay.read_text(encoding="utf-8")):
+        for parenthetical, line in dialogue.blocks:
+            if parenthetical:
+                for word in _words(str(line)):
+                    assert word in _words(kept), (str(line), word)
+
+
+@pytest.mark.parametrize("screenplay", ALL, ids=[p.stem for p in ALL])
+def test_written_names_are_kept_and_no_W107(tmp_path, screenplay):
+    script, checked = imported(tmp_path, screenplay)
+    text = script.read_text(encoding="utf-8")
+    for dialogue in _dialogues(screenplay.read_text(encoding="utf-8")):
+        cue = re.sub(r"\([^)]*\)", "", str(dialogue.character)).strip(" ^@")
+        assert f"  description: TODO describe {' '.join(cue.split())}" in text
+    assert [d for d in checked.diagnostics if d.code == "W107"] == []
+
+
+def test_writers_habits_keep_their_meaning(tmp_path):
+    script, checked = imported(tmp_path, FIXTURES / "writers_habits.fountain")
+    text = script.read_text(encoding="utf-8")
+    film = checked.film
+    assert set(film.characters) == {"MR_HUGHES", "EMILE", "MASHA"}
+    assert film.characters["MASHA"].description == "TODO describe МАША"  # the written name
+    assert "TODO describe MR. HUGHES" in text and "TODO describe ÉMILE" in text
+    # Scene headings with an en dash, a period and an em dash: the right time of day.
+    headings = re.findall(r"^(?:INT\.|EXT\.) .*$", text, re.M)
+    assert headings == ["EXT. HARBOUR - DUSK", "INT. HARBOUR_OFFICE - NIGHT", "EXT. QUAY - MORNING"]
+    lines = [line for shot in film.shots for line in shot.dialogue]
+    said = {line.text: line for line in lines}
+    assert said["We were always late."].extension == "V.O."  # (V. O.)
+    assert said["Émile! The boat!"].extension == "O.S."  # (O.S., PRELAP)
+    assert said["Nobody sails tonight."].extension == "O.S."  # (OFF SCREEN)
+    assert said["Ignore him."].extension == "V.O."  # (en off)
+    assert said["Harbour to Pilot, over."].parenthetical == "into the radio"  # in the cue
+    assert said["It is calm."].parenthetical == (
+        "looking at the water, her hand on the rope, then back at him"
+    )  # three lines, one parenthetical
+    actions = [a for shot in film.shots for a in shot.action]
+    assert "EMILE (a long pause)" in actions  # a block with only a parenthetical
+    # Action references rewritten to the declared names, so they are references.
+    assert (
+        actions[0].startswith("MR_HUGHES, the harbour master") and "EMILE and MASHA" in actions[0]
+    )
+    assert "MR_HUGHES" in film.shots[0].characters
+    assert "# THE END" in text and "THE END" not in " ".join(actions)
+
+
+def test_screenplay_capitals_earn_no_W107():
+    case = (
+        Path(__file__).resolve().parent / "check_cases" / "screenplay_capitals_are_not_names.shot"
+    )
+    warned = [d for d in check_file(case).diagnostics if d.code == "W107"]
+    assert [
+        case.read_text().splitlines()[d.span.line - 1][d.span.column - 1 :][:4] for d in warned
+    ] == ["MRAA"]

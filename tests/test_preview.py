@@ -199,9 +199,16 @@ def test_plate_sources_in_order(assets, tmp_path):
     # The previous shot's last frame opens a continuous shot exactly.
     frames = render(previous_frame=previous, frames=2)
     assert np.array_equal(frames[0], previous)
-    # A location plate comes first.
+    # ... even when the location has a picture (a continuous shot is no hard cut).
     frames = render(previous_frame=previous, plate=assets["plate"], frames=1)
-    assert mask_yellow(frames[0]).sum() > 0
+    assert np.array_equal(frames[0], previous)
+    # A pinned first keyframe comes before both.
+    pinned = tmp_path / "pinned.png"
+    Image.new("RGB", (W, H), (10, 200, 30)).save(pinned)
+    frame = render(keyframe_first=pinned, previous_frame=previous, plate=assets["plate"])[0]
+    assert np.array_equal(frame, np.asarray(Image.open(pinned)))
+    # Without either, the location plate.
+    assert mask_yellow(render(plate=assets["plate"], frames=1)[0]).sum() > 0
     # A reference video's first frame, when nothing else is given.
     clip = tmp_path / "ref.mp4"
     write_clip(clip, iter([previous] * 3), Fraction(24))
