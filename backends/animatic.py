@@ -121,6 +121,17 @@ SIZE_HEIGHT = {
     "EXTREME CLOSE-UP": 1.8,
 }
 FILLS_FRAME = ("CLOSE-UP", "EXTREME CLOSE-UP")  # on one character, it fills the frame
+# Over the shoulder: the last character named is the near shoulder, this far from the
+# centre (in frame widths) and this tall (in frame heights), its head's top this far
+# above the centre (in frame heights); the others are seen beyond it.
+OTS_SHOULDER = (0.42, 1.8, 0.38)
+# Close-ups frame the face: its share of the frame's height, and where the chin sits
+# (a share of the frame's height from the top): the mouth stays above the subtitles.
+CLOSE_UP = (0.5, 0.66)
+EXTREME_CLOSE_UP = (0.8, 0.76)
+PORTRAIT_FACE = (0.12, 0.62)  # an opaque picture's face: top and chin, shares of its height
+SUBTITLE_MARGIN = (0.1, 0.025)  # below the subtitles, shares of the height: wider, close
+SHOULDER = (24, 26, 31)  # the near shoulder: a dark shape
 
 BACKDROP = (20, 22, 27)
 GRID = (38, 42, 51)
@@ -693,30 +704,62 @@ def close_up_window(
 ) -> tuple[float, float, float, float]:
     """The part of a figure's picture a close-up shows, in the picture's pixels.
 
-    A cut-out figure is framed on its head (head and shoulders; the eyes for
-    an extreme close-up); an opaque picture is cropped to its upper part.
+    Framed on the face (`face_box`): in a CLOSE-UP the face fills CLOSE_UP[0] of
+    the frame's height with the chin at CLOSE_UP[1] of it; an EXTREME CLOSE-UP
+    is tighter (EXTREME_CLOSE_UP), the forehead cut, the chin still in.  The mouth
+    stays above the lower band where subtitles go.  The window may reach past the
+    picture; the location shows there.
     """
-    aspect = width / height
+    top, chin, cx = face_box(figure)
+    share, chin_at = EXTREME_CLOSE_UP if extreme else CLOSE_UP
+    win_h = max(8.0, (chin - top) / share)
+    win_w = win_h * width / height
+    y0 = chin - chin_at * win_h
+    return (cx - win_w / 2, y0, cx + win_w / 2, y0 + win_h)
+
+
+def face_box(figure: Figure) -> tuple[float, float, float]:
+    """Where a figure's face is, in its picture's pixels: (top, chin, centre x).
+
+    A cut-out's head is read from its shape: from the top of the figure down to
+    where the outline, having narrowed at the neck, widens into the shoulders
+    (or, with no such place, a usual share of the figure).  An opaque picture
+    is taken as a portrait: the face in its upper middle.
+    """
     iw, ih = figure.picture.size
     box = None
     if figure.keyed:
-        solid = figure.cut.getchannel("A").point(lambda v: 255 if v > 128 else 0)
-        box = solid.getbbox()
-    if box is not None:
-        x0, y0, x1, y1 = box
-        tall = y1 - y0
-        whole = y1 < ih - 2  # the feet are in the picture: a full figure
-        share = (0.17 if extreme else 0.34) if whole else (0.45 if extreme else 0.9)
-        win_h = max(8.0, tall * share)
-        head = solid.crop((x0, y0, x1, y0 + max(1, round(tall * (0.12 if whole else 0.3)))))
-        cols = np.asarray(head, dtype=np.float64).sum(axis=0)
-        cx = x0 + (float((cols * np.arange(cols.size)).sum() / cols.sum()) if cols.sum() else 0)
-        top = y0 - win_h * (0.04 if extreme else 0.08)
-    else:
-        win_h = min(ih, iw / aspect) * (0.55 if extreme else 1.0)
-        cx, top = iw / 2, (ih - win_h) * 0.15
-    win_w = win_h * aspect
-    return (cx - win_w / 2, top, cx + win_w / 2, top + win_h)
+        solid = np.asarray(figure.cut.getchannel("A")) > 128
+        rows = np.nonzero(solid.any(axis=1))[0]
+        box = (rows[0], rows[-1]) if rows.size else None
+    if box is None:
+        return ih * PORTRAIT_FACE[0], ih * PORTRAIT_FACE[1], iw / 2
+    y0, y1 = int(box[0]), int(box[1])
+    tall = y1 - y0 + 1
+    widths = solid[y0 : y1 + 1].sum(axis=1).astype(np.float64)
+    chin = _neck(widths)
+    if chin is None:  # no neck: a usual head, for a whole figure or a bust
+        whole = y1 < ih - 2
+        chin = round(tall * (0.12 if whole else 0.45))
+    head = solid[y0 : y0 + max(1, chin)]
+    cols = head.sum(axis=0).astype(np.float64)
+    cx = float((cols * np.arange(cols.size)).sum() / cols.sum()) if cols.sum() else iw / 2
+    return float(y0), float(y0 + chin), cx
+
+
+def _neck(widths: np.ndarray) -> int | None:
+    """The row (from the figure's top) where the head ends: after the outline has been
+    at least a quarter as wide as its widest head row and narrowed, the first row at
+    which it widens past the head's width (the shoulders)."""
+    widest = 0.0
+    narrowed = False
+    for y, w in enumerate(widths[: max(1, int(len(widths) * 0.7))]):
+        if not narrowed:
+            widest = max(widest, w)
+            narrowed = widest > 0 and w < 0.9 * widest and y > 2
+        elif w > 1.15 * widest:
+            return y
+    return None
 
 
 def _fit_within(image: Image.Image, side: int) -> Image.Image:
@@ -788,6 +831,39 @@ def character_layout(count: int, size: str, width: int, height: int) -> list[tup
     """
     tall = SIZE_HEIGHT.get(size, 0.8) * height
     return [(width * ((i + 1) / (count + 1) - 0.5), tall) for i in range(count)]
+
+
+def screen_order(names: Sequence[str]) -> list[int]:
+    """The order, left to right, in which characters stand: the same for any two of them
+    in every shot of the film (by name), so they never swap sides between shots (the
+    180° rule), whatever order a shot names them in."""
+    return sorted(range(len(names)), key=lambda i: (names[i].casefold(), i))
+
+
+def shoulder_side(subject: str, shoulder: str) -> int:
+    """Where an over-the-shoulder shot puts the shoulder: -1 left, 1 right.  It stands on
+    its own side of the pair (`screen_order`), so the reverse shot mirrors the framing."""
+    return -1 if screen_order([shoulder, subject])[0] == 0 else 1
+
+
+def over_the_shoulder_layout(count: int, side: int, width: int, height: int):
+    """Per subject (the characters seen), its resting x and height, spread over the half
+    of the frame away from the shoulder; and the shoulder's x and height."""
+    tall = SIZE_HEIGHT["OVER-THE-SHOULDER"] * height
+    spots = [(-side * width * (0.12 + 0.26 * (i + 1) / (count + 1)), tall) for i in range(count)]
+    return spots, (side * width * OTS_SHOULDER[0], OTS_SHOULDER[1] * height)
+
+
+def shoulder(layer: Layer, height: int) -> Layer:
+    """A character's cut-out as the near shoulder of an over-the-shoulder shot: its
+    shape only, dark and out of focus (the back of a head and a shoulder, close)."""
+    alpha = layer.image.getchannel("A").filter(
+        ImageFilter.GaussianBlur(max(1.0, height * 0.012 * layer.density))
+    )
+    dark = Image.new("RGBA", layer.image.size, (*SHOULDER, 255))
+    dark.putalpha(alpha)
+    mips = [dark.resize(m.size, Image.BILINEAR) for m in layer.mips]
+    return Layer(dark, layer.density, layer.supersample, layer.centre, mips)
 
 
 def _rest_y(card_height: float, height: int) -> float:
@@ -877,10 +953,11 @@ class Subtitles:
     """Dialogue in the lower third while it is spoken: the speaker's name, then the words.
 
     `lines` are dicts or objects with `speaker`, `text`, `start` and
-    `frames` (shot frames), like the voice node's lines.
+    `frames` (shot frames), like the voice node's lines.  Over a close-up they
+    sit lower, at the frame's foot, clear of the mouth (see `close_up_window`).
     """
 
-    def __init__(self, lines: Sequence, width: int, height: int):
+    def __init__(self, lines: Sequence, width: int, height: int, close: bool = False):
         self.cues: list[tuple[int, int, Image.Image, tuple[int, int]]] = []
         self.font_size = max(8, round(height / 24))
         font = _font(self.font_size)
@@ -911,7 +988,8 @@ class Subtitles:
                     x += font.getlength(label)
                     row = row[len(label) :]
                 font.draw(draw, (x, y), row, fill=(255, 255, 255, 255))
-            at = ((width - patch.width) // 2, height - patch.height - round(height * 0.1))
+            margin = round(height * SUBTITLE_MARGIN[1 if close else 0])
+            at = ((width - patch.width) // 2, height - patch.height - margin)
             self.cues.append((start, end, patch, at))
 
     def __bool__(self) -> bool:
@@ -1023,7 +1101,20 @@ class Animatic:
             close = (-window[0] * kx, -window[1] * ky, (pw - window[0]) * kx, (ph - window[1]) * ky)
             cast = []
 
-        layout = character_layout(len(cast), size, w, h)
+        # Left to right by name, so two characters keep their sides across shots.
+        cast = [cast[i] for i in screen_order([c.name for c, _ in cast])]
+        near_shoulder: str | None = None
+        if size == "OVER-THE-SHOULDER" and len(cast) >= 2:
+            # The last named turns their back to us; the camera looks past them.
+            named = [c.name for c in request.characters]
+            back = max(cast, key=lambda c: named.index(c[0].name))
+            cast = [c for c in cast if c is not back] + [back]
+            near_shoulder = back[0].name
+            side = shoulder_side(named[0], near_shoulder)
+            seen, spot = over_the_shoulder_layout(len(cast) - 1, side, w, h)
+            layout = [*seen, spot]
+        else:
+            layout = character_layout(len(cast), size, w, h)
         homes = [(x, 0.0) for x, _ in layout]
         names = [c.name for c, _ in cast]
         camera = tuple(request.camera)
@@ -1045,7 +1136,14 @@ class Animatic:
         self.cast: list[Cast] = []
         scales = poses.characters[:, 0, 0] if len(cast) else np.ones(1)
         for (character, figure), (x, tall) in zip(cast, layout, strict=True):
-            layer = self._character_layer(character, figure, tall, scales, len(cast))
+            if character.name == near_shoulder:
+                layer = self._character_layer(character, figure, tall, scales, 1)
+                card_h = layer.image.height / layer.density
+                layer.centre = (x, -OTS_SHOULDER[2] * h + card_h / 2)
+                self.cast.append(Cast(character.name, shoulder(layer, h), None))
+                continue
+            count = len(cast) - (near_shoulder is not None)
+            layer = self._character_layer(character, figure, tall, scales, count)
             layer.centre = (x, _rest_y(layer.image.height / layer.density, h))
             ref = character.refs[0] if figure is not None else None
             self.cast.append(Cast(character.name, layer, ref))
@@ -1056,6 +1154,9 @@ class Animatic:
             if i is not None and i in order:
                 order.remove(i)
                 order.append(i)
+        if near_shoulder is not None:  # the near shoulder is in front of everything
+            order.remove(len(self.cast) - 1)
+            order.append(len(self.cast) - 1)
         self.order = order
 
         self.fade_to: Image.Image | None = None
@@ -1067,7 +1168,7 @@ class Animatic:
         self.burn = BurnIn(request.shot_id, w, h, request.fps) if burn_in else None
         # Requests carry no dialogue yet; one with a `dialogue` field gets subtitles.
         spoken = (getattr(request, "dialogue", None) or ()) if subtitles else ()
-        self.subtitles = Subtitles(spoken, w, h)
+        self.subtitles = Subtitles(spoken, w, h, close=self.plate_is_character)
 
     @staticmethod
     def _plate_source(request: ShotRequest) -> tuple[Image.Image | None, bool, str | None]:

@@ -861,7 +861,7 @@ def _run_plan(args) -> int:
             prices=routes.prices,
         )
     except PromptTemplateError as error:
-        print(f"director: error: {error}", file=sys.stderr)
+        print(f"director: error: {visible(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     checked.diagnostics.extend(planned.diagnostics)
     if planned.plan is not None:
@@ -931,7 +931,7 @@ def _run_compile(args) -> int:
             prices=routes.prices,
         )
     except PromptTemplateError as error:
-        print(f"director: error: {error}", file=sys.stderr)
+        print(f"director: error: {visible(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     checked.diagnostics.extend(planned.diagnostics)
     if planned.plan is not None:

@@ -24,7 +24,7 @@ from backends.base import Backend, Capabilities
 from . import codes, consistency, spec
 from .diagnostics import Diagnostic, Diagnostics
 from .gcpause import paused_gc
-from .prompts import builtin_template, render_prompt
+from .prompts import builtin_template, read_template, render_prompt
 from .source import Span
 
 SCHEMA_VERSION = 1
@@ -228,7 +228,7 @@ def plan_film(
     `codec` is the delivery codec the cut is encoded in; `backend_options` maps a
     backend's name to the constructor options that change what it makes; `scoring`
     says how takes are measured and chosen; `prices` overrides hosted models' USD a second."""
-    source = template.read_text(encoding="utf-8") if template else None
+    source = read_template(template) if template else None
     scoring = scoring or Consistency()
     planner = _Planner(film, backend, source, codec, backend_options or {}, scoring)
     planner.prices = prices or {}

@@ -8,10 +8,16 @@ through one.  The context is plain data built from the checked spec.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+import resource
+import sys
+import time
+from contextlib import contextmanager
+from functools import lru_cache, wraps
 from importlib import resources
+from pathlib import Path
 
 from jinja2 import StrictUndefined, TemplateError
+from jinja2.filters import FILTERS
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from . import spec
@@ -45,20 +51,123 @@ MOVE_VERBS = {
 }
 SETTING_WORDS = {"INT.": "inside", "EXT.": "outside", "INT./EXT.": "in and out of"}
 _NAME = re.compile(r"\b[A-Z][A-Z0-9_]+\b")
+_FORMAT_FILTER = FILTERS["format"]
+
+
+MAX_TEMPLATE_BYTES = 1_000_000
+MAX_PROMPT_CHARS = 100_000  # one shot's rendered prompt
+MAX_TEMPLATE_NUMBER = 100_000  # a width, count or repeat a template may ask for
+RENDER_SECONDS = 5.0  # one shot's prompt; a template loops, it does not compute
+RENDER_MEMORY = 512 << 20  # growth of the process while rendering one prompt
 
 
 class PromptTemplateError(Exception):
-    """A prompt template that does not compile or render; the message says where."""
+    """A prompt template that cannot be read, compiled or rendered; the message says where.
+
+    Whatever goes wrong inside a user's template (a division by zero, a range
+    the sandbox refuses, endless recursion, a type error, a loop that never
+    ends) becomes this, and the command line a usage error (exit 2)."""
+
+
+class _TemplateTooCostly(Exception):
+    """Raised inside a render that passes one of the limits above."""
+
+
+def read_template(path: Path) -> str:
+    """A user template's text: a regular UTF-8 file of at most `MAX_TEMPLATE_BYTES`."""
+    try:
+        if not path.is_file():
+            raise PromptTemplateError(f"the prompt template {path} is not a regular file")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_TEMPLATE_BYTES + 1)
+    except OSError as error:
+        raise PromptTemplateError(f"cannot read the prompt template {path}: {error}") from None
+    if len(data) > MAX_TEMPLATE_BYTES:
+        raise PromptTemplateError(
+            f"the prompt template {path} is larger than {MAX_TEMPLATE_BYTES:,} bytes"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise PromptTemplateError(
+            f"the prompt template {path} is not UTF-8 text (byte {error.start})"
+        ) from None
 
 
 def render_prompt(film: spec.Film, shot: spec.Shot, template_source: str) -> str:
     """The prompt for one shot, from a template's source text."""
+    template = _compile(template_source)
     try:
-        text = _compile(template_source).render(**_context(film, shot))
-    except TemplateError as error:
-        raise PromptTemplateError(f"the prompt template failed: {error}") from None
+        with _budget(RENDER_SECONDS, RENDER_MEMORY):
+            text = _bounded_join(template.generate(**_context(film, shot)))
+    except Exception as error:  # a user's program: anything can fail, RecursionError too
+        raise PromptTemplateError(_failure(error, shot)) from None
     lines = (" ".join(line.split()) for line in text.splitlines())
     return "\n".join(line for line in lines if line)
+
+
+def _bounded_join(chunks) -> str:
+    parts, size = [], 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > MAX_PROMPT_CHARS:
+            raise _TemplateTooCostly(f"it writes more than {MAX_PROMPT_CHARS:,} characters")
+        parts.append(chunk)
+    return "".join(parts)
+
+
+def _failure(error: BaseException, shot: spec.Shot) -> str:
+    """What went wrong, at which template line, for which shot."""
+    line = None
+    trace = error.__traceback__
+    while trace is not None:  # jinja2 rewrites frames to the template's own lines
+        if trace.tb_frame.f_code.co_filename == "<template>":
+            line = trace.tb_lineno
+        trace = trace.tb_next
+    if isinstance(error, TemplateError | _TemplateTooCostly):
+        what = str(error)
+    elif isinstance(error, RecursionError):
+        what = "it recurses without end"
+    else:
+        what = f"{type(error).__name__}: {error}"
+    where = f" at line {line}" if line is not None else ""
+    return f"the prompt template failed{where} for shot {shot.id}: {what}"
+
+
+@contextmanager
+def _budget(seconds: float, memory_bytes: int):
+    """Stop a render that runs past `seconds` or grows the process by `memory_bytes`.
+
+    A tracer looks at the clock and the peak memory on each template line;
+    only the template's own frames are traced, so Python's and jinja2's work
+    runs untraced.  (A loop the sandbox allows can still be endless, and
+    `ns.s ~ ns.s` doubles a string each line.)"""
+    stop = time.monotonic() + seconds
+    ceiling = _peak_memory() + memory_bytes
+    previous = sys.gettrace()
+
+    def on_line(frame, event, arg):
+        if event == "line":
+            if time.monotonic() > stop:
+                raise _TemplateTooCostly(f"it ran for more than {seconds:g} s")
+            if _peak_memory() > ceiling:
+                raise _TemplateTooCostly(f"it used more than {memory_bytes >> 20} MiB")
+        return on_line
+
+    def on_call(frame, event, arg):
+        return on_line if frame.f_code.co_filename == "<template>" else None
+
+    sys.settrace(on_call)
+    try:
+        yield
+    finally:
+        sys.settrace(previous)
+
+
+def _peak_memory() -> int:
+    """The process's peak resident memory in bytes (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
 
 
 def builtin_template(name: str) -> str:
@@ -72,15 +181,92 @@ def _read_builtin(name: str) -> str:
     return folder.joinpath(name).read_text(encoding="utf-8")
 
 
+class _PromptSandbox(ImmutableSandboxedEnvironment):
+    """jinja2's immutable sandbox, with no number large enough to build a huge string.
+
+    The sandbox stops a template reaching Python; these bounds stop it
+    exhausting memory in one step (`'x' * 10**9`, `'x' | center(10**9)`),
+    which no deadline could interrupt."""
+
+    intercepted_binops = frozenset({"*", "**", "%"})
+
+    def __init__(self) -> None:
+        super().__init__(
+            autoescape=False, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True
+        )
+        self.filters = {name: _bounded(f) for name, f in self.filters.items()}
+
+    def call_binop(self, context, operator: str, left, right):
+        if operator == "**":
+            _check_number(right)
+            if isinstance(left, int | float) and abs(left) > 1 and abs(right) > 64:
+                raise _TemplateTooCostly(f"{left} ** {right} is too large a number")
+        elif operator == "*":
+            _check_repeat(left, right)
+            _check_repeat(right, left)
+        elif operator == "%" and isinstance(left, str):
+            _check_format(left)
+        return super().call_binop(context, operator, left, right)
+
+    def wrap_str_format(self, value):  # "{:>999999999}".format(…), found when looked up
+        if isinstance(getattr(value, "__self__", None), str):
+            _check_format(value.__self__)
+        return super().wrap_str_format(value)
+
+    def call(self, context, obj, /, *args, **kwargs):
+        for value in (*args, *kwargs.values()):
+            _check_number(value)
+            if isinstance(value, str):
+                _check_format(value)
+        return super().call(context, obj, *args, **kwargs)
+
+
+def _check_number(value) -> None:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number and not abs(value) <= MAX_TEMPLATE_NUMBER:
+        raise _TemplateTooCostly(
+            f"{value:,} is larger than a template may ask for ({MAX_TEMPLATE_NUMBER:,})"
+        )
+
+
+def _check_repeat(sequence, times) -> None:
+    repeated = isinstance(sequence, str | list | tuple) and isinstance(times, int)
+    if repeated and len(sequence) * times > MAX_PROMPT_CHARS:
+        raise _TemplateTooCostly(f"repeating {len(sequence):,} items {times:,} times")
+
+
+_WIDTH = re.compile(r"[%{][^%{}]*?(\d{6,})")  # a printf or str.format width of 6+ digits
+
+
+def _check_format(text: str) -> None:
+    if (match := _WIDTH.search(text)) is not None:
+        raise _TemplateTooCostly(f"the format width {match[1]} is too large")
+
+
+def _bounded(function):
+    """A filter whose numeric and format arguments (not the value filtered) are bounded."""
+
+    @wraps(function)
+    def bounded(*args, **kwargs):
+        for value in (*args[1:], *kwargs.values()):
+            _check_number(value)
+        if function is _FORMAT_FILTER and args and isinstance(args[0], str):
+            _check_format(args[0])
+        return function(*args, **kwargs)
+
+    return bounded
+
+
 @lru_cache(maxsize=32)
 def _compile(source: str):
-    environment = ImmutableSandboxedEnvironment(
-        autoescape=False, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True
-    )
     try:
-        return environment.from_string(source)
+        return _PromptSandbox().from_string(source)
     except TemplateError as error:
         raise PromptTemplateError(f"the prompt template does not compile: {error}") from None
+    except Exception as error:  # folding constants runs the template's code
+        raise PromptTemplateError(
+            f"the prompt template does not compile: {type(error).__name__}: {error}"
+        ) from None
 
 
 # ------------------------------------------------------------------ context

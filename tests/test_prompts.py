@@ -85,3 +85,70 @@ def test_a_voice_over_speaker_is_heard_not_drawn(project):
     (text,) = prompts(project.plan(script, backend="ltx2"))
     assert "Narrator in voice-over, in a warm voice, says softly" in text
     assert "Narrator is" not in text
+
+
+# ------------------------------------------------------------ a user's template fails: exit 2
+# Issue 18 defect 13: each of these tracebacked with exit 1.
+
+FAILING_TEMPLATES = {
+    "division by zero": "{{ 1 / 0 }}",
+    "a range the sandbox refuses": "first\n{{ range(10 ** 9) | list }}",
+    "endless recursion": "{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}",
+    "a type error": "{{ 1 + 'a' }}",
+    "an endless loop": "{% for i in range(99999) %}{% for j in range(99999) %}"
+    "{% endfor %}{% endfor %}",
+    "a huge repeat": "{{ 'x' * 10 ** 9 }}",
+    "a huge repeat of a repeat": "{{ 'x' * 100000 * 100000 }}",
+    "a huge filter width": "{{ 'x' | center(10 ** 9) }}",
+    "a huge printf width": "{{ '%999999999s' % 'x' }}",
+    "a huge format width": "{{ '{:>999999999}'.format('x') }}",
+    "a huge power": "{{ 7 ** 99999999 }}",
+    "too much text": "{% for i in range(99999) %}{{ action }}{% endfor %}",
+    "a doubling string": "{% set ns = namespace(s='x') %}{% for i in range(60) %}"
+    "{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s | length }}",
+}
+
+
+@pytest.mark.parametrize("source", FAILING_TEMPLATES.values(), ids=FAILING_TEMPLATES.keys())
+def test_a_failing_template_is_a_usage_error_not_a_traceback(project, capsys, monkeypatch, source):
+    monkeypatch.setattr("director.prompts.RENDER_SECONDS", 0.5)
+    monkeypatch.setattr("director.prompts.RENDER_MEMORY", 64 << 20)
+    path = project.write(SCRIPT)
+    template = project.root / "mine.j2"
+    template.write_text(source, encoding="utf-8")
+    for command in ("plan", "compile"):
+        assert main([command, str(path), "--template", str(template)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("director: error: the prompt template failed") and "shot 1" in err
+        assert "Traceback" not in err
+
+
+def test_the_failure_names_the_template_line(project):
+    film = project.check(SCRIPT).film
+    with pytest.raises(PromptTemplateError, match=r"at line 3 for shot 1: ZeroDivisionError"):
+        render_prompt(film, film.shots[0], "a\nb\n{{ 1 // 0 }}")
+
+
+@pytest.mark.parametrize(
+    "content", [b"{{ style }} \xff\xfe", "folder"], ids=["not UTF-8", "a folder"]
+)
+def test_an_unreadable_template_is_a_usage_error(project, capsys, content):
+    path = project.write(SCRIPT)
+    template = project.root / "mine.j2"
+    if content == "folder":
+        template.mkdir()
+    else:
+        template.write_bytes(content)
+    assert main(["plan", str(path), "--template", str(template)]) == 2
+    err = capsys.readouterr().err
+    assert "template" in err and "Traceback" not in err
+
+
+def test_bounds_leave_ordinary_templates_alone(project):
+    template = project.root / "mine.j2"
+    template.write_text(
+        "{% for i in range(3) %}{{ '%-5s' % i }}{{ 'ab' * 2 }}{{ size_words | center(20) }}"
+        "{% endfor %} {{ 2 ** 10 }} {{ '{:>4}'.format(lens) }}"
+    )
+    (text,) = prompts(project.plan(SCRIPT, template=template))
+    assert text == "0 abab close-up 1 abab close-up 2 abab close-up 1024 85mm"
