@@ -86,6 +86,7 @@ CHILD = textwrap.dedent(
     from director.cache import Cache
     from director.check import check_file
     from director.plan import Consistency, plan_film
+    from director.plan_nodes import Consistency as ConsistencyNode, Generate
     from director.progress import Progress
     from director.run import execute
     from director import consistency
@@ -101,7 +102,7 @@ CHILD = textwrap.dedent(
     plan = plan_film(film, scoring=Consistency(embedder=embedder)).plan
     planned = rss("VmRSS:")
     loaded, load_seconds = planned, 0.0
-    if embedder != "none" and any(n.op == "consistency" for n in plan.nodes):
+    if embedder != "none" and plan.of_class(ConsistencyNode):
         started = time.perf_counter()
         consistency.embedder(embedder)
         load_seconds = time.perf_counter() - started
@@ -117,8 +118,8 @@ CHILD = textwrap.dedent(
     started = time.perf_counter()
     result = execute(plan, script.parent, Cache(cache), progress=progress)
     wall = time.perf_counter() - started
-    video = sum(n.params["frames"] / n.params["fps"] for n in plan.nodes if n.op == "generate")
-    takes = {n.id: result.outputs[n.id].meta["score"] for n in plan.nodes if n.op == "consistency"}
+    video = sum(n.params.frames / n.params.fps for n in plan.of_class(Generate))
+    takes = {n.id: result.outputs[n.id].meta["score"] for n in plan.of_class(ConsistencyNode)}
     film_seconds = plan.timeline.frames * plan.fps_den / plan.fps_num
     print(json.dumps({
         "ok": result.ok, "wall": wall, "by_op": progress.seconds, "video_seconds": video,

@@ -163,7 +163,7 @@ def startup(folder: Path, shots: int) -> dict:
     pool = ray_executor._Pool(plan, context, Cache(folder / "cache"), None, 2,
                               Progress(shots, mode="quiet"))  # fmt: skip
     started = time.perf_counter()
-    pool.start([n for n in plan.nodes if n.op in ray_executor.ON_WORKERS])
+    pool.start([n for n in plan.nodes if n.runs_on == "worker"])
     workers_ready = time.perf_counter() - started
     pool.close()
     return {

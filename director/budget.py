@@ -14,7 +14,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from .plan import Node, Plan
+from .plan import Plan
+from .plan_nodes import Generate, Node
 
 GIB = 2**30
 
@@ -71,7 +72,7 @@ def refusal(
     Only windows still to make count (`done` says which are made already): a film
     whose dear shots are all in the cache is not refused for them.
     """
-    todo = [n for n in plan.nodes if n.cost is not None and not done(n)]
+    todo = [n for n in plan.of_class(Generate) if n.cost is not None and not done(n)]
     for device in sorted({n.cost.device for n in todo}):
         free = available(device)
         if free is None:
@@ -110,12 +111,12 @@ def summary(plan: Plan) -> str:
     return "; ".join(parts) or "nothing to generate"
 
 
-def _window(node: Node) -> str:
+def _window(node: Generate) -> str:
     params = node.params
     where = f" ({node.source})" if node.source else ""
     return (
-        f"{node.id}{where}: {params['width']}x{params['height']}, {params['frames']} frames "
-        f"on {params['backend']}"
+        f"{node.id}{where}: {params.width}x{params.height}, {params.frames} frames "
+        f"on {params.backend}"
     )
 
 

@@ -9,6 +9,14 @@ match it (truncated, bit-flipped, edited) is treated as absent, recorded in
 whole; bigger ones (long clips) by a fixed sample of blocks spread over the
 file, so that checking a feature film's cache stays cheap (docs/reliability.md
 has the figures).
+
+Several processes may share one cache (two compiles at once, Ray workers): an
+entry is checked and renamed into place under a short exclusive lock on
+`LOCK`, so exactly one of two processes that made the same node commits it and
+the other takes that entry.  A damaged layout inside the cache (a shard or an
+entry that is a file, a broken entry, leftovers in `staging/`) is cleared when
+the entry is made again; a cache folder that cannot be one raises `CacheError`,
+whose message names the command that repairs it.
 """
 
 from __future__ import annotations
@@ -19,11 +27,19 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISREG
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: no lock, and a lost race is retried instead
+    fcntl = None
+
 MANIFEST = "entry.json"
+LOCK = "commit.lock"  # in the cache's root; held only while an entry is renamed into place
 WHOLE_HASH_BYTES = 64 * 2**20  # files up to this size are hashed whole on every read
 SAMPLE_BLOCKS, SAMPLE_BLOCK = 32, 256 * 2**10  # bigger files: 8 MiB read, head to tail
 
@@ -39,13 +55,17 @@ class Entry:
         return self.folder / name
 
 
+class CacheError(Exception):
+    """A cache folder that cannot be used; the message says how to repair it."""
+
+
 class Cache:
     def __init__(self, root: Path):
         self.root = root
         self.entries = root / "entries"
         self.staging = root / "staging"
-        self.entries.mkdir(parents=True, exist_ok=True)
-        self.staging.mkdir(parents=True, exist_ok=True)
+        for folder in (self.entries, self.staging):
+            _make_folder(root, folder)
         self.damaged: dict[str, str] = {}  # digest → what was wrong with its entry
         self._verified: dict[tuple, str] = {}  # (device, inode, size, times) → digest
 
@@ -57,16 +77,11 @@ class Cache:
         files no longer match their digests (then `damaged[digest]` says why)."""
         folder = self.folder(digest)
         try:
-            text = (folder / MANIFEST).read_text(encoding="utf-8")
+            data = (folder / MANIFEST).read_bytes()
         except OSError:
             return None
-        try:
-            manifest = json.loads(text)
-            sealed = manifest.pop("sealed", None)
-            intact = manifest["hash"] == digest and sealed in (None, _seal(manifest))
-        except (ValueError, TypeError, KeyError, AttributeError):
-            intact = False
-        if not intact:
+        manifest = _manifest(data, digest)
+        if manifest is None:
             self.damaged[digest] = f"{MANIFEST}: it does not match its own digest"
             return None
         for name, record in manifest.get("files", {}).items():
@@ -130,15 +145,40 @@ class Cache:
         (staged / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         _fsync_tree(staged)
         target = self.folder(digest)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():  # a broken entry, or another process won the race
-            if self.get(digest) is not None:
-                shutil.rmtree(staged, ignore_errors=True)
-                return self.get(digest)
-            shutil.rmtree(target, ignore_errors=True)
-        os.replace(staged, target)
+        for attempt in range(3):
+            with self._lock() as locked:
+                existing = self.get(digest)
+                if existing is not None:  # another process made it first: theirs is used
+                    self.discard(staged)
+                    return existing
+                _clear_way(target)
+                try:
+                    os.replace(staged, target)
+                except OSError:
+                    # Unlocked, a race lost to another process fails the rename: look again.
+                    if locked or attempt == 2 or not target.exists():
+                        raise
+                    continue
+            break
         self.damaged.pop(digest, None)
         return Entry(target, manifest["meta"])
+
+    @contextmanager
+    def _lock(self) -> Iterator[bool]:
+        """Exclusive among processes while held; says whether it could be had (not
+        without fcntl, nor in a cache it cannot write a lock file in)."""
+        try:
+            handle = open(self.root / LOCK, "a")  # noqa: SIM115 (closed below)
+        except OSError:
+            handle = None
+        try:
+            locked = handle is not None and fcntl is not None
+            if locked:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            yield locked
+        finally:
+            if handle is not None:
+                handle.close()  # which releases the lock
 
     def discard(self, staged: Path) -> None:
         shutil.rmtree(staged, ignore_errors=True)
@@ -150,8 +190,87 @@ class Cache:
             pid = _pid_of(folder.name)
             if pid == os.getpid() or (pid is not None and _alive(pid)):
                 continue
-            if now - folder.stat().st_mtime >= older_than_s:
-                shutil.rmtree(folder, ignore_errors=True)
+            try:
+                age = now - folder.lstat().st_mtime
+            except OSError:  # another run removed it first
+                continue
+            if age >= older_than_s:
+                _remove(folder)
+
+
+def _make_folder(root: Path, folder: Path) -> None:
+    """Make one of the cache's own folders, or raise CacheError saying how to repair it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if folder.is_dir():
+            return
+    except OSError as error:
+        if not isinstance(error, (FileExistsError, NotADirectoryError)):
+            raise CacheError(f"cannot use {root} as the cache: {error.strerror}") from None
+    places = (*reversed(folder.parents), folder)
+    blocker = next((p for p in places if p.exists() and not p.is_dir()), folder)
+    if blocker == folder:
+        raise CacheError(
+            f"the cache at {root} is damaged: {blocker} is a file, not a folder. "
+            f"Remove it (rm '{blocker}'; it holds no finished work) and run again"
+        )
+    raise CacheError(
+        f"cannot use {root} as the cache: {blocker} is a file, not a folder; "
+        "name a folder with --cache"
+    )
+
+
+def _clear_way(target: Path) -> None:
+    """Remove what stands where an entry goes: a broken entry, a file in its place, a
+    file where its shard folder should be.  Called under the commit lock."""
+    shard = target.parent
+    if shard.is_symlink() or (shard.exists() and not shard.is_dir()):
+        _remove(shard)
+    shard.mkdir(parents=True, exist_ok=True)
+    if target.is_symlink() or target.exists():
+        _remove(target)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _manifest(data: bytes, digest: str) -> dict | None:
+    """The manifest in `data` if it is whole and is `digest`'s, else None: sealed by its
+    own digest (or from before seals), with a files table and a meta table."""
+    try:
+        manifest = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(manifest, dict):
+        return None
+    sealed = manifest.pop("sealed", None)
+    if manifest.get("hash") != digest or sealed not in (None, _seal(manifest)):
+        return None
+    files, meta = manifest.get("files", {}), manifest.get("meta", {})
+    if not isinstance(files, dict) or not isinstance(meta, dict):
+        return None
+    if not all(_valid_record(name, record) for name, record in files.items()):
+        return None
+    return manifest
+
+
+def _valid_record(name: str, record) -> bool:
+    """A file record as `file_record` writes it (or a bare size, from before digests),
+    for a file inside the entry."""
+    parts = Path(name).parts
+    if not parts or Path(name).is_absolute() or ".." in parts:
+        return False
+    if isinstance(record, int):
+        return record >= 0
+    return (
+        isinstance(record, dict)
+        and isinstance(record.get("size"), int)
+        and all(isinstance(record.get(key, ""), str) for key in ("sha256", "sample"))
+    )
 
 
 def _seal(manifest: dict) -> str:
@@ -187,7 +306,9 @@ def file_digest(path: Path, size: int) -> str:
 
 def _pid_of(name: str) -> int | None:
     parts = name.split(".")
-    return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+    if len(parts) != 3 or not parts[1].isdigit() or len(parts[1]) > 12:
+        return None  # not a staging folder's name (or no process's id: removed)
+    return int(parts[1]) or None
 
 
 def _alive(pid: int) -> bool:
@@ -197,6 +318,8 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
+    except (OverflowError, OSError):  # an id no process can have
+        return False
     return True
 
 

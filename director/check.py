@@ -21,7 +21,8 @@ from . import codes, spec
 from . import syntax as ast
 from .diagnostics import Diagnostic, Diagnostics, did_you_mean
 from .gcpause import paused_gc
-from .media import UnreadableMedia, kind_of, probe
+from .habits import check_habits
+from .media import ImageTooLarge, UnreadableMedia, kind_of, probe
 from .parse import parse_source
 from .source import PathEscape, SourceFile, Span, UnusablePath, display_name, resolve_path
 
@@ -487,6 +488,14 @@ class _Checker:
             return None
         try:
             info = probe(path, actual)
+        except ImageTooLarge as error:
+            self.diagnostics.add(
+                codes.LIMIT_EXCEEDED,
+                word.span,
+                f"{word.text!r} is too large to read: {error}",
+                help="scale it down; a reference needs no more than a few megapixels",
+            )
+            return None
         except (UnreadableMedia, OSError) as error:
             self.diagnostics.add(
                 codes.UNREADABLE_FILE,
@@ -824,6 +833,8 @@ class _ShotBuilder:
     def build(self) -> dict:
         for element in self.item.items:
             self._element(element)
+        audio = {name for name, a in self.c.assets.items() if a.file.kind == "audio"}
+        check_habits(self.item.items, set(self.c.characters), audio, self.c.diagnostics.add)
         self._time_dialogue()
         return {
             "fields": self.fields,

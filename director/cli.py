@@ -631,7 +631,7 @@ def _timeline_problem(args) -> int | None:
 
 
 def _run_export(args) -> int:
-    from .cache import Cache
+    from .cache import Cache, CacheError
     from .compile import shot_media
     from .plan import Plan
     from .timeline_export import ExportError, export_timeline
@@ -651,7 +651,11 @@ def _run_export(args) -> int:
         return EXIT_USAGE
     folder = args.plan.resolve().parent
     cache_dir = args.cache or folder / ".director" / "cache"
-    cache = Cache(cache_dir) if cache_dir.is_dir() else None
+    try:
+        cache = Cache(cache_dir) if cache_dir.is_dir() else None
+    except CacheError as error:
+        print(f"director: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     hashes = {node.id: node.hash for node in plan.nodes}
 
     def entry(node_id: str):

@@ -100,7 +100,7 @@ UNSUPPORTED_FORMAT: Final = Code(
     "E037", "unsupported-format", _E, "a resolution or frame rate the backend cannot make"
 )
 LIMIT_EXCEEDED: Final = Code(
-    "E038", "limit-exceeded", _E, "a film, shot or frame size past a safety limit"
+    "E038", "limit-exceeded", _E, "a film, shot, frame or image size past a safety limit"
 )
 
 # warnings a script editor wants
@@ -124,6 +124,18 @@ UNKNOWN_CAPITALISED_NAME: Final = Code(
 NO_SHOTS: Final = Code("W108", "no-shots", _W, "a script with nothing to film")
 UNSUPPORTED_CONDITIONING: Final = Code(
     "W109", "unsupported-conditioning", _W, "an input the backend cannot take"
+)
+DIALOGUE_NOT_INDENTED: Final = Code(
+    "W110", "dialogue-not-indented", _W, "a line under a speaker's name that is not indented"
+)
+CHAT_DIALOGUE: Final = Code(
+    "W111", "chat-dialogue", _W, "`NAME: words` in an action line, which is not dialogue"
+)
+UNKNOWN_CUE_WORD: Final = Code(
+    "W112", "unknown-cue-word", _W, "a cue with a word other than music, sfx or ambience"
+)
+LOWER_CASE_NAME: Final = Code(
+    "W113", "lower-case-name", _W, "a declared name written in lower case in an action line"
 )
 
 

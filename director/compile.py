@@ -17,10 +17,11 @@ from functools import partial
 from pathlib import Path
 
 from . import assemble, budget, hosted, outputs, ray_executor, report
-from .cache import Cache, Entry
+from .cache import Cache, CacheError, Entry
 from .clips import DELIVERY
 from .operations import RunContext
 from .plan import Plan
+from .plan_nodes import Generate, asset_node, shot_node
 from .progress import Progress
 from .run import DiskFull, disk_full, execute, explain
 from .timeline_export import ExportError, Media, export_timeline
@@ -107,6 +108,9 @@ def compile_film(job: Job) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
+    except CacheError as error:
+        print(f"director: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     except outputs.OutputError as error:
         print(
             f"director: error: {error}.\n"
@@ -168,7 +172,7 @@ def _compile_film(job: Job) -> int:
         for failure in result.failures:
             print(f"error: {failure}", file=sys.stderr)
         if result.blocked:
-            shots = sorted({n.id.split("/")[1] for n in result.blocked if n.id.startswith("shot/")})
+            shots = sorted({n.shot for n in result.blocked if n.shot is not None})
             print(
                 f"director: {len(result.blocked)} nodes not made because an input failed"
                 + (f" (shots {', '.join(shots)})" if shots else ""),
@@ -259,14 +263,18 @@ def dry_run(job: Job) -> int:
     if (problem := refusal(job)) is not None:
         print(f"director: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    cache = Cache(job.cache)
+    try:
+        cache = Cache(job.cache)
+    except CacheError as error:
+        print(f"director: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     reasons = explain(job.plan, cache, _previous_plan(job))
     if not reasons:
         print("nothing to do: every node is in the cache")
         return EXIT_OK
     for node, why in reasons:
         print(f"{node.op:<11} {node.id}: {why}")
-    generate = sum(node.op == "generate" for node, _ in reasons)
+    generate = sum(isinstance(node, Generate) for node, _ in reasons)
     print(f"{len(reasons)} nodes would run, {generate} of them generation")
     print(f"estimate for the whole plan: {budget.summary(job.plan)}")
     if (spend := hosted.summary(job.plan, lambda node: cache.has(node.hash))) is not None:
@@ -336,16 +344,16 @@ def shot_media(plan: Plan, entry: Callable[[str], Entry | None], root: Path) -> 
     its backend's own sound, and each cue's asset file (or `root` / its path)."""
     pictures, sounds, cues = {}, {}, {}
     for shot in plan.timeline.shots:
-        select = entry(f"shot/{shot.shot}/select")
+        select = entry(shot_node(shot.shot, "select"))
         if select is not None:
             pictures[shot.shot] = select.file("clip.mp4")
-        voice = entry(f"shot/{shot.shot}/voice")
+        voice = entry(shot_node(shot.shot, "voice"))
         if voice is not None:
             sounds[shot.shot] = voice.file("audio.wav")
         elif select is not None and select.file("audio.wav").exists():
             sounds[shot.shot] = select.file("audio.wav")
     for cue in plan.timeline.cues:
-        asset = entry(f"asset/{cue.path}")
+        asset = entry(asset_node(cue.path))
         cues[cue.path] = Path(asset.meta["path"]) if asset is not None else root / cue.path
     return Media(pictures, sounds, cues)
 

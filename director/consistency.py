@@ -45,6 +45,7 @@ from PIL import Image, ImageDraw
 from backends.base import Placement
 
 from .clips import configure_decoder, frame_to_rgb
+from .media import UnreadableMedia, open_image
 
 # Bumped when scoring changes what it measures: part of consistency nodes' hashes.
 VERSION = 1
@@ -64,6 +65,7 @@ MIN_SAMPLES, MAX_SAMPLES = 2, 12
 QUARTILE = 25
 MAX_EXACT_ASSIGNMENTS = 200_000  # beyond this many permutations, assign greedily
 THUMBNAIL_WIDTH = 240
+REFERENCE_SIDE = 2048  # px: a reference is decoded no larger (a face in it still hundreds)
 
 
 class EmbedderUnavailable(RuntimeError):
@@ -645,6 +647,8 @@ def sampled_frames(clip: Path) -> tuple[list[int], list[np.ndarray], float]:
     # Opening a file probes its streams by decoding their first frames; those
     # are not needed here (a seek reaches the samples), so the probe skips them.
     with av.open(str(clip), options={"skip_frame": "all"}) as container:
+        if not container.streams.video:
+            raise UnreadableMedia("it has no video stream")
         stream = container.streams.video[0]
         fps = float(stream.average_rate or 24)
         total = stream.frames or sum(1 for packet in container.demux(stream) if packet.size)
@@ -815,9 +819,9 @@ def references(name: str, model: str | None, refs: Sequence[Path]) -> list[Refer
 @cache
 def _reference(name: str, model: str | None, path: str, key: str) -> Reference | None:
     scorer = embedder(name, model)
-    with Image.open(path) as image:
-        region = scorer.reference_region(np.asarray(_flatten(image)))
-        width, height = image.size
+    image = open_image(Path(path), REFERENCE_SIDE)
+    region = scorer.reference_region(np.asarray(_flatten(image)))
+    width, height = image.size
     if region is None:
         return None
     if name != "face":

@@ -19,6 +19,7 @@ from pathlib import Path
 from backends.base import Backend
 from backends.hosted import KEYS, HostedBackend
 
+from .hosted_node import Hosted
 from .plan import Node, Plan
 
 SETTINGS: dict[str, tuple[type, ...]] = {"via": (str,), "price_per_second": (int, float)}
@@ -81,9 +82,8 @@ def runtime(plan: Plan, cache_root: Path, given: dict[str, dict], poll_interval:
 def missing_keys(plan: Plan) -> list[str]:
     """A sentence for each provider the plan renders through that has no key set."""
     wanted: dict[str, set[str]] = {}
-    for node in plan.nodes:
-        if node.op == "generate" and "via" in node.params.get("options", {}):
-            wanted.setdefault(node.params["options"]["via"], set()).add(node.params["backend"])
+    for node in plan.of_class(Hosted):
+        wanted.setdefault(node.via, set()).add(node.params.backend)
     return [
         f"{', '.join(sorted(names))} renders through {provider}: set {KEYS[provider]} in the "
         "environment (keys are read from nowhere else)"

@@ -23,6 +23,15 @@ class UnreadableMedia(Exception):
     """The file exists but cannot be read as the kind it claims to be."""
 
 
+class ImageTooLarge(UnreadableMedia):
+    """An image with more pixels than `MAX_IMAGE_PIXELS`, found from its header alone."""
+
+
+MAX_IMAGE_PIXELS = 64_000_000
+"""The most pixels a reference image may have (a 61 MP camera's, 8K's 33): decoding
+one costs 3-4 bytes a pixel before it can be scaled down."""
+
+
 @dataclass(frozen=True)
 class MediaInfo:
     kind: str
@@ -67,7 +76,32 @@ def _image_size(path: Path) -> tuple[int, int]:
     from PIL import Image
 
     with Image.open(path) as image:
+        _check_pixels(path, *image.size)
         return image.size
+
+
+def _check_pixels(path: Path, width: int, height: int) -> None:
+    if width * height > MAX_IMAGE_PIXELS:
+        raise ImageTooLarge(
+            f"{path.name} is {width}x{height}, {width * height / 1e6:.0f} megapixels; "
+            f"a reference may have at most {MAX_IMAGE_PIXELS / 1e6:.0f}"
+        )
+
+
+def open_image(path: Path, max_side: int):
+    """An image decoded at no more than `max_side` pixels on its long side, in its
+    own mode; the pixel count is checked from the header before anything is decoded
+    (raises ImageTooLarge), and a JPEG is decoded already reduced."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        _check_pixels(path, *image.size)
+        image.draft(image.mode, (max_side, max_side))  # JPEG only: scale while decoding
+        image.load()
+        if max(image.size) > max_side:
+            image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+            return image
+        return image.copy()
 
 
 def _audio_seconds(path: Path) -> float:

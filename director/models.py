@@ -50,6 +50,7 @@ from backends.diffusers_base import (
 from . import codes, spec
 from .diagnostics import Diagnostic, did_you_mean, make
 from .plan import Plan
+from .plan_nodes import Generate, GenerateParams
 
 CONFIG_NAME = "director.toml"
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -362,14 +363,14 @@ def model_diagnostics(plan: Plan, resolved: Resolved) -> list[Diagnostic]:
         if folder is not None:
             takes[name] = registry.get(name).conditioning_for(folder)
     found: dict[tuple[str, str], Diagnostic] = {}
-    for node in plan.nodes:
-        name = node.params.get("backend") if node.op == "generate" else None
+    for node in plan.of_class(Generate):
+        name = node.params.backend
         if name not in takes or node.source is None:
             continue
-        backend, shot = registry.get(name), node.params["shot"]
+        backend, shot = registry.get(name), node.params.shot
         for conditioning in _wanted(node.params):
             known = conditioning in backend.capabilities.conditioning  # else the planner warned
-            key = (shot["id"], conditioning)
+            key = (shot.id, conditioning)
             if known and conditioning not in takes[name] and key not in found:
                 folder = resolved.folders[name]
                 what, rest = _WORDS[conditioning]
@@ -377,22 +378,22 @@ def model_diagnostics(plan: Plan, resolved: Resolved) -> list[Diagnostic]:
                     codes.UNSUPPORTED_CONDITIONING,
                     node.source,
                     f"the {name} model in {folder.name} ({backend.model_kind(folder)}) cannot "
-                    f"be conditioned on {what}; shot {shot['id']} gives {rest} will be left out",
+                    f"be conditioned on {what}; shot {shot.id} gives {rest} will be left out",
                     help=f"use a {name} model folder that takes them, or remove them from the shot",
                 )
     return list(found.values())
 
 
-def _wanted(params: dict) -> list[str]:
-    shot, window = params["shot"], params["window"]
+def _wanted(params: GenerateParams) -> list[str]:
+    shot, window = params.shot, params.window
     wanted = []
-    first = shot["keyframe_first"] is not None or params.get("continues") is not None
-    if (first and window["index"] == 0) or window["index"] > 0:
+    first = shot.keyframe_first is not None or params.continues is not None
+    if (first and window.index == 0) or window.index > 0:
         wanted.append("first_frame")
-    if shot["keyframe_last"] is not None and window["last"]:
+    if shot.keyframe_last is not None and window.last:
         wanted.append("last_frame")
-    images = [p for c in shot["characters"] for p in c["refs"]] + shot["refs"]
-    images += [shot["plate"]] if shot["plate"] else []
+    images = [p for c in shot.characters for p in c.refs] + shot.refs
+    images += [shot.plate] if shot.plate else []
     from .media import kind_of
 
     if any(kind_of(p) == "image" for p in images):

@@ -1,9 +1,11 @@
 """What each plan operation does when the runtime executes it.
 
-One function per op, each `(node, inputs, context, out) -> meta`: it reads
-its inputs' cache entries, writes its own files into the staging folder
+The work behind each operation class's `run` (director/plan_nodes.py): it
+reads its inputs' cache entries, writes its own files into the staging folder
 `out`, and returns a small dict of metadata for its manifest.  Scheduling,
 caching and reporting live in `run.py`; this module only does the work.
+Parameters are read from each node's typed `params`, inputs by the roles its
+class names.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import hashlib
 import json
 import shutil
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import lru_cache
@@ -29,7 +31,22 @@ from .cache import Entry
 from .clips import DELIVERY, count_frames, last_frame, read_frames, write_clip
 from .consistency import sample_indices
 from .media import kind_of
-from .plan import Node, Plan
+from .plan import Plan
+from .plan_nodes import (
+    Assemble,
+    Asset,
+    Consistency,
+    Generate,
+    Join,
+    Mix,
+    Mux,
+    Node,
+    NodeId,
+    Segment,
+    Select,
+    Transition,
+    Voice,
+)
 from .spec import CameraMove
 
 CLIP, AUDIO = "clip.mp4", "audio.wav"
@@ -65,26 +82,32 @@ class RunContext:
         """(path, sha256) the script was checked with, if `node_id` is an asset node."""
         if self._assets is None:
             self._assets = {
-                n.id: (n.params["path"], n.params["sha256"])
-                for n in self.plan.nodes
-                if n.op == "asset"
+                n.id: (n.params.path, n.params.sha256) for n in self.plan.of_class(Asset)
             }
         return self._assets.get(node_id)
 
+    def asset_files(self, node_ids: list[NodeId], inputs: Inputs) -> dict[str, Path]:
+        """The files of the asset nodes among `node_ids`, by their paths in the script."""
+        files = {}
+        for node_id in node_ids:
+            node = self.plan.get(node_id)
+            if isinstance(node, Asset):
+                files[node.params.path] = Path(inputs[node_id].meta["path"])
+        return files
+
 
 Inputs = dict[str, Entry]
-Operation = Callable[[Node, Inputs, RunContext, Path], dict]
 
 
 # ------------------------------------------------------------------ sources
 
 
-def asset(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
+def asset(node: Asset, ctx: RunContext) -> dict:
     """Verify a project file still has the content the plan was made from."""
-    path = ctx.root / node.params["path"]
-    if _sha256(path) != node.params["sha256"]:
+    path = ctx.root / node.params.path
+    if _sha256(path) != node.params.sha256:
         raise OperationError(
-            f"{node.params['path']} changed on disk after the script was checked; compile again"
+            f"{node.params.path} changed on disk after the script was checked; compile again"
         )
     return {"path": str(path)}
 
@@ -124,10 +147,6 @@ def _sha256_of(path: Path, *_identity) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def prompt(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
-    return {"text": node.params["text"], "negative": node.params["negative"]}
-
-
 # --------------------------------------------------------------- generation
 
 
@@ -139,14 +158,15 @@ class BadFrames(Exception):
     """A backend made frames no film wants: NaN, or nothing but black."""
 
 
-def generate(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
+def generate(node: Generate, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
     """Make one window of one take.  Out of memory: retried at the backend's next
     memory level.  NaN or all-black frames: retried with a new seed.  Each retry
     is recorded in the entry's metadata (`retries`), with the seed it ended on."""
     params = node.params
-    request = _request(node, inputs)
-    assets = _ref_assets(node, inputs)
-    backend = ctx.backend(params["backend"], params.get("options", {}))
+    files = ctx.asset_files(node.assets, inputs)
+    request = _request(node, inputs, files)
+    assets = {file: path for path, file in files.items()}
+    backend = ctx.backend(params.backend, params.options)
     levels = backend.capabilities.memory_levels
     seeds = [request.seed] + [_retry_seed(request.seed, k) for k in range(1, RESEEDS + 1)]
     retries: list[dict] = []
@@ -155,7 +175,7 @@ def generate(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
         attempt = replace(request, seed=seeds[tried], memory_level=level)
         ctx.backend_calls[request.shot_id] += 1
         try:
-            made = _generate_once(backend, attempt, out, _rate(params["fps"]), assets)
+            made = _generate_once(backend, attempt, out, _rate(params.fps), assets)
             break
         except BadFrames as bad:
             _empty(out)
@@ -183,7 +203,7 @@ def generate(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
             then = f"retrying at memory level {level}"
             retries.append({"problem": "out of memory", "seed": attempt.seed,
                             "memory_level": level - 1, "then": then})  # fmt: skip
-    return {**made, "fps": params["fps"], "seed": attempt.seed, "memory_level": level,
+    return {**made, "fps": params.fps, "seed": attempt.seed, "memory_level": level,
             "retries": retries}  # fmt: skip
 
 
@@ -222,15 +242,6 @@ def _placements(placed: list[Placement], assets: dict[Path, str]) -> list[dict]:
     ]  # fmt: skip
 
 
-def _ref_assets(node: Node, inputs: Inputs) -> dict[Path, str]:
-    """The characters' reference files of a generation node, to their asset paths."""
-    return {
-        Path(inputs[f"asset/{path}"].meta["path"]): path
-        for character in node.params["shot"]["characters"]
-        for path in character["refs"]
-    }
-
-
 def _checked(frames, count: int, black_is_failure: bool) -> Iterator[np.ndarray]:
     """At most `count` frames (so a backend that overshoots cannot grow the cache),
     each checked as it streams: float frames for NaN (then made uint8), and the
@@ -267,55 +278,44 @@ def _empty(folder: Path) -> None:
             path.unlink()
 
 
-def _request(node: Node, inputs: Inputs) -> ShotRequest:
-    params, shot = node.params, node.params["shot"]
-    window = params["window"]
-    first, last = window["index"] == 0, window["last"]
+def _request(node: Generate, inputs: Inputs, files: dict[str, Path]) -> ShotRequest:
+    """The backend's request for one window; `files` are its assets' files by path."""
+    params, shot, window = node.params, node.params.shot, node.params.window
+    first, last = window.index == 0, window.last
 
     def file(path: str | None) -> Path | None:
-        return Path(inputs[f"asset/{path}"].meta["path"]) if path else None
+        return files[path] if path else None
 
-    refs = [file(p) for p in shot["refs"]]
-    moves = tuple(
-        CameraMove(**{**move, "start": move["start"] - window["start"]}) for move in shot["camera"]
-    )
+    refs = [files[p] for p in shot.refs]
+    prompt = inputs[node.prompt].meta
     return ShotRequest(
-        shot_id=shot["id"],
-        size=shot["size"],
-        prompt=inputs[_find(node, "/prompt")].meta["text"],
-        negative=inputs[_find(node, "/prompt")].meta["negative"],
-        seed=params["seed"],
-        width=params["width"],
-        height=params["height"],
-        fps=params["fps"],
-        frames=params["frames"],
-        camera=moves,
-        plate=file(shot["plate"]),
-        characters=tuple(
-            CharacterRefs(c["name"], tuple(file(p) for p in c["refs"])) for c in shot["characters"]
+        shot_id=shot.id,
+        size=shot.size,
+        prompt=prompt["text"],
+        negative=prompt["negative"],
+        seed=params.seed,
+        width=params.width,
+        height=params.height,
+        fps=params.fps,
+        frames=params.frames,
+        camera=tuple(
+            CameraMove(**move.model_dump(exclude={"start"}), start=move.start - window.start)
+            for move in shot.camera
         ),
+        plate=file(shot.plate),
+        characters=tuple(
+            CharacterRefs(c.name, tuple(files[p] for p in c.refs)) for c in shot.characters
+        ),  # fmt: skip
         reference_images=tuple(p for p in refs if kind_of(str(p)) == "image"),
         reference_video=tuple(p for p in refs if kind_of(str(p)) == "video"),
         reference_audio=tuple(p for p in refs if kind_of(str(p)) == "audio"),
-        keyframe_first=file(shot["keyframe_first"]) if first else None,
-        keyframe_last=file(shot["keyframe_last"]) if last else None,
-        previous_frame=_previous_frame(node, inputs),
+        keyframe_first=file(shot.keyframe_first) if first else None,
+        keyframe_last=file(shot.keyframe_last) if last else None,
+        previous_frame=last_frame(inputs[node.previous].file(CLIP)) if node.previous else None,
         dialogue=tuple(
-            {**line, "start": line["start"] - window["start"]} for line in shot["dialogue"]
+            line.model_dump() | {"start": line.start - window.start} for line in shot.dialogue
         ),
     )
-
-
-def _find(node: Node, suffix: str) -> str:
-    return next(i for i in node.inputs if i.endswith(suffix))
-
-
-def _previous_frame(node: Node, inputs: Inputs) -> np.ndarray | None:
-    """The frame this window continues from: the previous window's or the previous shot's."""
-    for input_id in node.inputs:
-        if input_id.endswith("/select") or "/window" in input_id:
-            return last_frame(inputs[input_id].file(CLIP))
-    return None
 
 
 def _rate(value) -> Fraction:
@@ -324,9 +324,9 @@ def _rate(value) -> Fraction:
     return Fraction(value).limit_denominator(1001)
 
 
-def join(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
+def join(node: Join, inputs: Inputs, out: Path) -> dict:
     """Windows of a long shot blended into one clip across their overlaps."""
-    overlap = node.params["overlap"]
+    overlap = node.params.overlap
     clips = [inputs[i].file(CLIP) for i in node.inputs]
     fps = _rate(inputs[node.inputs[0]].meta["fps"])
     written = write_clip(out / CLIP, _blend_windows(clips, overlap), fps)
@@ -352,7 +352,7 @@ def _blend_windows(clips: list[Path], overlap: int) -> Iterator[np.ndarray]:
         tail = [frame.astype(np.float32) for frame in held]
 
 
-def consistency(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
+def consistency(node: Consistency, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
     """Score a take's characters against their reference images (director/consistency.py).
 
     The take's files travel on (as links) so that `select` reads every take the
@@ -360,17 +360,16 @@ def consistency(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
     kept as thumbnails for the report."""
     from . import consistency as scoring
 
-    take = inputs[node.inputs[0]]
+    take = inputs[node.take]
     for name in (CLIP, AUDIO):
         if take.file(name).exists():
             _link(take.file(name), out / name)
     params = node.params
+    files = ctx.asset_files(node.inputs, inputs)
     cast = [
-        scoring.Character(name, [Path(inputs[f"asset/{path}"].meta["path"]) for path in refs])
-        for name, refs in zip(params["characters"], params["refs"], strict=True)
+        scoring.Character(name, [files[path] for path in refs])
+        for name, refs in zip(params.characters, params.refs, strict=True)
     ]
-    files = {path: Path(inputs[f"asset/{path}"].meta["path"]) for refs in params["refs"]
-             for path in refs}  # fmt: skip
     placements = [
         Placement(p["frame"], p["character"], files[p["ref"]], tuple(p["box"]))
         for p in take.meta.get("placements", [])
@@ -378,7 +377,7 @@ def consistency(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
     ]
     try:
         scored = scoring.score_clip(
-            take.file(CLIP), cast, params["embedder"], params["model"], placements
+            take.file(CLIP), cast, params.embedder, params.model, placements
         )
     except scoring.EmbedderUnavailable as error:
         raise OperationError(str(error)) from None
@@ -389,7 +388,7 @@ def consistency(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
         image.save(out / thumbnails[-1], quality=85)
     return {
         "score": min((c.score for c in scored.characters), default=None),
-        "embedder": params["embedder"],
+        "embedder": params.embedder,
         "frames": scored.frames,
         "fps": take.meta.get("fps"),
         "seconds": round(scored.seconds, 3),
@@ -408,7 +407,7 @@ def _link(source: Path, target: Path) -> None:
         shutil.copyfile(source, target)
 
 
-def select(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
+def select(node: Select, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
     """Keep the best take and conform it to the film's size, rate and the shot's length.
 
     Each scored take is judged (director/consistency.py `judge`): per character
@@ -419,21 +418,21 @@ def select(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
     cache entries like any other, so a recompile finds them and repeats the
     same choice.  Every candidate, score, seed and the decision go in the meta."""
     params = node.params
-    takes = params.get("takes", len(node.inputs))
+    takes = params.takes
     accepted = {
         name: inputs[anchor].meta["appearances"][name]
-        for name, anchor in params.get("drift", {}).items()
+        for name, anchor in params.drift.items()
         if name in inputs[anchor].meta.get("appearances", {})
     }
     candidates = [
-        _candidate(node, ctx, k, node.inputs[k], inputs[node.inputs[k]], accepted)
-        for k in range(takes)
+        _candidate(node, ctx, k, take_id, inputs[take_id], accepted)
+        for k, take_id in enumerate(node.takes)
     ]
-    minimum = params.get("min_consistency")
+    minimum = params.min_consistency
     scored = candidates[0]["score"] is not None
     retries = 0
     while (
-        scored and minimum is not None and retries < params.get("max_retries", 0)
+        scored and minimum is not None and retries < params.max_retries
         and max(c["score"] for c in candidates) < minimum
     ):  # fmt: skip
         take_id, entry = _retry(node, ctx, inputs, takes + retries)
@@ -448,12 +447,12 @@ def select(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
     for candidate in candidates:
         del candidate["_clip"], candidate["_measured"]
     chosen = candidates[best]
-    fps = Fraction(*params["fps"])
-    size = (params["width"], params["height"])
-    conformed = _conform(clip, size, fps, params["frames"], out / CLIP)
+    fps = Fraction(*params.fps)
+    size = (params.width, params.height)
+    conformed = _conform(clip, size, fps, params.frames, out / CLIP)
     audio = clip.parent / AUDIO
     if audio.exists():
-        _conform_audio(audio, params["frames"] / fps, out / AUDIO)
+        _conform_audio(audio, params.frames / fps, out / AUDIO)
     return {
         "take": chosen["take"],
         "seed": chosen["seed"],
@@ -470,20 +469,20 @@ def select(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
             if m.get("appearance")
         },
         "frames": conformed,
-        "fps": params["fps"],
+        "fps": params.fps,
     }
 
 
-def _candidate(node: Node, ctx: RunContext, take: int, take_id: str, entry: Entry,
+def _candidate(node: Select, ctx: RunContext, take: int, take_id: str, entry: Entry,
                accepted: dict) -> dict:  # fmt: skip
     """One take as `select` sees it: its seed, its judged scores, where its files are."""
     from . import consistency as scoring
 
-    first = _plan_node(ctx.plan, f"shot/{_shot_of(node.id)}/take0/window0")
+    first = node.first_window(ctx.plan)
     measured = entry.meta.get("characters") or {}
     candidate = {
         "take": take,
-        "seed": first.params["seed"] + take if first is not None else None,
+        "seed": first.params.seed + take if first is not None else None,
         "retry": 0,
         "node": take_id,
         "entry": entry.folder.name,
@@ -533,44 +532,24 @@ def _decision(candidates: list[dict], best: int, minimum: float | None, retries:
     )
 
 
-def _retry(node: Node, ctx: RunContext, inputs: Inputs, take: int) -> tuple[str, Entry]:
-    """Make take number `take` of a shot, beyond its planned takes: take 0's nodes
-    (windows, join, consistency) again with seed + `take`, each hashed like a
-    planned node (so the same retry of the same shot is the same cache entry,
-    and equals take `take` if the script later asks for that many takes) and
-    made through the cache."""
+def _retry(node: Select, ctx: RunContext, inputs: Inputs, take: int) -> tuple[str, Entry]:
+    """Make take number `take` of a shot, beyond its planned takes (`Select.extra_take`),
+    through the cache: found there when a run made it before."""
     from .cache import Cache
-    from .plan import node_hash
 
-    prefix = f"shot/{_shot_of(node.id)}/take0/"
-    template = [n for n in ctx.plan.nodes if n.id.startswith(prefix)]
     # The cache this run uses: every entry lives at <cache>/entries/<ab>/<hash>.
     cache = Cache(inputs[node.inputs[0]].folder.parents[2])
-    renamed = {n.id: n.id.replace("/take0/", f"/take{take}/", 1) for n in template}
-    made: dict[str, tuple[Node, Entry]] = {}
-    for original in template:
-        params = dict(original.params)
-        if original.op == "generate":
-            params["seed"] = original.params["seed"] + take
-        sources = [renamed.get(i, i) for i in original.inputs]
-        hashes = [made[i][0].hash if i in made else _plan_node(ctx.plan, i).hash for i in sources]
+    made: dict[str, Entry] = {}
+    nodes = node.extra_take(ctx.plan, take)
+    for clone in nodes:
         entries: Inputs = {}
-        for source, digest in zip(sources, hashes, strict=True):
-            entry = made[source][1] if source in made else cache.get(digest)
+        for source in clone.inputs:
+            entry = made[source] if source in made else cache.get(ctx.plan.node(source).hash)
             if entry is None:
                 raise OperationError(f"{source} is missing from the cache; compile again")
             entries[source] = entry
-        clone = original.model_copy(
-            update={
-                "id": renamed[original.id],
-                "inputs": sources,
-                "params": params,
-                "hash": node_hash(original.op, params, hashes),
-            }  # fmt: skip
-        )
-        made[clone.id] = (clone, _make(clone, entries, ctx, cache))
-    last = renamed[template[-1].id]
-    return last, made[last][1]
+        made[clone.id] = _make(clone, entries, ctx, cache)
+    return nodes[-1].id, made[nodes[-1].id]
 
 
 def _make(node: Node, inputs: Inputs, ctx: RunContext, cache) -> Entry:
@@ -580,20 +559,11 @@ def _make(node: Node, inputs: Inputs, ctx: RunContext, cache) -> Entry:
         return entry
     staged = cache.stage(node.hash)
     try:
-        meta = OPERATIONS[node.op](node, inputs, ctx, staged)
+        meta = node.run(inputs, ctx, staged)
     except BaseException:
         cache.discard(staged)
         raise
     return cache.commit(node.hash, staged, node.op, meta)
-
-
-_INDEX: list = [None, {}]  # the last plan looked up, and its nodes by id
-
-
-def _plan_node(plan: Plan, node_id: str) -> Node | None:
-    if _INDEX[0] is not plan:
-        _INDEX[:] = [plan, {n.id: n for n in plan.nodes}]
-    return _INDEX[1].get(node_id)
 
 
 def _conform(clip: Path, size: tuple[int, int], fps: Fraction, frames: int, out: Path) -> int:
@@ -652,71 +622,57 @@ def _conform_audio(audio: Path, seconds: Fraction, out: Path) -> None:
 # ------------------------------------------------------------- sound and cut
 
 
-def voice_track(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
+def voice_track(node: Voice, out: Path) -> dict:
     params = node.params
-    lines = params["lines"]
-    frames = max(line["start"] + line["frames"] for line in lines)
-    samples = voice.synthesize(lines, Fraction(*params["fps"]), params["sample_rate"], frames)
-    soundfile.write(out / AUDIO, samples, params["sample_rate"], subtype="FLOAT")
-    return {"seconds": len(samples) / params["sample_rate"]}
+    lines = [line.model_dump() for line in params.lines]
+    frames = max(line.start + line.frames for line in params.lines)
+    samples = voice.synthesize(lines, Fraction(*params.fps), params.sample_rate, frames)
+    soundfile.write(out / AUDIO, samples, params.sample_rate, subtype="FLOAT")
+    return {"seconds": len(samples) / params.sample_rate}
 
 
-def segment(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
+def segment(node: Segment, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
     params = node.params
-    codec = DELIVERY[params["codec"]]
+    codec = DELIVERY[params.codec]
     clip = out / f"piece{codec.suffix}"
-    source = inputs[node.inputs[0]].file(CLIP)
-    assemble.render_segment(source, params["start"], params["end"], clip, ctx.fps, codec)
+    source = inputs[node.select].file(CLIP)
+    assemble.render_segment(source, params.start, params.end, clip, ctx.fps, codec)
     return {"piece": clip.name}
 
 
-def transition(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
+def transition(node: Transition, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
     params = node.params
-    codec = DELIVERY[params["codec"]]
+    codec = DELIVERY[params.codec]
     clip = out / f"piece{codec.suffix}"
-    before, after = _transition_ends(node, inputs)
-    assemble.render_transition(
-        params["kind"], params["frames"], before, after, clip, ctx.fps, codec
-    )
+    before, after = (inputs[end].file(CLIP) if end else None for end in node.ends)
+    assemble.render_transition(params.kind, params.frames, before, after, clip, ctx.fps, codec)
     return {"piece": clip.name}
 
 
-def _transition_ends(node: Node, inputs: Inputs) -> tuple[Path | None, Path | None]:
-    shots = [inputs[i].file(CLIP) for i in node.inputs]
-    before, after = node.id.removeprefix("transition/").split("-", 1)
-    if before == "start":
-        return None, shots[0]
-    if after == "end":
-        return shots[0], None
-    return shots[0], shots[1]
-
-
-def assemble_cut(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
+def assemble_cut(node: Assemble, inputs: Inputs, out: Path) -> dict:
     pieces = [inputs[i].file(inputs[i].meta["piece"]) for i in node.inputs]
-    codec = DELIVERY[node.params["codec"]]
+    codec = DELIVERY[node.params.codec]
     video = out / f"picture{codec.suffix}"
     assemble.concat(pieces, video)
     return {"picture": video.name}
 
 
-def mix(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
+def mix(node: Mix, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
     timeline = ctx.plan.timeline
-    cue_files = {c.path: Path(inputs[f"asset/{c.path}"].meta["path"]) for c in timeline.cues}
+    cues, voices, selects = node.sources(ctx.plan)
+    cue_files = ctx.asset_files(cues, inputs)
     starts = {s.shot: s.start for s in timeline.shots}
-    voices = [
-        (starts[_shot_of(i)], inputs[i].file(AUDIO)) for i in node.inputs if i.endswith("/voice")
-    ]
-    shot_audio = [
-        (starts[_shot_of(i)], inputs[i].file(AUDIO))
-        for i in node.inputs
-        if i.endswith("/select") and inputs[i].file(AUDIO).exists()
-    ]
+
+    def placed(node_id: str) -> tuple[int, Path]:
+        return starts[ctx.plan.node(node_id).shot or ""], inputs[node_id].file(AUDIO)
+
+    shot_audio = [placed(i) for i in selects if inputs[i].file(AUDIO).exists()]
     assemble.mix(
-        timeline, cue_files, voices, shot_audio, node.params["duck_db"], out / "mix.wav",
-        stems=out / "stems",
+        timeline, cue_files, [placed(i) for i in voices], shot_audio, node.params.duck_db,
+        out / "mix.wav", stems=out / "stems",
     )  # fmt: skip
     meta = {"audio": "mix.wav"}
-    codec = node.params.get("codec", "png")
+    codec = node.params.codec
     if codec != "png":
         # Coded for the film now, while the shots are still being made elsewhere,
         # so the mux at the end only copies (the Ray executor's workers are idle then).
@@ -725,31 +681,11 @@ def mix(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
     return meta
 
 
-def _shot_of(node_id: str) -> str:
-    return node_id.split("/")[1]
-
-
-def mux(node: Node, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
+def mux(node: Mux, inputs: Inputs, out: Path) -> dict:
     picture, sound = (inputs[i] for i in node.inputs)
-    codec = node.params["codec"]
+    codec = node.params.codec
     name = "film" if codec == "png" else f"film{DELIVERY[codec].suffix}"
     coded = sound.file(sound.meta["sound"]) if "sound" in sound.meta else None
     assemble.mux(picture.file(picture.meta["picture"]), sound.file("mix.wav"), coded, out / name,
                  codec)  # fmt: skip
     return {"film": name}
-
-
-OPERATIONS: dict[str, Operation] = {
-    "asset": asset,
-    "prompt": prompt,
-    "generate": generate,
-    "join": join,
-    "consistency": consistency,
-    "select": select,
-    "voice": voice_track,
-    "segment": segment,
-    "transition": transition,
-    "assemble": assemble_cut,
-    "mix": mix,
-    "mux": mux,
-}

@@ -10,13 +10,12 @@ output would.  Ids are stable names for people; hashes are for machines.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Literal, TypeVar, Union
 
-from pydantic import BaseModel, Field, model_serializer
+from pydantic import BaseModel, Field, PrivateAttr, SerializeAsAny, TypeAdapter, model_serializer
 
 from backends import registry
 from backends.base import Backend, Capabilities
@@ -24,6 +23,51 @@ from backends.base import Backend, Capabilities
 from . import codes, consistency, spec
 from .diagnostics import Diagnostic, Diagnostics
 from .gcpause import paused_gc
+from .hosted_node import Hosted, HostedParams
+from .plan_nodes import (
+    Assemble,
+    AssembleParams,
+    Asset,
+    AssetParams,
+    CharacterInShot,
+    Codec,
+    ConsistencyParams,
+    Cost,
+    Direction,
+    Generate,
+    GenerateParams,
+    Join,
+    JoinParams,
+    Mix,
+    MixParams,
+    Mux,
+    MuxParams,
+    Node,
+    NodeId,
+    PlannedMove,
+    Prompt,
+    PromptParams,
+    Segment,
+    SegmentParams,
+    Select,
+    SelectParams,
+    SpokenLine,
+    Timeline,
+    TimelineCue,
+    TimelineLine,
+    TimelineShot,
+    TimelineTransition,
+    Transition,
+    TransitionParams,
+    Voice,
+    VoicedLine,
+    VoiceParams,
+    Window,
+    asset_node,
+    shot_node,
+    take_node,
+)
+from .plan_nodes import Consistency as ConsistencyNode
 from .prompts import builtin_template, read_template, render_prompt
 from .source import Span
 
@@ -31,38 +75,7 @@ SCHEMA_VERSION = 1
 AUDIO_RATE = 48000
 DUCK_DB = -12.0  # how far music marked `duck under dialogue` drops while someone speaks
 
-Op = Literal[
-    "asset", "prompt", "generate", "join", "consistency", "select", "voice", "segment",
-    "transition", "mix", "assemble", "mux",
-]  # fmt: skip
-Codec = Literal["h264", "prores", "vp9", "png"]
-
-# An operation's version is part of its nodes' hashes: bump it when the
-# operation starts making different output from the same parameters.
-OP_VERSIONS: dict[str, int] = dict.fromkeys(Op.__args__, 1)
-
-
-class Cost(BaseModel):
-    """A generation window's rough cost, from its backend's `Estimate`.  Not part of
-    the node's hash: it says what making the output takes, not what the output is."""
-
-    device: str
-    frames: int
-    steps: int
-    work: int  # frames × steps
-    memory_bytes: int  # peak, at the backend's default settings
-    least_memory_bytes: int  # peak, offloaded and tiled: the least it can be made to use
-    seconds: float | None  # on the hardware the estimate's figures come from; None: unknown
-
-
-class Node(BaseModel):
-    id: str
-    op: Op
-    inputs: list[str] = []
-    params: dict[str, Any] = {}
-    hash: str = ""
-    source: Span | None = None  # the script line this node comes from
-    cost: Cost | None = None  # generation windows only; outside the hash
+N = TypeVar("N", bound=Node)
 
 
 class DeviceCost(BaseModel):
@@ -113,57 +126,6 @@ class PlanCost(BaseModel):
         return data
 
 
-class TimelineShot(BaseModel):
-    shot: str
-    scene: int
-    start: int  # first frame in the cut
-    end: int  # one past the last frame
-    frames: int
-    head: int = 0  # frames at its start that belong to the transition into it
-    tail: int = 0  # frames at its end that belong to the transition out of it
-
-
-class TimelineTransition(BaseModel):
-    kind: str
-    before: str | None  # shot id, None at the film's start
-    after: str | None  # shot id, None at the film's end
-    start: int
-    frames: int  # the transition's length as written
-    covers: int  # frames of the cut it occupies: a fade between shots covers both fades
-    cut: int  # the edit point: where an editor would put the cut
-
-
-class TimelineCue(BaseModel):
-    kind: str
-    asset: str
-    path: str
-    shot: str
-    start: int
-    frames: int
-    fade_in: int
-    fade_out: int
-    gain_db: float
-    duck: bool
-
-
-class TimelineLine(BaseModel):
-    shot: str
-    speaker: str
-    text: str
-    start: int
-    end: int
-
-
-class Timeline(BaseModel):
-    fps_num: int
-    fps_den: int
-    frames: int
-    shots: list[TimelineShot]
-    transitions: list[TimelineTransition]
-    cues: list[TimelineCue]
-    dialogue: list[TimelineLine]
-
-
 class Plan(BaseModel):
     """What to generate, with which references, in which order, and how to cut and mix it."""
 
@@ -174,19 +136,45 @@ class Plan(BaseModel):
     fps_num: int
     fps_den: int
     backends: dict[str, Capabilities]
-    nodes: list[Node]
+    nodes: list[SerializeAsAny[Node]]
     output: str  # the id of the final node
     timeline: Timeline
     cost: PlanCost = PlanCost()  # the budget: estimated, outside every hash
 
     model_config = {"populate_by_name": True}
+    _by_id: dict[str, Node] | None = PrivateAttr(default=None)
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2, by_alias=True) + "\n"
 
+    def get(self, node_id: NodeId) -> Node | None:
+        """The node called `node_id`, or None."""
+        if self._by_id is None or len(self._by_id) != len(self.nodes):
+            self._by_id = {node.id: node for node in self.nodes}
+        return self._by_id.get(node_id)
+
+    def node(self, node_id: NodeId) -> Node:
+        """The node called `node_id`, which the plan has."""
+        node = self.get(node_id)
+        if node is None:
+            raise KeyError(node_id)
+        return node
+
+    def of_class(self, kind: type[N]) -> list[N]:
+        """Every node of one operation, in plan order."""
+        return [node for node in self.nodes if isinstance(node, kind)]
+
 
 def plan_schema() -> dict:
+    """The plan's JSON Schema, each node described by its operation's class."""
     schema = Plan.model_json_schema(by_alias=True)
+    operations = tuple(Node.OPERATIONS[op] for op in sorted(Node.OPERATIONS))
+    any_node = TypeAdapter(Annotated[Union[operations], Field(discriminator="op")])  # noqa: UP007
+    nodes = any_node.json_schema(by_alias=True, ref_template="#/$defs/{model}")
+    defs = schema["$defs"]
+    defs.pop("BaseModel", None)
+    defs.update(nodes.pop("$defs", {}))
+    defs["Node"] = nodes
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = f"shot-director/plan/v{SCHEMA_VERSION}"
     return schema
@@ -239,17 +227,7 @@ def plan_film(
     return PlanResult(None if failed else plan, diagnostics)
 
 
-# -------------------------------------------------------------------- hashing
-
-
-# The canonical JSON that node hashes are taken over.  One encoder serves every
-# node: `json.dumps` with these options would build a new one for each call.
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def node_hash(op: str, params: dict, input_hashes: list[str]) -> str:
-    payload = _CANONICAL.encode([op, OP_VERSIONS[op], params, input_hashes])
-    return hashlib.sha256(payload.encode()).hexdigest()
+# -------------------------------------------------------------------- seeds
 
 
 def shot_seed(film_seed: int, shot_id: str) -> int:
@@ -270,12 +248,28 @@ _WORDS = {
 }
 
 
+@dataclass(frozen=True)
+class ShotFrame:
+    """What every window of one shot shares: the planner's context for `_windows`."""
+
+    shot: spec.Shot
+    backend: type[Backend]
+    windows: list[tuple[int, int]]  # (start, frames) of each window
+    prompt: NodeId
+    refs: list[NodeId]  # reference assets
+    keyframes: list[NodeId]  # keyframe assets
+    previous: NodeId | None  # the select a continuous shot starts from
+    size: tuple[int, int]
+    rate: float
+    direction: Direction
+
+
 class _Planner:
-    def __init__(self, film, backend: str | None, template: str | None, codec: str, options,
-                 scoring: Consistency):  # fmt: skip
+    def __init__(self, film: spec.Film, backend: str | None, template: str | None, codec: Codec,
+                 options: dict[str, dict], scoring: Consistency):  # fmt: skip
         self.film = film
         self.fps = float(film.format.fps)  # as backends give their own rates
-        self.codec = codec
+        self.codec: Codec = codec
         self.options = options
         self.scoring = scoring
         self._embedder: dict | None = None
@@ -316,13 +310,11 @@ class _Planner:
             pieces.append(self._segment(placed, select))
         pieces += [self._transition(t) for t in into.get(None, [])]
         assemble = self._add(
-            "assemble",
-            "film/assemble",
-            pieces,
-            {"codec": self.codec, "frames": timeline.frames},
-        )
+            Assemble, "film/assemble", pieces,
+            AssembleParams(codec=self.codec, frames=timeline.frames),
+        )  # fmt: skip
         mix = self._mix(timeline, voices, joint)
-        output = self._add("mux", "film/mux", [assemble, mix], {"codec": self.codec})
+        output = self._add(Mux, "film/mux", [assemble, mix], MuxParams(codec=self.codec))
         cost = estimate_costs(list(self.nodes.values()), self.backends)
         cost.money = estimate_money(list(self.nodes.values()), self.backends, self.prices)
         return Plan(
@@ -339,23 +331,17 @@ class _Planner:
         )
 
     # -- graph building
-    def _add(self, op: str, node_id: str, inputs: list[str], params: dict, source=None) -> str:
+    def _add(self, kind: type[Node], node_id: str, inputs: list[str], params: BaseModel,
+             source: Span | None = None) -> str:  # fmt: skip
         if node_id in self.nodes:
             return node_id
-        digest = node_hash(op, params, [self.nodes[i].hash for i in inputs])
-        self.nodes[node_id] = Node(
-            id=node_id, op=op, inputs=inputs, params=params, hash=digest, source=source
-        )
+        hashes = [self.nodes[i].hash for i in inputs]
+        self.nodes[node_id] = kind.make(node_id, inputs, params, hashes, source)
         return node_id
 
     def _asset(self, media: spec.MediaFile) -> str:
-        return self._add(
-            "asset",
-            f"asset/{media.path}",
-            [],
-            {"path": media.path, "kind": media.kind, "sha256": media.sha256},
-            media.span,
-        )
+        params = AssetParams(path=media.path, kind=media.kind, sha256=media.sha256)
+        return self._add(Asset, asset_node(media.path), [], params, media.span)
 
     def _backend(self, shot: spec.Shot) -> type[Backend]:
         name = self.backend_name or shot.backend or self.film.backend
@@ -369,119 +355,118 @@ class _Planner:
     def _shot(self, shot: spec.Shot, backend: type[Backend], previous: str | None) -> str:
         caps = backend.capabilities
         self._warn_unsupported(shot, backend, previous)
-        size = self._size(shot, backend)
         rate = caps.rate_for(self.fps)
         wanted = max(1, round(shot.frames * rate / self.fps))
-        windows = split_windows(caps, wanted)
-        prompt = self._prompt(shot, backend)
-        refs = [self._asset(m) for m in self._reference_media(shot)]
-        keyframes = self._keyframes(shot)
+        frame = ShotFrame(
+            shot=shot,
+            backend=backend,
+            windows=split_windows(caps, wanted),
+            prompt=self._prompt(shot, backend),
+            refs=[self._asset(m) for m in self._reference_media(shot)],
+            keyframes=self._keyframes(shot),
+            previous=previous,
+            size=self._size(shot, backend),
+            rate=rate,
+            direction=self._direction(shot, rate, backend.shows_dialogue),
+        )
         seed = shot.seed if shot.seed is not None else shot_seed(self.film.seed, shot.id)
-        direction = self._direction(shot, rate, backend.shows_dialogue)
         takes = []
         for take in range(shot.takes):
-            base = f"shot/{shot.id}/take{take}"
-            generated = self._windows(
-                shot, backend, base, windows, prompt, refs, keyframes, previous, size,
-                rate, seed + take, direction,
-            )  # fmt: skip
-            takes.append(self._consistency(shot, base, generated))
+            generated = self._windows(frame, take, seed + take)
+            takes.append(self._consistency(shot, take, generated))
         # Drift: each character is also measured against how it looked in its first
         # scored shot (only that one, so an edit elsewhere re-decides nothing).
         scored = self._scored_characters(shot)
         drift = {c: self.anchors[c] for c in scored if c in self.anchors}
         # The shot's own minimum, else the script's, else the command line's.
         minimum = _first_given(shot.consistency, self.film.consistency, self.scoring.minimum)
-        select = self._add(
-            "select",
-            f"shot/{shot.id}/select",
-            takes + sorted(set(drift.values())),
-            {
-                "frames": shot.frames,
-                "width": self.film.format.width,
-                "height": self.film.format.height,
-                "fps": [self.film.format.fps_num, self.film.format.fps_den],
-                "takes": shot.takes,
-                "min_consistency": minimum if scored else None,
-                # Retries only happen below a minimum: elsewhere the setting changes nothing.
-                "max_retries": self.scoring.max_retries if scored and minimum is not None else 0,
-                "drift": drift,
-            },
-            shot.span,
+        params = SelectParams(
+            frames=shot.frames,
+            width=self.film.format.width,
+            height=self.film.format.height,
+            fps=[self.film.format.fps_num, self.film.format.fps_den],
+            takes=shot.takes,
+            min_consistency=minimum if scored else None,
+            # Retries only happen below a minimum: elsewhere the setting changes nothing.
+            max_retries=self.scoring.max_retries if scored and minimum is not None else 0,
+            drift=drift,
         )
+        inputs = takes + sorted(set(drift.values()))
+        select = self._add(Select, shot_node(shot.id, "select"), inputs, params, shot.span)
         for character in scored:
             self.anchors.setdefault(character, select)
         return select
 
-    def _windows(
-        self, shot, backend, base, windows, prompt, refs, keyframes, previous, size, rate, seed,
-        direction,
-    ) -> str:  # fmt: skip
+    def _windows(self, frame: ShotFrame, take: int, seed: int) -> str:
+        """The generation windows of one take, and their join when there are several."""
+        shot, backend, windows = frame.shot, frame.backend, frame.windows
         caps = backend.capabilities
         ids: list[str] = []
         for index, (start, frames) in enumerate(windows):
-            inputs = [prompt, *refs, *keyframes]
-            if index == 0 and previous is not None:
-                inputs.append(previous)  # continuous: conditioned on its last frame
+            inputs = [frame.prompt, *frame.refs, *frame.keyframes]
+            if index == 0 and frame.previous is not None:
+                inputs.append(frame.previous)  # continuous: conditioned on its last frame
             if index > 0:
                 inputs.append(ids[-1])  # each window continues the one before
-            params = {
-                "backend": backend.name,
-                "backend_version": backend.version,
-                "options": self.options.get(backend.name, {}),
-                "seed": seed,
-                "width": size[0],
-                "height": size[1],
-                "fps": rate,
-                "frames": frames,
-                "window": {
-                    "index": index,
-                    "start": start,
-                    "overlap": caps.window_overlap,
-                    "last": index == len(windows) - 1,
-                },
-                "continues": "previous_shot" if index == 0 and previous else None,
-                "shot": direction,
-            }
-            ids.append(self._add("generate", f"{base}/window{index}", inputs, params, shot.span))
+            params = GenerateParams(
+                backend=backend.name,
+                backend_version=backend.version,
+                options=self.options.get(backend.name, {}),
+                seed=seed,
+                width=frame.size[0],
+                height=frame.size[1],
+                fps=frame.rate,
+                frames=frames,
+                window=Window(
+                    index=index,
+                    start=start,
+                    overlap=caps.window_overlap,
+                    last=index == len(windows) - 1,
+                ),  # fmt: skip
+                continues="previous_shot" if index == 0 and frame.previous else None,
+                shot=frame.direction,
+            )
+            node_id = take_node(shot.id, take, f"window{index}")
+            kind: type[Generate] = Generate
+            if (terms := getattr(backend, "request_terms", None)) is not None:  # hosted
+                kind, params = Hosted, HostedParams(**dict(params), **terms(frames, frame.size))
+            ids.append(self._add(kind, node_id, inputs, params, shot.span))
         if len(ids) == 1:
             return ids[0]
-        return self._add(
-            "join",
-            f"{base}/join",
-            ids,
-            {"overlap": caps.window_overlap, "frames": windows[-1][0] + windows[-1][1]},
-            shot.span,
-        )
+        params = JoinParams(overlap=caps.window_overlap, frames=windows[-1][0] + windows[-1][1])
+        return self._add(Join, take_node(shot.id, take, "join"), ids, params, shot.span)
 
-    def _direction(self, shot: spec.Shot, rate: float, with_dialogue: bool) -> dict:
+    def _direction(self, shot: spec.Shot, rate: float, with_dialogue: bool) -> Direction:
         """What the shot asks of the camera and the frame, in generated frames."""
         scale = rate / self.fps
         dialogue = [
-            {"speaker": line.speaker, "text": line.text,
-             "start": round(line.start * scale), "frames": round(line.frames * scale)}
+            SpokenLine(speaker=line.speaker, text=line.text, start=round(line.start * scale),
+                       frames=round(line.frames * scale))
             for line in shot.dialogue
         ] if with_dialogue else []  # fmt: skip
         location = self.film.scenes[shot.scene].declared_location
         plate = self.film.locations[location].refs[:1] if location else []
-        return {
-            "id": shot.id,
-            "size": shot.size,
-            "camera": [
-                move.model_dump(exclude={"span"})
-                | {"start": round(move.start * scale), "frames": round(move.frames * scale)}
+        return Direction(
+            id=shot.id,
+            size=shot.size,
+            camera=[
+                PlannedMove(
+                    **move.model_dump(exclude={"span", "start", "frames"}),
+                    start=round(move.start * scale),
+                    frames=round(move.frames * scale),
+                )
                 for move in shot.camera
             ],
-            "plate": plate[0].path if plate else None,
-            "characters": [
-                {"name": c, "refs": [m.path for m in self.film.characters[c].refs]}
+            plate=plate[0].path if plate else None,
+            characters=[
+                CharacterInShot(name=c, refs=[m.path for m in self.film.characters[c].refs])
                 for c in shot.characters
             ],
-            "refs": [m.path for m in shot.refs],
-            "keyframe_first": shot.keyframe_first.path if shot.keyframe_first else None,
-            "keyframe_last": shot.keyframe_last.path if shot.keyframe_last else None,
-            "dialogue": dialogue,
-        }
+            refs=[m.path for m in shot.refs],
+            keyframe_first=shot.keyframe_first.path if shot.keyframe_first else None,
+            keyframe_last=shot.keyframe_last.path if shot.keyframe_last else None,
+            dialogue=dialogue,
+        )
 
     def _scored_characters(self, shot: spec.Shot) -> list[str]:
         """The shot's characters that have reference images to be measured against."""
@@ -490,22 +475,23 @@ class _Planner:
             if any(m.kind == "image" for m in self.film.characters[c].refs)
         ]  # fmt: skip
 
-    def _consistency(self, shot: spec.Shot, base: str, take: str) -> str:
+    def _consistency(self, shot: spec.Shot, take: int, generated: str) -> str:
         characters = self._scored_characters(shot)
         if not characters:
-            return take
+            return generated
         images = {c: [m for m in self.film.characters[c].refs if m.kind == "image"]
                   for c in characters}  # fmt: skip
         refs = [self._asset(m) for c in characters for m in images[c]]
+        params = ConsistencyParams(
+            characters=characters,
+            refs=[[m.path for m in images[c]] for c in characters],
+            **self._embedder_params(),
+        )
         return self._add(
-            "consistency",
-            f"{base}/consistency",
-            list(dict.fromkeys([take, *refs])),
-            {
-                "characters": characters,
-                "refs": [[m.path for m in images[c]] for c in characters],
-                **self._embedder_params(),
-            },
+            ConsistencyNode,
+            take_node(shot.id, take, "consistency"),
+            list(dict.fromkeys([generated, *refs])),
+            params,
             shot.span,
         )
 
@@ -526,17 +512,12 @@ class _Planner:
     def _prompt(self, shot: spec.Shot, backend: type[Backend]) -> str:
         template = self.template or builtin_template(backend.prompt_template)
         negative = shot.negative if shot.negative is not None else self.film.negative
-        return self._add(
-            "prompt",
-            f"shot/{shot.id}/prompt",
-            [],
-            {
-                "backend": backend.name,
-                "text": render_prompt(self.film, shot, template),
-                "negative": negative,
-            },
-            shot.span,
+        params = PromptParams(
+            backend=backend.name,
+            text=render_prompt(self.film, shot, template),
+            negative=negative,
         )
+        return self._add(Prompt, shot_node(shot.id, "prompt"), [], params, shot.span)
 
     def _reference_media(self, shot: spec.Shot) -> list[spec.MediaFile]:
         media = [m for c in shot.characters for m in self.film.characters[c].refs]
@@ -584,57 +565,44 @@ class _Planner:
 
     # -- sound and the cut
     def _voice(self, shot: spec.Shot) -> str:
-        return self._add(
-            "voice",
-            f"shot/{shot.id}/voice",
-            [],
-            {
-                "lines": [
-                    {
-                        "speaker": d.speaker,
-                        "voice": d.voice,
-                        "text": d.text,
-                        "start": d.start,
-                        "frames": d.frames,
-                    }
-                    for d in shot.dialogue
-                ],  # fmt: skip
-                "fps": [self.film.format.fps_num, self.film.format.fps_den],
-                "sample_rate": AUDIO_RATE,
-            },
-            shot.span,
+        params = VoiceParams(
+            lines=[
+                VoicedLine(
+                    speaker=d.speaker, voice=d.voice, text=d.text, start=d.start, frames=d.frames
+                )
+                for d in shot.dialogue
+            ],  # fmt: skip
+            fps=[self.film.format.fps_num, self.film.format.fps_den],
+            sample_rate=AUDIO_RATE,
         )
+        return self._add(Voice, shot_node(shot.id, "voice"), [], params, shot.span)
 
     def _transition(self, t: TimelineTransition) -> str:
-        ends = [f"shot/{s}/select" for s in (t.before, t.after) if s is not None]
+        ends = [shot_node(s, "select") for s in (t.before, t.after) if s is not None]
         name = f"transition/{t.before or 'start'}-{t.after or 'end'}"
-        params = {"kind": t.kind, "frames": t.frames, "codec": self.codec}
-        return self._add("transition", name, ends, params)
+        params = TransitionParams(kind=t.kind, frames=t.frames, codec=self.codec)
+        return self._add(Transition, name, ends, params)
 
     def _segment(self, placed: TimelineShot, select: str) -> str:
         """The frames of a shot that no transition touches, encoded for the final cut."""
-        return self._add(
-            "segment",
-            f"shot/{placed.shot}/segment",
-            [select],
-            {"start": placed.head, "end": placed.frames - placed.tail, "codec": self.codec},
-        )
+        params = SegmentParams(start=placed.head, end=placed.frames - placed.tail, codec=self.codec)
+        return self._add(Segment, shot_node(placed.shot, "segment"), [select], params)
 
     def _mix(self, timeline: Timeline, voices: list[str], joint: list[str]) -> str:
         """The sound: cues, scratch voices, and the shots of backends that make their own."""
         cue_assets = [self._asset(c.file) for shot in self.film.shots for c in shot.cues]
-        params = {
-            "sample_rate": AUDIO_RATE,
-            "frames": timeline.frames,
-            "fps": [timeline.fps_num, timeline.fps_den],
-            "duck_db": DUCK_DB,
-            "cues": [c.model_dump() for c in timeline.cues],
-            "dialogue": [d.model_dump() for d in timeline.dialogue],
-            "shots": [s.model_dump() for s in timeline.shots] if joint else [],
-            "codec": self.codec,  # the film's: its sound is coded for it here, not at the mux
-        }
+        params = MixParams(
+            sample_rate=AUDIO_RATE,
+            frames=timeline.frames,
+            fps=[timeline.fps_num, timeline.fps_den],
+            duck_db=DUCK_DB,
+            cues=[c.model_copy() for c in timeline.cues],
+            dialogue=[d.model_copy() for d in timeline.dialogue],
+            shots=[s.model_copy() for s in timeline.shots] if joint else [],
+            codec=self.codec,
+        )
         inputs = list(dict.fromkeys(cue_assets)) + voices + joint
-        return self._add("mix", "film/mix", inputs, params)
+        return self._add(Mix, "film/mix", inputs, params)
 
 
 def _first_given(*values):
@@ -647,20 +615,20 @@ def estimate_costs(nodes: list[Node], backends: dict[str, type[Backend]]) -> Pla
     totals: dict[str, DeviceCost] = {}
     unknown: set[str] = set()
     for node in nodes:
-        if node.op != "generate":
+        if not isinstance(node, Generate):
             continue
         params = node.params
-        estimate = backends[params["backend"]].capabilities.estimate
+        estimate = backends[params.backend].capabilities.estimate
         if estimate is None:
-            unknown.add(params["backend"])
+            unknown.add(params.backend)
             continue
-        size = (params["width"], params["height"], params["frames"])
-        steps = int(params.get("options", {}).get("steps", estimate.steps))
-        node.cost = Cost(
+        size = (params.width, params.height, params.frames)
+        steps = int(params.options.get("steps", estimate.steps))
+        node.cost = cost = Cost(
             device=estimate.device,
-            frames=params["frames"],
+            frames=params.frames,
             steps=steps,
-            work=params["frames"] * steps,
+            work=params.frames * steps,
             memory_bytes=estimate.memory(*size),
             least_memory_bytes=estimate.memory(*size, least=True),
             seconds=estimate.seconds(*size, steps),
@@ -671,36 +639,34 @@ def estimate_costs(nodes: list[Node], backends: dict[str, type[Backend]]) -> Pla
                        least_memory_bytes=0, seconds=0.0),
         )  # fmt: skip
         total.windows += 1
-        total.frames += node.cost.frames
-        total.work += node.cost.work
-        total.memory_bytes = max(total.memory_bytes, node.cost.memory_bytes)
-        total.least_memory_bytes = max(total.least_memory_bytes, node.cost.least_memory_bytes)
+        total.frames += cost.frames
+        total.work += cost.work
+        total.memory_bytes = max(total.memory_bytes, cost.memory_bytes)
+        total.least_memory_bytes = max(total.least_memory_bytes, cost.least_memory_bytes)
         if total.seconds is not None:
-            total.seconds = None if node.cost.seconds is None else total.seconds + node.cost.seconds
+            total.seconds = None if cost.seconds is None else total.seconds + cost.seconds
     return PlanCost(devices=[totals[d] for d in sorted(totals)], unknown=sorted(unknown))
 
 
 def estimate_money(
     nodes: list[Node], backends: dict[str, type[Backend]], prices: dict[str, float]
 ) -> Money | None:
-    """The price of every request to a hosted model (a backend with `price_per_second`),
-    at the duration it will be asked for; None when the plan has none."""
+    """The price of every request to a hosted model, at the duration it asks for;
+    None when the plan has none.  `prices` (USD a second, by model) wins over the
+    catalog's."""
     windows = []
     for node in nodes:
-        backend = backends.get(node.params.get("backend", "")) if node.op == "generate" else None
-        if backend is None or not hasattr(backend, "price_per_second"):
+        if not isinstance(node, Hosted):
             continue
-        params = node.params
-        via = params["options"].get("via") or backend.model.providers[0]
-        rate, source = backend.price_per_second(via, params["width"], params["height"])
+        params, backend = node.params, backends[node.params.backend]
+        rate, source = backend.price_per_second(node.via, params.resolution)
         if backend.name in prices:
             rate, source = prices[backend.name], "director.toml"
-        seconds = backend.billed_seconds(params["frames"], params["fps"])
         windows.append(
-            WindowPrice(node=node.id, shot=params["shot"]["id"], backend=backend.name, via=via,
-                        seconds=seconds, usd_per_second=rate, usd=round(seconds * rate, 4),
-                        source=source)  # fmt: skip
-        )
+            WindowPrice(node=node.id, shot=params.shot.id, backend=backend.name, via=node.via,
+                        seconds=params.seconds, usd_per_second=rate,
+                        usd=round(params.seconds * rate, 4), source=source)
+        )  # fmt: skip
     if not windows:
         return None
     return Money(total=round(sum(w.usd for w in windows), 4), windows=windows)

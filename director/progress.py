@@ -11,7 +11,7 @@ import sys
 import time
 from typing import TextIO
 
-from .plan import Node
+from .plan_nodes import Node, Select
 
 
 class Progress:
@@ -40,7 +40,7 @@ class Progress:
             self.reused += 1
         else:
             self.ran += 1
-        if node.op == "select":
+        if isinstance(node, Select):
             self.shots_done += 1
             if self._bar is not None:
                 self._bar.update(1)

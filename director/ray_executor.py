@@ -4,7 +4,7 @@
 (`run.py`), over the same content-addressed cache, with the same progress and
 the same failures; only where each node is made changes.
 
-Where nodes run.  A shot's own work (`ON_WORKERS`: its generation windows and
+Where nodes run.  A shot's own work (`runs_on = "worker"`: its generation windows and
 what is made from its clips: joins, scores, the take chosen, its scratch
 voice, its segment and transitions of the cut) runs on a pool of Ray actors.
 Each actor keeps the backends it has loaded (`RunContext` holds them), so a
@@ -68,14 +68,11 @@ from backends import registry
 from . import clips
 from .cache import Cache, Entry
 from .operations import RunContext
-from .plan import Node, Plan
+from .plan import Plan
+from .plan_nodes import Generate, Node
 from .progress import Progress
 from .run import DiskFull, Failure, RunResult, make_node, record, reuse, schedule
 
-# A shot's own work, made on the workers; everything else is made on the driver.
-ON_WORKERS = frozenset(
-    {"generate", "join", "consistency", "select", "voice", "segment", "transition"}
-)
 RETRIES = 2  # times a node is made again after its worker process died
 RAY_NAMES = {"num_cpus": "CPU", "num_gpus": "GPU", "memory": "memory"}
 
@@ -96,29 +93,7 @@ class ClusterError(Exception):
 # before most segments, so that the mix (on the driver) is made while the
 # workers cut rather than at the end.
 SEGMENT_SECONDS_PER_PIXEL = 9e-9
-FRAME_COST = {
-    "segment": 1.0,  # frames of the shot's piece
-    "transition": 2.2,  # frames of the blend: two clips decoded
-    "consistency": 0.05,  # frames of the take (a few are sampled)
-    "voice": 0.01,  # frames of the shot
-    "mix": 0.09,  # frames of the film: mixed, and its sound coded for the film
-    "mux": 0.01,  # frames of the film: copied
-    "assemble": 0.01,  # frames of the film: a stream copy
-}
-
-
-def frames_handled(node: Node, plan: Plan) -> int:
-    """The frames a node other than generation works through, for its cost."""
-    params = node.params
-    if node.op == "segment":
-        return params["end"] - params["start"]
-    if node.op == "transition":
-        return params["frames"]
-    if node.op in ("mix", "mux", "assemble"):
-        return plan.timeline.frames
-    if node.op == "voice":
-        return sum(line["frames"] for line in params["lines"])
-    return 0
+# Each operation's cost per frame it handles is its class's `frame_cost`.
 
 
 def durations(plan: Plan) -> tuple[Callable[[Node], float], str]:
@@ -126,24 +101,21 @@ def durations(plan: Plan) -> tuple[Callable[[Node], float], str]:
     window has its backend's time estimate, else frame-steps (frames x denoising
     steps, a frame of segment counting as one step), which order the work just as
     well (`ltx2` and `wan` give no time estimate yet).  A generation window costs
-    its backend's estimate; other nodes the frames they handle at `FRAME_COST`."""
-    windows = [node for node in plan.nodes if node.op == "generate"]
+    its backend's estimate; other nodes the frames they handle (`frames_handled`)
+    at their class's `frame_cost`."""
+    windows = plan.of_class(Generate)
     timed = all(node.cost is not None and node.cost.seconds is not None for node in windows)
     per_frame = plan.width * plan.height * SEGMENT_SECONDS_PER_PIXEL if timed else 1.0
-    takes = {node.id: node.params["frames"] for node in windows}
 
     def cost(node: Node) -> float:
-        if node.op == "generate":
-            if timed:
-                return node.cost.seconds  # type: ignore[union-attr]
+        if isinstance(node, Generate):
+            if node.cost is not None and node.cost.seconds is not None and timed:
+                return node.cost.seconds
             steps = (
-                node.cost.steps if node.cost is not None else node.params["options"].get("steps", 1)
+                node.cost.steps if node.cost is not None else node.params.options.get("steps", 1)
             )
-            return float(node.params["frames"] * steps)
-        frames = frames_handled(node, plan)
-        if node.op == "consistency":
-            frames = sum(takes.get(i, 0) for i in node.inputs)
-        return FRAME_COST.get(node.op, 0.0) * frames * per_frame
+            return float(node.params.frames * steps)
+        return node.frame_cost * node.frames_handled(plan) * per_frame
 
     return cost, "s" if timed else "frame-steps"
 
@@ -213,7 +185,7 @@ def simulate(plan: Plan, workers: int, done: Callable[[Node], bool]) -> list[Slo
         waiting_for_a_worker = []
         while frontier.ready:
             node = frontier.pop()
-            if node.op not in ON_WORKERS or done(node):
+            if node.runs_on != "worker" or done(node):
                 frontier.finish(node.id)
             elif free:
                 worker = heapq.heappop(free)
@@ -237,7 +209,7 @@ def describe(plan: Plan, workers: int, done: Callable[[Node], bool]) -> list[str
     cost, unit = durations(plan)
     show = _clock if unit == "s" else (lambda work: f"{work:,.0f}")
     every = simulate(plan, workers, done)
-    slots = [s for s in every if s.node.op == "generate"]
+    slots = [s for s in every if isinstance(s.node, Generate)]
     plural = "s" * (workers != 1)
     lines = [f"parallel schedule on {workers} worker{plural}" + ("" if unit == "s" else
              " (in frame-steps: frames x denoising steps)") + ":"]  # fmt: skip
@@ -259,9 +231,9 @@ def describe(plan: Plan, workers: int, done: Callable[[Node], bool]) -> list[str
         return lines
     unknown = sorted(
         {
-            s.node.params["backend"]
+            s.node.params.backend
             for s in slots
-            if s.node.cost is None or s.node.cost.seconds is None
+            if isinstance(s.node, Generate) and (s.node.cost is None or s.node.cost.seconds is None)
         }
     )
     lines.append(
@@ -296,8 +268,8 @@ def worker_resources(plan: Plan, runtime: dict[str, dict], todo: list[Node]) -> 
     `todo` declares (`Backend.resources`), and for windows made on the CPU the memory
     of the dearest one, from its backend's estimate."""
     need: dict[str, float] = {"num_cpus": 1}
-    windows = [node for node in todo if node.op == "generate"]
-    for name in sorted({node.params["backend"] for node in windows}):
+    windows = [node for node in todo if isinstance(node, Generate)]
+    for name in sorted({node.params.backend for node in windows}):
         declared = registry.get(name).resources(runtime.get(name, {}))
         for key, amount in declared.items():
             need[key] = max(need.get(key, 0), amount)
@@ -600,14 +572,18 @@ def _run(plan, cache: Cache, context, progress: Progress, result: RunResult, poo
                     finish(node.id)
                 elif reuse(node, cache, progress, result):
                     finish(node.id)
-                elif node.op in ON_WORKERS:
+                elif node.runs_on == "worker":
                     heapq.heappush(queue, frontier.key(node.id))
                 else:  # on the driver, as the local executor makes it, off this loop
                     progress.start(node)
                     driver.submit(node, {i: result.outputs[i] for i in node.inputs})
             if queue and pool.ray is None:
                 pool.start(
-                    [n for n in plan.nodes if n.op in ON_WORKERS and not cache.has_manifest(n.hash)]
+                    [
+                        n
+                        for n in plan.nodes
+                        if n.runs_on == "worker" and not cache.has_manifest(n.hash)
+                    ]
                 )
             while queue and pool.idle:
                 node = frontier.by_id[heapq.heappop(queue)[2]]

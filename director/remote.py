@@ -13,9 +13,8 @@ from __future__ import annotations
 import concurrent.futures as futures
 import time
 
-from backends import registry
-
 from .cache import Cache
+from .hosted_node import Hosted
 from .operations import RunContext
 from .plan import Node, Plan
 from .progress import Progress
@@ -26,9 +25,7 @@ DEFAULT_JOBS = 4  # requests in flight per compile when --jobs is not given
 
 def is_remote(node: Node) -> bool:
     """Is `node` a request to a hosted model (which may run alongside others)?"""
-    if node.op != "generate":
-        return False
-    return getattr(registry.get(node.params["backend"]), "remote", False)
+    return isinstance(node, Hosted)
 
 
 def execute_concurrently(
@@ -85,7 +82,7 @@ def _start_ready(waiting, running, failed, stopping, cache, context, progress, r
             if len(running) >= jobs:
                 continue
             waiting.remove(node)
-            context.backend(node.params["backend"], node.params.get("options", {}))  # made here
+            context.backend(node.params.backend, node.params.options)  # made here, not racing
             progress.start(node)
             inputs = {i: result.outputs[i] for i in node.inputs}
             future = pool.submit(make_node, node, inputs, cache, context)

@@ -25,6 +25,8 @@ from PIL import Image
 
 from .cache import Cache, Entry
 from .plan import Plan
+from .plan_nodes import Consistency as ConsistencyNode
+from .plan_nodes import Generate, Join, Prompt, shot_node, take_node
 
 RECORD_VERSION = 1
 THUMB_HEIGHT = 96
@@ -41,31 +43,35 @@ def build_record(
     `seconds` is how long each node took in this run (reused nodes took none)."""
     seconds, reused = seconds or {}, reused or set()
     nodes = {node.id: node for node in plan.nodes}
-    scoring = next((n.params for n in plan.nodes if n.op == "consistency"), None)
+    scoring = next((n.params for n in plan.of_class(ConsistencyNode)), None)
     shots = []
     for placed in plan.timeline.shots:
         shot = placed.shot
-        select_id = f"shot/{shot}/select"
+        select_id = shot_node(shot, "select")
         select = entry(select_id)
-        prompt = nodes.get(f"shot/{shot}/prompt")
-        take0 = nodes.get(f"shot/{shot}/take0/window0")
-        direction = take0.params["shot"] if take0 is not None else {}
+        prompt = plan.get(shot_node(shot, "prompt"))
+        take0 = plan.get(take_node(shot, 0, "window0"))
+        direction = take0.params.shot if isinstance(take0, Generate) else None
         meta = dict(select.meta) if select is not None else {}
         meta.pop("appearances", None)  # vectors: in the cache, not for people
         timing = {"generate": 0.0, "consistency": 0.0, "select": seconds.get(select_id, 0.0)}
         for node_id, took in seconds.items():
-            if node_id.startswith(f"shot/{shot}/take"):
-                op = nodes[node_id].op
-                key = "generate" if op in ("generate", "join") else "consistency"
+            node = nodes.get(node_id)
+            if (
+                node is not None
+                and node.shot == shot
+                and isinstance(node, Generate | Join | ConsistencyNode)
+            ):
+                key = "consistency" if isinstance(node, ConsistencyNode) else "generate"
                 timing[key] += took
         shots.append(
             {
                 "shot": shot,
-                "size": direction.get("size"),
+                "size": direction.size if direction else None,
                 "frames": placed.frames,
-                "backend": take0.params["backend"] if take0 is not None else None,
-                "prompt": prompt.params["text"] if prompt is not None else "",
-                "characters": {c["name"]: c["refs"] for c in direction.get("characters", [])},
+                "backend": take0.params.backend if isinstance(take0, Generate) else None,
+                "prompt": prompt.params.text if isinstance(prompt, Prompt) else "",
+                "characters": {c.name: c.refs for c in direction.characters} if direction else {},
                 "select": meta,
                 "reused": select_id in reused,
                 "seconds": {k: round(v, 3) for k, v in timing.items()},
@@ -80,9 +86,9 @@ def build_record(
         "consistency": None
         if scoring is None
         else {
-            "embedder": scoring["embedder"],
-            "scoring": scoring["scoring"],
-            "model": scoring.get("model"),
+            "embedder": scoring.embedder,
+            "scoring": scoring.scoring,
+            "model": scoring.model,
         },  # fmt: skip
         "shots": shots,
         "below_minimum": below,

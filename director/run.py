@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cache import Cache, Entry
-from .operations import OPERATIONS, OperationError, RunContext, check_assets
+from .operations import OperationError, RunContext, check_assets
 from .plan import Node, Plan
 from .progress import Progress
 
@@ -157,7 +157,7 @@ def make_node(node: Node, inputs: dict[str, Entry], cache: Cache, context) -> En
     staged = None
     try:
         staged = cache.stage(node.hash)
-        meta = OPERATIONS[node.op](node, inputs, context, staged)
+        meta = node.run(inputs, context, staged)
         check_assets(node, context)
         return cache.commit(node.hash, staged, node.op, meta)
     except BaseException as error:
@@ -216,11 +216,7 @@ def explain(plan: Plan, cache: Cache, previous: Plan | None) -> list[tuple[Node,
         if before is None:
             reasons.append((node, "new"))
             continue
-        changed = [
-            key
-            for key in sorted(set(node.params) | set(before.params))
-            if node.params.get(key) != before.params.get(key)
-        ]
+        changed = _changed_params(node, before)
         inputs = [i for i in node.inputs if old.get(i) is None or old[i].hash != new_hashes[i]]
         why = []
         if changed:
@@ -233,3 +229,9 @@ def explain(plan: Plan, cache: Cache, previous: Plan | None) -> list[tuple[Node,
             why.append("not in the cache")
         reasons.append((node, "; ".join(why)))
     return reasons
+
+
+def _changed_params(node: Node, before: Node) -> list[str]:
+    """The names of the parameters that differ between two versions of a node."""
+    now, then = node.params.model_dump(), before.params.model_dump()
+    return [key for key in sorted(set(now) | set(then)) if now.get(key) != then.get(key)]

@@ -37,7 +37,8 @@ import opentimelineio as otio
 import soundfile
 
 from . import outputs
-from .plan import Plan, Timeline, TimelineCue, TimelineShot, TimelineTransition
+from .plan import Plan
+from .plan_nodes import Prompt, Timeline, TimelineCue, TimelineShot, TimelineTransition
 
 NAMESPACE = "shot_director"
 
@@ -253,13 +254,9 @@ def _transition(
 
 def _prompts(plan: Plan) -> dict[str, dict]:
     found = {}
-    for node in plan.nodes:
-        if node.op == "prompt" and node.id.startswith("shot/"):
-            shot = node.id.split("/")[1]
-            found[shot] = {
-                "prompt": node.params.get("text", ""),
-                "negative": node.params.get("negative", ""),
-            }
+    for node in plan.of_class(Prompt):
+        if node.shot is not None:
+            found[node.shot] = {"prompt": node.params.text, "negative": node.params.negative}
     return found
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import random
 import shutil
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +47,27 @@ def _clip(path: Path, frames: int = 24, size: int = 64) -> None:
             container.mux(packet)
 
 
+def huge_png(path: Path, width: int, height: int) -> Path:
+    """A real, valid grey RGB PNG of any size, written row by row: a few MB of memory
+    and a few hundred kB of file for an image that takes gigabytes to decode."""
+    row = b"\x00" + b"\x80" * (3 * width)  # filter byte "none", then the pixels
+    packer = zlib.compressobj(9)
+    with path.open("wb") as out:
+        out.write(b"\x89PNG\r\n\x1a\n")
+        _chunk(out, b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        for _ in range(height):
+            if data := packer.compress(row):
+                _chunk(out, b"IDAT", data)
+        _chunk(out, b"IDAT", packer.flush())
+        _chunk(out, b"IEND", b"")
+    return path
+
+
+def _chunk(out, kind: bytes, data: bytes) -> None:
+    out.write(struct.pack(">I", len(data)) + kind + data)
+    out.write(struct.pack(">I", zlib.crc32(kind + data)))
+
+
 def write_refs(folder: Path) -> Path:
     """Write every reference file the cases use into `folder/refs`; returns that folder."""
     refs = folder / "refs"
@@ -56,6 +79,7 @@ def write_refs(folder: Path) -> Path:
     for index in range(1, 11):
         _image(refs / f"still_{index}.png", (640, 360), (index * 20, 40, 80))
     _image(refs / "small.png", (64, 64), (10, 200, 10))
+    huge_png(refs / "huge.png", 9000, 9000)  # 81 megapixels: past the limit of 64
     # sounds: exactly 2.0 s at 48 kHz
     _tone(refs / "tone_2s.wav", 2.0)
     for index in range(1, 5):

@@ -673,7 +673,7 @@ def test_a_planned_cut_assembles_to_the_timeline(project, tmp_path):
         node, out = nodes[node_id], tmp_path / f"piece{index}.mp4"
         if node.op == "segment":
             shot = node_id.split("/")[1]
-            render_segment(clips[shot], node.params["start"], node.params["end"], out, fps, codec)
+            render_segment(clips[shot], node.params.start, node.params.end, out, fps, codec)
         else:
             x = transitions[node_id]
             before, after = clips.get(x.before), clips.get(x.after)

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
+from case_refs import _clip, huge_png
 from photos import open_photos
 from PIL import Image, ImageEnhance
 
@@ -21,6 +25,7 @@ from backends.preview import PreviewBackend
 from director import consistency as C
 from director.cli import main
 from director.clips import count_frames, write_clip
+from director.media import ImageTooLarge, open_image
 from director.plan import Consistency
 
 needs_face = pytest.mark.skipif(
@@ -467,6 +472,77 @@ def test_score_command_is_a_gate(tmp_path, photos, capsys):
     assert main(["score", str(tmp_path / "missing.mp4"), "--ref", str(eileen)]) == 2
 
 
+# The child's own peak (VmHWM) at exit: wait4's ru_maxrss would count the test
+# process's memory too, which a forked child inherits in that figure.
+_REPORT_PEAK = (
+    "import atexit, runpy, sys\n"
+    "def peak():\n"
+    "    status = open('/proc/self/status').read()\n"
+    "    kb = status.split('VmHWM:')[1].split()[0]\n"
+    "    sys.stderr.write(f'\\npeak-kb {kb}\\n')\n"
+    "atexit.register(peak)\n"
+    "sys.argv = ['director', *sys.argv[1:]]\n"
+    "runpy.run_module('director', run_name='__main__')\n"
+)
+
+
+def _score_in_a_process(cwd: Path, *argv: str) -> tuple[int, str, float]:
+    """`director score …` in a fresh process: its exit status, stderr and peak RSS in MB."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    command = [sys.executable, "-c", _REPORT_PEAK, "score", *argv]
+    done = subprocess.run(command, cwd=cwd, env=env, stderr=subprocess.PIPE, text=True)
+    err, _, peak = done.stderr.rpartition("\npeak-kb ")
+    return done.returncode, err, int(peak) / 1024
+
+
+def _audio_only_mp4(path: Path) -> Path:
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=48000)
+        silence = np.zeros((1, 48000), dtype=np.float32)
+        frame = av.AudioFrame.from_ndarray(silence, format="fltp", layout="mono")
+        frame.sample_rate = 48000
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            container.mux(packet)
+    return path
+
+
+def test_score_says_a_video_without_pictures_has_none(tmp_path, capsys):
+    """Issue 18 defect 16: this said "tuple index out of range"."""
+    clip = _audio_only_mp4(tmp_path / "sound.mp4")
+    ref = tmp_path / "ref.png"
+    Image.new("RGB", (64, 64), (120, 90, 60)).save(ref)
+    assert main(["score", str(clip), "--ref", str(ref), "--embedder", "appearance"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot score " in err and "sound.mp4: it has no video stream" in err
+    assert "tuple index" not in err
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM from /proc")
+def test_score_refuses_a_huge_reference_from_its_header(tmp_path):
+    """Issue 18 defect 16: a 13000x13000 PNG took 2.3-3.4 GB; 81 MP is refused unread."""
+    _clip(tmp_path / "take.mp4")
+    huge_png(tmp_path / "huge.png", 9000, 9000)
+    code, err, peak_mb = _score_in_a_process(
+        tmp_path, "take.mp4", "--ref", "huge.png", "--embedder", "appearance"
+    )
+    assert code == 2, err
+    assert "huge.png is 9000x9000, 81 megapixels; a reference may have at most 64" in err
+    assert "Traceback" not in err
+    assert peak_mb < 400, peak_mb  # decoding it alone would take 243 MB, as RGB
+
+
+def test_a_large_reference_is_decoded_small(tmp_path):
+    """Under the limit (49 MP), a reference is scaled to REFERENCE_SIDE as it is read."""
+    path = huge_png(tmp_path / "big.png", 7000, 7000)
+    image = open_image(path, C.REFERENCE_SIDE)
+    assert image.size == (C.REFERENCE_SIDE, C.REFERENCE_SIDE) and image.mode == "RGB"
+    assert image.getpixel((5, 5)) == (128, 128, 128)
+    with pytest.raises(ImageTooLarge):
+        open_image(huge_png(tmp_path / "huge.png", 8001, 8000), C.REFERENCE_SIDE)
+
+
 # ------------------------------------------------------------------ plan
 
 
@@ -499,15 +575,15 @@ def test_scoring_settings_and_drift_touch_only_what_they_decide(project):
     base = hashes()
     select = base["shot/4/select"]
     assert select.inputs == ["shot/4/take0/consistency", "shot/1/select"]  # drift: shot 1 only
-    assert select.params["drift"] == {"HERO": "shot/1/select"}
-    assert base["shot/1/take0/consistency"].params["embedder"] == C.resolve("auto")
+    assert select.params.drift == {"HERO": "shot/1/select"}
+    assert base["shot/1/take0/consistency"].params.embedder == C.resolve("auto")
     assert "shot/3/take0/consistency" not in base  # nobody to measure
     # A minimum re-decides the shots it applies to; it makes nothing again.
     stricter = hashes(minimum=0.7, max_retries=3)
     differ = {i for i in base if base[i].hash != stricter[i].hash}
     assert {i for i in differ if i.endswith("/select")} == {f"shot/{n}/select" for n in (1, 2, 4)}
     assert not any(base[i].op in ("generate", "consistency") for i in differ)
-    assert stricter["shot/3/select"].params["max_retries"] == 0  # no minimum applies there
+    assert stricter["shot/3/select"].params.max_retries == 0  # no minimum applies there
     # Editing shot 2 re-decides no other shot; editing shot 1 (the anchor) re-decides 2 and 4.
     edited = hashes(CAST.replace("HERO runs.", "HERO runs fast."))
     assert {i for i in base if base[i].hash != edited[i].hash and i.endswith("select")} == {

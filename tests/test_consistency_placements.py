@@ -223,7 +223,7 @@ def test_a_take_records_where_it_was_drawn_and_scoring_looks_there(
         placements = result.outputs[node.id].meta["placements"]
         # Named by the script's path for the reference, so the record is the same anywhere.
         assert {p["ref"] for p in placements} == {"refs/eileen.png"}
-        assert [p["frame"] for p in placements] == C.sample_indices(node.params["frames"], FPS)
+        assert [p["frame"] for p in placements] == C.sample_indices(node.params.frames, FPS)
         assert all(len(p["box"]) == 4 for p in placements)
     scored = [result.outputs[n.id].meta for n in plan.nodes if n.op == "consistency"]
     assert [m["characters"]["EILEEN"]["found"] for m in scored] == [2, 2]

@@ -123,7 +123,7 @@ def test_takes_add_one_branch_each(project):
     plan = project.plan(SCRIPT.replace("SHOT 5 WIDE 4s", "SHOT 5 WIDE 4s\n  takes: 3"))
     select = next(n for n in plan.nodes if n.id == "shot/5/select")
     assert select.inputs == [f"shot/5/take{k}/window0" for k in range(3)]
-    seeds = [n.params["seed"] for n in plan.nodes if n.id.startswith("shot/5/take")]
+    seeds = [n.params.seed for n in plan.nodes if n.id.startswith("shot/5/take")]
     assert len(set(seeds)) == 3
 
 
@@ -131,7 +131,7 @@ def test_continuous_shot_is_wired_to_the_previous_shot(project):
     plan = project.plan(SCRIPT)
     generate = next(n for n in plan.nodes if n.id == "shot/4/take0/window0")
     assert "shot/3/select" in generate.inputs
-    assert generate.params["continues"] == "previous_shot"
+    assert generate.params.continues == "previous_shot"
 
 
 def test_plan_json_is_deterministic_and_valid_against_the_schema(project, capsys):
@@ -202,11 +202,11 @@ def test_the_cut_is_segments_and_transitions_in_order(project):
         "shot/4/segment", "shot/5/segment",
     ]  # fmt: skip
     by_id = {n.id: n for n in plan.nodes}
-    assert (by_id["shot/2/segment"].params["start"], by_id["shot/2/segment"].params["end"]) == (
+    assert (by_id["shot/2/segment"].params.start, by_id["shot/2/segment"].params.end) == (
         0,
         84,
     )
-    assert by_id["shot/3/segment"].params["start"] == 12
+    assert by_id["shot/3/segment"].params.start == 12
 
 
 @pytest.mark.parametrize(
@@ -219,17 +219,17 @@ def test_generation_follows_the_backend_rules(project, backend, multiple, offset
     assert generates
     for node in generates:
         p = node.params
-        assert (p["frames"] - offset) % multiple == 0
-        assert p["width"] % side == 0 and p["height"] % side == 0
-        assert p["fps"] in backend.capabilities.frame_rates
-        assert p["frames"] <= backend.capabilities.max_frames
+        assert (p.frames - offset) % multiple == 0
+        assert p.width % side == 0 and p.height % side == 0
+        assert p.fps in backend.capabilities.frame_rates
+        assert p.frames <= backend.capabilities.max_frames
 
 
 def test_long_shots_are_split_into_overlapping_windows(project):
     plan = project.plan(SCRIPT.replace("SHOT 5 WIDE 4s", "SHOT 5 WIDE 20s"), backend="wan")
     windows = [n for n in plan.nodes if n.id.startswith("shot/5/take0/window")]
     assert len(windows) == 5
-    assert all(w.params["frames"] <= 81 for w in windows)
+    assert all(w.params.frames <= 81 for w in windows)
     for earlier, later in zip(windows, windows[1:], strict=False):
         assert earlier.id in later.inputs
     join = next(n for n in plan.nodes if n.id == "shot/5/take0/join")
@@ -276,7 +276,7 @@ def test_auto_is_resolved_once_per_check_and_once_per_plan(project, monkeypatch)
     monkeypatch.setattr(registry, "best_available", counted)
     plan = project.plan(SCRIPT)
     assert len(calls) == 2
-    assert len({node.params["backend"] for node in plan.nodes if node.op == "generate"}) == 1
+    assert len({node.params.backend for node in plan.nodes if node.op == "generate"}) == 1
 
 
 MINIMUMS = """
@@ -306,7 +306,7 @@ def test_the_shots_minimum_else_the_scripts_else_the_command_lines(project):
 
     def minimums(text: str, **options) -> dict[str, float | None]:
         plan = project.plan(text, **options)
-        return {n.id: n.params["min_consistency"] for n in plan.nodes if n.op == "select"}
+        return {n.id: n.params.min_consistency for n in plan.nodes if n.op == "select"}
 
     expected = {"shot/1/select": 0.7, "shot/2/select": 0.4}
     assert minimums(MINIMUMS) == expected

@@ -28,7 +28,7 @@ SHOT 1 CLOSE-UP on MARA 4s
 
 
 def prompts(plan) -> list[str]:
-    return [n.params["text"] for n in plan.nodes if n.op == "prompt"]
+    return [n.params.text for n in plan.nodes if n.op == "prompt"]
 
 
 def test_ltx2_prompt_describes_action_camera_and_speech(project):

@@ -257,7 +257,7 @@ SHOT 3 WIDE 1s continuous
 def test_a_shot_that_fails_on_a_worker_is_reported_as_a_local_failure(cluster, project):
     plan = project.plan(TWO_SHOTS)
     window = next(n for n in plan.nodes if n.id == "shot/2/take0/window0")
-    window.params["width"] = 161  # H.264 refuses an odd width: the encoder fails for real
+    window.params.width = 161  # H.264 refuses an odd width: the encoder fails for real
     results = {}
     for name, run in (("local", local_execute), ("ray", execute)):
         cache = Cache(project.root / f"cache-{name}")
@@ -331,7 +331,7 @@ def test_a_node_that_fails_on_the_driver_is_reported_and_the_workers_go_on(clust
     there is the local executor's failure, and the shots are still made."""
     plan = project.plan(TWO_SHOTS)
     mix = next(n for n in plan.nodes if n.id == "film/mix")
-    mix.params["codec"] = "h265"  # a codec no sound is coded for here
+    mix.params.codec = "h265"  # a codec no sound is coded for here
     results = {}
     for name, run in (("local", local_execute), ("ray", execute)):
         cache = Cache(project.root / f"cache-{name}")

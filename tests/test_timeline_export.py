@@ -130,7 +130,7 @@ def test_otio_clips_match_the_plan_frame_for_frame(compiled):
         assert marker.name == f"SHOT {shot.shot}"
         assert marker.metadata["shot_director"]["shot"] == shot.shot
         prompt = next(n for n in plan.nodes if n.id == f"shot/{shot.shot}/prompt")
-        assert marker.metadata["shot_director"]["prompt"] == prompt.params["text"]
+        assert marker.metadata["shot_director"]["prompt"] == prompt.params.text
 
 
 def _first(plan: Plan, shot) -> int:

@@ -274,6 +274,6 @@ def test_the_backend_makes_picture_and_sound_through_the_runtime(project):
     assert not [n for n in plan.nodes if n.op == "voice"]
     assert np.abs(film.audio).max() > 1e-3  # the model's sound, mixed in
     (node,) = [n for n in plan.nodes if n.op == "generate"]
-    assert node.params["fps"] == 12.0 and node.params["frames"] == 12
+    assert node.params.fps == 12.0 and node.params.frames == 12
     prompt = next(n for n in plan.nodes if n.id == node.inputs[0])
-    assert "camera pans left" in prompt.params["text"]
+    assert "camera pans left" in prompt.params.text

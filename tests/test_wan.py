@@ -155,7 +155,7 @@ def test_a_long_shot_is_made_in_windows_each_from_the_last_frame_of_the_one_befo
     )
     assert len(decode(out).frames) == 96
     windows = [n for n in plan.nodes if n.op == "generate"]
-    assert [n.params["frames"] for n in windows] == [c.arguments["num_frames"] for c in spy.calls]
+    assert [n.params.frames for n in windows] == [c.arguments["num_frames"] for c in spy.calls]
     assert len(windows) == 2 and "video" not in spy.calls[0].arguments
     before = last_frame(clip_of(plan, cache, windows[0].id))
     assert np.array_equal(np.asarray(spy.calls[1].arguments["video"][0]), before)

@@ -121,19 +121,28 @@ class HostedBackend(Backend):
         return left
 
     @classmethod
-    def price_per_second(cls, via: str, width: int, height: int) -> tuple[float, str]:
-        """USD a second for a request of this size by `via`, and where the price is from."""
+    def price_per_second(cls, via: str, resolution: str) -> tuple[float, str]:
+        """USD a second of a request by `via` at `resolution`, and where the price is from."""
         route = cls.model.route(via) or cls.model.routes[0]
-        size = next((s for s in cls.model.sizes if (s.width, s.height) == (width, height)), None)
-        return route.price.per_second(size.resolution if size else ""), (
-            f"{route.price.source}, {route.price.date}"
-        )
+        price = route.price
+        return price.per_second(resolution), f"{price.source}, {price.date}"
 
     @classmethod
     def billed_seconds(cls, frames: int, fps: float) -> int:
         """The duration a request of `frames` frames is asked (and paid) for."""
         return next((s for s in cls.model.durations if round(s * fps) >= frames),
                     cls.model.durations[-1])  # fmt: skip
+
+    @classmethod
+    def request_terms(cls, frames: int, size: tuple[int, int]) -> dict:
+        """The request's own terms for a window of `frames` frames at `size`, for
+        the plan: the seconds asked (and paid) for, the aspect and resolution."""
+        found = next(s for s in cls.model.sizes if (s.width, s.height) == size)
+        return {
+            "seconds": cls.billed_seconds(frames, cls.model.fps),
+            "aspect": found.aspect,
+            "resolution": found.resolution,
+        }
 
     # -- what the runtime asks
     def interrupt(self) -> None:

@@ -1,0 +1,133 @@
+"""Writer's habits in a shot's action lines: near-misses that would lose content silently.
+
+The grammar reads each of these as free action text, so nothing is lost to the
+parser, but the writer meant something else and the film would not do it:
+
+- dialogue written flush under the speaker's name (it becomes action: the
+  line is neither spoken nor subtitled);
+- screenplay-chat dialogue, `NELL: You'll take me?`;
+- a cue with a word the language does not know, `sound HORN from 1s` (the
+  sound never plays);
+- a declared name in lower case, `nell steps aboard` (the character is not in
+  the shot).
+
+Each becomes a located warning whose `help:` is the line as it should be
+written, valid as it stands.  One entry function, `check_habits`, called by the
+checker once per shot body.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Sequence
+
+from . import codes
+from . import syntax as ast
+from .source import Span
+
+CUE_KINDS = ("music", "sfx", "ambience")
+# A cue's options, as the grammar reads them after the asset's name.
+_CUE_REST = re.compile(r"(?:\s+(?:from|for|fade|gain|duck)\b.*)?$")
+_CHAT = re.compile(r"([A-Z][A-Z0-9_]*)\s*:\s*(\S.*)$")
+_WORD = re.compile(r"(?<![\w'])([A-Za-z][a-z0-9_]*)(?![\w'])")
+
+Emit = Callable[..., object]  # Diagnostics.add(code, span, message, help=...)
+
+
+def check_habits(
+    items: Sequence[object],
+    characters: set[str],
+    audio_assets: set[str],
+    emit: Emit,
+) -> None:
+    """Warn, with a fix that checks, about the habits above in one shot's body."""
+    previous: ast.Action | None = None
+    for item in items:
+        if isinstance(item, ast.Action):
+            _flush_dialogue(previous, item, characters, emit)
+            _chat(item, characters, emit)
+            _cue_word(item, audio_assets, emit)
+            _lower_case_names(item, characters, emit)
+            previous = item
+        else:
+            previous = None
+
+
+def _speaker(text: str, characters: set[str]) -> str | None:
+    name = re.sub(r"\s*\((?:V\.O\.|O\.S\.)\)$", "", text.strip())
+    return name if name in characters else None
+
+
+def _flush_dialogue(
+    previous: ast.Action | None, line: ast.Action, characters: set[str], emit: Emit
+) -> None:
+    if previous is None or previous.span.line != line.span.line - 1:
+        return
+    speaker = _speaker(previous.text, characters)
+    if speaker is None or _speaker(line.text, characters):
+        return
+    emit(
+        codes.DIALOGUE_NOT_INDENTED,
+        line.span,
+        f"this line is action, not {speaker}'s dialogue: it is not indented under the name",
+        help=f"indent it {previous.span.column + 1} spaces, two more than {speaker}",
+    )
+
+
+def _chat(line: ast.Action, characters: set[str], emit: Emit) -> None:
+    found = _CHAT.match(line.text)
+    if not found or found[1] not in characters:
+        return
+    emit(
+        codes.CHAT_DIALOGUE,
+        _part(line, 0, len(found[1]) + 1),
+        f'"{found[1]}:" starts an action line; the words after it are not spoken',
+        help=f'write dialogue as the name on its own line, "{found[1]}", '
+        f'and the words on the next, indented two spaces more: "{found[2]}"',
+    )
+
+
+def _cue_word(line: ast.Action, audio_assets: set[str], emit: Emit) -> None:
+    words = line.text.split(maxsplit=2)
+    if len(words) < 2 or words[0] in CUE_KINDS or words[1] not in audio_assets:
+        return
+    rest = words[2] if len(words) > 2 else ""
+    if not _CUE_REST.fullmatch(" " + rest if rest else ""):
+        return
+    kind = (difflib.get_close_matches(words[0].lower(), CUE_KINDS, n=1, cutoff=0.5) or ["sfx"])[0]
+    fixed = " ".join([kind, words[1], *([rest] if rest else [])])
+    emit(
+        codes.UNKNOWN_CUE_WORD,
+        _part(line, 0, len(words[0])),
+        f'"{words[0]}" is not a cue word, so this line is action and {words[1]} never plays',
+        help=f"a cue starts with music, sfx or ambience: {fixed}",
+    )
+
+
+def _lower_case_names(line: ast.Action, characters: set[str], emit: Emit) -> None:
+    seen: set[str] = set()
+    for found in _WORD.finditer(line.text):
+        word = found[1]
+        name = word.upper()
+        if name not in characters or word == name or name in seen or len(name) < 3:
+            continue
+        seen.add(name)
+        emit(
+            codes.LOWER_CASE_NAME,
+            _part(line, found.start(), found.end()),
+            f'"{word}" is written like {name} but not in capitals, so {name} is not in the shot',
+            help=f"write the name in capitals: {line.text[: found.start()]}{name}"
+            f"{line.text[found.end() :]}",
+        )
+
+
+def _part(line: ast.Action, start: int, end: int) -> Span:
+    column = line.span.column + start
+    return Span(
+        file=line.span.file,
+        line=line.span.line,
+        column=column,
+        end_line=line.span.line,
+        end_column=line.span.column + end,
+    )

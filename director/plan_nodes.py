@@ -1,0 +1,612 @@
+"""The plan graph's operations: one class per operation, as sqlglot's expressions.
+
+Each class declares its parameters as a typed model (`params`), names its
+inputs by role (`Generate.prompt`, `Select.takes`, `Mix.voices`, ...), and
+says its `version` (part of every node's hash), where it runs (`runs_on`:
+the driver, or a worker of the Ray executor), what it costs to schedule
+(`frame_cost` per frame it handles) and, in `run`, what it does.  The
+planner builds these objects; the runtime, the executors, compile, export
+and the report read their fields and dispatch on their class.
+
+A node's JSON is `{id, op, inputs, params, hash, source, cost}`, exactly as
+before the graph was typed, so node hashes and users' caches survive: the
+parameter models list their fields in the order the planner always wrote
+them, and keep the Python types it always hashed (an int stays an int).
+Only the classes here read the plan's ids: `inputs` is a flat list in the
+JSON, and each class knows the order its roles come in.
+
+Adding an operation is one class here (or anywhere, for a test or a plug-in):
+subclass `Node`, give `op` a literal default and `params` a model, and write
+`run`.  It registers itself by its `op`, so plans that hold it load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, model_validator
+
+from .source import Span
+
+if TYPE_CHECKING:
+    from .cache import Entry
+    from .operations import RunContext
+    from .plan import Plan
+
+Codec = Literal["h264", "prores", "vp9", "png"]
+Runs = Literal["driver", "worker"]
+NodeId = str  # the id of another node of the same plan
+
+
+class Cost(BaseModel):
+    """A generation window's rough cost, from its backend's `Estimate`.  Not part of
+    the node's hash: it says what making the output takes, not what the output is."""
+
+    device: str
+    frames: int
+    steps: int
+    work: int  # frames × steps
+    memory_bytes: int  # peak, at the backend's default settings
+    least_memory_bytes: int  # peak, offloaded and tiled: the least it can be made to use
+    seconds: float | None  # on the hardware the estimate's figures come from; None: unknown
+
+
+# ------------------------------------------------------------------ timeline
+
+
+class TimelineShot(BaseModel):
+    shot: str
+    scene: int
+    start: int  # first frame in the cut
+    end: int  # one past the last frame
+    frames: int
+    head: int = 0  # frames at its start that belong to the transition into it
+    tail: int = 0  # frames at its end that belong to the transition out of it
+
+
+class TimelineTransition(BaseModel):
+    kind: str
+    before: str | None  # shot id, None at the film's start
+    after: str | None  # shot id, None at the film's end
+    start: int
+    frames: int  # the transition's length as written
+    covers: int  # frames of the cut it occupies: a fade between shots covers both fades
+    cut: int  # the edit point: where an editor would put the cut
+
+
+class TimelineCue(BaseModel):
+    kind: str
+    asset: str
+    path: str
+    shot: str
+    start: int
+    frames: int
+    fade_in: int
+    fade_out: int
+    gain_db: float
+    duck: bool
+
+
+class TimelineLine(BaseModel):
+    shot: str
+    speaker: str
+    text: str
+    start: int
+    end: int
+
+
+class Timeline(BaseModel):
+    fps_num: int
+    fps_den: int
+    frames: int
+    shots: list[TimelineShot]
+    transitions: list[TimelineTransition]
+    cues: list[TimelineCue]
+    dialogue: list[TimelineLine]
+
+
+# ---------------------------------------------------------------- node ids
+
+
+def shot_node(shot: str, role: str) -> NodeId:
+    """The id of a shot's node of one role: `prompt`, `select`, `voice`, `segment`."""
+    return f"shot/{shot}/{role}"
+
+
+def take_node(shot: str, take: int, role: str) -> NodeId:
+    """The id of one take's node: `window0`, `join`, `consistency`."""
+    return f"shot/{shot}/take{take}/{role}"
+
+
+def asset_node(path: str) -> NodeId:
+    return f"asset/{path}"
+
+
+def shot_of(node_id: NodeId) -> str | None:
+    """The shot a shot's node belongs to, by the ids the planner gives."""
+    parts = node_id.split("/")
+    return parts[1] if parts[0] == "shot" and len(parts) > 2 else None
+
+
+# ---------------------------------------------------------------- the base
+
+# The canonical JSON that node hashes are taken over.  One encoder serves every
+# node: `json.dumps` with these options would build a new one for each call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+P = TypeVar("P", bound=BaseModel)
+
+
+class Node(BaseModel, Generic[P]):
+    """One node of the plan graph.  Subclasses fix `op` and the type of `params`."""
+
+    id: NodeId
+    op: str
+    inputs: list[NodeId] = []
+    params: P
+    hash: str = ""
+    source: Span | None = None  # the script line this node comes from
+    cost: Cost | None = None  # generation windows only; outside the hash
+
+    # Bump when the operation starts making different output from the same
+    # parameters: it is part of every node's hash.
+    version: ClassVar[int] = 1
+    # Where the Ray executor makes it: a shot's own work on the workers,
+    # what reads the project or needs every shot on the driver.
+    runs_on: ClassVar[Runs] = "worker"
+    # Scheduling cost per frame it handles, in frames of a shot's segment.
+    frame_cost: ClassVar[float] = 0.0
+
+    OPERATIONS: ClassVar[dict[str, type[Node]]] = {}
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        op = cls.model_fields["op"].default
+        if isinstance(op, str) and not cls.__pydantic_generic_metadata__["parameters"]:
+            Node.OPERATIONS[op] = cls
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _by_operation(cls, value: Any, handler: Any) -> Any:
+        """A node read from JSON becomes an object of its operation's class."""
+        if isinstance(value, dict) and not isinstance(cls.model_fields["op"].default, str):
+            op = value.get("op")
+            if op not in Node.OPERATIONS:
+                raise ValueError(f"unknown operation {op!r}")
+            return Node.OPERATIONS[op].model_validate(value)
+        return handler(value)
+
+    @classmethod
+    def make(cls, node_id: NodeId, inputs: list[NodeId], params: P,
+             input_hashes: list[str], source: Span | None = None) -> Node:  # fmt: skip
+        """A node with its hash, as the planner makes them."""
+        node = cls(id=node_id, inputs=inputs, params=params, source=source)
+        node.hash = node.digest(input_hashes)
+        return node
+
+    @property
+    def shot(self) -> str | None:
+        """The shot this node belongs to; None for the film's and the assets' nodes."""
+        return shot_of(self.id)
+
+    def digest(self, input_hashes: list[str]) -> str:
+        """The cache key: the operation, its version, the canonical JSON of the
+        parameters and the inputs' hashes."""
+        payload = _CANONICAL.encode([self.op, self.version, self.params.model_dump(), input_hashes])
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def frames_handled(self, plan: Plan) -> int:
+        """The frames it works through, for the scheduler's estimate."""
+        return 0
+
+    def run(self, inputs: dict[NodeId, Entry], ctx: RunContext, out: Path) -> dict:
+        """Make the output into the staging folder `out`; return its metadata."""
+        raise NotImplementedError(f"the {self.op} operation does nothing")
+
+
+# ------------------------------------------------------------------ sources
+
+
+class AssetParams(BaseModel):
+    path: str
+    kind: str
+    sha256: str
+
+
+class Asset(Node[AssetParams]):
+    """A project file the script names, keyed by its content."""
+
+    op: Literal["asset"] = "asset"
+    runs_on: ClassVar[Runs] = "driver"
+
+    def run(self, inputs: dict[NodeId, Entry], ctx: RunContext, out: Path) -> dict:
+        from . import operations
+
+        return operations.asset(self, ctx)
+
+
+class PromptParams(BaseModel):
+    backend: str
+    text: str
+    negative: str | None
+
+
+class Prompt(Node[PromptParams]):
+    """A shot's prompt and negative prompt, rendered from its backend's template."""
+
+    op: Literal["prompt"] = "prompt"
+    runs_on: ClassVar[Runs] = "driver"
+
+    def run(self, inputs: dict[NodeId, Entry], ctx: RunContext, out: Path) -> dict:
+        return {"text": self.params.text, "negative": self.params.negative}
+
+
+# --------------------------------------------------------------- generation
+
+
+class Window(BaseModel):
+    index: int
+    start: int  # the window's first frame in the shot
+    overlap: int
+    last: bool
+
+
+class PlannedMove(BaseModel):
+    """A camera move as a generation window is asked for it: `spec.CameraMove`'s
+    fields, timed in the backend's frames."""
+
+    move: str
+    direction: str | None = None
+    target: str | None = None
+    degrees: float | None = None
+    factor: float | None = None
+    speed: Literal["slow", "fast"] | None = None
+    ease: Literal["in", "out", "in-out"] | None = None
+    start: int
+    frames: int
+
+
+class CharacterInShot(BaseModel):
+    name: str
+    refs: list[str]
+
+
+class SpokenLine(BaseModel):
+    """A line as the picture shows it (the animatic's subtitles), in its frames."""
+
+    speaker: str
+    text: str
+    start: int
+    frames: int
+
+
+class Direction(BaseModel):
+    """What a shot asks of the camera and the frame, in generated frames."""
+
+    id: str
+    size: str
+    camera: list[PlannedMove]
+    plate: str | None  # the location's first reference image
+    characters: list[CharacterInShot]
+    refs: list[str]
+    keyframe_first: str | None
+    keyframe_last: str | None
+    dialogue: list[SpokenLine]
+
+
+class GenerateParams(BaseModel):
+    backend: str
+    backend_version: str
+    options: dict[str, Any]  # the backend's settings that change what it makes
+    seed: int
+    width: int
+    height: int
+    fps: float
+    frames: int
+    window: Window
+    continues: Literal["previous_shot"] | None
+    shot: Direction
+
+
+class Generate(Node[GenerateParams]):
+    """One window of one take of a shot, made by a backend.
+
+    Inputs, in order: the prompt, the reference and keyframe assets, then the
+    frame it continues from (the window before, or for a `continuous` shot's
+    first window the previous shot's `select`)."""
+
+    op: Literal["generate"] = "generate"
+
+    @property
+    def prompt(self) -> NodeId:
+        return self.inputs[0]
+
+    @property
+    def previous(self) -> NodeId | None:
+        """The node whose last frame this window starts from."""
+        continues = self.params.window.index > 0 or self.params.continues is not None
+        return self.inputs[-1] if continues else None
+
+    @property
+    def assets(self) -> list[NodeId]:
+        """The reference and keyframe assets."""
+        end = len(self.inputs) - (self.previous is not None)
+        return self.inputs[1:end]
+
+    def run(self, inputs: dict[NodeId, Entry], ctx: RunContext, out: Path) -> dict:
+        from . import operations
+
+        return operations.generate(self, inputs, ctx, out)
+
+
+class JoinParams(BaseModel):
+    overlap: int
+    frames: int
+
+
+class Join(Node[JoinParams]):
+    """The windows of a long take (its inputs, in order) blended across their overlaps."""
+
+    op: Literal["join"] = "join"
+
+    def run(self, inputs: dict[NodeId, Entry], ctx: RunContext, out: Path) -> dict:
+        from . import operations
+
+        return operations.join(self, inputs, out)
+
+
+class ConsistencyParams(BaseModel):
+    characters: list[str]
+    refs: list[list[str]]  # each character's reference images, by path
+    embedder: str
+    scoring: int  # director/consistency.py's VERSION
+    model: str | None
+    model_sha256: str | None
+
+
+class Consistency(Node[ConsistencyParams]):
+    """A take's characters scored against their reference images.  Inputs: the take,
+    then the reference assets."""
+
+    op: Literal["consistency"] = "consistency"
+    frame_cost: ClassVar[float] = 0.05  # frames of the take (a few are sampled)
+
+    @property
+    def take(self) -> NodeId:
+        return self.inputs[0]
+
+    def frames_handled(self, plan: Plan) -> int:
+        take = plan.node(self.take)  # a take made in windows counts none, as it always has
+        return take.params.frames if isinstance(take, Generate) else 0
+
+    def run(self, inputs: dict[NodeId, Entry], ctx: RunContext, out: Path) -> dict:
+        from . import operations
+
+        return operations.consistency(self, inputs, ctx, out)
+
+
+class SelectParams(BaseModel):
+    frames: int
+    width: int
+    height: int
+    fps: list[int]  # numerator, denominator
+    takes: int
+    min_consistency: float | int | None  # as given: an int stays an int in the hash
+    max_retries: int
+    drift: dict[str, NodeId]  # character → the select of its first scored shot
+
+
+class Select(Node[SelectParams]):
+    """A shot's best take, conformed to the film.  Inputs: the takes, then the
+    selects that drift is measured against."""
+
+    op: Literal["select"] = "select"
+
+    @property
+    def takes(self) -> list[NodeId]:
+        return self.inputs[: self.params.takes]
+
+    def first_window(self, plan: Plan) -> Generate | None:
+        """Take 0's first window: its seed is the shot's, take k's is seed + k."""
+        node = plan.get(take_node(self.shot or "", 0, "window0"))
+        return node if isinstance(node, Generate) else None
+
+    def extra_take(self, plan: Plan, take: int) -> list[Node]:
+        """The nodes of take number `take`, beyond the planned takes: take 0's nodes
+        (windows, join, consistency) again with seed + `take`, each hashed like a
+        planned node, so the same retry of the same shot is the same cache entry,
+        and equals take `take` if the script later asks for that many takes.  In
+        dependency order; the last is the take's output."""
+        prefix = take_node(self.shot or "", 0, "")
+        template = [n for n in plan.nodes if n.id.startswith(prefix)]
+        renamed = {n.id: n.id.replace("/take0/", f"/take{take}/", 1) for n in template}
+        made: dict[NodeId, Node] = {}
+        for original in template:
+            params = original.params
+            if isinstance(original, Generate):
+                params = original.params.model_copy(update={"seed": original.params.seed + take})
+            inputs = [renamed.get(i, i) for i in original.inputs]
+            hashes = [made[i].hash if i in made else plan.node(i).hash for i in inputs]
+            clone = original.model_copy(
+                update={"id": renamed[original.id], "inputs": inputs, "params": params}
+            )
+            clone.hash = clone.digest(hashes)
+            made[clone.id] = clone
+        return list(made.values())
+
+    def run(self, inputs: dict[NodeId, Entry], ctx: RunContext, out: Path) -> dict:
+        from . import operations
+
+        return operations.select(self, inputs, ctx, out)
+
+
+# ------------------------------------------------------------- sound and cut
+
+
+class VoicedLine(BaseModel):
+    speaker: str
+    voice: str
+    text: str
+    start: int
+    frames: int
+
+
+class VoiceParams(BaseModel):
+    lines: list[VoicedLine]
+    fps: list[int]
+    sample_rate: int
+
+
+class Voice(Node[VoiceParams]):
+    """A shot's scratch dialogue track."""
+
+    op: Literal["voice"] = "voice"
+    frame_cost: ClassVar[float] = 0.01  # frames of the shot
+
+    def frames_handled(self, plan: Plan) -> int:
+        return sum(line.frames for line in self.params.lines)
+
+    def run(self, inputs: dict[NodeId, Entry], ctx: RunContext, out: Path) -> dict:
+        from . import operations
+
+        return operations.voice_track(self, out)
+
+
+class SegmentParams(BaseModel):
+    start: int
+    end: int
+    codec: Codec
+
+
+class Segment(Node[SegmentParams]):
+    """The frames of a shot (its `select`) that no transition touches, coded for the cut."""
+
+    op: Literal["segment"] = "segment"
+    frame_cost: ClassVar[float] = 1.0  # frames of the shot's piece
+
+    @property
+    def select(self) -> NodeId:
+        return self.inputs[0]
+
+    def frames_handled(self, plan: Plan) -> int:
+        return self.params.end - self.params.start
+
+    def run(self, inputs: dict[NodeId, Entry], ctx: RunContext, out: Path) -> dict:
+        from . import operations
+
+        return operations.segment(self, inputs, ctx, out)
+
+
+class TransitionParams(BaseModel):
+    kind: str
+    frames: int
+    codec: Codec
+
+
+class Transition(Node[TransitionParams]):
+    """A dissolve, wipe or fade, coded for the cut.  Inputs: the `select` of the shot
+    before and of the shot after; at the film's start only the one after, at its
+    end only the one before (the film's closing fade, the only `fade out` with
+    one shot)."""
+
+    op: Literal["transition"] = "transition"
+    frame_cost: ClassVar[float] = 2.2  # frames of the blend: two clips decoded
+
+    @property
+    def ends(self) -> tuple[NodeId | None, NodeId | None]:
+        """The selects before and after it; None at the film's start or end."""
+        if len(self.inputs) == 2:
+            return self.inputs[0], self.inputs[1]
+        if self.params.kind == "fade out":
+            return self.inputs[0], None
+        return None, self.inputs[0]
+
+    def frames_handled(self, plan: Plan) -> int:
+        return self.params.frames
+
+    def run(self, inputs: dict[NodeId, Entry], ctx: RunContext, out: Path) -> dict:
+        from . import operations
+
+        return operations.transition(self, inputs, ctx, out)
+
+
+class AssembleParams(BaseModel):
+    codec: Codec
+    frames: int
+
+
+class Assemble(Node[AssembleParams]):
+    """The picture of the cut: its pieces (segments and transitions, in order) joined."""
+
+    op: Literal["assemble"] = "assemble"
+    runs_on: ClassVar[Runs] = "driver"
+    frame_cost: ClassVar[float] = 0.01  # frames of the film: a stream copy
+
+    def frames_handled(self, plan: Plan) -> int:
+        return plan.timeline.frames
+
+    def run(self, inputs: dict[NodeId, Entry], ctx: RunContext, out: Path) -> dict:
+        from . import operations
+
+        return operations.assemble_cut(self, inputs, out)
+
+
+class MixParams(BaseModel):
+    sample_rate: int
+    frames: int
+    fps: list[int]
+    duck_db: float
+    cues: list[TimelineCue]
+    dialogue: list[TimelineLine]
+    shots: list[TimelineShot]  # only when some shot makes its own sound
+    codec: Codec  # the film's: its sound is coded for it here, not at the mux
+
+
+class Mix(Node[MixParams]):
+    """The film's sound.  Inputs: the cues' assets, then the scratch voices, then the
+    selects of shots whose backend makes their sound (each group in film order)."""
+
+    op: Literal["mix"] = "mix"
+    runs_on: ClassVar[Runs] = "driver"
+    frame_cost: ClassVar[float] = 0.09  # frames of the film: mixed, and coded for the film
+
+    def sources(self, plan: Plan) -> tuple[list[NodeId], list[NodeId], list[NodeId]]:
+        """(cue assets, voices, shots' own sound), by the class of each input."""
+        nodes = [plan.node(i) for i in self.inputs]
+        return (
+            [n.id for n in nodes if isinstance(n, Asset)],
+            [n.id for n in nodes if isinstance(n, Voice)],
+            [n.id for n in nodes if isinstance(n, Select)],
+        )
+
+    def frames_handled(self, plan: Plan) -> int:
+        return plan.timeline.frames
+
+    def run(self, inputs: dict[NodeId, Entry], ctx: RunContext, out: Path) -> dict:
+        from . import operations
+
+        return operations.mix(self, inputs, ctx, out)
+
+
+class MuxParams(BaseModel):
+    codec: Codec
+
+
+class Mux(Node[MuxParams]):
+    """The film file.  Inputs: the picture (`assemble`), then the sound (`mix`)."""
+
+    op: Literal["mux"] = "mux"
+    runs_on: ClassVar[Runs] = "driver"
+    frame_cost: ClassVar[float] = 0.01  # frames of the film: copied
+
+    def frames_handled(self, plan: Plan) -> int:
+        return plan.timeline.frames
+
+    def run(self, inputs: dict[NodeId, Entry], ctx: RunContext, out: Path) -> dict:
+        from . import operations
+
+        return operations.mux(self, inputs, out)

@@ -1,0 +1,69 @@
+"""Writer's habits that would lose content: each is warned about at its line, and the
+fix its help gives, pasted in, checks clean and puts the content in the spec."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+HEADER = """title: Habits
+character NELL
+  description: a ferry pilot
+audio HORN: refs/hit.wav
+"""
+
+
+def warnings(project, body: str, code: str):
+    checked = project.check(HEADER + body)
+    return checked, [d for d in checked.diagnostics if d.code == code]
+
+
+@pytest.mark.parametrize(
+    ("code", "wrong", "right", "reaches"),
+    [
+        (
+            "W110",
+            "SHOT 1 MEDIUM on NELL 3s\n  NELL\n  You'll take me?\n",
+            "SHOT 1 MEDIUM on NELL 3s\n  NELL\n    You'll take me?\n",
+            lambda shot: [d.text for d in shot.dialogue] == ["You'll take me?"],
+        ),
+        (
+            "W111",
+            "SHOT 1 MEDIUM on NELL 3s\n  NELL: You'll take me?\n",
+            "SHOT 1 MEDIUM on NELL 3s\n  NELL\n    You'll take me?\n",
+            lambda shot: [d.text for d in shot.dialogue] == ["You'll take me?"],
+        ),
+        (
+            "W112",
+            "SHOT 1 WIDE 3s\n  NELL waits.\n  sound HORN from 1s\n",
+            None,  # the help's own line
+            lambda shot: [c.asset for c in shot.cues] == ["HORN"],
+        ),
+        (
+            "W113",
+            "SHOT 1 WIDE 3s\n  nell steps aboard.\n",
+            None,
+            lambda shot: shot.characters == ["NELL"],
+        ),
+    ],
+)
+def test_a_habit_is_warned_at_its_line_and_its_fix_checks(project, code, wrong, right, reaches):
+    checked, found = warnings(project, wrong, code)
+    assert len(found) == 1
+    wrong_line = (HEADER + wrong).splitlines()[found[0].span.line - 1]
+    assert found[0].span.line == (HEADER + wrong).splitlines().index(wrong_line) + 1
+    if right is None:  # the help ends with the corrected line
+        fixed_line = re.split(r": ", found[0].help, maxsplit=1)[1]
+        right = wrong.replace(wrong_line.strip(), fixed_line)
+    fixed, still = warnings(project, right, code)
+    assert still == [] and fixed.film is not None
+    assert [d for d in fixed.diagnostics if d.severity == "error"] == []
+    assert reaches(fixed.film.shots[0])
+
+
+def test_names_in_capitals_and_real_cues_are_not_habits(project):
+    checked = project.check(
+        HEADER + "SHOT 1 WIDE 3s\n  NELL steps aboard. NELL: the pilot.\n  sfx HORN from 1s\n"
+    )
+    assert {d.code for d in checked.diagnostics} & {"W110", "W111", "W112", "W113"} == set()
