@@ -6,7 +6,9 @@ options:
 
 - what changes the pictures, which the planner puts in every generation node
   (and so in the cache key): `model_id` (the identity of the model folder, see
-  `model_identity`), `steps`, `guidance` and `colour_match`;
+  `model_identity`), `profile` (which published model the folder holds, see
+  `backends.profiles`), `steps`, `guidance`, `guidance_2`, `flow_shift`,
+  `negative` and `colour_match`; the profile gives the defaults;
 - how and where it runs, which never enters the plan: `model` (the folder),
   `device`, `dtype`, `offload` and `vae_tiling`.  The runtime passes these
   through `RunContext.runtime`.
@@ -35,6 +37,7 @@ from PIL import Image
 
 from .base import Backend, Conditioning, GeneratedShot, ShotRequest
 from .conditioning import keyframe, match_frames
+from .profiles import Profile, Recognition, by_name, recognise
 
 OFFLOADS = ("none", "model", "sequential")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -163,23 +166,31 @@ def accelerator() -> str | None:
 
 class DiffusersBackend(Backend):
     """Base of the diffusers backends.  Subclasses set the capability table,
-    `default_steps` and `default_guidance`, and write `render`."""
+    `default_steps`, `default_guidance` and `profiles` (the models they know,
+    the last ones catching any folder of their pipelines), and write `render`."""
 
     default_steps: ClassVar[int] = 30
     default_guidance: ClassVar[float] = 5.0
+    profiles: ClassVar[tuple[Profile, ...]] = ()
     # Settings that say how and where the model runs, never what it makes.
     runtime_settings: ClassVar[tuple[str, ...]] = (
         "model", "device", "dtype", "offload", "vae_tiling",
     )  # fmt: skip
     # Settings that change the pictures, and so go into the plan.
-    plan_settings: ClassVar[tuple[str, ...]] = ("steps", "guidance", "colour_match")
+    plan_settings: ClassVar[tuple[str, ...]] = (
+        "steps", "guidance", "guidance_2", "flow_shift", "negative", "colour_match",
+    )  # fmt: skip
 
     def __init__(
         self,
         *,
         model_id: str | None = None,
+        profile: str | None = None,
         steps: int | None = None,
         guidance: float | None = None,
+        guidance_2: float | None = None,
+        flow_shift: float | None = None,
+        negative: str = "",
         colour_match: bool = True,
         model: str | Path | None = None,
         device: str = "auto",
@@ -197,6 +208,13 @@ class DiffusersBackend(Backend):
         self.guidance = float(guidance if guidance is not None else self.default_guidance)
         if self.steps < 1:
             raise ModelError(f"steps must be at least 1, not {self.steps}")
+        self.guidance_2 = None if guidance_2 is None else float(guidance_2)
+        self.flow_shift = None if flow_shift is None else float(flow_shift)
+        self.negative = negative  # used where the script gives no negative prompt
+        # The plan's profile, by name; a plan made without a folder recognises it now.
+        self.profile = (
+            by_name(self.profiles, profile) if profile else self.recognise(self.folder).profile
+        )
         self.colour_match = colour_match
         self.device_name = device
         self.dtype_name = dtype
@@ -217,11 +235,22 @@ class DiffusersBackend(Backend):
     @classmethod
     def plan_options(cls, folder: Path | None, settings: dict) -> dict:
         """The constructor options that go into the plan for a model folder and the
-        user's settings: the folder's identity and the sampling settings, with this
-        backend's defaults filled in so that a change of default changes the hash."""
+        user's settings: the folder's identity, its profile and the sampling
+        settings, the profile's recipe (else this backend's defaults) filled in so
+        that a change of default changes the hash.  `flow_shift` None: the
+        profile's for the frame size."""
+        profile = cls.recognise(folder).profile if folder is not None else None
+        guidance_2 = settings.get("guidance_2", profile.guidance_2 if profile else None)
+        flow_shift = settings.get("flow_shift")
         options = {
-            "steps": int(settings.get("steps", cls.default_steps)),
-            "guidance": float(settings.get("guidance", cls.default_guidance)),
+            "profile": profile.name if profile else None,
+            "steps": int(settings.get("steps", profile.steps if profile else cls.default_steps)),
+            "guidance": float(
+                settings.get("guidance", profile.guidance if profile else cls.default_guidance)
+            ),
+            "guidance_2": None if guidance_2 is None else float(guidance_2),
+            "flow_shift": None if flow_shift is None else float(flow_shift),
+            "negative": str(settings.get("negative", profile.negative if profile else "")),
             "colour_match": bool(settings.get("colour_match", True)),
         }
         if folder is not None:
@@ -229,15 +258,51 @@ class DiffusersBackend(Backend):
         return options
 
     @classmethod
+    def recognise(cls, folder: Path) -> Recognition:
+        """The profile of the model in `folder`, from its configs, and why."""
+        found = recognise(folder, cls.profiles)
+        if found is None:
+            class_name = model_index(folder).get("_class_name") or "unnamed"
+            raise ModelError(
+                f"{folder} holds a {class_name} model, which the {cls.name} backend does not "
+                f"load; it loads {', '.join(sorted(cls.pipeline_classes()))} folders"
+            )
+        return found
+
+    @classmethod
+    def pipeline_classes(cls) -> set[str]:
+        """The model_index class names of the folders this backend loads."""
+        return {
+            p.signature["model_index._class_name"]
+            for p in cls.profiles
+            if "model_index._class_name" in p.signature
+        }
+
+    @classmethod
+    def bound_to(cls, folder: Path) -> type[DiffusersBackend]:
+        """This backend with the capability table of the model in `folder` (its
+        frame rates, sides and frames), for planning; itself when they are the same."""
+        update = dict(cls.recognise(folder).profile.capabilities)
+        if not update:
+            return cls
+        capabilities = cls.capabilities.model_copy(update=update)
+        return type(cls.__name__, (cls,), {"capabilities": capabilities, "__doc__": cls.__doc__})
+
+    @classmethod
     def conditioning_for(cls, folder: Path) -> frozenset[Conditioning]:
         """What the model in `folder` can be conditioned on (the capability table's
         `conditioning` is what the backend takes with the right model)."""
-        return cls.capabilities.conditioning
+        return cls.recognise(folder).profile.takes
+
+    @classmethod
+    def conditioning_needed(cls, folder: Path) -> frozenset[Conditioning]:
+        """What every shot must give the model in `folder` (image to video: a first frame)."""
+        return cls.recognise(folder).profile.needs
 
     @classmethod
     def model_kind(cls, folder: Path) -> str:
         """The model in a few words, for `director doctor` and messages."""
-        return model_index(folder).get("_class_name", "unknown pipeline")
+        return cls.recognise(folder).profile.name
 
     # -- loading
     def pipeline(self, pipeline_class: type | None = None):
@@ -252,7 +317,9 @@ class DiffusersBackend(Backend):
                 return next(iter(self._pipelines.values()))
             if pipeline_class not in self._pipelines:
                 base = next(iter(self._pipelines.values()))
-                derived = pipeline_class.from_pipe(base)
+                # from_pipe casts to float32 unless told otherwise: a bf16 model
+                # would double in memory at its first keyframed shot.
+                derived = pipeline_class.from_pipe(base, dtype=self.torch_dtype())
                 self._place(derived)
                 self._pipelines[pipeline_class] = derived
         return self._pipelines[pipeline_class]
@@ -391,7 +458,7 @@ class DiffusersBackend(Backend):
     def common_arguments(self, pipe, request: ShotRequest) -> dict:
         """The arguments every text-to-video pipeline call takes the same way."""
         return {
-            **self.prompt_embeddings(pipe, request),
+            **self.prompt_embeddings(pipe, request.prompt, request.negative or self.negative),
             "height": request.height,
             "width": request.width,
             "num_frames": request.frames,
@@ -401,17 +468,17 @@ class DiffusersBackend(Backend):
             "output_type": "np",
         }
 
-    def prompt_embeddings(self, pipe, request: ShotRequest) -> dict:
+    def prompt_embeddings(self, pipe, prompt: str, negative: str) -> dict:
         """The prompt and negative prompt, encoded once for consecutive requests that
         share them (the takes and windows of a shot): the text encoder (Gemma 3 12B
         for LTX-2, UMT5-XXL for Wan) runs once a shot, not once a window.  Only the
         last few are kept: LTX-2's embeddings of one prompt are hundreds of MB."""
         import torch
 
-        key = (request.prompt, request.negative)
+        key = (prompt, negative)
         if key not in self._embeddings:
             with torch.no_grad():
-                encoded = self.encode_prompt(pipe, request.prompt, request.negative)
+                encoded = self.encode_prompt(pipe, prompt, negative)
             self._embeddings[key] = encoded
             while len(self._embeddings) > KEPT_EMBEDDINGS:
                 self._embeddings.pop(next(iter(self._embeddings)))

@@ -10,11 +10,17 @@ exist to check plumbing, shapes, conditioning and speed, not pictures.
 
 `save_ltx2(folder)` and `save_wan(folder, kind)` write a diffusers model
 folder (`model_index.json` and one subfolder per component) that the backends
-load like a real one.
+load like a real one.  `save_wan_like(folder, published)` builds a Wan folder
+from the real configs of a published one (tests/fixtures/models), cut to fit a
+test: one transformer layer, heads of 12 channels instead of 128, a feed-forward
+of 32, the tiny text encoder (and CLIP image encoder) and VAE; what the
+backends recognise a model by (pipeline class, head count, channels, second
+expert, image tokens, scheduler) is kept.
 """
 
 from __future__ import annotations
 
+import json
 import string
 from pathlib import Path
 from typing import Literal
@@ -51,11 +57,27 @@ def t5_tokenizer():
 # ----------------------------------------------------------------------- LTX-2
 
 
-def ltx2_components() -> dict:
+def ltx2_scheduler(distilled: bool = False):
+    """The scheduler of the published LTX-2 folders, as diffusers' conversion
+    (scripts/convert_ltx2_to_diffusers.py) writes it: the distilled weights take
+    their sigmas as they are, the dev weights are shifted by sequence length and
+    stretched to a terminal value."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    return FlowMatchEulerDiscreteScheduler(
+        use_dynamic_shifting=not distilled,
+        base_shift=0.95,
+        max_shift=2.05,
+        base_image_seq_len=1024,
+        max_image_seq_len=4096,
+        shift_terminal=None if distilled else 0.1,
+    )
+
+
+def ltx2_components(distilled: bool = False) -> dict:
     from diffusers import (
         AutoencoderKLLTX2Audio,
         AutoencoderKLLTX2Video,
-        FlowMatchEulerDiscreteScheduler,
         LTX2VideoTransformer3DModel,
     )
     from diffusers.pipelines.ltx2 import LTX2TextConnectors
@@ -160,7 +182,7 @@ def ltx2_components() -> dict:
         output_sampling_rate=24000,
     )
     return {
-        "scheduler": FlowMatchEulerDiscreteScheduler(),
+        "scheduler": ltx2_scheduler(distilled),
         "vae": vae,
         "audio_vae": audio_vae,
         "text_encoder": text_encoder,
@@ -171,15 +193,15 @@ def ltx2_components() -> dict:
     }
 
 
-def ltx2_pipeline():
+def ltx2_pipeline(distilled: bool = False):
     from diffusers import LTX2Pipeline
 
-    return LTX2Pipeline(**ltx2_components())
+    return LTX2Pipeline(**ltx2_components(distilled))
 
 
-def save_ltx2(folder: Path) -> Path:
-    """A tiny LTX-2 model folder, as `save_pretrained` writes it."""
-    ltx2_pipeline().save_pretrained(folder)
+def save_ltx2(folder: Path, distilled: bool = False) -> Path:
+    """A tiny LTX-2 model folder (dev, or `distilled`), as `save_pretrained` writes it."""
+    ltx2_pipeline(distilled).save_pretrained(folder)
     return folder
 
 
@@ -260,4 +282,82 @@ def wan_pipeline(kind: WanKind = "t2v"):
 def save_wan(folder: Path, kind: WanKind = "t2v") -> Path:
     """A tiny Wan model folder of the given kind, as `save_pretrained` writes it."""
     wan_pipeline(kind).save_pretrained(folder)
+    return folder
+
+
+# ------------------------------------------- Wan from a published folder's configs
+
+HEAD_WIDTH = 12  # channels a head (the real 128): enough for Wan's 3-axis rotary embedding
+IMAGE_WIDTH = 8  # the tiny CLIP image encoder's hidden size (the real 1280)
+CUT = {"num_layers": 1, "attention_head_dim": HEAD_WIDTH, "ffn_dim": 32, "text_dim": TEXT_WIDTH}
+
+
+def wan_like_components(published: Path) -> tuple[type, dict]:
+    """The pipeline class and components of the Wan folder `published` (its
+    configs only), cut to test size; see the module's docstring."""
+    import diffusers
+
+    index = json.loads((published / "model_index.json").read_text())
+    pipeline = getattr(diffusers, index["_class_name"])
+    components = wan_components("t2v")
+    scheduler = json.loads((published / "scheduler" / "scheduler_config.json").read_text())
+    components["scheduler"] = diffusers.UniPCMultistepScheduler.from_config(scheduler)
+    vae = json.loads((published / "vae" / "config.json").read_text())
+    if vae.get("z_dim") == 48:  # Wan2.2's own VAE: 16x spatial, 48 latent channels
+        torch.manual_seed(0)
+        components["vae"] = diffusers.AutoencoderKLWan(
+            base_dim=8, decoder_base_dim=8, z_dim=48, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+            temperal_downsample=[False, True, True], is_residual=True, in_channels=12,
+            out_channels=12, patch_size=2, scale_factor_spatial=16, scale_factor_temporal=4,
+            latents_mean=[0.0] * 48, latents_std=[1.0] * 48,
+        )  # fmt: skip
+    for name in ("transformer", "transformer_2"):
+        components[name] = _cut_transformer(published, name)
+    if index["_class_name"] == "WanImageToVideoPipeline":
+        components["image_encoder"], components["image_processor"] = (None, None)
+        if index.get("image_encoder", [None])[-1]:
+            components["image_encoder"], components["image_processor"] = _tiny_clip()
+    extra = {k: index[k] for k in ("boundary_ratio", "expand_timesteps") if k in index}
+    return pipeline, components | extra
+
+
+def _cut_transformer(published: Path, name: str):
+    import diffusers
+
+    path = published / name / "config.json"
+    if not path.is_file():
+        return None
+    config = json.loads(path.read_text())
+    model = getattr(diffusers, config.pop("_class_name"))
+    config = {k: v for k, v in config.items() if not k.startswith("_")} | CUT
+    heads = config["num_attention_heads"]
+    if config.get("added_kv_proj_dim") is not None:  # Wan2.1 image to video: CLIP tokens
+        config |= {"added_kv_proj_dim": heads * HEAD_WIDTH, "image_dim": IMAGE_WIDTH}
+    if config.get("pos_embed_seq_len") is not None:  # FLF2V: two images' tokens
+        config["pos_embed_seq_len"] = 2 * _CLIP_TOKENS
+    if "vace_layers" in config:
+        config["vace_layers"] = [0]
+    torch.manual_seed(0)
+    return model(**config)
+
+
+_CLIP_TOKENS = 5  # a 8x8 image in 4x4 patches, and the class token
+
+
+def _tiny_clip():
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    torch.manual_seed(0)
+    config = CLIPVisionConfig(
+        hidden_size=IMAGE_WIDTH, projection_dim=IMAGE_WIDTH, num_hidden_layers=2,
+        num_attention_heads=2, intermediate_size=16, image_size=8, patch_size=4,
+    )  # fmt: skip
+    processor = CLIPImageProcessor(crop_size=8, size=8)
+    return CLIPVisionModelWithProjection(config).eval(), processor
+
+
+def save_wan_like(folder: Path, published: Path) -> Path:
+    """A test-sized Wan folder built from the configs of the published folder `published`."""
+    pipeline, components = wan_like_components(published)
+    pipeline(**components).save_pretrained(folder)
     return folder

@@ -648,6 +648,20 @@ def write_stems(result: Mix, folder: Path, name: str = "film") -> list[Path]:
     return written
 
 
+def to_wav(source: Path, out: Path, rate: int = AUDIO_RATE) -> None:
+    """Any sound file the mix reads, as a 24-bit stereo WAV at `rate` (what every
+    editor imports), decoded and resampled as the mix does it."""
+    reader = _Reader(source, rate)
+    try:
+        with soundfile.SoundFile(
+            str(out), "w", samplerate=rate, channels=2, subtype="PCM_24", format="WAV"
+        ) as target:
+            for chunk in reader._chunks:  # the decoded file, without the reader's padding
+                target.write(np.clip(chunk, -1.0, 1.0))
+    finally:
+        reader.close()
+
+
 # ------------------------------------------------------------------ the film file
 
 
@@ -664,14 +678,41 @@ def encode_sound(audio_wav: Path, out: Path, codec_name: str) -> None:
             output.mux(packet)
 
 
-def mux(video: Path, audio_wav: Path, coded: Path | None, out: Path, codec_name: str) -> int:
+@dataclass(frozen=True)
+class Chapter:
+    """A named stretch of the film, in film frames [start, end)."""
+
+    start: int
+    end: int
+    title: str
+
+
+@dataclass(frozen=True)
+class FilmTags:
+    """What the film file says about itself besides picture and sound."""
+
+    fps: Fraction
+    title: str = ""
+    timecode: str | None = None  # the first frame's, HH:MM:SS:FF; a tmcd track in mp4/mov
+    chapters: tuple[Chapter, ...] = ()
+
+
+def mux(
+    video: Path,
+    audio_wav: Path,
+    coded: Path | None,
+    out: Path,
+    codec_name: str,
+    tags: FilmTags | None = None,
+) -> int:
     """The film file: the cut's picture (copied, not re-encoded) with the mix; returns frames.
 
     h264: an mp4 with AAC; prores: a mov with 16-bit PCM; vp9: a webm with
     Opus; png: `out` is a folder of numbered PNGs (`000000.png`, one per
     frame) with the sound beside them as `audio.wav` (24-bit PCM).  The sound
     is copied from `coded` (see `encode_sound`) when given, else coded here
-    from the wav.  Bytes are deterministic: the same inputs give the same file.
+    from the wav.  `tags` adds a title, chapters and (mp4/mov) a timecode
+    track.  Bytes are deterministic: the same inputs give the same file.
     """
     if codec_name == "png":
         return _png_sequence(video, audio_wav, out)
@@ -684,6 +725,8 @@ def mux(video: Path, audio_wav: Path, coded: Path | None, out: Path, codec_name:
         video_in = source.streams.video[0]
         video_out = output.add_stream_from_template(video_in)
         video_out.time_base = video_in.time_base
+        if tags is not None:
+            _tag_film(output, video_out, tags)
         if coded is not None:
             sound_source = files.enter_context(av.open(str(coded)))
             sound_in = sound_source.streams.audio[0]
@@ -713,6 +756,31 @@ def mux(video: Path, audio_wav: Path, coded: Path | None, out: Path, codec_name:
             output.mux(waiting)
             waiting = next(audio, None)
     return frames
+
+
+def _tag_film(output, video, tags: FilmTags) -> None:
+    if tags.title:
+        output.metadata["title"] = tags.title
+    if tags.timecode is not None:
+        # FFmpeg's mov/mp4 muxer turns a video stream's timecode into a tmcd
+        # track (";" before the frames marks drop-frame).
+        video.metadata["timecode"] = tags.timecode
+        # It counts the timecode's frames at the stream's average rate, which
+        # PyAV takes from the codec context (unset for a copied ProRes stream).
+        video.codec_context.framerate = tags.fps
+    frame = Fraction(1) / tags.fps
+    output.set_chapters(
+        [
+            {
+                "id": number,
+                "start": chapter.start,
+                "end": chapter.end,
+                "time_base": frame,
+                "metadata": {"title": chapter.title},
+            }
+            for number, chapter in enumerate(tags.chapters, start=1)
+        ]
+    )
 
 
 def _copied(container, stream, target) -> Iterator[av.Packet]:
@@ -847,6 +915,8 @@ def _clock(timeline: Timeline, frame: int, comma: str) -> str:
 __all__ = [
     "AUDIO_RATE",
     "CEILING",
+    "Chapter",
+    "FilmTags",
     "Mix",
     "STEMS",
     "concat",

@@ -9,6 +9,7 @@ All diagnostics of the stage are collected before it stops.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -21,11 +22,14 @@ from . import codes, spec
 from . import syntax as ast
 from .diagnostics import Diagnostic, Diagnostics, did_you_mean
 from .gcpause import paused_gc
-from .habits import check_habits
+from .habits import check_comments, check_habits
 from .media import ImageTooLarge, UnreadableMedia, kind_of, probe
 from .parse import parse_source
-from .source import PathEscape, SourceFile, Span, UnusablePath, display_name, resolve_path
+from .reader import DEFAULT_LIMITS, Limits, not_a_regular_file, read_script, script_text
+from .source import PathEscape, Span, UnusablePath, display_name, resolve_path
 
+GAIN_DB = (-100.0, 40.0)  # quieter is silence, louder only clips
+MAX_MOVE_DEGREES = 3600.0  # ten turns
 WORDS_PER_SECOND = 2.5  # a normal speaking rate
 MAX_REFERENCES = {"image": 9, "video": 3, "audio": 3}
 DIRECTIONS = {
@@ -64,22 +68,11 @@ class CheckResult:
         return self.film is None or any(d.severity == "error" or strict for d in self.diagnostics)
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Ceilings that stop a hostile or mistaken script from exhausting the machine
-    before a single frame is made.  Each has a command-line flag to raise it."""
-
-    max_minutes: float = 240.0  # the whole film; --max-minutes
-    max_shots: int = 5000  # --max-shots
-    max_shot_seconds: float = 600.0  # one shot; --max-shot-seconds
-    max_side: int = 4096  # width or height in pixels; --max-side
-
-
 def check_file(
     path: Path,
     *,
     allow_outside: bool = False,
-    limits: Limits = Limits(),
+    limits: Limits = DEFAULT_LIMITS,
     unsaved: Mapping[Path, str] | None = None,
 ) -> CheckResult:
     """Check the script at `path` and everything it imports.  `unsaved` gives the text of
@@ -94,71 +87,85 @@ def _check(path: Path, allow_outside: bool, limits: Limits, unsaved: dict) -> Ch
     checker = _Checker(path, allow_outside, limits)
     checker.loader.unsaved = unsaved
     film = checker.run()
-    diagnostics = checker.diagnostics.sorted()
+    diagnostics = _without_repeats(checker.diagnostics.sorted())
     if any(d.severity == "error" for d in diagnostics):
         film = None
     return CheckResult(film, diagnostics, checker.sources)
+
+
+def _without_repeats(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """A control character in a path is reported as an unusable path, which says more;
+    its control-character error at the same place is dropped."""
+    in_paths = {_place(d) for d in diagnostics if d.code == codes.UNUSABLE_PATH.code}
+    control = codes.CONTROL_CHARACTER.code
+    return [d for d in diagnostics if d.code != control or _place(d) not in in_paths]
+
+
+def _place(diagnostic: Diagnostic) -> tuple[str, int, int]:
+    return diagnostic.span.file, diagnostic.span.line, diagnostic.span.column
 
 
 # ------------------------------------------------------------------ loading
 
 
 class _Loader:
-    """Reads and parses a script and, depth first, the files it imports."""
+    """Reads and parses a script and, depth first, the files it imports.
 
-    def __init__(self, root: Path, allow_outside: bool, diagnostics: Diagnostics):
+    Iterative, with the chain of importers carried along: an import chain is as deep
+    as `Limits.max_import_depth` lets it be, never as deep as Python's stack."""
+
+    def __init__(self, root: Path, allow_outside: bool, limits: Limits, diagnostics: Diagnostics):
         self.root = root
         self.allow_outside = allow_outside
+        self.limits = limits
         self.diagnostics = diagnostics
         self.sources: dict[str, str] = {}
         self.files: list[tuple[Path, ast.ScriptFile]] = []
         self._done: set[Path] = set()
         self.unsaved: dict[Path, str] = {}  # path → an editor's text, used instead of the disk's
 
-    def load(self, path: Path, stack: tuple[Path, ...] = ()) -> ast.ScriptFile | None:
-        source = self._read(path)
-        if source is None:
-            return None
-        tree, problems = parse_source(source)
-        self.diagnostics.extend(problems)
-        self._done.add(path)
-        if tree is None:
-            return None
-        self.files.append((path, tree))
-        for setting in tree.settings:
-            if isinstance(setting, ast.PathSetting):
-                self._follow(setting, path, stack + (path,))
-        return tree
+    def load(self, top: Path) -> ast.ScriptFile | None:
+        """The syntax tree of `top`, after loading everything it imports."""
+        pending: list[tuple[Path, tuple[Path, ...], Span | None]] = [(top, (), None)]
+        while pending:
+            path, chain, site = pending.pop()
+            if path in self._done:
+                continue
+            self._done.add(path)
+            tree = self._parse(path, site)
+            if tree is None:
+                continue
+            self.files.append((path, tree))
+            imports = [
+                (target, chain + (path,), setting.path.span)
+                for setting in tree.settings
+                if isinstance(setting, ast.PathSetting)
+                and (target := self._follow(setting, chain + (path,))) is not None
+            ]
+            pending.extend(reversed(imports))  # the first import is loaded first
+        return next((tree for path, tree in self.files if path == top), None)
 
-    def _read(self, path: Path) -> SourceFile | None:
+    def _parse(self, path: Path, site: Span | None) -> ast.ScriptFile | None:
         display = display_name(path)
         if path in self.unsaved:
-            self.sources[display] = self.unsaved[path]
-            return SourceFile(path, display, self.unsaved[path])
-        data = path.read_bytes()
-        try:
-            text = data.decode("utf-8-sig")  # a byte-order mark, as Notepad writes, is not text
-        except UnicodeDecodeError as error:
-            line = data[: error.start].count(b"\n") + 1
-            line_start = data.rfind(b"\n", 0, error.start) + 1
-            column = len(data[line_start : error.start].decode("utf-8", errors="replace")) + 1
-            self.sources[display] = data.decode("utf-8", errors="replace")
-            self.diagnostics.add(
-                codes.INVALID_ENCODING,
-                Span(file=display, line=line, column=column, end_line=line, end_column=column + 1),
-                f"byte 0x{data[error.start]:02x} is not UTF-8",
-                help="save the file as UTF-8",
-            )
+            read = script_text(path, display, self.unsaved[path], self.limits)
+        else:
+            read = read_script(path, display, self.limits, site)
+        self.sources[display] = read.shown
+        self.diagnostics.extend(read.problems)
+        if read.source is None:
             return None
-        self.sources[display] = text
-        return SourceFile(path, display, text)
+        tree, problems = parse_source(read.source, max_shots=self.limits.max_shots)
+        self.diagnostics.extend(problems)
+        return tree
 
-    def _follow(self, setting: ast.PathSetting, importer: Path, stack: tuple[Path, ...]) -> None:
-        target = _resolve(self, setting.path, importer.parent)
+    def _follow(self, setting: ast.PathSetting, chain: tuple[Path, ...]) -> Path | None:
+        """The file an import names, if it may be loaded."""
+        target = _resolve(self, setting.path, chain[-1].parent)
         if target is None:
-            return
-        if target in stack:
-            cycle = " → ".join(display_name(p) for p in stack[stack.index(target) :] + (target,))
+            return None
+        if target in chain:
+            cycle = " → ".join(display_name(p) for p in chain[chain.index(target) :] + (target,))
             self.diagnostics.add(
                 codes.IMPORT_CYCLE,
                 setting.path.span,
@@ -166,9 +173,17 @@ class _Loader:
                 label="imported again here",
                 help="move the shared declarations into a file that imports nothing back",
             )
-            return
-        if target not in self._done:
-            self.load(target, stack)
+            return None
+        if len(chain) >= self.limits.max_import_depth and target not in self._done:
+            self.diagnostics.add(
+                codes.LIMIT_EXCEEDED,
+                setting.path.span,
+                f"imports nest more than {self.limits.max_import_depth} files deep here",
+                help="import the shared files from fewer levels, or raise the limit with "
+                f"--max-import-depth {len(chain) + 1}",
+            )
+            return None
+        return target
 
 
 def _confined(owner, word: ast.Word, folder: Path) -> Path | None:
@@ -210,7 +225,7 @@ def _resolve(owner, word: ast.Word, folder: Path) -> Path | None:
     if path is None:
         return None
     try:
-        exists = path.is_file()
+        exists = path.exists()
     except OSError as error:  # a name the file system refuses
         owner.diagnostics.add(
             codes.UNUSABLE_PATH,
@@ -227,6 +242,15 @@ def _resolve(owner, word: ast.Word, folder: Path) -> Path | None:
             help=_nearby_file_help(path),
         )
         return None
+    if (why := not_a_regular_file(path)) is not None:  # a folder, a FIFO, a device
+        owner.diagnostics.add(
+            codes.UNREADABLE_FILE,
+            word.span,
+            f"{_quoted(word.text)} cannot be read: {why}",
+            label="not a file",
+            help="name a file here",
+        )
+        return None
     return path
 
 
@@ -234,7 +258,7 @@ def _nearby_file_help(path: Path) -> str:
     folder = path.parent
     if not folder.is_dir():
         return f"the folder {folder.name!r} does not exist either"
-    names = sorted(p.name for p in folder.iterdir())
+    names = sorted(p.name for p in folder.iterdir() if p.name != path.name)  # a dangling link
     guess = did_you_mean(path.name, names)
     return guess or "check the spelling and that the path is relative to this script"
 
@@ -249,7 +273,7 @@ class _Checker:
         self.root = top.parent
         self.allow_outside = allow_outside
         self.diagnostics = Diagnostics()
-        self.loader = _Loader(self.root, allow_outside, self.diagnostics)
+        self.loader = _Loader(self.root, allow_outside, limits, self.diagnostics)
         self.sources = self.loader.sources
         self.fps = Fraction(24)
         self.format = spec.Format()
@@ -275,6 +299,9 @@ class _Checker:
         if tree is None:
             return None
         self._folder = {display_name(p): p.parent for p, _ in self.loader.files}
+        for path, _ in self.loader.files:
+            shown = display_name(path)
+            check_comments(self.sources.get(shown, ""), shown, self.diagnostics.add)
         settings = self._settings(tree)
         for _path, script in self.loader.files:
             for declaration in script.declarations:
@@ -283,6 +310,7 @@ class _Checker:
         scenes, shots, fade_out = self._body(tree, settings)
         self._check_limits(shots, settings)
         self._check_transitions(shots, fade_out)
+        self._check_cues_end(shots)
         self._warn_unused()
         if not shots and settings.get("title"):
             self.diagnostics.add(
@@ -294,13 +322,7 @@ class _Checker:
         return self._film(settings, scenes, shots, fade_out)
 
     def _check_limits(self, shots: list[spec.Shot], settings) -> None:
-        limits = self.limits
-        if len(shots) > limits.max_shots:
-            self._over_limit(
-                shots[limits.max_shots].span,
-                f"the script has {len(shots)} shots, more than the limit of {limits.max_shots}",
-                f"--max-shots {len(shots)}",
-            )
+        limits = self.limits  # the number of shots is held while parsing
         minutes = float(sum(shot.frames for shot in shots) / self.fps) / 60
         if minutes > limits.max_minutes:
             where = settings["title"].span if "title" in settings else shots[0].span
@@ -771,6 +793,32 @@ class _Checker:
                     help="shorten one of the transitions or lengthen the shot",
                 )
 
+    def _check_cues_end(self, shots: list[spec.Shot]) -> None:
+        """A cue that would play past the film's last frame is cut there: say so."""
+        position, starts = 0, []
+        for index, shot in enumerate(shots):  # placed as plan.build_timeline places them
+            if shot.transition_in.kind in ("dissolve", "wipe") and index:
+                position -= shot.transition_in.frames
+            starts.append(position)
+            position += shot.frames
+        for shot, start in zip(shots, starts, strict=True):
+            for cue in shot.cues:
+                over = start + cue.start + cue.frames - position
+                if over > 0:
+                    self._cue_past_end(shot, cue, over)
+
+    def _cue_past_end(self, shot: spec.Shot, cue: spec.Cue, over: int) -> None:
+        plays = cue.frames - over
+        self.diagnostics.add(
+            codes.CUE_PAST_FILM_END,
+            cue.span,
+            f"the {cue.kind} cue {cue.asset} runs {float(over / self.fps):.2f}s past the end "
+            f"of the film and is cut there",
+            help=f"end it with the film: for {float(plays / self.fps):.2f}s"
+            if plays > 0
+            else "move it to a shot the film has time for",
+        )
+
     def _too_long(self, transition: spec.Transition, shot: spec.Shot) -> None:
         self.diagnostics.add(
             codes.TRANSITION_TOO_LONG,
@@ -965,6 +1013,8 @@ class _ShotBuilder:
             if move.move not in TAKES_DEGREES:
                 self._bad_move(move, f"{move.move} takes no angle", "pan left 30deg")
             result.degrees = float(amount.text[:-3])
+            if abs(result.degrees) > MAX_MOVE_DEGREES:
+                self._invalid(amount.span, f"a move turns at most {MAX_MOVE_DEGREES:g} degrees")
         elif move.move != "zoom":
             self._bad_move(
                 move, f"{move.move} takes no factor", "only zoom does, e.g. zoom in 1.5x"
@@ -1062,6 +1112,9 @@ class _ShotBuilder:
                     span=line.span,
                 )
             )
+        # A direction with no words after it directs the action: it is kept as action.
+        for direction in dialogue.after:
+            self.fields["action"].append(f"{speaker.text} ({direction.text})")
 
     def _time_dialogue(self) -> None:
         """Spread the lines across the shot in proportion to their words."""
@@ -1120,6 +1173,10 @@ class _ShotBuilder:
                 self._outside_asset(cue.length, asset, f"plays for {cue.length.text}")
         else:
             frames = min(available, max(self.frames - start, 0))
+        if cue.gain_db is not None and not GAIN_DB[0] <= cue.gain_db <= GAIN_DB[1]:
+            self._invalid(
+                cue.span, f"a gain must be between {GAIN_DB[0]:g}dB and +{GAIN_DB[1]:g}dB"
+            )
         fade_in = self.c._frames(cue.fade_in) if cue.fade_in else 0
         fade_out = self.c._frames(cue.fade_out) if cue.fade_out else 0
         if fade_in + fade_out > max(frames, 0) and (cue.fade_in or cue.fade_out):
@@ -1189,12 +1246,24 @@ def _declaration_kind(declaration: ast.Declaration) -> str:
 
 
 def _declare_help(kind: str, name: str) -> str:
+    """How to declare `name`: a line that checks as it stands (a free-text location
+    such as `ferry dock` becomes the name `FERRY_DOCK`, which the heading must then use)."""
+    ident = _identifier(name)
     examples = {
-        "character": f"declare it: character {name}",
-        "location": f"declare it: location {name}",
-        "asset": f"declare it, e.g. audio {name}: refs/{name.lower()}.wav",
+        "character": f"declare it: character {ident}",
+        "location": f"declare it: location {ident}",
+        "asset": f"declare it, e.g. audio {ident}: refs/{ident.lower()}.wav",
     }
+    if ident != name:
+        return f"{examples[kind]} (and write {ident} here)"
     return examples[kind]
+
+
+def _identifier(text: str) -> str:
+    """`text` as a name the grammar reads: upper case, words joined by `_`."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    name = re.sub(r"[^A-Z0-9]+", "_", folded.upper()).strip("_") or "PLACE"
+    return name if name[0].isalpha() else f"PLACE_{name}"
 
 
 def _suffixes(kind: str | None) -> list[str]:

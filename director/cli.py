@@ -12,7 +12,7 @@ from backends import registry
 from backends.diffusers_base import DTYPES, OFFLOADS, ModelError
 
 from . import __version__, models, outputs
-from .check import CheckResult, Limits, check_file
+from .check import CheckResult, check_file
 from .diagnostics import (
     DEFAULT_PER_FILE,
     Severity,
@@ -24,6 +24,7 @@ from .diagnostics import (
 )
 from .plan import Consistency, plan_film, plan_schema
 from .prompts import PromptTemplateError
+from .reader import Limits, TooLarge, Unreadable, not_a_regular_file, read_bytes
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
@@ -135,7 +136,12 @@ def _add_compile(commands) -> None:
         action="store_true",
         help="compile even when the plan's memory estimate does not fit this machine",
     )
-    compile_.add_argument("--stems", action="store_true", help="also write per-stem wavs")
+    compile_.add_argument(
+        "--stems",
+        action="store_true",
+        help="also write per-stem wavs, at the master's gain, and their loudness.json",
+    )
+    _add_delivery_options(compile_)
     compile_.add_argument(
         "--no-burn-in", action="store_true", help="no shot id and timecode on animatic frames"
     )
@@ -149,6 +155,51 @@ def _add_compile(commands) -> None:
     _add_timeline_options(compile_)
     _add_diagnostic_options(compile_)
     compile_.set_defaults(run=_run_compile)
+
+
+def _add_delivery_options(command) -> None:
+    group = command.add_argument_group(
+        "delivery", "the delivered copy; none of these enter the plan (docs/assembly.md)"
+    )
+    group.add_argument(
+        "--loudness",
+        choices=("-14", "-23", "-24", "off"),
+        default="-14",
+        metavar="LUFS",
+        help="integrated loudness of the delivered mix: -14 (streaming, default), -23 "
+        "(EBU R 128 broadcast), -24 (ATSC A/85) or off (as mixed); a true-peak limiter "
+        "keeps it at or under -1 dBTP either way",
+    )
+    group.add_argument(
+        "--start-timecode",
+        metavar="HH:MM:SS:FF",
+        help="record timecode of the first frame, in the film's timecode track and the "
+        "EDL, FCP XML and OTIO timelines (default 01:00:00:00; 01:00:00;00, drop-frame, "
+        "at 29.97 and 59.94 fps)",
+    )
+    group.add_argument(
+        "--color-space",
+        choices=("auto", "bt709", "bt601", "bt601-625"),
+        default="auto",
+        help="colour space of the picture: auto (default) is BT.709 from 1280x720 up and "
+        "BT.601 below; another choice codes the picture again at delivery",
+    )
+
+
+def _delivery(args, plan) -> object | None:
+    """The delivery settings of `args`, or None after saying why they are unusable."""
+    from fractions import Fraction
+
+    from . import delivery, loudness, timecode
+
+    try:
+        start = timecode.parse(args.start_timecode, Fraction(plan.fps_num, plan.fps_den))
+    except timecode.TimecodeError as error:
+        print(f"director: error: --start-timecode: {error}", file=sys.stderr)
+        return None
+    return delivery.Delivery(
+        timecode=start, loudness=loudness.TARGETS[args.loudness], color_space=args.color_space
+    )
 
 
 def _add_executor_options(command) -> None:
@@ -389,10 +440,8 @@ def _add_score(commands) -> None:
 def _run_score(args) -> int:
     from . import consistency
 
-    for path in [args.video, *args.ref]:
-        if not path.is_file():
-            print(f"director: error: no such file: {path}", file=sys.stderr)
-            return EXIT_USAGE
+    if (usage := _missing_files([args.video, *args.ref], "file")) is not None:
+        return usage
     name = consistency.resolve(args.embedder)
     model = str(args.embedder_model) if args.embedder_model else None
     try:
@@ -460,6 +509,12 @@ def _add_export(commands) -> None:
         type=Path,
         help="folder that the script's asset paths are relative to (default: PLAN's folder)",
     )
+    export.add_argument(
+        "--start-timecode",
+        metavar="HH:MM:SS:FF",
+        help="record timecode of the first frame (default 01:00:00:00; 01:00:00;00 at "
+        "29.97 and 59.94 fps)",
+    )
     export.set_defaults(run=_run_export)
 
 
@@ -495,7 +550,10 @@ def _run_fmt(args) -> int:
     status = EXIT_OK
     for path in args.files:
         stdin = str(path) == "-"
-        data = sys.stdin.buffer.read() if stdin else path.read_bytes()
+        data = sys.stdin.buffer.read() if stdin else _read_input(path)
+        if data is None:
+            status = EXIT_ERRORS
+            continue
         display = "<stdin>" if stdin else str(path)
         try:
             text = data.decode("utf-8-sig")
@@ -561,8 +619,10 @@ def _run_import(args) -> int:
     if args.output is not None and args.output.exists() and not args.force:
         print(f"director: error: {args.output} exists; pass --force to replace it", file=sys.stderr)
         return EXIT_USAGE
+    if (data := _read_input(args.file)) is None:
+        return EXIT_USAGE
     try:
-        text = args.file.read_bytes().decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         print(f"director: error: {args.file} is not UTF-8", file=sys.stderr)
         return EXIT_USAGE
@@ -631,6 +691,9 @@ def _timeline_problem(args) -> int | None:
 
 
 def _run_export(args) -> int:
+    from fractions import Fraction
+
+    from . import timecode
     from .cache import Cache, CacheError
     from .compile import shot_media
     from .plan import Plan
@@ -671,8 +734,10 @@ def _run_export(args) -> int:
     try:
         if (problem := outputs.refusal(written, inputs)) is not None:
             raise ExportError(problem)
-        warnings = export_timeline(plan, media, targets, media_dir)
-    except ExportError as error:
+        fps = Fraction(plan.timeline.fps_num, plan.timeline.fps_den)
+        record = timecode.parse(args.start_timecode, fps)
+        warnings = export_timeline(plan, media, targets, media_dir, record)
+    except (ExportError, timecode.TimecodeError) as error:
         print(f"director: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as error:
@@ -680,6 +745,16 @@ def _run_export(args) -> int:
         return EXIT_USAGE
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    offline = [s.shot for s in plan.timeline.shots if s.shot not in media.pictures]
+    if offline:
+        # A timeline whose clips are offline is no cut to conform: say so in the status.
+        print(
+            f"director: error: {len(offline)} of {len(plan.timeline.shots)} shots have no "
+            f"rendered picture in {cache_dir}; the timeline was written with them offline. "
+            "Compile the script first, or pass --cache (and --project) where it was compiled.",
+            file=sys.stderr,
+        )
+        return EXIT_ERRORS
     return EXIT_OK
 
 
@@ -749,10 +824,14 @@ def _resolve_models(args, film) -> models.Resolved | None:
     )
     try:
         used = models.used_backends(film, args.backend)
-        return models.resolve(used, args.file.resolve().parent, overrides)
+        resolved = models.resolve(used, args.file.resolve().parent, overrides)
     except (models.ConfigError, ModelError) as error:
         print(f"director: error: {error}", file=sys.stderr)
         return None
+    if not getattr(args, "quiet", False):
+        for line in resolved.recognised.values():
+            print(f"director: {line}", file=sys.stderr)
+    return resolved
 
 
 def _run_doctor(args) -> int:
@@ -796,7 +875,7 @@ def _add_diagnostic_options(command) -> None:
             type=kind,
             default=getattr(defaults, field),
             metavar=metavar,
-            help=f"refuse {what} (default {getattr(defaults, field):g})",
+            help=f"refuse {what} (default {_shown(getattr(defaults, field))})",
         )
     command.add_argument(
         "--color",
@@ -806,25 +885,48 @@ def _add_diagnostic_options(command) -> None:
     )
 
 
-# Each safety limit of check.Limits as a flag: (field, type, metavar, what it refuses).
+# Each safety limit of reader.Limits as a flag: (field, type, metavar, what it refuses).
 _LIMIT_FLAGS = (
     ("max_minutes", float, "N", "films longer than N minutes"),
     ("max_shots", int, "N", "scripts with more shots"),
     ("max_shot_seconds", float, "N", "shots longer than N seconds"),
     ("max_side", int, "PX", "formats wider or taller than PX"),
+    ("max_bytes", int, "N", "script files larger than N bytes, before reading further"),
+    ("max_line_length", int, "N", "lines longer than N characters, before parsing"),
+    ("max_import_depth", int, "N", "imports nested more than N files deep"),
 )
+
+
+def _shown(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:g}"  # 8000000, not 8e+06
 
 
 def _limits(args) -> Limits:
     return Limits(**{field: getattr(args, field) for field, *_ in _LIMIT_FLAGS})
 
 
-def _missing_files(files: list[Path]) -> int | None:
+def _missing_files(files: list[Path], noun: str = "script") -> int | None:
+    """Usage status if a file named on the command line is missing or is no regular file
+    (a FIFO would block the libraries that open media; a device would stream forever)."""
     for path in files:
-        if not path.is_file():
-            print(f"director: error: no such script: {path}", file=sys.stderr)
-            return EXIT_USAGE
+        if (why := not_a_regular_file(path)) is None:
+            continue
+        if path.exists():  # a folder, a FIFO, a device: never opened
+            print(f"director: error: {path} cannot be read: {why}", file=sys.stderr)
+        else:
+            print(f"director: error: no such {noun}: {path}", file=sys.stderr)
+        return EXIT_USAGE
     return None
+
+
+def _read_input(path: Path) -> bytes | None:
+    """A file named on the command line, read by the one bounded reader, or None
+    after saying why it cannot be."""
+    try:
+        return read_bytes(path, Limits().max_bytes)
+    except (Unreadable, TooLarge) as error:
+        print(f"director: error: {path} cannot be read: {error}", file=sys.stderr)
+        return None
 
 
 def _run_check(args) -> int:
@@ -862,6 +964,7 @@ def _run_plan(args) -> int:
             backend=args.backend,
             template=args.template,
             scoring=_scoring(args),
+            bound=resolved.bound,
             prices=routes.prices,
         )
     except PromptTemplateError as error:
@@ -932,6 +1035,7 @@ def _run_compile(args) -> int:
             codec=args.codec,
             backend_options={**options, **routes.plan_options},
             scoring=_scoring(args),
+            bound=resolved.bound,
             prices=routes.prices,
         )
     except PromptTemplateError as error:
@@ -947,6 +1051,8 @@ def _run_compile(args) -> int:
         return usage
     if not args.dry_run and (missing := resolved.missing_model()):
         print(f"director: error: {missing}", file=sys.stderr)
+        return EXIT_USAGE
+    if (delivered := _delivery(args, planned.plan)) is None:
         return EXIT_USAGE
     job = compiler.Job(
         plan=planned.plan,
@@ -968,6 +1074,7 @@ def _run_compile(args) -> int:
         poll_interval=args.poll_interval,
         codec=args.codec,
         inputs=_inputs(args, checked.film),
+        delivery=delivered,
     )
     if args.dry_run:
         return compiler.dry_run(job)

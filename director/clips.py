@@ -34,11 +34,54 @@ class VideoCodec:
 
 
 @dataclass(frozen=True)
+class ColorSpace:
+    """How RGB pictures become YUV, and what the file says about it.
+
+    `matrix` is swscale's conversion matrix; `primaries`, `transfer` and
+    `space` are the ISO/IEC 23091-2 code points that go into the H.264 VUI,
+    the VP9 and ProRes headers and the container (mp4/mov `colr`, webm
+    `Colour`).  The range is always limited ("tv", 16-235), as broadcast and
+    every player expect of YUV video."""
+
+    name: str
+    matrix: str  # av.video.reformatter.Colorspace's name
+    primaries: int
+    transfer: int
+    space: int
+
+
+BT709 = ColorSpace("bt709", "ITU709", primaries=1, transfer=1, space=1)
+# SD, as FFmpeg's colorspace filter names them: bt601-6-525 (NTSC, and every
+# other SD size) and bt601-6-625 (576 lines, PAL).
+BT601 = ColorSpace("bt601", "ITU601", primaries=6, transfer=6, space=6)
+BT601_625 = ColorSpace("bt601-625", "ITU601", primaries=5, transfer=6, space=5)
+COLOR_SPACES = {c.name: c for c in (BT709, BT601, BT601_625)}
+LIMITED_RANGE, FULL_RANGE = 1, 2  # AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG
+
+
+def color_space_for(width: int, height: int) -> ColorSpace:
+    """The colour space a picture of this size is delivered in: BT.709 from 720
+    lines or 1280 columns up (HD), BT.601 below (SD), as HandBrake and x264's
+    own guidance draw the line."""
+    if width >= 1280 or height >= 720:
+        return BT709
+    return BT601_625 if height == 576 else BT601
+
+
+def decoded_matrix(frame: av.VideoFrame) -> str:
+    """The matrix a decoded frame was coded with: BT.709 when it says so, else
+    BT.601, which is what swscale used for every clip coded without tags."""
+    return "ITU709" if frame.colorspace == BT709.space else "ITU601"
+
+
+@dataclass(frozen=True)
 class PlanarFrame:
     """A decoded yuv420p frame as PyAV's `to_ndarray` gives it: the Y plane's rows,
-    then U's and V's, (height * 3 / 2, width) uint8, tightly packed."""
+    then U's and V's, (height * 3 / 2, width) uint8, tightly packed, and the
+    matrix its YUV was made with (`decoded_matrix`)."""
 
     planes: np.ndarray
+    matrix: str = "ITU601"
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -116,10 +159,13 @@ def write_clip(
     fps: Fraction,
     codec: VideoCodec = INTERMEDIATE,
     keyframes: Collection[int] = (),
+    color: ColorSpace | None = None,
 ) -> int:
     """Encode `frames` to `path`; returns how many were written.
 
-    The size comes from the first frame.  Encoding is deterministic (same
+    The size comes from the first frame, and so does the colour space unless
+    `color` is given (`color_space_for`): RGB frames are converted with its
+    matrix and the file is tagged with it.  Encoding is deterministic (same
     frames, same bytes), which the cache and resumable compiles rely on.
     The frames numbered in `keyframes` are coded as keyframes, so that a
     reader wanting only those seeks to each and decodes nothing else
@@ -128,7 +174,7 @@ def write_clip(
     caller must not change a frame once it has handed it over.
     """
     with av.open(str(path), "w", options={"fflags": "+bitexact"}) as container:
-        encoder = _Encoder(container, codec, fps, keyframes)
+        encoder = _Encoder(container, codec, fps, keyframes, color)
         if _threads >= 2:
             _encode_behind(encoder, frames)
         else:
@@ -141,33 +187,53 @@ def write_clip(
 class _Encoder:
     """One clip's video stream, fed a frame at a time."""
 
-    def __init__(self, container, codec: VideoCodec, fps: Fraction, keyframes: Collection[int]):
+    def __init__(
+        self,
+        container,
+        codec: VideoCodec,
+        fps: Fraction,
+        keyframes: Collection[int],
+        color: ColorSpace | None,
+    ):
         self.container, self.codec, self.fps, self.keyframes = container, codec, fps, keyframes
+        self.color = color
         self.stream = None
         self.count = 0
 
     def add(self, frame: Frame) -> None:
         if self.stream is None:
-            self.stream = _add_stream(
-                self.container, self.codec, self.fps, frame.shape[1], frame.shape[0]
-            )
+            height, width = frame.shape[:2]
+            self.color = self.color or color_space_for(width, height)
+            self.stream = _add_stream(self.container, self.codec, self.fps, width, height)
+            if self.codec.pix_fmt != "rgb24":
+                _tag(self.stream.codec_context, self.color)
         if isinstance(frame, PlanarFrame):
             video = av.VideoFrame.from_ndarray(frame.planes, format="yuv420p")
-            if self.codec.pix_fmt == "yuv420p":
+            if self.codec.pix_fmt == "yuv420p" and frame.matrix == self.color.matrix:
                 self._encode(video)
                 return
-            # Another layout (prores' 4:2:2, png's RGB): through RGB as before, which
-            # keeps more of the colour than swscale's own 4:2:0 to 4:2:2.
-            frame = frame_to_rgb(video)
+            # Another layout (prores' 4:2:2, png's RGB) or another matrix: through
+            # RGB, which keeps more of the colour than swscale's own 4:2:0 to 4:2:2.
+            frame = _planar_to_rgb(video, frame.matrix)
         video = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
         # Converted here, not by the encoder: the conversion PyAV does inside
         # encode() leaves row padding uninitialised at some widths (96x54: the
         # chroma rows), and x264 read it, so the first clip a process encoded
         # could differ from the next.  A plain reformat gives tight planes.
-        self._encode(video.reformat(format=self.codec.pix_fmt, threads=SWSCALE_THREADS))
+        # The matrix is named: swscale's default is BT.601 whatever the size.
+        self._encode(
+            video.reformat(
+                format=self.codec.pix_fmt,
+                dst_colorspace=self.color.matrix,
+                dst_color_range=LIMITED_RANGE,
+                threads=SWSCALE_THREADS,
+            )
+        )
 
     def _encode(self, video: av.VideoFrame) -> None:
         video.pts = self.count
+        if self.codec.pix_fmt != "rgb24":  # prores_ks reads the tags off each frame
+            _tag(video, self.color)
         if self.count in self.keyframes:
             video.pict_type = av.video.frame.PictureType.I
         for packet in self.stream.encode(video):
@@ -263,6 +329,16 @@ def _add_stream(container, codec: VideoCodec, fps: Fraction, width: int, height:
     return stream
 
 
+def _tag(context, color: ColorSpace) -> None:
+    """What the codec writes into its headers (H.264 VUI, VP9's colour space,
+    ProRes' frame header) and the muxer into the container: a codec context's
+    settings, or a frame's."""
+    context.color_primaries = color.primaries
+    context.color_trc = color.transfer
+    context.colorspace = color.space
+    context.color_range = LIMITED_RANGE
+
+
 def configure_decoder(stream) -> None:
     """Decode on as many threads as clip work may use here (decoded frames are
     the same whatever the count)."""
@@ -273,8 +349,17 @@ def configure_decoder(stream) -> None:
 
 
 def frame_to_rgb(frame: av.VideoFrame) -> np.ndarray:
-    """A decoded frame as HxWx3 uint8 RGB, converted the same way every time."""
-    return frame.to_ndarray(format="rgb24", threads=SWSCALE_THREADS)
+    """A decoded frame as HxWx3 uint8 RGB, converted the same way every time, with
+    the matrix the frame was coded with (`decoded_matrix`)."""
+    return _planar_to_rgb(frame, decoded_matrix(frame), frame.color_range or LIMITED_RANGE)
+
+
+def _planar_to_rgb(frame: av.VideoFrame, matrix: str, color_range: int = LIMITED_RANGE):
+    """RGB from YUV made with `matrix` in `color_range` (both ignored for RGB sources)."""
+    rgb = frame.reformat(
+        format="rgb24", src_colorspace=matrix, src_color_range=color_range, threads=SWSCALE_THREADS
+    )
+    return rgb.to_ndarray()
 
 
 def read_frames(path: Path, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
@@ -289,8 +374,16 @@ def read_planar(path: Path, start: int = 0, stop: int | None = None) -> Iterator
     there, exactly as `read_frames` would have given them); frames of other
     formats (or odd sizes) come as RGB."""
     for frame in _decoded(path, start, stop):
-        planar = frame.format.name == "yuv420p" and not (frame.width | frame.height) & 1
-        yield PlanarFrame(frame.to_ndarray()) if planar else frame_to_rgb(frame)
+        planar = (
+            frame.format.name == "yuv420p"
+            and frame.color_range != FULL_RANGE
+            and not (frame.width | frame.height) & 1
+        )
+        yield (
+            PlanarFrame(frame.to_ndarray(), decoded_matrix(frame))
+            if planar
+            else frame_to_rgb(frame)
+        )
 
 
 def _decoded(path: Path, start: int, stop: int | None) -> Iterator[av.VideoFrame]:

@@ -48,6 +48,9 @@ UNKNOWN_SHOT_SIZE: Final = Code(
 BAD_CAMERA_MOVE: Final = Code(
     "E006", "bad-camera-move", _E, "a camera move with the wrong direction or argument"
 )
+CONTROL_CHARACTER: Final = Code(
+    "E007", "control-character", _E, "a control character (NUL, ESC, …) in a script"
+)
 
 # names
 UNKNOWN_CHARACTER: Final = Code(
@@ -100,7 +103,13 @@ UNSUPPORTED_FORMAT: Final = Code(
     "E037", "unsupported-format", _E, "a resolution or frame rate the backend cannot make"
 )
 LIMIT_EXCEEDED: Final = Code(
-    "E038", "limit-exceeded", _E, "a film, shot, frame or image size past a safety limit"
+    "E038",
+    "limit-exceeded",
+    _E,
+    "a film, shot, frame or image size, file, line or import chain past a safety limit",
+)
+MISSING_CONDITIONING: Final = Code(
+    "E039", "missing-conditioning", _E, "a shot without an input its model needs"
 )
 
 # warnings a script editor wants
@@ -133,6 +142,12 @@ CHAT_DIALOGUE: Final = Code(
 )
 UNKNOWN_CUE_WORD: Final = Code(
     "W112", "unknown-cue-word", _W, "a cue with a word other than music, sfx or ambience"
+)
+CUE_PAST_FILM_END: Final = Code(
+    "W114", "cue-past-film-end", _W, "a cue that would play past the film's last frame"
+)
+COMMENT_IN_TEXT: Final = Code(
+    "W115", "comment-in-text", _W, "a `#` inside a line's text that cuts the rest as a comment"
 )
 LOWER_CASE_NAME: Final = Code(
     "W113", "lower-case-name", _W, "a declared name written in lower case in an action line"

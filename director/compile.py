@@ -13,10 +13,11 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 from functools import partial
 from pathlib import Path
 
-from . import assemble, budget, hosted, outputs, ray_executor, report
+from . import assemble, budget, delivery, hosted, loudness, outputs, ray_executor, report, timecode
 from .cache import Cache, CacheError, Entry
 from .clips import DELIVERY
 from .operations import RunContext
@@ -52,6 +53,9 @@ class Job:
     # Files no output may replace (outputs.script_inputs), each with what it is;
     # the script itself is always one.
     inputs: dict[Path, str] = field(default_factory=dict)
+    # Loudness, start timecode, colour space of the delivered copy; None: the defaults
+    # (-14 LUFS, 01:00:00:00) for the plan's frame rate.
+    delivery: delivery.Delivery | None = None
 
 
 def suffix(codec: str) -> str:
@@ -179,18 +183,21 @@ def _compile_film(job: Job) -> int:
                 file=sys.stderr,
             )
         return EXIT_FAILED
-    film = result.outputs[job.plan.output]
+    work = job.output.parent / f".{job.output.name}.delivery-{os.getpid()}"
     try:
-        if not _write_record(job, cache, result, progress.seconds):
+        delivered = _delivered(job, result.outputs, work)
+        if not _write_record(job, cache, result, progress.seconds, delivered.sound):
             return EXIT_FAILED
-        _deliver(film.file(film.meta["film"]), job.output)
-        _write_sidecars(job, result.outputs)
+        _deliver(delivered.film, job.output)
+        _write_sidecars(job, result.outputs, delivered.sound, work)
         if job.timelines and not _write_timelines(job, result.outputs):
             return EXIT_FAILED
     except OSError as error:
         if disk_full(error, job.output.parent):
             raise
         raise outputs.OutputError(f"cannot write {error.filename}: {error.strerror}") from error
+    finally:
+        delivery.remove(work)
     if job.progress != "quiet":
         print(f"wrote {job.output}", file=sys.stderr)
     return EXIT_OK
@@ -234,14 +241,33 @@ class _Timed(Progress):
         super().done(node, seconds, reused)
 
 
-def _write_record(job: Job, cache: Cache, result, seconds: dict[str, float]) -> bool:
-    """Write NAME.run.json (every score, seed and decision) and NAME.report.html beside
-    the film; warn about shots kept below their consistency minimum, and under
-    --strict refuse to deliver the film because of them."""
+def _delivered(job: Job, made: dict[str, Entry], work: Path) -> delivery.Delivered:
+    """The film as delivered (delivery.py), made in `work` from the mux's inputs."""
+    mux = job.plan.node(job.plan.output)
+    picture, mix = (made[node_id] for node_id in mux.inputs)
+    settings = job.delivery or default_delivery(job.plan)
+    return delivery.deliver(
+        job.plan, picture.file(picture.meta["picture"]), mix.folder, mux.params.codec,
+        settings, work,
+    )  # fmt: skip
+
+
+def default_delivery(plan: Plan) -> delivery.Delivery:
+    return delivery.Delivery(timecode=timecode.parse(None, Fraction(plan.fps_num, plan.fps_den)))
+
+
+def _write_record(
+    job: Job, cache: Cache, result, seconds: dict[str, float], sound: loudness.Normalised
+) -> bool:
+    """Write NAME.run.json (every score, seed and decision, and the sound's loudness)
+    and NAME.report.html beside the film; warn about shots kept below their
+    consistency minimum, and under --strict refuse to deliver the film because of
+    them."""
     base = _base(job)
     record = report.build_record(
         job.plan, result.outputs.get, seconds=seconds, reused=set(result.reused)
     )
+    record["sound"] = sound.as_dict()
     base.parent.mkdir(parents=True, exist_ok=True)
     _write_text(base.with_name(base.name + ".run.json"), json.dumps(record, indent=1) + "\n")
     page = report.render_report(record, cache, job.script.parent)
@@ -308,7 +334,7 @@ def _deliver(source: Path, target: Path) -> None:
         outputs.copy_file(source, target)
 
 
-def _write_sidecars(job: Job, outputs) -> None:
+def _write_sidecars(job: Job, made, sound: loudness.Normalised, work: Path) -> None:
     base = _base(job)
     _write_text(base.with_name(base.name + ".plan.json"), job.plan.to_json())
     if job.plan.timeline.dialogue:
@@ -316,16 +342,18 @@ def _write_sidecars(job: Job, outputs) -> None:
         # WebVTT names each speaker with a <v NAME> voice span, which players use for styling
         _write_subtitles(base.with_name(base.name + ".vtt"), job, assemble.write_vtt, speakers=True)
     if job.stems:
-        mix = next(e for i, e in outputs.items() if i == "film/mix")
-        _deliver(mix.file("stems"), base.with_name(base.name + ".stems"))
+        mix = made["film/mix"]
+        delivery.write_stems(mix.folder, sound, work / "stems")
+        _deliver(work / "stems", base.with_name(base.name + ".stems"))
 
 
 def _write_timelines(job: Job, outputs: dict[str, Entry]) -> bool:
     base = _base(job)
     media = shot_media(job.plan, outputs.get, job.script.parent)
     try:
+        record = (job.delivery or default_delivery(job.plan)).timecode
         warnings = export_timeline(
-            job.plan, media, job.timelines, base.with_name(base.name + ".media")
+            job.plan, media, job.timelines, base.with_name(base.name + ".media"), record
         )
     except ExportError as error:
         print(f"director: error: {error}", file=sys.stderr)

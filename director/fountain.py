@@ -9,8 +9,8 @@ dropped).  This module only maps its paragraphs onto the language
 - scene headings become sluglines, their locations declared;
 - each action paragraph becomes a WIDE shot, each run of dialogue (an
   exchange) a shot on its speakers; a shot lasts as long as its words take
-  at 2.5 words a second, at least 2 s, and an exchange longer than 20 s is
-  split between speeches;
+  at 2.5 words a second, at least 2 s; an exchange longer than 20 s is
+  split between speeches, an action paragraph at sentence ends;
 - every speaker is declared as a character, with a TODO description;
 - transitions map to the nearest the language has, with a default length;
 - sections, synopses, centered text and unmapped transitions become
@@ -33,7 +33,9 @@ from .fmt import format_text
 
 WORDS_PER_SECOND = 2.5
 MIN_SECONDS = 2.0
-MAX_SECONDS = 20.0  # a longer exchange is split into several shots
+MAX_SECONDS = 20.0  # a longer exchange or action paragraph is split into several shots
+MAX_WORDS = int(MAX_SECONDS * WORDS_PER_SECOND)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 TRANSITION_LENGTH = "12f"
 FORMAT = "1280x720 @ 24fps"
 
@@ -150,11 +152,7 @@ def _paragraph(film: _Film, paragraph) -> None:
             film.pending_comments.append(lines[0].strip())  # an ending, not a shot
             return
         _flush(film)
-        shot = _Shot("WIDE", comment="centered" if paragraph.centered else "")
-        for line in lines:
-            shot.lines.append(_text(line.lstrip("~")))
-            shot.words += _count(line)
-        _emit(film, shot)
+        _action(film, lines, comment="centered" if paragraph.centered else "")
     elif isinstance(paragraph, Transition):
         _flush(film)
         _transition(film, _plain(paragraph.line))
@@ -165,6 +163,43 @@ def _paragraph(film: _Film, paragraph) -> None:
             film.body.append(f"# = {_plain(paragraph.synopsis)}")
     elif isinstance(paragraph, PageBreak):
         return
+
+
+def _action(film: _Film, lines: list[str], comment: str) -> None:
+    """An action paragraph as WIDE shots of at most MAX_SECONDS each: one shot unless
+    its words run longer, then a new shot at a sentence's end (or, for a sentence
+    that alone runs longer, between words)."""
+    shot: _Shot | None = None
+    for piece in (piece for line in lines for piece in _cut(line)):
+        words = _count(piece)
+        if shot is not None and shot.words + words > MAX_WORDS:
+            _emit(film, shot)
+            shot = None
+        shot = shot or _Shot("WIDE", comment=comment)
+        shot.lines.append(_text(piece.lstrip("~")))
+        shot.words += words
+    if shot is not None:
+        _emit(film, shot)
+
+
+def _cut(line: str) -> list[str]:
+    """`line`, or pieces of it of at most MAX_WORDS words, cut at sentence ends."""
+    if _count(line) <= MAX_WORDS:
+        return [line]
+    pieces: list[list[str]] = []
+    current: list[str] = []
+    for sentence in _SENTENCE_END.split(line.strip()):
+        words = sentence.split()
+        if current and len(current) + len(words) > MAX_WORDS:
+            pieces.append(current)
+            current = []
+        current += words
+        while len(current) > MAX_WORDS:
+            pieces.append(current[:MAX_WORDS])
+            current = current[MAX_WORDS:]
+    if current:
+        pieces.append(current)
+    return [" ".join(piece) for piece in pieces]
 
 
 def _scene(film: _Film, heading: str) -> None:

@@ -131,3 +131,37 @@ def _part(line: ast.Action, start: int, end: int) -> Span:
         end_line=line.span.line,
         end_column=line.span.column + end,
     )
+
+
+def check_comments(text: str, file: str, emit: Emit) -> None:
+    """Warn where a `#` inside a line's text starts a comment and cuts the rest of the
+    line (`pier #4 before dark`): a comment after code is `#` after a space, then a
+    space, as in `text  # note`."""
+    for number, line in enumerate(text.splitlines(), 1):
+        at = _comment_start(line)
+        if at is None or not line[:at].strip():
+            continue
+        spaced = line[at - 1] in " \t" and (at + 1 == len(line) or line[at + 1] in " \t")
+        if spaced:
+            continue
+        cut = line[at:].rstrip()
+        span = Span(
+            file=file, line=number, column=at + 1, end_line=number, end_column=len(line) + 1
+        )
+        emit(
+            codes.COMMENT_IN_TEXT,
+            span,
+            f"this # starts a comment, so {cut!r} is not part of the line",
+            help=f'to keep it, put it in quotes: "{cut}"',
+        )
+
+
+def _comment_start(line: str) -> int | None:
+    """Where the line's comment starts: its first `#` outside "quotes"."""
+    inside = False
+    for position, char in enumerate(line):
+        if char == '"':
+            inside = not inside
+        elif char == "#" and not inside:
+            return position
+    return None

@@ -2,32 +2,48 @@
 
 - diagnostics as you type: the whole checker runs on the editor's unsaved
   text (and that of other open scripts it imports), so unknown names, bad
-  paths and impossible times show while typing, at the checker's ranges;
+  paths and impossible times show while typing, at the checker's ranges.
+  A check starts `DEBOUNCE_S` after the last edit, in a worker thread (requests
+  are answered meanwhile), and never more than one runs at a time;
 - hover on a name: a character's description, refs and voice, a location's
   description and refs, an asset's kind and file;
 - go to definition of a name: its declaration, in this file or an import;
 - completion: shot sizes after `SHOT id`, camera moves after `camera:` and
   `then`, declared names elsewhere.
 
+Files are read as `check` reads them (`director.reader`): imports are followed
+only inside the open script's folder, only regular files, under the same limits.
+A document that is not a file (`untitled:`) is checked as if it were saved in
+the workspace's folder.  A request whose parameters are out of the protocol's
+range (a negative position) is answered with an InvalidParams error.
+
 Positions: LSP counts UTF-16 code units; the checker counts characters.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import unquote
 
 from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 from pygls.uris import from_fs_path, to_fs_path
 
-from . import __version__
+from . import __version__, codes
 from . import syntax as ast
 from .check import check_file
 from .diagnostics import Diagnostic, Severity
 from .parse import CAMERA_MOVES, SHOT_SIZES, parse_source
-from .source import SourceFile, display_name
+from .reader import DEFAULT_LIMITS as LIMITS
+from .reader import read_script, script_text
+from .source import PathEscape, SourceFile, UnusablePath, display_name, resolve_path
+
+DEBOUNCE_S = 0.15  # typing faster than this checks once, after the last key
 
 _NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 
@@ -40,20 +56,48 @@ class Declared:
     path: Path
 
 
+class _Refused:
+    """A request whose parameters could not be read, to be answered with an error."""
+
+    def __init__(self, message_id):
+        self.id = message_id
+
+
+class _Protocol(LanguageServerProtocol):
+    """pygls drops a request whose parameters fail validation, so the client waits
+    for ever; this one answers it with InvalidParams instead."""
+
+    def structure_message(self, data):
+        try:
+            return super().structure_message(data)
+        except JsonRpcInvalidParams:
+            if "id" in data and "method" in data:
+                return _Refused(data["id"])
+            raise
+
+    def handle_message(self, message):
+        if isinstance(message, _Refused):
+            error = JsonRpcInvalidParams().to_response_error()
+            self._send_response(message.id, error=error)
+            return
+        super().handle_message(message)
+
+
 def create_server() -> LanguageServer:
-    server = LanguageServer("director", __version__)
+    server = LanguageServer("director", __version__, protocol_cls=_Protocol)
+    checks = _Checks(server)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: LanguageServer, params: lsp.DidOpenTextDocumentParams) -> None:
-        _publish(ls, params.text_document.uri)
+        checks.request(params.text_document.uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: LanguageServer, params: lsp.DidChangeTextDocumentParams) -> None:
-        _publish(ls, params.text_document.uri)
+        checks.request(params.text_document.uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: LanguageServer, params: lsp.DidSaveTextDocumentParams) -> None:
-        _publish(ls, params.text_document.uri)
+        checks.request(params.text_document.uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_HOVER)
     def hover(ls: LanguageServer, params: lsp.HoverParams) -> lsp.Hover | None:
@@ -70,8 +114,8 @@ def create_server() -> LanguageServer:
         if found is None:
             return None
         span = found.node.name.span
-        text = _text_of(ls, found.path)
-        return lsp.Location(uri=from_fs_path(str(found.path)), range=_range(text, span))
+        text = _text_of(ls, found.path) or ""
+        return lsp.Location(uri=_uri_of(ls, found.path), range=_range(text, span))
 
     @server.feature(
         lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=[" ", ","])
@@ -89,19 +133,69 @@ def create_server() -> LanguageServer:
 # -------------------------------------------------------------- diagnostics
 
 
-def _publish(ls: LanguageServer, uri: str) -> None:
-    path = Path(to_fs_path(uri)).resolve()
-    unsaved = {
-        Path(to_fs_path(doc.uri)).resolve(): doc.source
-        for doc in ls.workspace.text_documents.values()
-    }
-    result = check_file(path, unsaved=unsaved)
-    text = unsaved.get(path, "")
+class _Checks:
+    """Diagnostics as you type, debounced, never more than one check in flight.
+
+    An edit marks its document and (re)starts the wait; the one worker task waits
+    until `DEBOUNCE_S` has passed since the last edit, then checks every marked
+    document in a worker thread, one after the other, and publishes each result.
+    Edits made during a check mark their document again for the next round."""
+
+    def __init__(self, server: LanguageServer):
+        self.server = server
+        self.waiting: dict[str, None] = {}  # marked documents, in the order marked
+        self.last_edit = 0.0
+        self.worker: asyncio.Task | None = None
+
+    def request(self, uri: str) -> None:
+        loop = asyncio.get_running_loop()
+        self.waiting[uri] = None
+        self.last_edit = loop.time()
+        if self.worker is None or self.worker.done():
+            self.worker = loop.create_task(self._work())
+
+    async def _work(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self.waiting:
+            while (left := self.last_edit + DEBOUNCE_S - loop.time()) > 0:
+                await asyncio.sleep(left)
+            uris, self.waiting = list(self.waiting), {}
+            for uri in uris:
+                path, unsaved = _path_of(self.server, uri), _open_texts(self.server)
+                found = await loop.run_in_executor(None, _diagnostics, path, unsaved)
+                self.server.text_document_publish_diagnostics(
+                    lsp.PublishDiagnosticsParams(uri=uri, diagnostics=found)
+                )
+
+
+def _diagnostics(path: Path, unsaved: dict[Path, str]) -> list[lsp.Diagnostic]:
+    """The checker's findings in the script at `path` (run in a worker thread)."""
+    result = check_file(path, unsaved=unsaved, limits=LIMITS)
     own = display_name(path)
-    diagnostics = [_lsp_diagnostic(d, text) for d in result.diagnostics if d.span.file == own]
-    ls.text_document_publish_diagnostics(
-        lsp.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics)
-    )
+    text = result.sources.get(own, unsaved.get(path, ""))
+    return [_lsp_diagnostic(d, text) for d in result.diagnostics if d.span.file == own]
+
+
+def _path_of(ls: LanguageServer, uri: str) -> Path:
+    """The file a document is, or for one that is not a file (`untitled:Untitled-1`),
+    the file it would be if saved in the workspace's folder."""
+    fs_path = to_fs_path(uri) if uri.startswith("file:") else None
+    if fs_path is not None:
+        return Path(fs_path).resolve()
+    folder = Path(ls.workspace.root_path or Path.cwd())
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", unquote(uri.partition(":")[2])).strip("._")
+    return (folder / f"{name or 'untitled'}.shot").resolve()
+
+
+def _uri_of(ls: LanguageServer, path: Path) -> str:
+    for doc in ls.workspace.text_documents.values():
+        if _path_of(ls, doc.uri) == path:
+            return doc.uri
+    return from_fs_path(str(path)) or path.as_uri()
+
+
+def _open_texts(ls: LanguageServer) -> dict[Path, str]:
+    return {_path_of(ls, doc.uri): doc.source for doc in ls.workspace.text_documents.values()}
 
 
 def _lsp_diagnostic(diagnostic: Diagnostic, text: str) -> lsp.Diagnostic:
@@ -147,52 +241,66 @@ def _column(line: str, utf16: int) -> int:
 
 def _declarations(ls: LanguageServer, path: Path) -> dict[str, Declared]:
     """Every name declared in the script at `path` and in what it imports, open
-    documents read from the editor."""
+    documents read from the editor; imports followed as the checker follows them
+    (inside the script's folder, regular files, the same limits)."""
     found: dict[str, Declared] = {}
+    root = path.parent
     seen: set[Path] = set()
-    pending = [path.resolve()]
+    pending = [(path, 1)]
     while pending:
-        current = pending.pop()
+        current, depth = pending.pop()
         if current in seen:
             continue
         seen.add(current)
-        text = _text_of(ls, current)
-        if text is None:
-            continue
-        tree = _tolerant_parse(current, text)
+        tree = _tolerant_parse(ls, current)
         if tree is None:
             continue
         for declaration in tree.declarations:
             found.setdefault(declaration.name.text, Declared(declaration, current))
+        if depth >= LIMITS.max_import_depth:
+            continue
         for setting in tree.settings:
             if isinstance(setting, ast.PathSetting):
-                pending.append((current.parent / setting.path.text).resolve())
+                try:
+                    target = resolve_path(setting.path.text, current.parent, root)
+                except (PathEscape, UnusablePath):
+                    continue  # the checker reports it
+                pending.append((target, depth + 1))
     return found
 
 
-def _tolerant_parse(path: Path, text: str) -> ast.ScriptFile | None:
+def _tolerant_parse(ls: LanguageServer, path: Path) -> ast.ScriptFile | None:
     """The syntax tree of a script being typed: lines the parser stops at are blanked
     (keeping line numbers) until the rest parses, so names stay known mid-edit."""
-    lines = text.split("\n")
+    source = _source_of(ls, path)
+    if source is None:
+        return None
+    lines = source.text.split("\n")
     for _ in range(50):
-        tree, problems = parse_source(SourceFile(path, display_name(path), "\n".join(lines)))
-        if tree is not None or not problems:
+        tree, problems = parse_source(source, max_shots=LIMITS.max_shots)
+        if tree is not None or not problems or problems[0].code == codes.LIMIT_EXCEEDED.code:
             return tree
         line = problems[0].span.line - 1
         if not 0 <= line < len(lines) or not lines[line].strip():
             return None
         lines[line] = ""
+        source = replace(source, text="\n".join(lines), _lines=None)
     return None
 
 
-def _text_of(ls: LanguageServer, path: Path) -> str | None:
+def _source_of(ls: LanguageServer, path: Path) -> SourceFile | None:
+    """A script as the checker would read it: the editor's text if it is open, else
+    the disk's through the bounded reader; None if it may not be parsed."""
+    display = display_name(path)
     for doc in ls.workspace.text_documents.values():
-        if Path(to_fs_path(doc.uri)).resolve() == path.resolve():
-            return doc.source
-    try:
-        return path.read_bytes().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError):
-        return None
+        if _path_of(ls, doc.uri) == path:
+            return script_text(path, display, doc.source, LIMITS).source
+    return read_script(path, display, LIMITS).source
+
+
+def _text_of(ls: LanguageServer, path: Path) -> str | None:
+    source = _source_of(ls, path)
+    return source.text if source is not None else None
 
 
 def _declared_at(ls: LanguageServer, uri: str, position: lsp.Position) -> Declared | None:
@@ -204,7 +312,7 @@ def _declared_at(ls: LanguageServer, uri: str, position: lsp.Position) -> Declar
     at = _column(line, position.character)
     for match in _NAME.finditer(line):
         if match.start() <= at <= match.end():
-            return _declarations(ls, Path(to_fs_path(uri))).get(match[0])
+            return _declarations(ls, _path_of(ls, uri)).get(match[0])
     return None
 
 
@@ -253,7 +361,7 @@ def _complete(ls: LanguageServer, uri: str, before: str) -> list[lsp.CompletionI
                 kind=lsp.MarkupKind.Markdown, value=_describe(found.node)
             ),
         )
-        for name, found in sorted(_declarations(ls, Path(to_fs_path(uri))).items())
+        for name, found in sorted(_declarations(ls, _path_of(ls, uri)).items())
     ]
 
 

@@ -57,6 +57,9 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "model": (str,),
     "steps": (int,),
     "guidance": (int, float),
+    "guidance_2": (int, float),
+    "flow_shift": (int, float),
+    "negative": (str,),
     "colour_match": (bool,),
     "distilled": (bool,),
     "device": (str,),
@@ -119,6 +122,10 @@ class Resolved:
     plan_options: dict[str, dict] = field(default_factory=dict)
     runtime: dict[str, dict] = field(default_factory=dict)
     folders: dict[str, Path | None] = field(default_factory=dict)
+    # Each backend bound to its folder's model (its frame rates, sides, frames), for the planner.
+    bound: dict[str, type[Backend]] = field(default_factory=dict)
+    # Which model each folder holds, and why: one line a backend for `director plan`.
+    recognised: dict[str, str] = field(default_factory=dict)
 
     def missing_model(self) -> str | None:
         """The message for the first backend with no model folder, or None."""
@@ -274,6 +281,12 @@ def resolve(
         folder = check_folder(backend.name, settings["model"]) if "model" in settings else None
         if folder is not None:
             model_index(folder)  # a clear message now for a folder that holds no diffusers model
+            resolved.bound[backend.name] = backend.bound_to(folder)
+            recognition = backend.recognise(folder)
+            resolved.recognised[backend.name] = (
+                f"{backend.name}: {recognition.describe(folder)}"
+                + (f"; {recognition.profile.notes}" if recognition.profile.notes else "")
+            )
         plan_keys = {k: v for k, v in settings.items() if k in backend.plan_settings}
         resolved.plan_options[backend.name] = backend.plan_options(folder, plan_keys)
         resolved.runtime[backend.name] = {
@@ -354,21 +367,35 @@ def forget() -> None:
 
 
 def model_diagnostics(plan: Plan, resolved: Resolved) -> list[Diagnostic]:
-    """W109 at each shot that gives an input its backend's model folder cannot take.
+    """W109 at each shot that gives an input its backend's model folder cannot take,
+    E039 at each shot that lacks one the model needs.
 
     The planner warns about what a backend can never take; this adds what the
     particular model cannot (a Wan text-to-video folder takes no first frame)."""
     takes: dict[str, frozenset] = {}
+    needs: dict[str, frozenset] = {}
     for name, folder in resolved.folders.items():
         if folder is not None:
             takes[name] = registry.get(name).conditioning_for(folder)
+            needs[name] = registry.get(name).conditioning_needed(folder)
     found: dict[tuple[str, str], Diagnostic] = {}
     for node in plan.of_class(Generate):
         name = node.params.backend
         if name not in takes or node.source is None:
             continue
         backend, shot = registry.get(name), node.params.shot
-        for conditioning in _wanted(node.params):
+        wanted = _wanted(node.params)
+        if "first_frame" in needs[name] and "first_frame" not in wanted:
+            folder = resolved.folders[name]
+            found[(shot.id, "needs")] = make(
+                codes.MISSING_CONDITIONING,
+                node.source,
+                f"the {name} model in {folder.name} ({backend.model_kind(folder)}) makes video "
+                f"from a first frame, and shot {shot.id} has none",
+                help="give the shot `keyframe first: FILE` or make it `continuous`, or use a "
+                f"{name} model folder that makes video from text",
+            )
+        for conditioning in wanted:
             known = conditioning in backend.capabilities.conditioning  # else the planner warned
             key = (shot.id, conditioning)
             if known and conditioning not in takes[name] and key not in found:

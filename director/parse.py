@@ -45,6 +45,24 @@ CAMERA_MOVES = (
 )  # fmt: skip
 
 
+MAX_DIGITS = 20  # in one run of digits: far past any real value, far short of overflow
+# Terminals whose text becomes a number; each run of digits in them is bounded.
+_NUMERIC = {"INT", "NUMBER", "TIME", "DEGREES", "FACTOR", "GAIN", "FOCAL_LENGTH", "RESOLUTION",
+            "FPS"}  # fmt: skip
+_LONG_DIGITS = re.compile(rf"\d{{{MAX_DIGITS + 1}}}")
+_SHOT_LINE = re.compile(r"^SHOT[ \t]", re.MULTILINE)
+
+
+class _TooManyShots(Exception):
+    def __init__(self, token: Token):
+        self.token = token
+
+
+class _NumberTooLong(Exception):
+    def __init__(self, token: Token):
+        self.token = token
+
+
 class ShotIndenter(Indenter):
     NL_type = "_NL"
     OPEN_PAREN_types: list[str] = []
@@ -52,6 +70,23 @@ class ShotIndenter(Indenter):
     INDENT_type = "_INDENT"
     DEDENT_type = "_DEDENT"
     tab_len = 8
+    max_shots: int | None = None  # for the file being parsed (under _LOCK)
+
+    def process(self, stream):
+        return super().process(self._bounded(stream))
+
+    def _bounded(self, stream):
+        """The lexer's tokens, stopped at the first number too long to be one and at
+        the first shot past the limit: a huge script is refused as it is read."""
+        shots = 0
+        for token in stream:
+            if token.type in _NUMERIC and _LONG_DIGITS.search(token):
+                raise _NumberTooLong(token)
+            if token.type == "SHOT":
+                shots += 1
+                if self.max_shots is not None and shots > self.max_shots:
+                    raise _TooManyShots(token)
+            yield token
 
 
 @cache
@@ -64,16 +99,21 @@ def _parser() -> Lark:
         grammar,
         parser="lalr",
         lexer="contextual",
-        postlex=ShotIndenter(),
+        postlex=_INDENTER,
         transformer=_TRANSFORMER,
         maybe_placeholders=False,
     )
 
 
-_LOCK = threading.Lock()  # the one transformer holds the file being parsed
+_LOCK = threading.Lock()  # the one transformer and indenter hold the file being parsed
 
 
 # ------------------------------------------------------------ tree → models
+
+
+def _inside(parenthetical: str) -> str:
+    """A parenthetical's words, without its brackets."""
+    return parenthetical.strip()[1:-1].strip()
 
 
 def _unquote(text: str) -> str:
@@ -283,22 +323,27 @@ class _ToSyntax(Transformer):
             text=name.strip(),
         )
         spoken: list[ast.DialogueLine] = []
-        pending: str | None = None
+        pending: list[Token] = []  # parentheticals waiting for the words they direct
         for kind, token in lines:
             if kind == "parenthetical":
-                pending = token.strip()[1:-1].strip()
+                pending.append(token)  # two in a row direct the same words
                 continue
+            directions = "; ".join(_inside(t) for t in pending if _inside(t)) or None
             spoken.append(
                 ast.DialogueLine(
-                    span=self._span_of_token(token), parenthetical=pending, text=token.strip()
+                    span=self._span_of_token(token), parenthetical=directions, text=token.strip()
                 )
             )
-            pending = None
+            pending = []
+        # Directions with no words after them (or a block of only a direction):
+        # kept, for the checker to place as action.
+        after = [ast.Direction(span=self._span_of_token(t), text=_inside(t)) for t in pending]
         return ast.Dialogue(
             span=self._span_of_children(speaker, lines[-1][1]),
             speaker=word,
             extension=extension,
             lines=spoken,
+            after=[d for d in after if d.text],
         )
 
     def parenthetical(self, token):
@@ -365,13 +410,17 @@ class _ToSyntax(Transformer):
 
 
 _TRANSFORMER = _ToSyntax(visit_tokens=False)
+_INDENTER = ShotIndenter()
 
 
 # ---------------------------------------------------------------- the entry
 
 
-def parse_source(source: SourceFile) -> tuple[ast.ScriptFile | None, list[Diagnostic]]:
-    """Parse one file.  Returns the tree, or None and the diagnostics explaining why."""
+def parse_source(
+    source: SourceFile, max_shots: int | None = None
+) -> tuple[ast.ScriptFile | None, list[Diagnostic]]:
+    """Parse one file, stopping at shot `max_shots` + 1 when given.  Returns the
+    tree, or None and the diagnostics explaining why."""
     tabs = _tab_indentation(source)
     if tabs:
         return None, tabs
@@ -380,11 +429,44 @@ def parse_source(source: SourceFile) -> tuple[ast.ScriptFile | None, list[Diagno
     try:
         with _LOCK, paused_gc():
             _TRANSFORMER.file = source.display
+            _INDENTER.max_shots = max_shots
             return parser.parse(text), []
     except DedentError as error:
         return None, [_dedent_diagnostic(source, error)]
     except UnexpectedInput as error:
         return None, [_syntax_diagnostic(source, error)]
+    except _NumberTooLong as error:
+        return None, [_number_too_long(source, error.token)]
+    except _TooManyShots as error:
+        return None, [_too_many_shots(source, error.token, max_shots or 0)]
+
+
+def _number_too_long(source: SourceFile, token: Token) -> Diagnostic:
+    span = Span(
+        file=source.display,
+        line=token.line,
+        column=token.column,
+        end_line=token.end_line,
+        end_column=token.end_column,
+    )
+    return make(
+        codes.INVALID_VALUE,
+        span,
+        f"a number of more than {MAX_DIGITS} digits ({len(token):,} characters)",
+        label="too long to be a number",
+        help="write a number of at most 20 digits",
+    )
+
+
+def _too_many_shots(source: SourceFile, token: Token, limit: int) -> Diagnostic:
+    # Parsing stopped here; the shots after it are counted by their lines alone.
+    count = max(len(_SHOT_LINE.findall(source.text)), limit + 1)
+    return make(
+        codes.LIMIT_EXCEEDED,
+        source.span(token.line, token.column, token.end_column),
+        f"the script has {count} shots, more than the limit of {limit}",
+        help=f"if this is intended, raise the limit with --max-shots {count}",
+    )
 
 
 def _tab_indentation(source: SourceFile) -> list[Diagnostic]:

@@ -210,15 +210,19 @@ def plan_film(
     codec: Codec = "h264",
     backend_options: dict[str, dict] | None = None,
     scoring: Consistency | None = None,
+    bound: dict[str, type[Backend]] | None = None,
     prices: dict[str, float] | None = None,
 ) -> PlanResult:
     """Lower a checked film.  `backend` overrides the script's; `template` the prompts';
     `codec` is the delivery codec the cut is encoded in; `backend_options` maps a
     backend's name to the constructor options that change what it makes; `scoring`
-    says how takes are measured and chosen; `prices` overrides hosted models' USD a second."""
+    says how takes are measured and chosen; `bound` maps a backend's name to the
+    class bound to its model folder (`DiffusersBackend.bound_to`), planned in its place;
+    `prices` overrides hosted models' USD a second."""
     source = read_template(template) if template else None
     scoring = scoring or Consistency()
     planner = _Planner(film, backend, source, codec, backend_options or {}, scoring)
+    planner.bound = bound or {}
     planner.prices = prices or {}
     with paused_gc():
         plan = planner.run()
@@ -283,6 +287,7 @@ class _Planner:
         # By the names the script gives: resolving `auto` asks every backend whether
         # it can run here, which searches the import path; once per plan is enough.
         self._resolved: dict[str, type[Backend]] = {}
+        self.bound: dict[str, type[Backend]] = {}  # by name: bound to their model folders
 
     def run(self) -> Plan:
         film = self.film
@@ -346,7 +351,8 @@ class _Planner:
     def _backend(self, shot: spec.Shot) -> type[Backend]:
         name = self.backend_name or shot.backend or self.film.backend
         if name not in self._resolved:
-            self._resolved[name] = registry.get(name)
+            found = registry.get(name)
+            self._resolved[name] = self.bound.get(found.name, found)
         backend = self._resolved[name]
         self.backends[backend.name] = backend
         return backend

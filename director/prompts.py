@@ -55,7 +55,7 @@ _FORMAT_FILTER = FILTERS["format"]
 
 
 MAX_TEMPLATE_BYTES = 1_000_000
-MAX_PROMPT_CHARS = 100_000  # one shot's rendered prompt
+MAX_PROMPT_CHARS = 100_000  # one shot's rendered prompt, beyond 4x the shot's own text
 MAX_TEMPLATE_NUMBER = 100_000  # a width, count or repeat a template may ask for
 RENDER_SECONDS = 5.0  # one shot's prompt; a template loops, it does not compute
 RENDER_MEMORY = 512 << 20  # growth of the process while rendering one prompt
@@ -97,23 +97,37 @@ def read_template(path: Path) -> str:
 def render_prompt(film: spec.Film, shot: spec.Shot, template_source: str) -> str:
     """The prompt for one shot, from a template's source text."""
     template = _compile(template_source)
+    context = _context(film, shot)
+    # A prompt may quote the shot's own text a few times over, however long it is.
+    limit = MAX_PROMPT_CHARS + 4 * _text_size(context)
     try:
         with _budget(RENDER_SECONDS, RENDER_MEMORY):
-            text = _bounded_join(template.generate(**_context(film, shot)))
+            text = _bounded_join(template.generate(**context), limit)
     except Exception as error:  # a user's program: anything can fail, RecursionError too
         raise PromptTemplateError(_failure(error, shot)) from None
     lines = (" ".join(line.split()) for line in text.splitlines())
     return "\n".join(line for line in lines if line)
 
 
-def _bounded_join(chunks) -> str:
+def _bounded_join(chunks, limit: int) -> str:
     parts, size = [], 0
     for chunk in chunks:
         size += len(chunk)
-        if size > MAX_PROMPT_CHARS:
-            raise _TemplateTooCostly(f"it writes more than {MAX_PROMPT_CHARS:,} characters")
+        if size > limit:
+            raise _TemplateTooCostly(f"it writes more than {limit:,} characters")
         parts.append(chunk)
     return "".join(parts)
+
+
+def _text_size(value) -> int:
+    """Characters of text in a template context (strings in dicts and lists)."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(_text_size(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return sum(_text_size(item) for item in value)
+    return 0
 
 
 def _failure(error: BaseException, shot: spec.Shot) -> str:

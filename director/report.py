@@ -131,6 +131,21 @@ font-size:12px;background:none;position:static}
 """
 
 
+def _sound_summary(sound: dict | None) -> str:
+    """The delivered sound's loudness and true peak, as the header says them."""
+    if not sound:
+        return ""
+    delivered = sound["delivered"]
+    if delivered["integrated_lufs"] is None:
+        return " · sound: silent"
+    target = sound["target_lufs"]
+    aim = f"target {target:g} LUFS" if target is not None else "not normalised"
+    return (
+        f" · sound {delivered['integrated_lufs']:.1f} LUFS, true peak "
+        f"{delivered['true_peak_dbtp']:.1f} dBTP ({aim})"
+    )
+
+
 def render_report(record: dict, cache: Cache, root: Path) -> str:
     """The record as one self-contained HTML page."""
     scoring = record.get("consistency") or {}
@@ -142,6 +157,7 @@ def render_report(record: dict, cache: Cache, root: Path) -> str:
     )  # fmt: skip
     if below:
         summary += f" · <span class='bad'>{below} below their minimum</span>"
+    summary += _sound_summary(record.get("sound"))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{html.escape(record["title"])} — consistency report</title>

@@ -127,10 +127,17 @@ class DialogueLine(Node):
     text: str
 
 
+class Direction(Node):
+    """A parenthetical with no words after it in its block."""
+
+    text: str
+
+
 class Dialogue(Node):
     speaker: Word
     extension: Literal["V.O.", "O.S."] | None = None
     lines: list[DialogueLine]
+    after: list[Direction] = []  # directions after the last line, or the block's only one
 
 
 class Cue(Node):

@@ -31,14 +31,19 @@ import os
 import re
 import shutil
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import opentimelineio as otio
 import soundfile
 
 from . import outputs
+from .assemble import to_wav
+from .edl import reel, write_edl
 from .plan import Plan
 from .plan_nodes import Prompt, Timeline, TimelineCue, TimelineShot, TimelineTransition
+from .timecode import Timecode
+from .timecode import parse as parse_timecode
 
 NAMESPACE = "shot_director"
 
@@ -67,16 +72,31 @@ class Media:
     cues: dict[str, Path] = field(default_factory=dict)  # a cue's path in the plan → the file
 
 
-def export_timeline(plan: Plan, media: Media, targets: list[Path], media_dir: Path) -> list[str]:
+def export_timeline(
+    plan: Plan,
+    media: Media,
+    targets: list[Path],
+    media_dir: Path,
+    record: Timecode | None = None,
+) -> list[str]:
     """Copy the media into `media_dir` and write the cut to each target, its format
-    chosen by its suffix (`ADAPTERS`).  Returns warnings (media that are missing)."""
+    chosen by its suffix (`ADAPTERS`), record timecode from `record` (default one
+    hour, `timecode.parse`).  Returns warnings (media that are missing)."""
     for target in targets:
         adapter(target)  # fail before copying anything
+    record = record or parse_timecode(None, _fps(plan))
     copied, warnings = collect_media(plan, media, media_dir)
     for target in targets:
-        timeline = build_timeline(plan, copied, relative_to=_relative_base(target))
+        if target.suffix.lower() == ".edl":
+            outputs.write_text(target, write_edl(plan, record))
+            continue
+        timeline = build_timeline(plan, copied, relative_to=_relative_base(target), record=record)
         write_timeline(timeline, target)
     return warnings
+
+
+def _fps(plan: Plan) -> Fraction:
+    return Fraction(plan.timeline.fps_num, plan.timeline.fps_den)
 
 
 def adapter(target: Path) -> str:
@@ -115,18 +135,22 @@ def collect_media(plan: Plan, media: Media, folder: Path) -> tuple[Media, list[s
         if source is None or not source.is_file():
             warnings.append(f"{cue.kind} {cue.asset} ({cue.path}) is missing; its clip is offline")
             continue
-        cues[cue.path] = _copy(source, folder / f"{cue.asset}{source.suffix}")
+        # As WAV whatever the asset's format: editors import Ogg Vorbis or
+        # FLAC unevenly, WAV always.
+        cues[cue.path] = _as_wav(source, folder / f"{_safe(cue.asset)}.wav")
     return Media(pictures, sounds, cues), list(dict.fromkeys(warnings))
 
 
 def build_timeline(
-    plan: Plan, media: Media, relative_to: Path | None = None
+    plan: Plan, media: Media, relative_to: Path | None = None, record: Timecode | None = None
 ) -> otio.schema.Timeline:
-    """The cut as an OpenTimelineIO timeline.  Media URLs are relative to
-    `relative_to` when given, else absolute `file://` URLs."""
+    """The cut as an OpenTimelineIO timeline, starting at the record timecode
+    `record` (default one hour).  Media URLs are relative to `relative_to` when
+    given, else absolute `file://` URLs."""
     timeline = plan.timeline
     rate = timeline.fps_num / timeline.fps_den
-    result = otio.schema.Timeline(name=plan.title, global_start_time=_time(0, rate))
+    record = record or parse_timecode(None, _fps(plan))
+    result = otio.schema.Timeline(name=plan.title, global_start_time=_time(record.start, rate))
     result.metadata[NAMESPACE] = {
         "fps": [timeline.fps_num, timeline.fps_den],
         "frames": timeline.frames,
@@ -218,7 +242,7 @@ def _shot_clip(
         name=f"SHOT {shot.shot}",
         media_reference=reference,
         source_range=_range(first - shot.start, last - first, rate),
-        metadata={NAMESPACE: info, "cmx_3600": {"reel": _reel(shot.shot)}},
+        metadata={NAMESPACE: info, "cmx_3600": {"reel": reel(shot.shot)}},
     )
     clip.markers.append(
         otio.schema.Marker(
@@ -362,15 +386,20 @@ def _safe(shot_id: str) -> str:
     return re.sub(r"[^0-9A-Za-z_.-]", "_", shot_id).strip(".") or "_"
 
 
-def _reel(shot_id: str) -> str:
-    """A CMX 3600 reel name: at most 8 letters and digits."""
-    return (re.sub(r"[^0-9A-Za-z]", "", shot_id).upper() or "AX")[:8]
-
-
 def _copy(source: Path, target: Path) -> Path:
     temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     shutil.copyfile(source, temporary)
     os.replace(temporary, target)
+    return target
+
+
+def _as_wav(source: Path, target: Path) -> Path:
+    temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    try:
+        to_wav(source, temporary)
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
     return target
 
 

@@ -37,7 +37,7 @@ from backends import registry
 from backends.base import Backend, Capabilities
 from director.check import check_file
 from director.cli import main
-from director.diagnostics import REGISTRY, Diagnostic, Severity, render_human
+from director.diagnostics import REGISTRY, Diagnostic, Severity, render_human, visible
 from director.plan import plan_film
 
 CASES_DIR = Path(__file__).parent / "check_cases"
@@ -219,7 +219,7 @@ def assert_caret(d: Diagnostic, sources: dict[str, str], column: int) -> str:
     assert f"{pad}--> {d.span.file}:{d.span.line}:{d.span.column}" in lines
     # lines end at "\n" only (with an optional "\r"), as the grammar counts them
     source_line = sources[d.span.file].split("\n")[d.span.line - 1].rstrip("\r")
-    source_line = source_line.replace("\t", " ")
+    source_line = visible(source_line.replace("\t", " "), None)  # control characters escaped
     gutter = str(d.span.line)
     quoted = f"{gutter} | {source_line}"
     assert quoted in lines, f"the line is not quoted:\n{text}"

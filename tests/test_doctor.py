@@ -57,7 +57,7 @@ def test_doctor_reads_director_toml_and_says_what_the_model_takes(tmp_path, ltx2
     out = capsys.readouterr().out
     assert f"read {tmp_path / 'director.toml'}" in out
     assert f"model: {ltx2_model}, from director.toml" in out
-    assert "holds: LTX-2, which takes the prompt, a first frame, a last frame" in out
+    assert "holds: LTX-2 dev, which takes the prompt, a first frame, a last frame" in out
     # The model is there; only the GPU is missing.
     ltx2 = out[out.index("ltx2     cannot") : out.index("wan      cannot")]
     assert "no model folder" not in ltx2 and "no GPU that torch can use" in ltx2

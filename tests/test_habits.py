@@ -67,3 +67,16 @@ def test_names_in_capitals_and_real_cues_are_not_habits(project):
         HEADER + "SHOT 1 WIDE 3s\n  NELL steps aboard. NELL: the pilot.\n  sfx HORN from 1s\n"
     )
     assert {d.code for d in checked.diagnostics} & {"W110", "W111", "W112", "W113"} == set()
+
+
+def test_a_free_text_locations_help_declares_a_name_that_checks(project):
+    checked = project.check("title: Dock\n\nEXT. FERRY DOCK - DUSK\n\nSHOT 1 WIDE 3s\n  Gulls.\n")
+    (found,) = [d for d in checked.diagnostics if d.code == "W101"]
+    declaration = found.help.removeprefix("declare it: ").split(" (")[0]
+    name = declaration.split()[1]
+    fixed = project.check(
+        f"title: Dock\n{declaration}\n  description: a dock\n\n"
+        f"EXT. {name} - DUSK\n\nSHOT 1 WIDE 3s\n  Gulls.\n"
+    )
+    assert [d for d in fixed.diagnostics if d.code == "W101"] == [] and fixed.film is not None
+    assert fixed.film.scenes[-1].declared_location == "FERRY_DOCK"

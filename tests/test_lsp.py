@@ -6,6 +6,7 @@ import json
 import os
 import queue
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -177,3 +178,131 @@ def test_hover_definition_and_completion(client, project):
     camera = next(i for i, line in enumerate(lines) if "camera: pan" in line)
     assert "dolly" in labels(camera, len(lines[camera]))
     assert labels(tom, 2) == ["MARA", "TOM"]
+
+
+# ------------------------------------------------- issue 18: reading like `check`
+
+
+def _open(client: Client, uri: str, text: str) -> None:
+    client.send(
+        "textDocument/didOpen",
+        {"textDocument": {"uri": uri, "languageId": "shot", "version": 1, "text": text}},
+    )
+
+
+def _codes(diagnostics: list[dict]) -> list[tuple[str, int]]:
+    return sorted((d["code"].split()[0], d["range"]["start"]["line"] + 1) for d in diagnostics)
+
+
+def test_imports_out_of_the_project_are_not_followed(client, project, tmp_path_factory):
+    """Defect 3: hover, definition and completion showed declarations from files
+    outside the project (`/abs/path`, `../..`), where `check` reports E022."""
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    (elsewhere / "secret.shot").write_text("character SPY\n  description: the secret\n")
+    text = (
+        f"title: T\nimport: {elsewhere}/secret.shot\nimport: ../{elsewhere.name}/secret.shot\n"
+        "\nSHOT 1 WIDE 2s\n  SPY waits.\n"
+    )
+    uri = project.write(text).as_uri()
+    _open(client, uri, text)
+    assert ("E022", 2) in _codes(client.diagnostics(uri))
+    spy = {"textDocument": {"uri": uri}, "position": {"line": 5, "character": 3}}
+    assert client.request("textDocument/hover", spy) is None
+    assert client.request("textDocument/definition", spy) is None
+    found = client.request("textDocument/completion", spy)
+    assert "SPY" not in [item["label"] for item in found["items"]]
+
+
+def test_a_fifo_or_a_device_import_never_blocks_the_server(client, project):
+    """Defect 3: `import: /dev/zero` read until memory ran out and a FIFO import hung the
+    server for good (shutdown and exit included: the fixture's close would time out)."""
+    os.mkfifo(project.root / "pipe.shot")
+    text = FILM.replace("title: Night Watch\n", "title: T\nimport: pipe.shot\n")
+    uri = project.write(text).as_uri()
+    _open(client, uri, text)
+    assert ("E021", 2) in _codes(client.diagnostics(uri))
+    mara = {"textDocument": {"uri": uri}, "position": {"line": 9, "character": 3}}
+    assert "lighthouse keeper" in client.request("textDocument/hover", mara)["contents"]["value"]
+    zero = text.replace("import: pipe.shot", "import: /dev/zero")
+    client.send(
+        "textDocument/didChange",
+        {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": zero}]},
+    )
+    assert ("E022", 2) in _codes(client.diagnostics(uri))
+    assert client.request("textDocument/hover", mara) is not None
+
+
+@pytest.mark.parametrize(
+    "position", [{"line": -1, "character": 0}, {"line": 0, "character": 2**31}]
+)
+def test_positions_out_of_range_are_answered_with_an_error(client, project, position):
+    """Defect 16: requests with negative or 2**31 positions were never answered."""
+    uri = project.write(FILM).as_uri()
+    _open(client, uri, FILM)
+    client.diagnostics(uri)
+    number = client.send(
+        "textDocument/hover", {"textDocument": {"uri": uri}, "position": position}, request=True
+    )
+    reply = client.wait(lambda m: m.get("id") == number)
+    assert reply["error"]["code"] == -32602  # InvalidParams
+    last = {"line": 2**31 - 1, "character": 2**31 - 1}  # in range: an answer, with nothing
+    hover = {"textDocument": {"uri": uri}, "position": last}
+    assert client.request("textDocument/hover", hover) is None
+
+
+def test_an_untitled_document_is_checked(client, project):
+    """Defect 16: every edit of an `untitled:` document reported a TypeError."""
+    uri = "untitled:Untitled-1"
+    _open(client, uri, FILM.replace("SHOT 1 WIDE", "SHOT 1 WIDDE"))
+    assert _codes(client.diagnostics(uri)) == [("E005", 8)]
+    client.send(
+        "textDocument/didChange",
+        {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": FILM}]},
+    )
+    assert client.diagnostics(uri) == []
+
+
+def test_a_huge_line_in_the_editor_is_refused_before_parsing(client, project):
+    """Defect 7: a 20 MB line exhausted the language server."""
+    text = FILM + "  " + "word " * 400_000 + "\n"
+    uri = project.write(FILM).as_uri()
+    _open(client, uri, text)
+    assert _codes(client.diagnostics(uri)) == [("E038", 10)]
+    mara = {"textDocument": {"uri": uri}, "position": {"line": 8, "character": 3}}
+    assert client.request("textDocument/hover", mara) is None  # nothing parsed, nothing known
+
+
+def test_edits_are_checked_debounced_one_check_at_a_time(client, project, monkeypatch):
+    """Defect 8: the full check reran on every edit.  Thirty quick edits are checked a
+    few times, never two checks at once, and the last text is the one published."""
+    import director.lsp as server
+
+    checking, most, calls = [0], [0], []
+    lock = threading.Lock()
+    real = server.check_file
+
+    def counted(*args, **kwargs):
+        with lock:
+            checking[0] += 1
+            most[0] = max(most[0], checking[0])
+            calls.append(args[0])
+        try:
+            time.sleep(0.05)  # long enough for edits to arrive while it runs
+            return real(*args, **kwargs)
+        finally:
+            with lock:
+                checking[0] -= 1
+
+    monkeypatch.setattr(server, "check_file", counted)
+    uri = project.write(FILM).as_uri()
+    broken = FILM.replace("MARA waits.", "MRAA waits.")
+    _open(client, uri, broken)
+    for version in range(2, 32):
+        text = FILM if version == 31 else broken + f"  # edit {version}\n"
+        client.send(
+            "textDocument/didChange",
+            {"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text}]},
+        )
+    while client.diagnostics(uri):  # earlier rounds may publish first; the last is clean
+        pass
+    assert most[0] == 1 and len(calls) <= 5, (most[0], len(calls))

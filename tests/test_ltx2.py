@@ -148,18 +148,47 @@ def test_runtime_settings_leave_the_hashes_alone_and_the_model_does_not(project,
     assert generate_hashes("--model", str(copy)) != base
 
 
-def test_a_distilled_folder_gets_the_distilled_schedule(tmp_path, model):
+@pytest.fixture(scope="module")
+def distilled_model(tmp_path_factory):
+    # Named like the dev weights: only the scheduler config says it is distilled.
+    return tiny.save_ltx2(tmp_path_factory.mktemp("models") / "LTX-2-tiny", distilled=True)
+
+
+def test_distilled_is_read_from_the_scheduler_config_not_the_folder_name(
+    tmp_path, model, distilled_model
+):
     import shutil
 
-    distilled = tmp_path / "LTX-2-distilled"
-    shutil.copytree(model, distilled)
-    options = LTX2Backend.plan_options(distilled, {})
+    options = LTX2Backend.plan_options(distilled_model, {})
     assert options == {
-        "steps": 8, "guidance": 1.0, "colour_match": True, "distilled": True,
-        "model_id": model_identity(distilled),
+        "profile": "LTX-2 distilled", "steps": 8, "guidance": 1.0, "guidance_2": None,
+        "flow_shift": None, "negative": "", "colour_match": True, "distilled": True,
+        "stg": False, "model_id": model_identity(distilled_model),
     }  # fmt: skip
-    assert LTX2Backend.plan_options(distilled, {"steps": 4})["steps"] == 4
-    assert LTX2Backend.plan_options(model, {})["steps"] == 30
+    assert LTX2Backend.plan_options(distilled_model, {"steps": 4})["steps"] == 4
+    # Dev weights in a folder called "distilled" are still the dev model.
+    misnamed = tmp_path / "LTX-2-distilled"
+    shutil.copytree(model, misnamed)
+    dev = LTX2Backend.plan_options(misnamed, {})
+    assert (dev["profile"], dev["distilled"], dev["steps"], dev["guidance"]) == (
+        "LTX-2 dev",
+        False,
+        40,
+        4.0,
+    )
+    assert dev["negative"].startswith("blurry, out of focus") and dev["stg"] is False
+
+
+def test_one_step_on_the_dev_scheduler_is_refused_at_plan_time(project, model, capsys):
+    # The dev scheduler's terminal shift divides by zero at one step (0/0 sigmas:
+    # black frames after three long tries); two steps and the distilled model are fine.
+    script = project.write(SCRIPT)
+    args = ["plan", str(script), "--backend", "ltx2", "--model", str(model), "-o", "p.json"]
+    assert main([*args, "--steps", "1"]) == 2
+    assert "needs at least 2 steps" in capsys.readouterr().err
+    assert main([*args, "--steps", "2"]) == 0
+    with pytest.raises(ModelError, match="at least 2 steps"):
+        LTX2Backend(model=str(model), steps=1)
 
 
 def test_no_model_folder_is_a_clear_usage_error(project, capsys):
@@ -189,7 +218,7 @@ def test_director_toml_gives_the_model_and_settings(project, model, monkeypatch)
 
     spy = spy_on(monkeypatch, LTX2Pipeline)
     (project.root / "director.toml").write_text(
-        f'[ltx2]\nmodel = "{model}"\nsteps = 1\nguidance = 1.5\ndevice = "cpu"\n'
+        f'[ltx2]\nmodel = "{model}"\nsteps = 2\nguidance = 1.5\ndevice = "cpu"\n'
     )
     script = project.write(
         """
@@ -205,7 +234,7 @@ def test_director_toml_gives_the_model_and_settings(project, model, monkeypatch)
     )
     compile_with(script)
     arguments = spy.calls[0].arguments
-    assert (arguments["num_inference_steps"], arguments["guidance_scale"]) == (1, 1.5)
+    assert (arguments["num_inference_steps"], arguments["guidance_scale"]) == (2, 1.5)
 
 
 def test_out_of_memory_is_retried_with_less_memory(project, model, monkeypatch):
@@ -243,30 +272,93 @@ def test_takes_of_a_shot_encode_their_prompt_once(project, model, monkeypatch):
         "title: T\nformat: 64x64 @ 24fps\n\nINT. ROOM - DAY\n\nSHOT 1 WIDE 9f\n  takes: 3\n"
         "  Rain.\n\nSHOT 2 WIDE 9f\n  Snow.\n"
     )
-    compile_with(script, "--backend", "ltx2", "--model", str(model), "--steps", "1")
+    compile_with(script, "--backend", "ltx2", "--model", str(model), "--steps", "2")
     assert len(calls.calls) == 4  # three takes of shot 1, one of shot 2
     # The backend's own encodings (the pipeline then only passes the embeddings through).
     encoded = [c.positional[0] for c in prompts.calls if c.positional]
     assert len(encoded) == 2 and encoded[0].endswith("Rain.") and encoded[1].endswith("Snow.")
 
 
-def test_a_distilled_folder_runs_the_distilled_sigmas_without_guidance(
-    project, model, tmp_path, monkeypatch
+def test_a_distilled_folder_runs_the_distilled_sigmas_without_guidance_or_negative(
+    project, distilled_model, monkeypatch
 ):
-    import shutil
-
     from diffusers import LTX2Pipeline
     from diffusers.pipelines.ltx2.utils import DISTILLED_SIGMA_VALUES
 
-    distilled = tmp_path / "LTX-2-distilled-tiny"
-    shutil.copytree(model, distilled)
     spy = spy_on(monkeypatch, LTX2Pipeline)
+    encoded = spy_on(monkeypatch, LTX2Pipeline, "encode_prompt")
     script = project.write(
         "title: D\nformat: 64x64 @ 24fps\n\nINT. ROOM - DAY\n\nSHOT 1 WIDE 9f\n  Rain.\n"
     )
-    compile_with(script, "--backend", "ltx2", "--model", str(distilled))
+    compile_with(script, "--backend", "ltx2", "--model", str(distilled_model))
     arguments = spy.calls[0].arguments
     assert arguments["num_inference_steps"] == 8
     assert arguments["sigmas"] == list(DISTILLED_SIGMA_VALUES)
     assert arguments["guidance_scale"] == arguments["audio_guidance_scale"] == 1.0
     assert arguments["stg_scale"] == arguments["audio_stg_scale"] == 0.0
+    # No guidance: the negative prompt is neither encoded nor passed.
+    assert encoded.calls[0].arguments["do_classifier_free_guidance"] is False
+    assert "negative_prompt_embeds" not in arguments
+
+
+def test_ltx_2_0_runs_no_stg_pass_its_transformer_would_ignore(project, model, monkeypatch):
+    # LTX-2.0's transformer has no perturbed attention: an STG pass costs a
+    # transformer pass a step and changes nothing.  Dev: the guided pair (one
+    # batched pass) and the modality pass, 2 passes a step, not 3.
+    from diffusers import LTX2Pipeline, LTX2VideoTransformer3DModel
+
+    spy = spy_on(monkeypatch, LTX2Pipeline)
+    passes = spy_on(monkeypatch, LTX2VideoTransformer3DModel, "forward")
+    script = project.write(
+        "title: S\nformat: 64x64 @ 24fps\n\nINT. ROOM - DAY\n\nSHOT 1 WIDE 9f\n  Rain.\n"
+    )
+    compile_with(script, "--backend", "ltx2", "--model", str(model), "--steps", "2")
+    assert spy.calls[0].arguments["stg_scale"] == 0.0
+    assert len(passes.calls) == 2 * 2
+    # Its negative prompt is the authors' default when the script gives none.
+    assert spy.calls[0].arguments["negative_prompt_embeds"] is not None
+
+
+def test_keyframed_shots_keep_a_bf16_model_in_bf16(project, model, monkeypatch):
+    # from_pipe casts to float32 unless told otherwise: the first image-to-video
+    # or condition shot doubled a bf16 model in memory (70 GB -> 139 GB for the
+    # real 19B).  Every component of every pipeline variant stays bf16.
+    import torch
+    from diffusers import LTX2ConditionPipeline, LTX2ImageToVideoPipeline
+
+    backend_pipelines = []
+    original = LTX2Backend.pipeline
+
+    def recording(self, pipeline_class=None):
+        pipe = original(self, pipeline_class)
+        backend_pipelines.append(pipe)
+        return pipe
+
+    monkeypatch.setattr(LTX2Backend, "pipeline", recording)
+    script = project.write(
+        """
+        title: B
+        format: 64x64 @ 24fps
+
+        INT. ROOM - DAY
+
+        SHOT 1 WIDE 9f
+          Rain.
+
+        SHOT 2 WIDE 9f continuous
+          The door opens.
+
+        SHOT 3 WIDE 9f
+          keyframe last: refs/hero.png
+          The door closes.
+        """
+    )
+    compile_with(
+        script, "--backend", "ltx2", "--model", str(model), "--steps", "2", "--dtype", "bfloat16"
+    )
+    kinds = {type(pipe) for pipe in backend_pipelines}
+    assert {LTX2ImageToVideoPipeline, LTX2ConditionPipeline} <= kinds
+    for pipe in backend_pipelines:
+        for name, component in pipe.components.items():
+            if isinstance(component, torch.nn.Module):
+                assert component.dtype == torch.bfloat16, (type(pipe).__name__, name)

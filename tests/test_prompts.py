@@ -152,3 +152,12 @@ def test_bounds_leave_ordinary_templates_alone(project):
     )
     (text,) = prompts(project.plan(SCRIPT, template=template))
     assert text == "0 abab close-up 1 abab close-up 2 abab close-up 1024 85mm"
+
+
+def test_a_long_shot_still_has_its_prompt(project):
+    """The prompt's size bound grows with the shot's own text (found by the fuzzer:
+    100 kB of action made the built-in template "write too much")."""
+    action = ("  " + "MARA polishes the lens. " * 250 + "\n") * 20  # lines under 10,000
+    script = SCRIPT.replace("  MARA polishes the lens.\n", action)
+    (text,) = prompts(project.plan(script, backend="ltx2"))
+    assert text.count("Mara polishes the lens.") == 5_000

@@ -200,14 +200,16 @@ def test_fcp7_xml_keeps_the_cut_transitions_and_markers(compiled):
 
 
 def edl_events(text: str) -> list[tuple[str, str, int, int, int]]:
-    """(reel, C or D, transition frames, record in, record out) of each event line."""
+    """(reel, C or D, transition frames, record in, record out) of each picture event
+    line, record frames counted from the default start, 01:00:00:00; a wipe (W001)
+    counts as a D here."""
     events = []
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) >= 8 and parts[0].isdigit():
-            kind = "D" if parts[3] == "D" else "C"
+        if len(parts) >= 8 and parts[0].isdigit() and parts[2] == "V":
+            kind = "D" if parts[3] == "D" or parts[3].startswith("W") else "C"
             length = int(parts[4]) if kind == "D" else 0
-            rec_in, rec_out = (_frames(tc) for tc in parts[-2:])
+            rec_in, rec_out = (_frames(tc) - _frames("01:00:00:00") for tc in parts[-2:])
             events.append((parts[1], kind, length, rec_in, rec_out))
     return events
 
@@ -225,8 +227,7 @@ def test_edl_record_times_are_the_plans(compiled):
     assert text.startswith("TITLE: Export")
     for shot in plan.timeline.shots:
         assert (
-            f"FROM CLIP NAME:  SHOT {shot.shot}" in text
-            or f"TO CLIP NAME:  SHOT {shot.shot}" in text
+            f"FROM CLIP NAME: SHOT {shot.shot}" in text or f"TO CLIP NAME: SHOT {shot.shot}" in text
         )
     events = edl_events(text)
     dissolves = [(length, rec_in) for _, kind, length, rec_in, _ in events if kind == "D"]
@@ -280,8 +281,10 @@ def test_export_from_a_plan_file_uses_the_cache_and_marks_unrendered_shots_offli
     lonely = tmp_path / "lonely" / "film.plan.json"
     lonely.parent.mkdir()
     lonely.write_text(plan_file.read_text())
-    assert main(["export", str(lonely), "--otio", str(tmp_path / "offline.otio")]) == 0
-    assert "shot 1 has no rendered picture" in capsys.readouterr().err
+    # Written, with its clips offline, and said to have failed: no cut to conform.
+    assert main(["export", str(lonely), "--otio", str(tmp_path / "offline.otio")]) == 1
+    err = capsys.readouterr().err
+    assert "shot 1 has no rendered picture" in err and "4 of 4 shots" in err
     timeline = otio.adapters.read_from_file(str(tmp_path / "offline.otio"))
     clips = timeline.video_tracks()[0].find_clips()
     assert all(isinstance(c.media_reference, otio.schema.MissingReference) for c in clips)

@@ -1,0 +1,145 @@
+"""Delivery: the film file as it is handed over, from the plan's picture and mix.
+
+The plan's `mux` node makes the film as the cut and the mix made it.  What
+only concerns the copy handed to someone (its loudness target, the record
+timecode its timecode track starts at, an odd colour space, its chapters and
+title) is settled here, after the run, so none of it enters the plan or its
+cache keys: changing `--loudness` re-muxes the film in seconds and makes
+nothing again.  docs/assembly.md says what each setting does.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from . import assemble, loudness
+from .clips import COLOR_SPACES, DELIVERY, read_frames, write_clip
+from .plan import Plan
+from .timecode import Timecode
+
+COLOR_CHOICES = ("auto", *COLOR_SPACES)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The settings of the delivered copy (the CLI's --loudness, --start-timecode,
+    --color-space)."""
+
+    timecode: Timecode
+    loudness: float | None = -14.0  # LUFS; None: the mix as made (still true-peak limited)
+    color_space: str = "auto"  # or a name in clips.COLOR_SPACES
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """What delivering measured and wrote."""
+
+    film: Path
+    sound: loudness.Normalised
+
+
+def deliver(
+    plan: Plan, picture: Path, mix_folder: Path, codec: str, settings: Delivery, work: Path
+) -> Delivered:
+    """Write the delivered film into the folder `work` (as `film<suffix>`, or the
+    folder `film` for PNG): the mix brought to the loudness target under the
+    true-peak ceiling, the picture (copied; coded again only for a colour space
+    other than its own), chapters per scene, the title and the timecode track."""
+    work.mkdir(parents=True, exist_ok=True)
+    master = work / "master.wav"
+    sound = loudness.normalise(mix_sources(mix_folder), settings.loudness, master)
+    fps = Fraction(plan.fps_num, plan.fps_den)
+    picture = _in_color_space(picture, settings.color_space, fps, codec, work)
+    coded = None
+    if codec != "png":
+        coded = work / f"sound{DELIVERY[codec].suffix}"
+        assemble.encode_sound(master, coded, codec)
+    film = work / ("film" if codec == "png" else f"film{DELIVERY[codec].suffix}")
+    tags = assemble.FilmTags(
+        fps=fps,
+        title=plan.title,
+        timecode=settings.timecode.label(0),
+        chapters=chapters(plan),
+    )
+    assemble.mux(picture, master, coded, film, codec, tags)
+    return Delivered(film, sound)
+
+
+def mix_sources(mix_folder: Path) -> list[Path]:
+    """The wavs whose sum is the mix before its limiter: the stems (the mix node
+    keeps them), or the master itself where they are missing."""
+    stems = [mix_folder / "stems" / f"{name}.wav" for name in assemble.STEMS]
+    if all(path.is_file() for path in stems):
+        return stems
+    return [mix_folder / "mix.wav"]
+
+
+def write_stems(mix_folder: Path, sound: loudness.Normalised, folder: Path) -> list[Path]:
+    """The stems brought along with the master (the same gain, so they still sum to
+    it before its limiter), and `loudness.json` with each one's measurement and
+    the master's."""
+    folder.mkdir(parents=True, exist_ok=True)
+    report = {"master": sound.as_dict(), "stems": {}}
+    written = []
+    for name in assemble.STEMS:
+        source = mix_folder / "stems" / f"{name}.wav"
+        if not source.is_file():
+            continue
+        target = folder / f"{name}.wav"
+        loudness.scale(source, sound.gain_db, target)
+        report["stems"][name] = loudness.measure([target]).as_dict()
+        written.append(target)
+    (folder / "loudness.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    return written
+
+
+def chapters(plan: Plan) -> tuple[assemble.Chapter, ...]:
+    """One chapter per scene, from its first shot's first frame in the cut to the next
+    scene's."""
+    starts: dict[int, int] = {}
+    for shot in plan.timeline.shots:
+        starts.setdefault(shot.scene, shot.start)
+    ordered = sorted(starts.items(), key=lambda item: item[1])
+    ends = [start for _, start in ordered[1:]] + [plan.timeline.frames]
+    return tuple(
+        assemble.Chapter(start, end, f"Scene {scene + 1}")
+        for (scene, start), end in zip(ordered, ends, strict=True)
+        if end > start
+    )
+
+
+def _in_color_space(picture: Path, name: str, fps: Fraction, codec: str, work: Path) -> Path:
+    """The picture, or a copy coded again in the colour space `name` when the
+    picture is in another one (the plan's pieces use the one for their size)."""
+    if name == "auto" or codec == "png":
+        return picture
+    wanted = COLOR_SPACES[name]
+    with av.open(str(picture)) as container:
+        coded_space = container.streams.video[0].codec_context.colorspace
+    if coded_space == wanted.space:
+        return picture
+    target = work / f"picture{DELIVERY[codec].suffix}"
+    write_clip(target, read_frames(picture), fps, DELIVERY[codec], color=wanted)
+    return target
+
+
+def remove(work: Path) -> None:
+    shutil.rmtree(work, ignore_errors=True)
+
+
+__all__ = [
+    "COLOR_CHOICES",
+    "Delivered",
+    "Delivery",
+    "chapters",
+    "deliver",
+    "mix_sources",
+    "remove",
+    "write_stems",
+]

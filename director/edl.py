@@ -1,0 +1,163 @@
+"""The cut as a CMX 3600 edit decision list, in the format's strict columns.
+
+Written here rather than through OpenTimelineIO's adapter, which puts markers
+at the clip's own timecode (so Avid and Resolve bunch them in the first
+second), has no FCM line and no audio events.  The layout, per event line:
+
+    001  REEL1    V     D    024 00:00:05:00 00:00:09:00 01:00:04:00 01:00:08:00
+
+event number (3), two spaces, reel (8), channel (4) and two spaces,
+transition (4: `C`, `D`, `W001`), its length in frames (3), then source in,
+source out, record in and record out.  A dissolve or wipe is the outgoing
+source as a zero-length cut at the frame the transition starts, then the
+incoming source with `D` (or `W001`) and the length, both under one event
+number; a fade uses black (`BL`) as the other side.  docs/ecosystem.md says
+how each of the plan's transitions is written.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .plan import Plan
+from .plan_nodes import TimelineShot, TimelineTransition
+from .timecode import Timecode
+
+BLACK = "BL"
+_CHANNELS = {"music": "A", "sfx": "A2", "ambience": "A2"}
+_WIPE = "W001"  # SMPTE wipe 001: the left-to-right edge the picture uses
+_OVERLAPS = ("dissolve", "wipe")
+
+
+@dataclass(frozen=True)
+class _Source:
+    reel: str
+    clip: str  # the clip's name, for `* FROM CLIP NAME:`
+    frames: int  # its length; black has any
+
+
+def write_edl(plan: Plan, record: Timecode) -> str:
+    """The plan's cut as CMX 3600 text; record timecode starts at `record`."""
+    source_clock = Timecode(fps=record.fps, start=0, drop_frame=record.drop_frame)
+    writer = _Writer(record, source_clock)
+    fcm = "DROP FRAME" if record.drop_frame else "NON-DROP FRAME"
+    lines = [f"TITLE: {_title(plan.title)}", f"FCM: {fcm}"]
+    lines += _picture(plan, writer)
+    lines += _sound(plan, writer)
+    return "\n".join(lines) + "\n"
+
+
+class _Writer:
+    def __init__(self, record: Timecode, source: Timecode):
+        self.record, self.source = record, source
+        self.number = 0
+
+    def next_number(self) -> int:
+        self.number += 1
+        return self.number
+
+    def line(
+        self, number: int, reel: str, channel: str, kind: str, length: int | None,
+        source: tuple[int, int], record: tuple[int, int],
+    ) -> str:  # fmt: skip
+        duration = f"{length:03d}" if length is not None else ""
+        return (
+            f"{number:03d}  {reel:<8} {channel:<4}  {kind:<4} {duration:>3} "
+            f"{self.source.label(source[0])} {self.source.label(source[1])} "
+            f"{self.record.label(record[0])} {self.record.label(record[1])}"
+        )
+
+
+def _picture(plan: Plan, writer: _Writer) -> list[str]:
+    timeline = plan.timeline
+    incoming = {t.after: t for t in timeline.transitions}
+    outgoing = {t.before: t for t in timeline.transitions}
+    lines: list[str] = []
+    for shot in timeline.shots:
+        into, out = incoming.get(shot.shot), outgoing.get(shot.shot)
+        source = _Source(reel(shot.shot), f"SHOT {shot.shot}", shot.frames)
+        first, last = _record_range(shot, out)
+        span = (0, last - shot.start)  # the shot plays from its first frame
+        number = writer.next_number()
+        if into is not None and into.kind not in ("cut", "smash cut", "match cut"):
+            before = _outgoing_side(into, timeline.shots)
+            lines.append(writer.line(number, before.reel, "V", "C", None, (before.frames,) * 2,
+                                     (first, first)))  # fmt: skip
+            kind = _WIPE if into.kind == "wipe" else "D"
+            length = into.frames
+            lines.append(writer.line(number, source.reel, "V", kind, length, span, (first, last)))
+            if before.reel != BLACK:
+                lines.append(f"* FROM CLIP NAME: {before.clip}")
+            lines.append(f"* TO CLIP NAME: {source.clip}")
+        else:
+            lines.append(writer.line(number, source.reel, "V", "C", None, span, (first, last)))
+            lines.append(f"* FROM CLIP NAME: {source.clip}")
+        lines.append(f"* LOC: {writer.record.label(shot.start)} RED     SHOT {shot.shot}")
+        if out is not None and out.kind == "fade out":
+            lines += _to_black(shot, out, source, writer)
+    return lines
+
+
+def _record_range(shot: TimelineShot, out: TimelineTransition | None) -> tuple[int, int]:
+    """The record frames the shot's own event covers: from its start to where the
+    transition out of it begins (a dissolve, wipe or fade plays that one)."""
+    last = shot.end
+    if out is not None and (out.kind in _OVERLAPS or out.kind == "fade out"):
+        last = out.start
+    return shot.start, last
+
+
+def _outgoing_side(t: TimelineTransition, shots: list[TimelineShot]) -> _Source:
+    """What a transition comes from, at the frame where it starts: the shot before
+    for a dissolve or wipe, black for a fade (in, or up after a fade out)."""
+    if t.kind in _OVERLAPS and t.before is not None:
+        before = next(s for s in shots if s.shot == t.before)
+        return _Source(reel(before.shot), f"SHOT {before.shot}", before.frames - before.tail)
+    return _Source(BLACK, "black", 0)
+
+
+def _to_black(
+    shot: TimelineShot, out: TimelineTransition, source: _Source, writer: _Writer
+) -> list[str]:
+    """A fade out: the shot dissolving to black over its last frames."""
+    number = writer.next_number()
+    start = out.start
+    fade = min(out.frames, shot.end - start)
+    at = shot.frames - fade
+    return [
+        writer.line(number, source.reel, "V", "C", None, (at, at), (start, start)),
+        writer.line(number, BLACK, "V", "D", fade, (0, fade), (start, start + fade)),
+        f"* FROM CLIP NAME: {source.clip}",
+        "* TO CLIP NAME: BLACK",
+    ]
+
+
+def _sound(plan: Plan, writer: _Writer) -> list[str]:
+    """An audio event per cue, on A (music) or A2 (sound effects, ambience)."""
+    lines: list[str] = []
+    for cue in plan.timeline.cues:
+        if cue.frames <= 0:
+            continue
+        number = writer.next_number()
+        channel = _CHANNELS.get(cue.kind, "A2")
+        record = (cue.start, cue.start + cue.frames)
+        lines.append(writer.line(number, reel(cue.asset), channel, "C", None, (0, cue.frames),
+                                 record))  # fmt: skip
+        lines.append(f"* FROM CLIP NAME: {cue.kind} {cue.asset}")
+        if cue.gain_db:
+            lines.append(f"* GAIN: {cue.gain_db:+.1f} dB")
+    return lines
+
+
+def reel(name: str) -> str:
+    """A CMX 3600 reel name: at most 8 letters and digits, never black's."""
+    cleaned = (re.sub(r"[^0-9A-Za-z]", "", name).upper() or "AX")[:8]
+    return "AX" if cleaned in (BLACK, "BLACK", "BARS") else cleaned
+
+
+def _title(title: str) -> str:
+    return re.sub(r"[\r\n]+", " ", title)[:70]
+
+
+__all__ = ["BLACK", "reel", "write_edl"]

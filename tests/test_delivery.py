@@ -1,0 +1,210 @@
+"""The delivered film read by tools the project did not write: ffprobe and ffmpeg.
+
+Colour tags and a solid colour decoded by FFmpeg's own CLI; the loudness read
+by FFmpeg's `ebur128` filter (its own BS.1770 implementation, not the
+libebur128 that normalised the mix); the timecode track, chapters and title.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from director.cli import main
+from director.clips import DELIVERY, write_clip
+from director.loudness import LIMITER_CEILING_DBTP, TruePeakLimiter
+
+FILM = """
+title: Small Hours
+format: 160x90 @ 24fps
+location ROOM
+  description: a bare room
+  ref: refs/room.png
+location ROOF
+  description: a flat roof
+character HERO
+  description: a courier
+  ref: refs/hero.png
+audio MUSIC: refs/music.wav
+
+INT. ROOM - DAY
+
+SHOT 1 WIDE 1s
+  HERO waits.
+  music MUSIC from 0s for 3s
+
+EXT. ROOF - NIGHT
+
+SHOT 2 MEDIUM on HERO 1s
+  HERO
+    Late again.
+"""
+
+SUFFIXES = {"h264": ".mp4", "prores": ".mov", "vp9": ".webm"}
+
+
+def ffmpeg_tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{name} is missing in CI (.ci/run installs Debian's ffmpeg)")
+        pytest.skip(f"Debian's ffmpeg is not installed (.ci/run installs it): no {name}")
+    return found
+
+
+def probe(path: Path, *entries: str) -> dict:
+    command = [ffmpeg_tool("ffprobe"), "-v", "error", "-of", "json", *entries, str(path)]
+    return json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+
+def ebur128(path: Path) -> tuple[float, float]:
+    """Integrated loudness (LUFS) and true peak (dBTP) as FFmpeg's ebur128 filter reads
+    the file's decoded sound."""
+    command = [ffmpeg_tool("ffmpeg"), "-nostats", "-v", "info", "-i", str(path), "-map", "0:a",
+               "-af", "ebur128=peak=true", "-f", "null", "-"]  # fmt: skip
+    log = subprocess.run(command, capture_output=True, text=True, check=True).stderr
+    summary = log[log.rindex("Summary:") :]
+    integrated = float(re.search(r"I:\s+(-?[\d.]+|-inf) LUFS", summary).group(1))
+    peak = float(re.search(r"Peak:\s+(-?[\d.]+|-inf) dBFS", summary).group(1))
+    return integrated, peak
+
+
+def write_music(project, amplitude: float) -> None:
+    """Music with real dynamics: a tone with bursts of noise, at `amplitude`."""
+    rate = 48000
+    rng = np.random.default_rng(3)
+    t = np.arange(rate * 3) / rate
+    tone = np.sin(2 * np.pi * 220 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 1.5 * t))
+    bursts = rng.normal(0, 0.4, len(t)) * ((t % 0.5) < 0.05)
+    music = np.clip(amplitude * (tone + bursts), -1, 1).astype(np.float32)
+    soundfile.write(project.root / "refs" / "music.wav", music, rate)
+
+
+def compile_film(project, codec: str = "h264", *extra: str) -> Path:
+    path = project.write(FILM)
+    out = project.root / f"film{SUFFIXES.get(codec, '')}"
+    assert main(["compile", str(path), "-o", str(out), "-q", "--codec", codec, *extra]) == 0
+    return out
+
+
+# ------------------------------------------------------------------ colour
+
+
+@pytest.mark.parametrize("codec", ["h264", "prores", "vp9"])
+def test_hd_pictures_are_bt709_and_an_independent_decoder_reads_the_colour(tmp_path, codec):
+    out = tmp_path / f"red{DELIVERY[codec].suffix}"
+    red = np.full((720, 1280, 3), (200, 30, 30), np.uint8)
+    write_clip(out, [red, red], Fraction(24), DELIVERY[codec])
+    stream = probe(out, "-show_streams")["streams"][0]
+    assert (stream["color_primaries"], stream["color_transfer"], stream["color_space"]) == (
+        "bt709", "bt709", "bt709",
+    )  # fmt: skip
+    assert stream["color_range"] == "tv"
+    command = [ffmpeg_tool("ffmpeg"), "-v", "error", "-i", str(out), "-frames:v", "1",
+               "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]  # fmt: skip
+    raw = subprocess.run(command, capture_output=True, check=True).stdout
+    pixel = np.frombuffer(raw, np.uint8).reshape(720, 1280, 3)[360, 640].astype(int)
+    assert np.abs(pixel - (200, 30, 30)).max() <= 2, pixel
+
+
+def test_sd_pictures_say_bt601(tmp_path):
+    out = tmp_path / "sd.mp4"
+    write_clip(out, [np.full((90, 160, 3), 128, np.uint8)], Fraction(24), DELIVERY["h264"])
+    stream = probe(out, "-show_streams")["streams"][0]
+    assert stream["color_space"] == "smpte170m" and stream["color_primaries"] == "smpte170m"
+
+
+@pytest.mark.parametrize("codec", ["h264", "prores", "vp9"])
+def test_films_in_every_container_carry_bt709_tags_when_asked(project, codec):
+    out = compile_film(project, codec, "--color-space", "bt709")
+    video = probe(out, "-select_streams", "v:0", "-show_streams")["streams"][0]
+    tags = (video["color_primaries"], video["color_transfer"], video["color_space"])
+    assert tags == ("bt709", "bt709", "bt709")
+
+
+# ------------------------------------------------------------------ loudness
+
+
+@pytest.mark.parametrize(
+    ("codec", "amplitude", "target"),
+    [("h264", 0.9, None), ("vp9", 0.02, None), ("prores", 0.3, "-23"), ("h264", 0.3, "-24")],
+)
+def test_the_film_is_at_its_loudness_target_under_another_meter(project, codec, amplitude, target):
+    write_music(project, amplitude)
+    out = compile_film(project, codec, *(["--loudness", target] if target else []))
+    integrated, true_peak = ebur128(out)
+    assert integrated == pytest.approx(float(target or -14), abs=0.5)
+    assert true_peak <= -1.0
+    record = json.loads((project.root / "film.run.json").read_text())
+    assert record["sound"]["target_lufs"] == float(target or -14)
+    assert record["sound"]["delivered"]["integrated_lufs"] == pytest.approx(integrated, abs=0.5)
+
+
+def test_loudness_off_keeps_the_mix_level_and_stems_say_their_loudness(project):
+    write_music(project, 0.02)
+    out = compile_film(project, "h264", "--loudness", "off", "--stems")
+    integrated, _ = ebur128(out)
+    report = json.loads((project.root / "film.stems" / "loudness.json").read_text())
+    mixed = report["master"]["mixed"]["integrated_lufs"]
+    assert integrated == pytest.approx(mixed, abs=0.5)  # as mixed, not at -14
+    assert abs(integrated + 14) > 2
+    assert report["master"]["target_lufs"] is None and report["master"]["gain_db"] == 0
+    stems = report["stems"]
+    assert stems["music"]["integrated_lufs"] < stems["dialogue"]["integrated_lufs"] - 10
+    assert stems["sfx"]["integrated_lufs"] is None  # silent
+
+
+def test_the_true_peak_limiter_holds_its_ceiling_between_samples():
+    rate = 48000
+    # A tone at a quarter of the rate, sampled 45 degrees off its peaks: the
+    # samples read 0.707 of the true peak.
+    n = np.arange(rate)
+    tone = 1.2 * np.sin(2 * np.pi * n / 4 + np.pi / 4)
+    block = np.stack([tone, tone], axis=1)
+    limiter = TruePeakLimiter(rate, LIMITER_CEILING_DBTP)
+    limited = limiter.process(block, 0, len(block) - 200)
+    upsampled = np.fft.irfft(np.fft.rfft(limited[1000:-1000, 0]), n=8 * (len(limited) - 2000))
+    true_peak = 20 * np.log10(np.abs(upsampled).max() * 8)
+    assert true_peak <= -1.0
+    assert np.abs(limited).max() < 10 ** (-1 / 20) / 1.2  # the samples: far below
+
+
+# ------------------------------------------------------------------ timecode, chapters, title
+
+
+@pytest.mark.parametrize("codec", ["h264", "prores"])
+def test_the_timecode_track_starts_at_the_chosen_timecode(project, codec):
+    out = compile_film(project, codec, "--start-timecode", "10:00:00:12")
+    streams = probe(out, "-show_streams")["streams"]
+    tmcd = [s for s in streams if s.get("codec_tag_string") == "tmcd"]
+    assert len(tmcd) == 1 and tmcd[0]["tags"]["timecode"] == "10:00:00:12"
+
+
+def test_the_default_timecode_is_one_hour_and_chapters_and_title_are_set(project):
+    out = compile_film(project, "vp9")
+    info = probe(out, "-show_chapters", "-show_format")
+    assert info["format"]["tags"]["title"] == "Small Hours"
+    titles = [c["tags"]["title"] for c in info["chapters"]]
+    assert titles == ["Scene 1", "Scene 2"]
+    assert float(info["chapters"][1]["start_time"]) == pytest.approx(1.0, abs=0.01)
+    mp4 = compile_film(project, "h264")
+    tmcd = [
+        s for s in probe(mp4, "-show_streams")["streams"] if s.get("codec_tag_string") == "tmcd"
+    ]
+    assert tmcd[0]["tags"]["timecode"] == "01:00:00:00"
+    assert len(probe(mp4, "-show_chapters")["chapters"]) == 2
+
+
+def test_a_bad_timecode_is_a_usage_error(project, capsys):
+    path = project.write(FILM)
+    assert main(["compile", str(path), "-q", "--start-timecode", "01:00:00;00"]) == 2
+    assert "drop-frame" in capsys.readouterr().err
