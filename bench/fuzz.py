@@ -12,7 +12,7 @@ under coverage feedback from director/ and backends/, with a dictionary of the
 language's keywords and of hostile words (path escapes, look-alikes, NULs).
 
     .venv/bin/pip install -e ".[bench]"   # once: atheris is a benchmark-only dependency
-    .venv/bin/python bench/fuzz.py --seconds 600 [--workers 2] [--json]
+    .venv/bin/python bench/fuzz.py --seconds 600 [--inputs N] [--workers 2] [--json]
 
 Each worker is one libFuzzer process with its own copy of the corpus and its
 own seed; the figures are summed.  A crash stops its worker, which writes the
@@ -50,12 +50,18 @@ KEYWORDS = [
     "90deg", "-6dB", "1.5x", "1280x720", "@ 24fps", "23.976fps",
     "../", "/etc/passwd", "refs/face.png", "file:///", "http://", "refs\u2215x.png",
     "\uff0e\uff0e/", "\\\\", "~/", "\x00", "\t", "\r\n", "\ufeff", "\u2028", "\u202e",
+    # an attacker's: wide numbers, terminal escapes, C1 controls, deep imports
+    "9" * 64, "1e400", "nan", "inf", "\x1b]0;t\x07", "\x1b[2J", "\x9b", "\x85", "\r",
+    "import: nest/n0000.shot", "import: nest/n0990.shot",
 ]  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=60, help="how long each worker runs")
+    parser.add_argument(
+        "--inputs", type=int, default=0, help="stop each worker after this many inputs (0: no)"
+    )
     parser.add_argument("--workers", type=int, default=1, help="libFuzzer processes in parallel")
     parser.add_argument("--seed", type=int, default=1, help="the first worker's seed")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -99,6 +105,7 @@ def _drive(args) -> int:
                 f"-max_total_time={args.seconds}", f"-seed={args.seed + index}",
                 f"-dict={dictionary}", "-max_len=32768", "-timeout=20", "-rss_limit_mb=4096",
                 f"-artifact_prefix={artifacts}/", "-print_final_stats=1",
+                *([f"-runs={args.inputs}"] if args.inputs else []),
             ]  # fmt: skip
             log = (work / f"worker{index}.log").open("w")
             workers.append((subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), log))

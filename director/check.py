@@ -24,7 +24,7 @@ from .diagnostics import Diagnostic, Diagnostics, did_you_mean
 from .gcpause import paused_gc
 from .habits import check_comments, check_habits
 from .media import ImageTooLarge, UnreadableMedia, kind_of, probe
-from .parse import parse_source
+from .parse import MOVE_DIRECTIONS, parse_source
 from .reader import DEFAULT_LIMITS, Limits, not_a_regular_file, read_script, script_text
 from .source import PathEscape, Span, UnusablePath, display_name, resolve_path
 
@@ -32,16 +32,7 @@ GAIN_DB = (-100.0, 40.0)  # quieter is silence, louder only clips
 MAX_MOVE_DEGREES = 3600.0  # ten turns
 WORDS_PER_SECOND = 2.5  # a normal speaking rate
 MAX_REFERENCES = {"image": 9, "video": 3, "audio": 3}
-DIRECTIONS = {
-    "pan": ("left", "right"),
-    "truck": ("left", "right"),
-    "orbit": ("left", "right"),
-    "tilt": ("up", "down"),
-    "pedestal": ("up", "down"),
-    "crane": ("up", "down"),
-    "zoom": ("in", "out"),
-    "dolly": ("in", "out"),
-}
+DIRECTIONS = MOVE_DIRECTIONS  # each camera move's directions (parse.py's help uses them too)
 TAKES_DEGREES = {"pan", "tilt", "orbit"}
 _CAPITALISED = re.compile(r"\b[A-Z][A-Z0-9_]+\b")
 # Capitals a screenplay writes that are not names: camera and editing directions

@@ -21,12 +21,19 @@ from .diagnostics import (
     render_human,
     render_json,
     visible,
+    visible_lines,
 )
 from .plan import Consistency, plan_film, plan_schema
 from .prompts import PromptTemplateError
 from .reader import Limits, TooLarge, Unreadable, not_a_regular_file, read_bytes
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+
+
+def _say(message: str) -> None:
+    """A message on stderr; any control character in it (a file name, a value the
+    user gave) is written as an escape, so it cannot drive the terminal."""
+    print(visible_lines(message), file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except KeyboardInterrupt:
-        print("director: interrupted", file=sys.stderr)
+        _say("director: interrupted")
         return 130
     except BrokenPipeError:
         return EXIT_OK
@@ -195,7 +202,7 @@ def _delivery(args, plan) -> object | None:
     try:
         start = timecode.parse(args.start_timecode, Fraction(plan.fps_num, plan.fps_den))
     except timecode.TimecodeError as error:
-        print(f"director: error: --start-timecode: {error}", file=sys.stderr)
+        _say(f"director: error: --start-timecode: {error}")
         return None
     return delivery.Delivery(
         timecode=start, loudness=loudness.TARGETS[args.loudness], color_space=args.color_space
@@ -304,7 +311,7 @@ def _executor_problem(args) -> int | None:
     if args.executor != "ray":
         for flag in ("address", "workers"):
             if getattr(args, flag) is not None:
-                print(f"director: error: --{flag} needs --executor ray", file=sys.stderr)
+                _say(f"director: error: --{flag} needs --executor ray")
                 return EXIT_USAGE
         return None
     needs_ray = not (args.dry_run and args.workers)
@@ -366,10 +373,9 @@ def _scoring_problem(args) -> int | None:
     model = args.embedder_model
     if name in ("clip", "dinov2") and (model is None or not (model / "config.json").is_file()):
         where = f"{model} has no config.json" if model is not None else "none was given"
-        print(
+        _say(
             f"director: error: the {name} embedder needs --embedder-model DIR, a local "
-            f"transformers model folder; {where}",
-            file=sys.stderr,
+            f"transformers model folder; {where}"
         )
         return EXIT_USAGE
     if name == "face" and not consistency.face_available():
@@ -449,10 +455,10 @@ def _run_score(args) -> int:
             args.video, [consistency.Character("CHARACTER", args.ref)], name, model
         )
     except consistency.EmbedderUnavailable as error:
-        print(f"director: error: {error}", file=sys.stderr)
+        _say(f"director: error: {error}")
         return EXIT_USAGE
     except Exception as error:  # an unreadable video or image
-        print(f"director: error: cannot score {args.video}: {error}", file=sys.stderr)
+        _say(f"director: error: cannot score {args.video}: {error}")
         return EXIT_USAGE
     (character,) = take.characters
     holds = character.score >= args.threshold
@@ -502,12 +508,16 @@ def _add_export(commands) -> None:
     export.add_argument("plan", type=Path, metavar="PLAN", help="a plan .json file")
     _add_timeline_options(export)
     export.add_argument(
-        "--cache", type=Path, help="cache folder (default: .director/cache beside PLAN)"
+        "--cache",
+        type=Path,
+        help="cache folder (default: the one the compile that wrote PLAN used, as its "
+        "NAME.run.json records, else .director/cache beside PLAN)",
     )
     export.add_argument(
         "--project",
         type=Path,
-        help="folder that the script's asset paths are relative to (default: PLAN's folder)",
+        help="folder that the script's asset paths are relative to (default: the "
+        "compiled script's folder, as NAME.run.json records, else PLAN's folder)",
     )
     export.add_argument(
         "--start-timecode",
@@ -558,13 +568,13 @@ def _run_fmt(args) -> int:
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            print(f"director: error: {display} is not UTF-8; left alone", file=sys.stderr)
+            _say(f"director: error: {display} is not UTF-8; left alone")
             status = EXIT_ERRORS
             continue
         tree, problems = parse_source(SourceFile(path, display, text))
         if tree is None:
             sys.stderr.write(render_human(problems, {display: text}, colour=_colour("auto")))
-            print(f"director: {display} does not parse; left alone", file=sys.stderr)
+            _say(f"director: {display} does not parse; left alone")
             status = EXIT_ERRORS
             continue
         formatted = format_text(text)
@@ -583,14 +593,14 @@ def _run_fmt(args) -> int:
                 )
             )
             if args.check:
-                print(f"would reformat {display}", file=sys.stderr)
+                _say(f"would reformat {display}")
                 status = EXIT_ERRORS
             continue
         temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         temporary.write_bytes(formatted.encode("utf-8"))
         os.replace(temporary, path)
         if not args.quiet:
-            print(f"reformatted {display}", file=sys.stderr)
+            _say(f"reformatted {display}")
     return status
 
 
@@ -617,14 +627,14 @@ def _run_import(args) -> int:
     if (usage := _missing_files([args.file])) is not None:
         return usage
     if args.output is not None and args.output.exists() and not args.force:
-        print(f"director: error: {args.output} exists; pass --force to replace it", file=sys.stderr)
+        _say(f"director: error: {args.output} exists; pass --force to replace it")
         return EXIT_USAGE
     if (data := _read_input(args.file)) is None:
         return EXIT_USAGE
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        print(f"director: error: {args.file} is not UTF-8", file=sys.stderr)
+        _say(f"director: error: {args.file} is not UTF-8")
         return EXIT_USAGE
     script = import_fountain(text, title=args.file.stem.replace("_", " ").replace("-", " "))
     if args.output is None:
@@ -632,7 +642,7 @@ def _run_import(args) -> int:
         return EXIT_OK
     target = outputs.Target(args.output, "the script")
     if (status := _write_output(target, script, {args.file: "the screenplay"})) == EXIT_OK:
-        print(f"wrote {args.output}", file=sys.stderr)
+        _say(f"wrote {args.output}")
     return status
 
 
@@ -679,13 +689,13 @@ def _timeline_problem(args) -> int | None:
         path = getattr(args, option)
         if path is not None and path.suffix.lower() not in suffixes:
             ending = " or ".join(suffixes)
-            print(f"director: error: --{option} needs a file ending in {ending}", file=sys.stderr)
+            _say(f"director: error: --{option} needs a file ending in {ending}")
             return EXIT_USAGE
     try:
         for path in _timelines(args):
             adapter(path)
     except ExportError as error:
-        print(f"director: error: {error}", file=sys.stderr)
+        _say(f"director: error: {error}")
         return EXIT_USAGE
     return None
 
@@ -705,26 +715,28 @@ def _run_export(args) -> int:
         return usage
     targets = _timelines(args)
     if not targets:
-        print("director: error: say what to write: --otio, --edl or --fcpxml", file=sys.stderr)
+        _say("director: error: say what to write: --otio, --edl or --fcpxml")
         return EXIT_USAGE
     try:
         plan = Plan.model_validate_json(args.plan.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        print(f"director: error: {args.plan} is not a plan: {error}", file=sys.stderr)
+        _say(f"director: error: {args.plan} is not a plan: {error}")
         return EXIT_USAGE
     folder = args.plan.resolve().parent
-    cache_dir = args.cache or folder / ".director" / "cache"
+    made = _made_with(args.plan, plan)
+    cache_dir = args.cache or made.get("cache") or folder / ".director" / "cache"
+    project = args.project or made.get("project") or folder
     try:
         cache = Cache(cache_dir) if cache_dir.is_dir() else None
     except CacheError as error:
-        print(f"director: error: {error}", file=sys.stderr)
+        _say(f"director: error: {error}")
         return EXIT_USAGE
     hashes = {node.id: node.hash for node in plan.nodes}
 
     def entry(node_id: str):
         return cache.get(hashes[node_id]) if cache and node_id in hashes else None
 
-    media = shot_media(plan, entry, args.project or folder)
+    media = shot_media(plan, entry, project)
     first = targets[0]
     media_dir = first.with_name(first.stem + ".media")
     written = [outputs.Target(path, "the timeline") for path in targets]
@@ -738,24 +750,39 @@ def _run_export(args) -> int:
         record = timecode.parse(args.start_timecode, fps)
         warnings = export_timeline(plan, media, targets, media_dir, record)
     except (ExportError, timecode.TimecodeError) as error:
-        print(f"director: error: {error}", file=sys.stderr)
+        _say(f"director: error: {error}")
         return EXIT_USAGE
     except OSError as error:
-        print(f"director: error: cannot write {error.filename}: {error.strerror}", file=sys.stderr)
+        _say(f"director: error: cannot write {error.filename}: {error.strerror}")
         return EXIT_USAGE
     for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        _say(f"warning: {warning}")
     offline = [s.shot for s in plan.timeline.shots if s.shot not in media.pictures]
     if offline:
         # A timeline whose clips are offline is no cut to conform: say so in the status.
-        print(
+        _say(
             f"director: error: {len(offline)} of {len(plan.timeline.shots)} shots have no "
             f"rendered picture in {cache_dir}; the timeline was written with them offline. "
-            "Compile the script first, or pass --cache (and --project) where it was compiled.",
-            file=sys.stderr,
+            "Compile the script first, or pass --cache (and --project) where it was compiled."
         )
         return EXIT_ERRORS
     return EXIT_OK
+
+
+def _made_with(plan_file: Path, plan) -> dict[str, Path]:
+    """The cache and project folder a compile recorded beside NAME.plan.json (in
+    NAME.run.json), when that record is of this plan; else nothing."""
+    name = plan_file.name
+    if not name.endswith(".plan.json"):
+        return {}
+    record_file = plan_file.with_name(name.removesuffix(".plan.json") + ".run.json")
+    try:
+        record = json.loads(record_file.read_text(encoding="utf-8"))
+        if record.get("plan") != plan.node(plan.output).hash:
+            return {}
+        return {key: Path(value) for key, value in record["made_with"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
 
 
 def _add_doctor(commands) -> None:
@@ -826,11 +853,11 @@ def _resolve_models(args, film) -> models.Resolved | None:
         used = models.used_backends(film, args.backend)
         resolved = models.resolve(used, args.file.resolve().parent, overrides)
     except (models.ConfigError, ModelError) as error:
-        print(f"director: error: {error}", file=sys.stderr)
+        _say(f"director: error: {error}")
         return None
     if not getattr(args, "quiet", False):
         for line in resolved.recognised.values():
-            print(f"director: {line}", file=sys.stderr)
+            _say(f"director: {line}")
     return resolved
 
 
@@ -840,7 +867,7 @@ def _run_doctor(args) -> int:
     try:
         facts = doctor.report(args.folder, models.Overrides.parse_models(args.model))
     except models.ConfigError as error:
-        print(f"director: error: {error}", file=sys.stderr)
+        _say(f"director: error: {error}")
         return EXIT_USAGE
     sys.stdout.write(doctor.render(facts))
     return EXIT_OK
@@ -912,9 +939,9 @@ def _missing_files(files: list[Path], noun: str = "script") -> int | None:
         if (why := not_a_regular_file(path)) is None:
             continue
         if path.exists():  # a folder, a FIFO, a device: never opened
-            print(f"director: error: {path} cannot be read: {why}", file=sys.stderr)
+            _say(f"director: error: {path} cannot be read: {why}")
         else:
-            print(f"director: error: no such {noun}: {path}", file=sys.stderr)
+            _say(f"director: error: no such {noun}: {path}")
         return EXIT_USAGE
     return None
 
@@ -925,7 +952,7 @@ def _read_input(path: Path) -> bytes | None:
     try:
         return read_bytes(path, Limits().max_bytes)
     except (Unreadable, TooLarge) as error:
-        print(f"director: error: {path} cannot be read: {error}", file=sys.stderr)
+        _say(f"director: error: {path} cannot be read: {error}")
         return None
 
 
@@ -968,7 +995,7 @@ def _run_plan(args) -> int:
             prices=routes.prices,
         )
     except PromptTemplateError as error:
-        print(f"director: error: {visible(str(error))}", file=sys.stderr)
+        _say(f"director: error: {error}")
         return EXIT_USAGE
     checked.diagnostics.extend(planned.diagnostics)
     if planned.plan is not None:
@@ -1007,7 +1034,7 @@ def _write_output(target: outputs.Target, text: str, inputs: dict[Path, str]) ->
         except OSError as error:
             problem = f"cannot write {target.what} to {target.path}: {error.strerror or error}"
     if problem is not None:
-        print(f"director: error: {problem}", file=sys.stderr)
+        _say(f"director: error: {problem}")
         return EXIT_USAGE
     return EXIT_OK
 
@@ -1039,7 +1066,7 @@ def _run_compile(args) -> int:
             prices=routes.prices,
         )
     except PromptTemplateError as error:
-        print(f"director: error: {visible(str(error))}", file=sys.stderr)
+        _say(f"director: error: {error}")
         return EXIT_USAGE
     checked.diagnostics.extend(planned.diagnostics)
     if planned.plan is not None:
@@ -1050,7 +1077,7 @@ def _run_compile(args) -> int:
     if (usage := _timeline_problem(args)) is not None:
         return usage
     if not args.dry_run and (missing := resolved.missing_model()):
-        print(f"director: error: {missing}", file=sys.stderr)
+        _say(f"director: error: {missing}")
         return EXIT_USAGE
     if (delivered := _delivery(args, planned.plan)) is None:
         return EXIT_USAGE
@@ -1085,13 +1112,13 @@ def _usage_problem(args) -> int | None:
     if (usage := _missing_files([args.file])) is not None:
         return usage
     if args.template is not None and not args.template.is_file():
-        print(f"director: error: no such template: {args.template}", file=sys.stderr)
+        _say(f"director: error: no such template: {args.template}")
         return EXIT_USAGE
     if args.backend is not None and args.backend not in registry.names() + [registry.AUTO]:
         hint = did_you_mean(args.backend, registry.names()) or "available: " + ", ".join(
             registry.names()
         )
-        print(f"director: error: unknown backend {args.backend!r}; {hint}", file=sys.stderr)
+        _say(f"director: error: unknown backend {args.backend!r}; {hint}")
         return EXIT_USAGE
     return None
 

@@ -268,6 +268,8 @@ def _write_record(
         job.plan, result.outputs.get, seconds=seconds, reused=set(result.reused)
     )
     record["sound"] = sound.as_dict()
+    # Where it was made, so `director export NAME.plan.json` finds the media.
+    record["made_with"] = {"cache": str(job.cache.resolve()), "project": str(job.script.parent)}
     base.parent.mkdir(parents=True, exist_ok=True)
     _write_text(base.with_name(base.name + ".run.json"), json.dumps(record, indent=1) + "\n")
     page = report.render_report(record, cache, job.script.parent)

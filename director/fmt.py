@@ -40,7 +40,10 @@ _SPACE = " \t\f"  # the grammar's spaces; other Unicode spaces are text
 _SETTING = re.compile(r"(title|format|style|negative|seed|backend|consistency|import):")
 _DECLARATION = re.compile(r"(character|location)[ \t]+([A-Z][A-Z0-9_]*)$")
 _ASSET = re.compile(r"(audio|image|video)[ \t]+([A-Z][A-Z0-9_]*)[ \t]*:[ \t]*(.+)$")
-_SLUG = re.compile(r"(INT\./EXT\.|I/E\.?|INT\.|EXT\.)[ \t]*(.*?)[ \t]+-[ \t]+(.*)$")
+_SLUG_PREFIXES = {"INT": "INT.", "EXT": "EXT.", "INT/EXT": "INT./EXT.", "I/E": "I/E."}
+_SLUG = re.compile(
+    r"(INT\.?/EXT\.?|I/E\.?|INT\.?|EXT\.?)[ \t]+(.*?)[ \t]+[-\u2013\u2014][ \t]+(.*)$"
+)
 _SIZE = (
     r"EXTREME WIDE|EXTREME CLOSE-UP|MEDIUM CLOSE-UP|MEDIUM WIDE|OVER-THE-SHOULDER|CLOSE-UP|"
     r"TWO-SHOT|MEDIUM|WIDE|FULL|POV|INSERT|EWS|ECU|MCU|MWS|OTS|WS|FS|MS|CU"
@@ -169,7 +172,7 @@ def _kind(text: str, depth: int, parent: str | None, opens: bool) -> str:
             return "declaration"
         if re.match(r"(audio|image|video)(?![A-Za-z0-9_])", text):
             return "asset"
-        if re.match(r"(INT\./EXT\.|I/E\.?|INT\.|EXT\.)", text):
+        if re.match(r"(INT\.?/EXT\.?|I/E\.?|INT\.?|EXT\.?)[ \t]", text):
             return "slugline"
         if text.startswith("SHOT"):
             return "shot"
@@ -253,6 +256,7 @@ def _slugline(code: str) -> str:
     if match is None:
         return code
     prefix, location, time_of_day = match.groups()
+    prefix = _SLUG_PREFIXES[prefix.replace(".", "")]  # `EXT DOCK – DUSK`: EXT. DOCK - DUSK
     return f"{prefix} {location.strip(_SPACE)} - {time_of_day.strip(_SPACE)}"
 
 

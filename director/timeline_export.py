@@ -156,6 +156,8 @@ def build_timeline(
         "frames": timeline.frames,
         "width": plan.width,
         "height": plan.height,
+        "start_timecode": record.label(0),
+        "drop_frame": record.drop_frame,
     }
     url = _Urls(relative_to)
     result.tracks.append(_picture_track(plan, media, url, rate))
@@ -168,6 +170,8 @@ def write_timeline(timeline: otio.schema.Timeline, target: Path) -> None:
     """Write through the target's adapter, atomically.  The EDL gets the picture only."""
     name = adapter(target)
     timeline = timeline.deepcopy()  # some adapters edit what they are given
+    if name == "fcp_xml":
+        timeline.metadata["fcp_xml"] = _fcp_sequence(timeline)
     if name == "cmx_3600":
         for track in [t for t in timeline.tracks if t.kind != otio.schema.TrackKind.Video]:
             timeline.tracks.remove(track)
@@ -180,6 +184,29 @@ def write_timeline(timeline: otio.schema.Timeline, target: Path) -> None:
     except otio.exceptions.OTIOError as error:
         temporary.unlink(missing_ok=True)
         raise ExportError(f"cannot write {target}: {error}") from None
+
+
+def _fcp_sequence(timeline: otio.schema.Timeline) -> dict:
+    """FCP 7 XML for the sequence's own format (frame size, rate, square pixels)
+    and its timecode's display, which the adapter otherwise leaves empty, so an
+    editor importing it asks for (or guesses) the sequence settings."""
+    info = timeline.metadata[NAMESPACE]
+    fps = Fraction(*info["fps"])
+    ntsc = fps.denominator == 1001
+    rate = {"timebase": str(round(fps)), "ntsc": "TRUE" if ntsc else "FALSE"}
+    characteristics = {
+        "rate": rate,
+        "width": str(info["width"]),
+        "height": str(info["height"]),
+        "anamorphic": "FALSE",
+        "pixelaspectratio": "square",
+        "fielddominance": "none",
+    }
+    display = "DF" if info.get("drop_frame") else "NDF"
+    return {
+        "media": {"video": {"format": {"samplecharacteristics": characteristics}}},
+        "timecode": {"displayformat": display},  # its rate is the sequence's
+    }
 
 
 # ------------------------------------------------------------------ picture

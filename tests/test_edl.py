@@ -98,3 +98,44 @@ def test_drop_frame_films_say_so():
     text = write_edl(plan, parse(None, Fraction(30000, 1001)))
     assert text.splitlines()[1] == "FCM: DROP FRAME"
     assert "01:00:00;00" in text
+
+
+def test_fcp_xml_sequences_carry_their_format_and_record_timecode(tmp_path):
+    import xml.etree.ElementTree as ElementTree
+
+    from director.timeline_export import Media, build_timeline, write_timeline
+
+    plan = planned(EXAMPLES / "lighthouse.shot")
+    record = parse("10:00:00:00", Fraction(plan.timeline.fps_num, plan.timeline.fps_den))
+    write_timeline(build_timeline(plan, Media(), record=record), tmp_path / "cut.xml")
+    sequence = ElementTree.parse(tmp_path / "cut.xml").getroot().find(".//sequence")
+    sample = sequence.find("media/video/format/samplecharacteristics")
+    assert (sample.findtext("width"), sample.findtext("height")) == (
+        str(plan.width), str(plan.height),
+    )  # fmt: skip
+    assert sample.findtext("rate/timebase") == str(plan.timeline.fps_num)
+    assert sequence.findtext("timecode/string") == "10:00:00:00"
+    back = otio.adapters.read_from_file(str(tmp_path / "cut.xml"))
+    rate = plan.timeline.fps_num / plan.timeline.fps_den
+    assert (
+        back.global_start_time.to_frames()
+        == otio.opentime.from_timecode("10:00:00:00", rate).to_frames()
+    )
+
+
+def test_export_finds_the_cache_and_project_of_the_compile_that_wrote_the_plan(project):
+    from test_delivery import FILM
+
+    from director.cli import main
+
+    script = project.write(FILM)
+    out = project.root / "delivered" / "film.mp4"
+    assert main(["compile", str(script), "-o", str(out), "-q"]) == 0
+    target = project.root / "elsewhere" / "cut.otio"
+    assert main(["export", str(out.with_name("film.plan.json")), "--otio", str(target)]) == 0
+    timeline = otio.adapters.read_from_file(str(target))
+    clips = timeline.video_tracks()[0].find_clips()
+    online = [isinstance(c.media_reference, otio.schema.ExternalReference) for c in clips]
+    assert clips and all(online)
+    cues = [c for track in timeline.audio_tracks() for c in track.find_clips()]
+    assert cues and all(c.media_reference.target_url.endswith(".wav") for c in cues)

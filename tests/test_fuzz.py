@@ -3,15 +3,21 @@
 Valid scripts are mutated the way editors and people break them (a token
 deleted, a line duplicated, two lines swapped, stray bytes, tabs and NULs,
 absurdly deep indentation, a truncated file, two lines joined, a token
-replaced by another keyword) and checked; when the check passes they are
-planned too.  No exception may escape, and every diagnostic must carry a
-registered code and point inside the file it names.
+replaced by another keyword) and the way an attacker would (numbers widened
+to thousands of digits or past a float, lines lengthened to 100 kB, imports
+nested hundreds of files deep, terminal escapes and other control characters
+injected, line endings turned to CR) and checked; when the check passes they
+are planned too.  No exception may escape, every diagnostic must carry a
+registered code and point inside the file it names, and what the renderers
+print must hold no raw control character and no line GitHub would read as a
+command of its own.
 
-Examples are derandomized, so CI runs the same 2,000 cases every time.
+Examples are derandomized, so CI runs the same 5,500 cases every time.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -26,12 +32,17 @@ from director.check import check_file
 from director.diagnostics import REGISTRY, Diagnostic, render_github, render_human, render_json
 from director.plan import plan_film
 
-# 2,000 cases in all.  FUZZ_SCALE=10 runs ten times as many; FUZZ_RANDOM=1 draws
+# 5,500 cases in all.  FUZZ_SCALE=10 runs ten times as many; FUZZ_RANDOM=1 draws
 # new ones each run instead of CI's fixed sequence (for hunting, not for CI).
 SCALE = float(os.environ.get("FUZZ_SCALE", "1"))
 EXAMPLES = {
     name: max(1, round(count * SCALE))
-    for name, count in {"mutations": 1500, "nesting": 250, "noise": 250}.items()
+    for name, count in {
+        "mutations": 3000,
+        "hostile": 1500,
+        "nesting": 500,
+        "noise": 500,
+    }.items()
 }
 
 FUZZ = settings(
@@ -201,23 +212,41 @@ def _lines(text: str) -> list[str]:
     return text.split("\n")
 
 
+CLUMSY = [
+    "delete-token", "duplicate-line", "swap-lines", "insert-text", "insert-bytes",
+    "indent-line", "nest", "truncate", "join-lines", "replace-token", "insert-word",
+    "duplicate-block", "delete-line",
+]  # fmt: skip
+HOSTILE = ["widen-number", "lengthen-line", "nest-imports", "inject-control", "cr-endings"]
+
+# Numbers past every sane range: thousands of digits (Python refuses to parse
+# over 4,300), past a float (1e400 is inf), a frame count past any clock.
+WIDE_NUMBERS = [
+    "9" * 5000, "1" + "0" * 400, "1e400", "-1e400", "1e-400", "9" * 20 + "." + "9" * 20,
+    "0" * 300 + "1", "nan", "inf", "-0", "18446744073709551617", "2147483648",
+]  # fmt: skip
+NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# Terminal escapes (title, clear, colour, OSC 8 link), C1 controls, bidi
+# overrides, and the odd C0 bytes.
+CONTROLS = [
+    "\x1b]0;pwned\x07", "\x1b[2J", "\x1b[31m", "\x1b]8;;http://x\x1b\\", "\x9b2J", "\x85",
+    "\u202e", "\u2066", "\x07", "\x08", "\x00", "\x7f", "\x1b", "\r", "\x0b",
+]  # fmt: skip
+CHAIN_DEPTH = 1000  # nest/n0000.shot imports n0001.shot … down to n0999.shot
+
+
 @st.composite
-def mutated(draw, bases=BASES) -> bytes:
+def mutated(draw, bases=BASES, kinds=CLUMSY + HOSTILE) -> bytes:
     """A valid script after one to four mutations, as the bytes of a file."""
     text = draw(st.sampled_from(bases))
     raw: bytes | None = None
     for _ in range(draw(st.integers(1, 4))):
-        kind = draw(
-            st.sampled_from(
-                [
-                    "delete-token", "duplicate-line", "swap-lines", "insert-text",
-                    "insert-bytes", "indent-line", "nest", "truncate", "join-lines",
-                    "replace-token", "insert-word", "duplicate-block", "delete-line",
-                ]
-            )
-        )  # fmt: skip
+        kind = draw(st.sampled_from(kinds))
         lines = _lines(text)
         at = draw(st.integers(0, len(lines) - 1))
+        if kind in HOSTILE:
+            text = _hostile(draw, kind, lines, at)
+            continue
         if kind == "delete-token":
             tokens = re.split(r"( +)", lines[at])
             if len(tokens) > 1:
@@ -265,6 +294,34 @@ def mutated(draw, bases=BASES) -> bytes:
     return raw if raw is not None else text.encode("utf-8")
 
 
+def _hostile(draw, kind: str, lines: list[str], at: int) -> str:
+    """One of an attacker's mutations, on the lines of a script; the new text."""
+    if kind == "widen-number":
+        numbered = [i for i, line in enumerate(lines) if NUMBER.search(line)] or [at]
+        at = draw(st.sampled_from(numbered))
+        found = list(NUMBER.finditer(lines[at]))
+        wide = draw(st.sampled_from(WIDE_NUMBERS))
+        if found:
+            match = draw(st.sampled_from(found))
+            lines[at] = lines[at][: match.start()] + wide + lines[at][match.end() :]
+        else:
+            lines[at] += " " + wide
+    elif kind == "lengthen-line":
+        size = draw(st.sampled_from([5_000, 20_000, 100_000]))
+        filler = lines[at] or draw(st.sampled_from(["  MARA runs. ", "MRA ", "x"]))
+        lines[at] = (filler * (size // len(filler) + 1))[:size]
+    elif kind == "nest-imports":
+        start = draw(st.sampled_from([0, 0, 400, CHAIN_DEPTH - 20, CHAIN_DEPTH - 1]))
+        lines.insert(min(at, 3), f"import: nest/n{start:04d}.shot")
+    elif kind == "inject-control":
+        column = draw(st.integers(0, len(lines[at])))
+        injected = "".join(draw(st.lists(st.sampled_from(CONTROLS), min_size=1, max_size=4)))
+        lines[at] = lines[at][:column] + injected + lines[at][column:]
+    elif kind == "cr-endings":
+        return "\r".join(lines)  # old Mac line endings
+    return "\n".join(lines)
+
+
 def _staircase(draw) -> list[str]:
     """Many lines, each indented deeper than the one before (or shallower, on the way out)."""
     depth = draw(st.integers(2, 200))
@@ -295,6 +352,12 @@ def make_fuzz_project(root: Path) -> Path:
         "location HARBOUR\n  description: a stone harbour\n", encoding="utf-8"
     )
     (root.parent / "outside.png").write_bytes((root / "refs" / "face.png").read_bytes())
+    nest = root / "nest"
+    nest.mkdir()
+    for depth in range(CHAIN_DEPTH):  # each imports the next, hundreds of files deep
+        following = f"import: n{depth + 1:04d}.shot\n" if depth + 1 < CHAIN_DEPTH else ""
+        body = f"{following}location PLACE_{depth}\n  description: a room\n"
+        (nest / f"n{depth:04d}.shot").write_text(body, encoding="utf-8")
     if EXAMPLES_DIR.is_dir():  # the examples' media, and the files they import
         for path in sorted(EXAMPLES_DIR.rglob("*")):
             if not path.is_file() or path.suffix == ".py":
@@ -322,10 +385,19 @@ def _assert_located(diagnostics: list[Diagnostic], sources: dict[str, str]) -> N
         width = len(lines[span.line - 1])
         assert 1 <= span.column <= width + 1, f"{d.code} column: {d}"
         assert (span.end_line, span.end_column) >= (span.line, span.column), d
-    # every renderer copes with every diagnostic
-    render_human(diagnostics, sources, colour=True)
-    render_json(diagnostics)
-    render_github(diagnostics)
+    # every renderer copes with every diagnostic, and prints nothing a terminal
+    # or a CI runner would obey
+    human = render_human(diagnostics, sources, per_file=0)
+    raw = RAW_CONTROL.search(human)
+    assert raw is None, f"raw {raw[0]!r} in human output"
+    json.loads(render_json(diagnostics))
+    github = render_github(diagnostics, per_file=0).splitlines()
+    assert len(github) == len(diagnostics) and all(line.startswith("::") for line in github)
+
+
+# Any C0 or C1 control (but the line breaks the renderer writes itself), DEL,
+# line and paragraph separators, bidi controls.
+RAW_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 # Line breaks other than \n that str.splitlines() would honour: the compiler
@@ -365,6 +437,12 @@ def test_bases_are_valid(fuzz_project) -> None:
 @settings(FUZZ, max_examples=EXAMPLES["mutations"])
 @given(data=mutated())
 def test_mutated_scripts_get_only_diagnostics(fuzz_project, data: bytes) -> None:
+    compile_bytes(fuzz_project, data)
+
+
+@settings(FUZZ, max_examples=EXAMPLES["hostile"])
+@given(data=mutated(kinds=HOSTILE + ["insert-bytes", "duplicate-line", "join-lines"]))
+def test_hostile_scripts_get_only_diagnostics(fuzz_project, data: bytes) -> None:
     compile_bytes(fuzz_project, data)
 
 

@@ -276,7 +276,7 @@ def test_takes_of_a_shot_encode_their_prompt_once(project, model, monkeypatch):
     assert len(calls.calls) == 4  # three takes of shot 1, one of shot 2
     # The backend's own encodings (the pipeline then only passes the embeddings through).
     encoded = [c.positional[0] for c in prompts.calls if c.positional]
-    assert len(encoded) == 2 and encoded[0].endswith("Rain.") and encoded[1].endswith("Snow.")
+    assert len(encoded) == 2 and encoded[0].startswith("Rain.") and encoded[1].startswith("Snow.")
 
 
 def test_a_distilled_folder_runs_the_distilled_sigmas_without_guidance_or_negative(

@@ -43,6 +43,15 @@ CASES = {
         "SHOT 1 MEDIUM on NELL 3s\n  NELL\n    (a long pause)\n",
         lambda shot: shot.action == ["NELL (a long pause)"],
     ),
+    "cue tags in any case and spacing keep their meaning": (
+        "SHOT 1 MEDIUM on NELL, TOM 6s\n  NELL (CONT'D)\n    Go.\n  TOM (v.o.)\n    Me?\n"
+        "  NELL (O.S., PRELAP)\n    Now.\n  TOM (V. O.)\n    Fine.\n  NELL (off)\n    Bye.\n",
+        lambda shot: [d.extension for d in shot.dialogue] == [None, "V.O.", "O.S.", "V.O.", "O.S."],
+    ),
+    "a stage direction in a cue directs the first words": (
+        "SHOT 1 MEDIUM on TOM 3s\n  TOM (ON PHONE)\n    (whispering)\n    Hello?\n    Yes.\n",
+        lambda shot: [d.parenthetical for d in shot.dialogue] == ["ON PHONE; whispering", None],
+    ),
     "a quoted # stays in the words": (
         'SHOT 1 MEDIUM on NELL 3s\n  NELL\n    Pier "#4" before dark.\n',
         lambda shot: shot.dialogue[0].text == 'Pier "#4" before dark.',
@@ -54,6 +63,19 @@ def check(folder: Path, body: str):
     script = folder / "film.shot"
     script.write_text(HEADER + "\n" + body, encoding="utf-8")
     return check_file(script)
+
+
+@pytest.mark.parametrize(
+    "heading",
+    ["EXT DOCK - DUSK", "EXT. DOCK \u2013 DUSK", "EXT DOCK \u2014 DUSK", "EXT. DOCK - DUSK"],
+)
+def test_a_heading_without_its_dot_or_with_a_dash_reads_the_same(tmp_path, heading):
+    write_refs(tmp_path)
+    checked = check(
+        tmp_path, f"location DOCK\n  description: a dock\n\n{heading}\n\nSHOT 1 WIDE 2s\n  Gulls.\n"
+    )
+    scene = checked.film.scenes[-1]
+    assert (scene.setting, scene.declared_location, scene.time_of_day) == ("EXT.", "DOCK", "DUSK")
 
 
 @pytest.mark.parametrize("name", list(CASES))
