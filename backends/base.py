@@ -12,12 +12,14 @@ import sys
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, field_serializer
 
 from director.spec import CameraMove
+
+if TYPE_CHECKING:  # frames are numpy arrays; this base never makes one
+    import numpy as np
 
 Conditioning = Literal[
     "text",

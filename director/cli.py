@@ -7,11 +7,12 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from backends import registry
-from backends.diffusers_base import DTYPES, OFFLOADS, ModelError
+from backends.diffusers_settings import DTYPES, OFFLOADS, ModelError
 
-from . import __version__, models, outputs
+from . import __version__, outputs
 from .check import CheckResult, check_file
 from .diagnostics import (
     DEFAULT_PER_FILE,
@@ -23,9 +24,14 @@ from .diagnostics import (
     visible,
     visible_lines,
 )
-from .plan import Consistency, plan_film, plan_schema
-from .prompts import PromptTemplateError
 from .reader import Limits, TooLarge, Unreadable, not_a_regular_file, read_bytes
+
+# Planning, model settings and prompt templates are imported by the commands that
+# use them: `director check` (an editor's on-save hook) imports no backend, no
+# Pillow, no PyAV and no torch (tests/test_imports.py, bench/check_startup.py).
+if TYPE_CHECKING:
+    from . import delivery, models
+    from .plan import Consistency
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
@@ -193,7 +199,7 @@ def _add_delivery_options(command) -> None:
     )
 
 
-def _delivery(args, plan) -> object | None:
+def _delivery(args, plan) -> delivery.Delivery | None:
     """The delivery settings of `args`, or None after saying why they are unusable."""
     from fractions import Fraction
 
@@ -360,7 +366,7 @@ def _add_consistency_options(command) -> None:
 
 
 def consistency_embedders() -> tuple[str, ...]:
-    from .consistency import EMBEDDERS
+    from .embedders import EMBEDDERS
 
     return EMBEDDERS
 
@@ -389,6 +395,8 @@ def _scoring_problem(args) -> int | None:
 
 
 def _scoring(args) -> Consistency:
+    from .plan import Consistency
+
     return Consistency(
         embedder=args.embedder,
         model=args.embedder_model.resolve() if args.embedder_model else None,
@@ -839,6 +847,8 @@ def _add_model_options(command) -> None:
 
 
 def _resolve_models(args, film) -> models.Resolved | None:
+    from . import models
+
     """The plan options and runtime settings of the script's diffusers backends, or
     None after printing why they cannot be had."""
     overrides = models.Overrides(
@@ -862,7 +872,7 @@ def _resolve_models(args, film) -> models.Resolved | None:
 
 
 def _run_doctor(args) -> int:
-    from . import doctor
+    from . import doctor, models
 
     try:
         facts = doctor.report(args.folder, models.Overrides.parse_models(args.model))
@@ -974,6 +984,10 @@ def _run_check(args) -> int:
 
 
 def _run_plan(args) -> int:
+    from . import models
+    from .plan import plan_film
+    from .prompts import PromptTemplateError
+
     if (usage := _usage_problem(args) or _scoring_problem(args)) is not None:
         return usage
     checked = check_file(args.file, allow_outside=args.allow_outside, limits=_limits(args))
@@ -1041,6 +1055,9 @@ def _write_output(target: outputs.Target, text: str, inputs: dict[Path, str]) ->
 
 def _run_compile(args) -> int:
     from . import compile as compiler
+    from . import models
+    from .plan import plan_film
+    from .prompts import PromptTemplateError
 
     problem = _usage_problem(args) or _executor_problem(args) or _scoring_problem(args)
     if problem is not None:
@@ -1124,6 +1141,8 @@ def _usage_problem(args) -> int | None:
 
 
 def _run_schema(args) -> int:
+    from .plan import plan_schema
+
     sys.stdout.write(json.dumps(plan_schema(), indent=2) + "\n")
     return EXIT_OK
 

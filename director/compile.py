@@ -17,7 +17,7 @@ from fractions import Fraction
 from functools import partial
 from pathlib import Path
 
-from . import assemble, budget, delivery, hosted, loudness, outputs, ray_executor, report, timecode
+from . import assemble, budget, delivery, hosted, outputs, ray_executor, report, timecode
 from .cache import Cache, CacheError, Entry
 from .clips import DELIVERY
 from .operations import RunContext
@@ -185,7 +185,7 @@ def _compile_film(job: Job) -> int:
         return EXIT_FAILED
     work = job.output.parent / f".{job.output.name}.delivery-{os.getpid()}"
     try:
-        delivered = _delivered(job, result.outputs, work)
+        delivered = _delivered(job, result.outputs, cache, work)
         if not _write_record(job, cache, result, progress.seconds, delivered.sound):
             return EXIT_FAILED
         _deliver(delivered.film, job.output)
@@ -241,24 +241,34 @@ class _Timed(Progress):
         super().done(node, seconds, reused)
 
 
-def _delivered(job: Job, made: dict[str, Entry], work: Path) -> delivery.Delivered:
-    """The film as delivered (delivery.py), made in `work` from the mux's inputs."""
+def _delivered(job: Job, made: dict[str, Entry], cache: Cache, work: Path) -> delivery.Delivered:
+    """The film as delivered (delivery.py), muxed in `work` from the mux node's inputs
+    and the delivery's cache entry (made first when missing)."""
     mux = job.plan.node(job.plan.output)
-    picture, mix = (made[node_id] for node_id in mux.inputs)
+    picture_id, mix_id = mux.inputs
+    picture = made[picture_id].file(made[picture_id].meta["picture"])
     settings = job.delivery or default_delivery(job.plan)
-    return delivery.deliver(
-        job.plan, picture.file(picture.meta["picture"]), mix.folder, mux.params.codec,
-        settings, work,
-    )  # fmt: skip
+    codec = mux.params.codec
+    digest = delivery.key(job.plan.node(picture_id).hash, job.plan.node(mix_id).hash, codec,
+                          settings)  # fmt: skip
+    prepared = cache.get(digest)
+    if prepared is None:
+        staged = cache.stage(digest)
+        try:
+            fps = Fraction(job.plan.fps_num, job.plan.fps_den)
+            meta = delivery.prepare(picture, made[mix_id].folder, codec, settings, fps, staged)
+        except BaseException:
+            cache.discard(staged)
+            raise
+        prepared = cache.commit(digest, staged, "deliver", meta)
+    return delivery.deliver(job.plan, picture, prepared, codec, settings, work)
 
 
 def default_delivery(plan: Plan) -> delivery.Delivery:
     return delivery.Delivery(timecode=timecode.parse(None, Fraction(plan.fps_num, plan.fps_den)))
 
 
-def _write_record(
-    job: Job, cache: Cache, result, seconds: dict[str, float], sound: loudness.Normalised
-) -> bool:
+def _write_record(job: Job, cache: Cache, result, seconds: dict[str, float], sound: dict) -> bool:
     """Write NAME.run.json (every score, seed and decision, and the sound's loudness)
     and NAME.report.html beside the film; warn about shots kept below their
     consistency minimum, and under --strict refuse to deliver the film because of
@@ -267,7 +277,7 @@ def _write_record(
     record = report.build_record(
         job.plan, result.outputs.get, seconds=seconds, reused=set(result.reused)
     )
-    record["sound"] = sound.as_dict()
+    record["sound"] = sound
     # Where it was made, so `director export NAME.plan.json` finds the media.
     record["made_with"] = {"cache": str(job.cache.resolve()), "project": str(job.script.parent)}
     base.parent.mkdir(parents=True, exist_ok=True)
@@ -336,7 +346,7 @@ def _deliver(source: Path, target: Path) -> None:
         outputs.copy_file(source, target)
 
 
-def _write_sidecars(job: Job, made, sound: loudness.Normalised, work: Path) -> None:
+def _write_sidecars(job: Job, made, sound: dict, work: Path) -> None:
     base = _base(job)
     _write_text(base.with_name(base.name + ".plan.json"), job.plan.to_json())
     if job.plan.timeline.dialogue:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from backends.base import Backend
-from backends.hosted import KEYS, HostedBackend
+from backends.hosted.catalog import KEYS, MODELS
 
 from .hosted_node import Hosted
 from .plan import Node, Plan
@@ -31,15 +31,18 @@ class Resolved:
     prices: dict[str, float] = field(default_factory=dict)  # name → USD a second
 
 
+HOSTED = frozenset(model.name for model in MODELS)  # known without importing a backend
+
+
 def is_hosted(backend: type[Backend]) -> bool:
-    return isinstance(backend, type) and issubclass(backend, HostedBackend)
+    return getattr(backend, "name", None) in HOSTED
 
 
 def has_key(provider: str) -> bool:
     return bool(os.environ.get(KEYS[provider]))
 
 
-def choose_via(backend: type[HostedBackend], given: str | None) -> str:
+def choose_via(backend, given: str | None) -> str:
     """The provider for `backend`: the one given, else the first with a key, else its first."""
     providers = backend.model.providers
     if given is not None:

@@ -321,11 +321,12 @@ def _describe(node: ast.Declaration) -> str:
         return f"**{node.kind} {node.name.text}**: `{node.path.text}`"
     kind = "character" if isinstance(node, ast.Character) else "location"
     parts = [f"**{kind} {node.name.text}**"]
-    if node.description:
-        parts.append(node.description)
+    if isinstance(node, ast.Character | ast.Location):
+        parts += [node.description] if node.description else []
     if isinstance(node, ast.Character) and node.voice:
         parts.append(f"voice: {node.voice}")
-    parts += [f"ref: `{ref.text}`" for ref in node.refs]
+    if isinstance(node, ast.Character | ast.Location):
+        parts += [f"ref: `{ref.text}`" for ref in node.refs]
     return "\n\n".join(parts)
 
 
