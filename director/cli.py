@@ -292,7 +292,7 @@ def _usd(text: str) -> float:
 
 def _hosted(args, film):
     """Routes and prices of the script's hosted models, or None after saying why not."""
-    from . import hosted
+    from . import hosted, models
 
     try:
         used = models.used_backends(film, args.backend)
