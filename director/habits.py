@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 
 from . import codes
 from . import syntax as ast
-from .source import Span
+from .source import Span, split_lines
 
 CUE_KINDS = ("music", "sfx", "ambience")
 # A cue's options, as the grammar reads them after the asset's name.
@@ -137,7 +137,7 @@ def check_comments(text: str, file: str, emit: Emit) -> None:
     """Warn where a `#` inside a line's text starts a comment and cuts the rest of the
     line (`pier #4 before dark`): a comment after code is `#` after a space, then a
     space, as in `text  # note`."""
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(split_lines(text), 1):  # lines as the grammar counts them
         at = _comment_start(line)
         if at is None or not line[:at].strip():
             continue
