@@ -127,6 +127,9 @@ def create_server() -> LanguageServer:
         before = line[: _column(line, params.position.character)]
         return lsp.CompletionList(is_incomplete=False, items=_complete(ls, document.uri, before))
 
+    from . import lsp_edit  # formatting, outline, quick fixes (it uses this module's helpers)
+
+    lsp_edit.register(server)
     return server
 
 
@@ -333,7 +336,8 @@ def _describe(node: ast.Declaration) -> str:
 # --------------------------------------------------------------- completion
 
 _SHOT_HEAD = re.compile(r"^SHOT[ \t]+\S+[ \t]+[A-Z-]*$")
-_CAMERA = re.compile(r"^[ \t]+camera:.*(?::|\bthen)[ \t]+[a-z]*$")
+# Right after `camera:` (with or without a space), or after a `then`.
+_CAMERA = re.compile(r"^[ \t]+camera:(?:.*\bthen[ \t])?[ \t]*[a-z]*$")
 
 
 def _complete(ls: LanguageServer, uri: str, before: str) -> list[lsp.CompletionItem]:
