@@ -324,15 +324,14 @@ class _Checker:
                 f"{limits.max_minutes:g}",
                 f"--max-minutes {int(minutes) + 1}",
             )
-        if "format" in settings:
-            fmt = settings["format"]
-            if max(fmt.width, fmt.height) > limits.max_side:
-                self._over_limit(
-                    fmt.span,
-                    f"{fmt.width}x{fmt.height} is larger than the limit of "
-                    f"{limits.max_side} pixels a side",
-                    f"--max-side {max(fmt.width, fmt.height)}",
-                )
+        fmt = settings.get("format")
+        if isinstance(fmt, ast.FormatSetting) and max(fmt.width, fmt.height) > limits.max_side:
+            self._over_limit(
+                fmt.span,
+                f"{fmt.width}x{fmt.height} is larger than the limit of "
+                f"{limits.max_side} pixels a side",
+                f"--max-side {max(fmt.width, fmt.height)}",
+            )
 
     def _over_limit(self, span: Span, message: str, flag: str) -> None:
         self.diagnostics.add(
@@ -351,9 +350,9 @@ class _Checker:
             format=self.format,
             style=_text(settings.get("style")),
             negative=_text(settings.get("negative")),
-            seed=settings["seed"].value if "seed" in settings else 0,
-            backend=settings["backend"].value if "backend" in settings else "auto",
-            consistency=settings["consistency"].value if "consistency" in settings else None,
+            seed=_number(settings.get("seed")) or 0,
+            backend=_text(settings.get("backend")) or "auto",
+            consistency=_number(settings.get("consistency")),
             characters=self.characters,
             locations=self.locations,
             assets=self.assets,
@@ -381,18 +380,18 @@ class _Checker:
                 "the script has no title",
                 help='start the script with a line like "title: The Lighthouse"',
             )
-        if "format" in settings:
-            self._format(settings["format"])
-        if "consistency" in settings and not 0 <= settings["consistency"].value <= 1:
+        if isinstance(fmt := settings.get("format"), ast.FormatSetting):
+            self._format(fmt)
+        consistency = _number(settings.get("consistency"))
+        if consistency is not None and not 0 <= consistency <= 1:
             self.diagnostics.add(
                 codes.INVALID_VALUE,
                 settings.pop("consistency").span,
                 "consistency is a score between 0 and 1",
             )
-        if "backend" in settings and self._backend_name(
-            settings["backend"].value, settings["backend"].span
-        ):
-            self.film_backend = settings["backend"].value
+        backend = settings.get("backend")
+        if isinstance(backend, ast.TextSetting) and self._backend_name(backend.value, backend.span):
+            self.film_backend = backend.value
         return settings
 
     def _duplicate_setting(self, setting: ast.Setting, first: ast.Setting) -> None:
@@ -429,7 +428,7 @@ class _Checker:
             )
 
     def _backend_name(self, name: str, span: Span) -> bool:
-        if name == registry.AUTO or name in registry.backends():
+        if name == registry.AUTO or name in registry.names():
             return True
         self.diagnostics.add(
             codes.UNKNOWN_BACKEND,
@@ -483,7 +482,7 @@ class _Checker:
                 self.locations[name] = spec.Location(
                     name=name, description=node.description or "", refs=refs, span=node.name.span
                 )
-            else:
+            elif isinstance(node, ast.Asset):
                 media = self._media(node.path, folder, node.kind)
                 if media is not None:
                     self.assets[name] = spec.NamedAsset(name=name, file=media, span=node.name.span)
@@ -744,7 +743,11 @@ class _Checker:
                 )
 
     def _backend(self, name: str) -> type[Backend] | None:
-        """The backend called `name` (`auto` resolved), or None if there is none."""
+        """The backend called `name`, or None if there is none, or it is `auto`: which
+        backend that is depends on the machine that plans, and finding out imports
+        every backend (torch among them), so its limits are checked when planning."""
+        if name == registry.AUTO:
+            return None
         if name not in self._backends:
             try:
                 self._backends[name] = registry.get(name)
@@ -788,7 +791,7 @@ class _Checker:
             if following and following.frames and shot.transition_in.frames and used > shot.frames:
                 self.diagnostics.add(
                     codes.TRANSITION_TOO_LONG,
-                    following.span,
+                    following.span or shot.span,
                     f"shot {shot.id} ({shot.frames} frames) cannot spare {used} frames for "
                     "the transitions on both its sides",
                     help="shorten one of the transitions or lengthen the shot",
@@ -830,7 +833,7 @@ class _Checker:
     def _too_long(self, transition: spec.Transition, shot: spec.Shot) -> None:
         self.diagnostics.add(
             codes.TRANSITION_TOO_LONG,
-            transition.span,
+            transition.span or shot.span,
             f"the {transition.kind} lasts {transition.frames} frames but shot {shot.id} "
             f"lasts only {shot.frames}",
             help=f"make it at most {shot.frames} frames ({float(shot.frames / self.fps):.2f}s)",
@@ -941,14 +944,14 @@ class _ShotBuilder:
     # -- overrides: seed, takes, backend, negative, consistency
     def _override(self, setting: ast.Setting) -> None:
         self._once(setting.key, setting.span)
-        value = setting.value
-        if setting.key == "takes" and not 1 <= value <= 64:
+        number, text = _number(setting), _text(setting)
+        if setting.key == "takes" and number is not None and not 1 <= number <= 64:
             self._invalid(setting.span, "takes must be between 1 and 64")
-        elif setting.key == "consistency" and not 0 <= value <= 1:
+        elif setting.key == "consistency" and number is not None and not 0 <= number <= 1:
             self._invalid(setting.span, "consistency is a score between 0 and 1")
-        elif setting.key == "backend" and not self.c._backend_name(value, setting.span):
+        elif setting.key == "backend" and not self.c._backend_name(text, setting.span):
             return
-        self.fields[setting.key] = value
+        self.fields[setting.key] = number if number is not None else text
 
     def _invalid(self, span: Span, message: str) -> None:
         self.c.diagnostics.add(codes.INVALID_VALUE, span, message)
@@ -1186,8 +1189,8 @@ class _ShotBuilder:
             )
         fade_in = self.c._frames(cue.fade_in) if cue.fade_in else 0
         fade_out = self.c._frames(cue.fade_out) if cue.fade_out else 0
-        if fade_in + fade_out > max(frames, 0) and (cue.fade_in or cue.fade_out):
-            where = cue.fade_out or cue.fade_in
+        where = cue.fade_out or cue.fade_in
+        if where is not None and fade_in + fade_out > max(frames, 0):
             plays = float(max(frames, 0) / fps)
             self.c.diagnostics.add(
                 codes.CUE_OUTSIDE_ASSET,
@@ -1287,7 +1290,13 @@ def _relative(path: Path, root: Path) -> str:
 
 
 def _text(setting: ast.Setting | None) -> str:
-    return setting.value if setting is not None else ""
+    """A text setting's value; "" when it is absent."""
+    return setting.value if isinstance(setting, ast.TextSetting) else ""
+
+
+def _number(setting: ast.Setting | None) -> int | float | None:
+    """An integer or number setting's value; None when it is absent."""
+    return setting.value if isinstance(setting, ast.IntSetting | ast.NumberSetting) else None
 
 
 def _ordered(names: list[str]) -> list[str]:

@@ -7,11 +7,12 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from backends import registry
-from backends.diffusers_base import DTYPES, OFFLOADS, ModelError
+from backends.diffusers_settings import DTYPES, OFFLOADS, ModelError
 
-from . import __version__, models, outputs
+from . import __version__, outputs
 from .check import CheckResult, check_file
 from .diagnostics import (
     DEFAULT_PER_FILE,
@@ -23,9 +24,14 @@ from .diagnostics import (
     visible,
     visible_lines,
 )
-from .plan import Consistency, plan_film, plan_schema
-from .prompts import PromptTemplateError
 from .reader import Limits, TooLarge, Unreadable, not_a_regular_file, read_bytes
+
+# Planning, model settings and prompt templates are imported by the commands that
+# use them: `director check` (an editor's on-save hook) imports no backend, no
+# Pillow, no PyAV and no torch (tests/test_imports.py, bench/check_startup.py).
+if TYPE_CHECKING:
+    from . import delivery, models
+    from .plan import Consistency
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
@@ -102,6 +108,7 @@ def _add_plan(commands) -> None:
         "--template", type=Path, help="a jinja2 prompt template to use instead of the backend's"
     )
     _add_model_options(plan)
+    _add_hosted_options(plan, compiling=False)
     _add_consistency_options(plan)
     _add_diagnostic_options(plan)
     plan.set_defaults(run=_run_plan)
@@ -156,6 +163,7 @@ def _add_compile(commands) -> None:
     compile_.add_argument("--template", type=Path, help="a jinja2 prompt template")
     _add_executor_options(compile_)
     _add_model_options(compile_)
+    _add_hosted_options(compile_, compiling=True)
     _add_consistency_options(compile_)
     _add_timeline_options(compile_)
     _add_diagnostic_options(compile_)
@@ -191,7 +199,7 @@ def _add_delivery_options(command) -> None:
     )
 
 
-def _delivery(args, plan) -> object | None:
+def _delivery(args, plan) -> delivery.Delivery | None:
     """The delivery settings of `args`, or None after saying why they are unusable."""
     from fractions import Fraction
 
@@ -235,6 +243,64 @@ def _add_executor_options(command) -> None:
         help="with --executor ray: at most N workers (default: as many as the cluster fits); "
         "with --dry-run, the schedule for N workers without asking the cluster",
     )
+
+
+def _add_hosted_options(command, *, compiling: bool) -> None:
+    group = command.add_argument_group(
+        "hosted models (docs/hosted.md)",
+        "Keys come from the environment only: FAL_KEY for fal, RUNWAYML_API_SECRET for Runway.",
+    )
+    group.add_argument(
+        "--via",
+        choices=("fal", "runway"),
+        help="the provider that renders hosted models (default: [MODEL] via in director.toml, "
+        "else the first whose key is set, fal before runway)",
+    )
+    if not compiling:
+        return
+    group.add_argument(
+        "--jobs",
+        type=_positive,
+        metavar="N",
+        help="hosted requests in flight at once (default 4 when the script uses a hosted "
+        "model, else 1)",
+    )
+    group.add_argument(
+        "--max-cost",
+        type=_usd,
+        metavar="USD",
+        help="refuse (exit 1, nothing sent) when the estimated spend of the requests still to "
+        "make is over USD",
+    )
+    group.add_argument(
+        "--poll-interval",
+        type=float,
+        metavar="SECONDS",
+        help=argparse.SUPPRESS,  # tests and the benchmark poll their local server quickly
+    )
+
+
+def _usd(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a price in US dollars, e.g. 5 or 2.50") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("0 or more")
+    return value
+
+
+def _hosted(args, film):
+    """Routes and prices of the script's hosted models, or None after saying why not."""
+    from . import hosted, models
+
+    try:
+        used = models.used_backends(film, args.backend)
+        settings = models.load_settings(args.file.resolve().parent)
+        return hosted.resolve(used, settings, args.via)
+    except (models.ConfigError, ValueError) as error:
+        print(f"director: error: {error}", file=sys.stderr)
+        return None
 
 
 def _positive(text: str) -> int:
@@ -300,7 +366,7 @@ def _add_consistency_options(command) -> None:
 
 
 def consistency_embedders() -> tuple[str, ...]:
-    from .consistency import EMBEDDERS
+    from .embedders import EMBEDDERS
 
     return EMBEDDERS
 
@@ -329,6 +395,8 @@ def _scoring_problem(args) -> int | None:
 
 
 def _scoring(args) -> Consistency:
+    from .plan import Consistency
+
     return Consistency(
         embedder=args.embedder,
         model=args.embedder_model.resolve() if args.embedder_model else None,
@@ -779,6 +847,8 @@ def _add_model_options(command) -> None:
 
 
 def _resolve_models(args, film) -> models.Resolved | None:
+    from . import models
+
     """The plan options and runtime settings of the script's diffusers backends, or
     None after printing why they cannot be had."""
     overrides = models.Overrides(
@@ -802,7 +872,7 @@ def _resolve_models(args, film) -> models.Resolved | None:
 
 
 def _run_doctor(args) -> int:
-    from . import doctor
+    from . import doctor, models
 
     try:
         facts = doctor.report(args.folder, models.Overrides.parse_models(args.model))
@@ -914,6 +984,10 @@ def _run_check(args) -> int:
 
 
 def _run_plan(args) -> int:
+    from . import models
+    from .plan import plan_film
+    from .prompts import PromptTemplateError
+
     if (usage := _usage_problem(args) or _scoring_problem(args)) is not None:
         return usage
     checked = check_file(args.file, allow_outside=args.allow_outside, limits=_limits(args))
@@ -922,14 +996,17 @@ def _run_plan(args) -> int:
         return EXIT_ERRORS
     if (resolved := _resolve_models(args, checked.film)) is None:
         return EXIT_USAGE
+    if (routes := _hosted(args, checked.film)) is None:
+        return EXIT_USAGE
     try:
         planned = plan_film(
             checked.film,
-            backend_options=resolved.plan_options,
+            backend_options={**resolved.plan_options, **routes.plan_options},
             backend=args.backend,
             template=args.template,
             scoring=_scoring(args),
             bound=resolved.bound,
+            prices=routes.prices,
         )
     except PromptTemplateError as error:
         _say(f"director: error: {error}")
@@ -941,6 +1018,10 @@ def _run_plan(args) -> int:
     if planned.plan is None or checked.failed(args.strict):
         return EXIT_ERRORS
     text = planned.plan.to_json()
+    from .hosted import summary
+
+    if (spend := summary(planned.plan)) is not None:
+        print(f"cost: {spend}", file=sys.stderr)  # stdout is the plan
     if args.output is None:
         sys.stdout.write(text)
         return EXIT_OK
@@ -974,6 +1055,9 @@ def _write_output(target: outputs.Target, text: str, inputs: dict[Path, str]) ->
 
 def _run_compile(args) -> int:
     from . import compile as compiler
+    from . import models
+    from .plan import plan_film
+    from .prompts import PromptTemplateError
 
     problem = _usage_problem(args) or _executor_problem(args) or _scoring_problem(args)
     if problem is not None:
@@ -984,6 +1068,8 @@ def _run_compile(args) -> int:
         return EXIT_ERRORS
     if (resolved := _resolve_models(args, checked.film)) is None:
         return EXIT_USAGE
+    if (routes := _hosted(args, checked.film)) is None:
+        return EXIT_USAGE
     options = {"preview": {"burn_in": not args.no_burn_in}, **resolved.plan_options}
     try:
         planned = plan_film(
@@ -991,9 +1077,10 @@ def _run_compile(args) -> int:
             backend=args.backend,
             template=args.template,
             codec=args.codec,
-            backend_options=options,
+            backend_options={**options, **routes.plan_options},
             scoring=_scoring(args),
             bound=resolved.bound,
+            prices=routes.prices,
         )
     except PromptTemplateError as error:
         _say(f"director: error: {error}")
@@ -1026,6 +1113,9 @@ def _run_compile(args) -> int:
         executor=args.executor,
         address=args.address,
         workers=args.workers,
+        jobs=args.jobs,
+        max_cost=args.max_cost,
+        poll_interval=args.poll_interval,
         codec=args.codec,
         inputs=_inputs(args, checked.film),
         delivery=delivered,
@@ -1051,6 +1141,8 @@ def _usage_problem(args) -> int | None:
 
 
 def _run_schema(args) -> int:
+    from .plan import plan_schema
+
     sys.stdout.write(json.dumps(plan_schema(), indent=2) + "\n")
     return EXIT_OK
 

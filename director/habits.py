@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from . import codes
 from . import syntax as ast
-from .source import Span
+from .source import Span, split_lines
 
 CUE_KINDS = ("music", "sfx", "ambience")
 # A cue's options, as the grammar reads them after the asset's name.
@@ -158,7 +158,7 @@ def check_comments(text: str, file: str, emit: Emit) -> None:
     space, as in `text  # note`."""
     if "#" not in text:
         return
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(split_lines(text), 1):  # lines as the grammar counts them
         if "#" not in line:
             continue
         at = _comment_start(line)

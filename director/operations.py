@@ -223,7 +223,7 @@ def _generate_once(
         if not np.isfinite(result.audio).all():
             raise BadFrames("NaN in its sound")
         soundfile.write(out / AUDIO, result.audio, result.sample_rate, subtype="FLOAT")
-    made = {"frames": written, "audio": result.audio is not None}
+    made: dict[str, object] = {"frames": written, "audio": result.audio is not None}
     if result.placements is not None:
         made["placements"] = _placements(result.placements(samples), assets)
     return made
@@ -591,6 +591,8 @@ def _resampled(clip, size, source_fps, fps, frames) -> Iterator[np.ndarray]:
             except StopIteration:
                 break  # hold the last frame when the take is short
             index += 1
+        if frame is None:
+            raise OperationError(f"{clip} has no frames")
         yield np.asarray(_cover(Image.fromarray(frame), size))
 
 
@@ -607,7 +609,10 @@ def _clip_rate(clip: Path) -> Fraction:
     import av
 
     with av.open(str(clip)) as container:
-        return Fraction(container.streams.video[0].average_rate)
+        rate = container.streams.video[0].average_rate
+    if rate is None:
+        raise OperationError(f"{clip} has no frame rate")
+    return Fraction(rate)
 
 
 def _conform_audio(audio: Path, seconds: Fraction, out: Path) -> None:

@@ -10,6 +10,7 @@ import re
 import threading
 from functools import cache
 from importlib import resources
+from typing import cast
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import (
@@ -471,7 +472,8 @@ def parse_source(
         with _LOCK, paused_gc():
             _TRANSFORMER.file = source.display
             _INDENTER.max_shots = max_shots
-            return parser.parse(text), []
+            # the transformer runs inside the parser, so what comes back is the syntax tree
+            return cast(ast.ScriptFile, parser.parse(text)), []
     except DedentError as error:
         return None, [_dedent_diagnostic(source, error)]
     except UnexpectedInput as error:
@@ -504,7 +506,7 @@ def _too_many_shots(source: SourceFile, token: Token, limit: int) -> Diagnostic:
     count = max(len(_SHOT_LINE.findall(source.text)), limit + 1)
     return make(
         codes.LIMIT_EXCEEDED,
-        source.span(token.line, token.column, token.end_column),
+        source.span(token.line or 1, token.column or 1, token.end_column or 1),
         f"the script has {count} shots, more than the limit of {limit}",
         help=f"if this is intended, raise the limit with --max-shots {count}",
     )

@@ -184,7 +184,8 @@ class Node(BaseModel, Generic[P]):
     def make(cls, node_id: NodeId, inputs: list[NodeId], params: P,
              input_hashes: list[str], source: Span | None = None) -> Node:  # fmt: skip
         """A node with its hash, as the planner makes them."""
-        node = cls(id=node_id, inputs=inputs, params=params, source=source)
+        op = cls.model_fields["op"].default
+        node = cls(id=node_id, op=op, inputs=inputs, params=params, source=source)
         node.hash = node.digest(input_hashes)
         return node
 

@@ -94,14 +94,20 @@ def execute(
     keep_going: bool = False,
     progress: Progress | None = None,
     context: RunContext | None = None,
+    jobs: int = 1,
 ) -> RunResult:
     """Run every node not already in the cache.  Raises KeyboardInterrupt through,
-    after removing the interrupted node's half-written files."""
+    after removing the interrupted node's half-written files.  With `jobs` above 1,
+    up to that many requests to hosted models are in flight at once (remote.py)."""
     context = context or RunContext(plan, root)
     progress = progress or Progress(len(plan.timeline.shots), mode="quiet")
     result = RunResult()
     failed: set[str] = set()
     cache.clean_staging()
+    if jobs > 1:
+        from .remote import execute_concurrently
+
+        return execute_concurrently(plan, cache, context, progress, result, keep_going, jobs)
     for node in schedule(plan):
         if any(i in failed for i in node.inputs):
             failed.add(node.id)

@@ -267,3 +267,23 @@ def test_srt_cues_never_overlap_under_a_dissolve(tmp_path, project):
     incoming = round(plan.timeline.shots[1].start * 1000 / 24)
     assert [c[1] for c in cues[:1]] == [incoming]  # ends where the incoming line begins
     assert cues[1][2] == "Late again.\nMe too."
+
+
+def test_the_delivery_is_cached_apart_from_the_plan(project):
+    """Recompiling reuses the loudness pass; another target makes only a new one, and
+    the plan JSON stays the same bytes whatever the delivery settings."""
+
+    def deliveries() -> list[Path]:
+        manifests = (project.root / ".director" / "cache" / "entries").rglob("entry.json")
+        return sorted(m for m in manifests if '"op": "deliver"' in m.read_text())
+
+    compile_film(project)
+    plan = (project.root / "film.plan.json").read_bytes()
+    first = deliveries()
+    assert len(first) == 1
+    compile_film(project)
+    assert deliveries() == first
+    out = compile_film(project, "h264", "--loudness", "-23", "--start-timecode", "02:00:00:00")
+    assert len(deliveries()) == 2
+    assert ebur128(out)[0] == pytest.approx(-23, abs=0.5)
+    assert (project.root / "film.plan.json").read_bytes() == plan
