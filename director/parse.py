@@ -76,6 +76,14 @@ class _NumberTooLong(Exception):
         self.token = token
 
 
+class _BadDedent(Exception):
+    """A line dedented to `column`, which no enclosing block starts at."""
+
+    def __init__(self, column: int):
+        super().__init__(column)
+        self.column = column
+
+
 class ShotIndenter(Indenter):
     NL_type = "_NL"
     OPEN_PAREN_types: list[str] = []
@@ -87,6 +95,15 @@ class ShotIndenter(Indenter):
 
     def process(self, stream):
         return super().process(self._bounded(stream))
+
+    def handle_NL(self, token):
+        try:
+            yield from super().handle_NL(token)
+        except DedentError:
+            # lark says the column only in its message; it is the new line's
+            # indentation, measured as lark measures it
+            indent = token.rsplit("\n", 1)[1]
+            raise _BadDedent(indent.count(" ") + indent.count("\t") * self.tab_len) from None
 
     def _bounded(self, stream):
         """The lexer's tokens, stopped at the first number too long to be one and at
@@ -474,8 +491,8 @@ def parse_source(
             _INDENTER.max_shots = max_shots
             # the transformer runs inside the parser, so what comes back is the syntax tree
             return cast(ast.ScriptFile, parser.parse(text)), []
-    except DedentError as error:
-        return None, [_dedent_diagnostic(source, error)]
+    except _BadDedent as error:
+        return None, [_dedent_diagnostic(source, error.column)]
     except UnexpectedInput as error:
         return None, [_syntax_diagnostic(source, error)]
     except _NumberTooLong as error:
@@ -530,9 +547,8 @@ def _tab_indentation(source: SourceFile) -> list[Diagnostic]:
     return found
 
 
-def _dedent_diagnostic(source: SourceFile, error: DedentError) -> Diagnostic:
-    match = re.search(r"Unexpected dedent to column (\d+)", str(error))
-    line = _line_with_indent(source, int(match[1]) if match else -1)
+def _dedent_diagnostic(source: SourceFile, column: int) -> Diagnostic:
+    line = _line_with_indent(source, column)
     return make(
         codes.BAD_INDENTATION,
         source.whole_line(line),

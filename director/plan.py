@@ -13,7 +13,7 @@ import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal, TypeVar, Union, cast
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar, Union, cast
 
 from pydantic import BaseModel, Field, PrivateAttr, SerializeAsAny, TypeAdapter, model_serializer
 
@@ -69,6 +69,9 @@ from .plan_nodes import (
 from .plan_nodes import Consistency as ConsistencyNode
 from .prompts import builtin_template, read_template, render_prompt
 from .source import Span
+
+if TYPE_CHECKING:
+    from backends.hosted.backend import HostedBackend
 
 SCHEMA_VERSION: Final = 1
 AUDIO_RATE = 48000
@@ -667,7 +670,7 @@ def estimate_money(
     for node in nodes:
         if not isinstance(node, Hosted):
             continue
-        params, backend = node.params, backends[node.params.backend]
+        params, backend = node.params, cast("type[HostedBackend]", backends[node.params.backend])
         rate, source = backend.price_per_second(node.via, params.resolution)
         if backend.name in prices:
             rate, source = prices[backend.name], "director.toml"
