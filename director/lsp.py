@@ -38,6 +38,7 @@ from . import __version__, codes
 from . import syntax as ast
 from .check import check_file
 from .diagnostics import Diagnostic, Severity
+from .names import NAME
 from .parse import CAMERA_MOVES, SHOT_SIZES, parse_source
 from .reader import DEFAULT_LIMITS as LIMITS
 from .reader import read_script, script_text
@@ -45,7 +46,7 @@ from .source import PathEscape, SourceFile, UnusablePath, display_name, resolve_
 
 DEBOUNCE_S = 0.15  # typing faster than this checks once, after the last key
 
-_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
+_NAME = NAME  # director/names.py
 
 
 @dataclass(frozen=True)
