@@ -26,6 +26,13 @@ BUILT_IN: dict[str, str] = {  # name → "module:class"
     "ltx2": "backends.ltx2:LTX2Backend",
     "wan": "backends.wan:WanBackend",
     "tinyfm": "backends.tinyfm.backend:TinyFMBackend",
+    # Hosted models (backends/hosted/catalog.py), one class per catalog entry.
+    "seedance-2": "backends.hosted:SEEDANCE_2",
+    "kling-3": "backends.hosted:KLING_3",
+    "veo-3.1": "backends.hosted:VEO_3_1",
+    "hailuo-02": "backends.hosted:HAILUO_02",
+    "ltx-2-fal": "backends.hosted:LTX_2_FAL",
+    "gen-4.5": "backends.hosted:GEN_4_5",
 }
 
 _LOADED: dict[str, type[Backend]] = {}  # by name, as each is first asked for

@@ -22,8 +22,9 @@ from . import codes, spec
 from . import syntax as ast
 from .diagnostics import Diagnostic, Diagnostics, did_you_mean
 from .gcpause import paused_gc
-from .habits import check_comments, check_habits
+from .habits import Declared, check_comments, check_habits
 from .media import ImageTooLarge, UnreadableMedia, kind_of, probe
+from .names import capitalised, is_name
 from .parse import MOVE_DIRECTIONS, parse_source
 from .reader import DEFAULT_LIMITS, Limits, not_a_regular_file, read_script, script_text
 from .source import PathEscape, Span, UnusablePath, display_name, resolve_path
@@ -34,7 +35,6 @@ WORDS_PER_SECOND = 2.5  # a normal speaking rate
 MAX_REFERENCES = {"image": 9, "video": 3, "audio": 3}
 DIRECTIONS = MOVE_DIRECTIONS  # each camera move's directions (parse.py's help uses them too)
 TAKES_DEGREES = {"pan", "tilt", "orbit"}
-_CAPITALISED = re.compile(r"\b[A-Z][A-Z0-9_]+\b")
 # Capitals a screenplay writes that are not names: camera and editing directions
 # (CLOSE SHOT, ANGLE ON, THE END) and the small words around them.  Never W107.
 SCREENPLAY_CAPITALS = frozenset({
@@ -283,6 +283,7 @@ class _Checker:
         # searches the import path; once per check is enough, not once per shot.
         self._backends: dict[str, type[Backend] | None] = {}
         self._folder: dict[str, Path] = {}  # display name → its folder, for relative paths
+        self._habit_names: Declared | None = None
 
     # -- the stage
     def run(self) -> spec.Film | None:
@@ -451,6 +452,15 @@ class _Checker:
     def _declare(self, declaration: ast.Declaration) -> None:
         name = declaration.name.text
         kind = _declaration_kind(declaration)
+        if not is_name(name):  # `Émile`, `Маша`: lower case, which references could not match
+            self.diagnostics.add(
+                codes.SYNTAX_ERROR,
+                declaration.name.span,
+                f"names are written in capitals: {name!r}",
+                label="expected a NAME",
+                help=f"write {name.upper()}",
+            )
+            return
         if name in self.declared:
             first = self.declared[name][1]
             self.diagnostics.add(
@@ -796,6 +806,13 @@ class _Checker:
                     help="shorten one of the transitions or lengthen the shot",
                 )
 
+    def habit_names(self) -> Declared:
+        """The declared names the writing habits are read against, made once."""
+        if self._habit_names is None:
+            audio = [name for name, a in self.assets.items() if a.file.kind == "audio"]
+            self._habit_names = Declared.of(self.characters, audio)
+        return self._habit_names
+
     def _check_cues_end(self, shots: list[spec.Shot]) -> None:
         """A cue that would play past the film's last frame is cut there: say so."""
         position, starts = 0, []
@@ -884,8 +901,7 @@ class _ShotBuilder:
     def build(self) -> dict:
         for element in self.item.items:
             self._element(element)
-        audio = {name for name, a in self.c.assets.items() if a.file.kind == "audio"}
-        check_habits(self.item.items, set(self.c.characters), audio, self.c.diagnostics.add)
+        check_habits(self.item.items, self.c.habit_names(), self.c.diagnostics.add)
         self._time_dialogue()
         return {
             "fields": self.fields,
@@ -992,7 +1008,7 @@ class _ShotBuilder:
     def _move_direction(self, move: ast.CameraMove, result: spec.CameraMove) -> None:
         word = move.direction
         if move.move == "track":
-            if word is None or not re.fullmatch(r"[A-Z][A-Z0-9_]*", word.text):
+            if word is None or not is_name(word.text):
                 self._bad_move(move, "track needs the character to follow", "track MARA")
             elif self.c._lookup(word, "character"):
                 result.target = word.text
@@ -1048,7 +1064,7 @@ class _ShotBuilder:
 
     # -- names in action text
     def _names_in_text(self, action: ast.Action) -> None:
-        for match in _CAPITALISED.finditer(action.text):
+        for match in capitalised(action.text):
             word = match[0]
             found = self.c.declared.get(word)
             if found is not None:
@@ -1221,7 +1237,7 @@ class _ShotBuilder:
 
     # -- references
     def _reference(self, target: ast.Word, kind: str | None) -> spec.MediaFile | None:
-        if re.fullmatch(r"[A-Z][A-Z0-9_]*", target.text):
+        if is_name(target.text):
             if not self.c._lookup(target, "asset"):
                 return None
             asset = self.c.assets.get(target.text)

@@ -36,6 +36,11 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
 
+class UsageError(Exception):
+    """A command that cannot be carried out as given (a missing file, a wrong option,
+    an output that may not be written): `main` says why and exits 2."""
+
+
 def _say(message: str) -> None:
     """A message on stderr; any control character in it (a file name, a value the
     user gave) is written as an escape, so it cannot drive the terminal."""
@@ -50,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return args.run(args)
+    except UsageError as error:
+        _say(f"director: error: {error}")
+        return EXIT_USAGE
     except KeyboardInterrupt:
         _say("director: interrupted")
         return 130
@@ -109,6 +117,7 @@ def _add_plan(commands) -> None:
     )
     _add_keyframe_options(plan)
     _add_model_options(plan)
+    _add_hosted_options(plan, compiling=False)
     _add_consistency_options(plan)
     _add_diagnostic_options(plan)
     plan.set_defaults(run=_run_plan)
@@ -164,6 +173,7 @@ def _add_compile(commands) -> None:
     _add_executor_options(compile_)
     _add_keyframe_options(compile_)
     _add_model_options(compile_)
+    _add_hosted_options(compile_, compiling=True)
     _add_consistency_options(compile_)
     _add_timeline_options(compile_)
     _add_diagnostic_options(compile_)
@@ -209,8 +219,8 @@ def _add_delivery_options(command) -> None:
     )
 
 
-def _delivery(args, plan) -> delivery.Delivery | None:
-    """The delivery settings of `args`, or None after saying why they are unusable."""
+def _delivery(args, plan) -> delivery.Delivery:
+    """The delivery settings of `args`; UsageError when they are unusable."""
     from fractions import Fraction
 
     from . import delivery, loudness, timecode
@@ -218,8 +228,7 @@ def _delivery(args, plan) -> delivery.Delivery | None:
     try:
         start = timecode.parse(args.start_timecode, Fraction(plan.fps_num, plan.fps_den))
     except timecode.TimecodeError as error:
-        _say(f"director: error: --start-timecode: {error}")
-        return None
+        raise UsageError(f"--start-timecode: {error}") from None
     return delivery.Delivery(
         timecode=start, loudness=loudness.TARGETS[args.loudness], color_space=args.color_space
     )
@@ -255,6 +264,63 @@ def _add_executor_options(command) -> None:
     )
 
 
+def _add_hosted_options(command, *, compiling: bool) -> None:
+    group = command.add_argument_group(
+        "hosted models (docs/hosted.md)",
+        "Keys come from the environment only: FAL_KEY for fal, RUNWAYML_API_SECRET for Runway.",
+    )
+    group.add_argument(
+        "--via",
+        choices=("fal", "runway"),
+        help="the provider that renders hosted models (default: [MODEL] via in director.toml, "
+        "else the first whose key is set, fal before runway)",
+    )
+    if not compiling:
+        return
+    group.add_argument(
+        "--jobs",
+        type=_positive,
+        metavar="N",
+        help="hosted requests in flight at once (default 4 when the script uses a hosted "
+        "model, else 1)",
+    )
+    group.add_argument(
+        "--max-cost",
+        type=_usd,
+        metavar="USD",
+        help="refuse (exit 1, nothing sent) when the estimated spend of the requests still to "
+        "make is over USD",
+    )
+    group.add_argument(
+        "--poll-interval",
+        type=float,
+        metavar="SECONDS",
+        help=argparse.SUPPRESS,  # tests and the benchmark poll their local server quickly
+    )
+
+
+def _usd(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a price in US dollars, e.g. 5 or 2.50") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("0 or more")
+    return value
+
+
+def _hosted(args, film):
+    """Routes and prices of the script's hosted models; UsageError when they cannot be had."""
+    from . import hosted, models
+
+    try:
+        used = models.used_backends(film, args.backend)
+        settings = models.load_settings(args.file.resolve().parent)
+        return hosted.resolve(used, settings, args.via)
+    except (models.ConfigError, ValueError) as error:
+        raise UsageError(str(error)) from None
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -262,24 +328,18 @@ def _positive(text: str) -> int:
     return value
 
 
-def _executor_problem(args) -> int | None:
-    """A usage error in the executor options, said before anything runs."""
+def _check_executor(args) -> None:
+    """Refuse (UsageError) wrong executor options before anything runs."""
     import importlib.util
 
     if args.executor != "ray":
         for flag in ("address", "workers"):
             if getattr(args, flag) is not None:
-                _say(f"director: error: --{flag} needs --executor ray")
-                return EXIT_USAGE
-        return None
+                raise UsageError(f"--{flag} needs --executor ray")
+        return
     needs_ray = not (args.dry_run and args.workers)
     if needs_ray and importlib.util.find_spec("ray") is None:
-        print(
-            "director: error: --executor ray needs Ray: pip install 'shot-director[ray]'",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    return None
+        raise UsageError("--executor ray needs Ray: pip install 'shot-director[ray]'")
 
 
 def _add_consistency_options(command) -> None:
@@ -323,27 +383,23 @@ def consistency_embedders() -> tuple[str, ...]:
     return EMBEDDERS
 
 
-def _scoring_problem(args) -> int | None:
-    """A usage error in the consistency options, said before anything runs."""
+def _check_scoring(args) -> None:
+    """Refuse (UsageError) wrong consistency options before anything runs."""
     from . import consistency
 
     name = consistency.resolve(args.embedder)
     model = args.embedder_model
     if name in ("clip", "dinov2") and (model is None or not (model / "config.json").is_file()):
         where = f"{model} has no config.json" if model is not None else "none was given"
-        _say(
-            f"director: error: the {name} embedder needs --embedder-model DIR, a local "
+        raise UsageError(
+            f"the {name} embedder needs --embedder-model DIR, a local "
             f"transformers model folder; {where}"
         )
-        return EXIT_USAGE
     if name == "face" and not consistency.face_available():
-        print(
-            "director: error: the face embedder needs dlib and its models: "
-            "pip install 'shot-director[face]' (or --embedder appearance)",
-            file=sys.stderr,
+        raise UsageError(
+            "the face embedder needs dlib and its models: "
+            "pip install 'shot-director[face]' (or --embedder appearance)"
         )
-        return EXIT_USAGE
-    return None
 
 
 def _scoring(args) -> Consistency:
@@ -406,8 +462,7 @@ def _add_score(commands) -> None:
 def _run_score(args) -> int:
     from . import consistency
 
-    if (usage := _missing_files([args.video, *args.ref], "file")) is not None:
-        return usage
+    _require_files([args.video, *args.ref], "file")
     name = consistency.resolve(args.embedder)
     model = str(args.embedder_model) if args.embedder_model else None
     try:
@@ -415,11 +470,9 @@ def _run_score(args) -> int:
             args.video, [consistency.Character("CHARACTER", args.ref)], name, model
         )
     except consistency.EmbedderUnavailable as error:
-        _say(f"director: error: {error}")
-        return EXIT_USAGE
+        raise UsageError(str(error)) from None
     except Exception as error:  # an unreadable video or image
-        _say(f"director: error: cannot score {args.video}: {error}")
-        return EXIT_USAGE
+        raise UsageError(f"cannot score {args.video}: {error}") from None
     (character,) = take.characters
     holds = character.score >= args.threshold
     if args.json:
@@ -515,13 +568,14 @@ def _run_fmt(args) -> int:
     from .parse import parse_source
     from .source import SourceFile
 
-    if (usage := _missing_files([p for p in args.files if str(p) != "-"])) is not None:
-        return usage
+    _require_files([p for p in args.files if str(p) != "-"])
     status = EXIT_OK
     for path in args.files:
         stdin = str(path) == "-"
-        data = sys.stdin.buffer.read() if stdin else _read_input(path)
-        if data is None:
+        try:
+            data = sys.stdin.buffer.read() if stdin else _read_input(path)
+        except UsageError as error:  # one unreadable file: the others are still formatted
+            _say(f"director: error: {error}")
             status = EXIT_ERRORS
             continue
         display = "<stdin>" if stdin else str(path)
@@ -584,18 +638,14 @@ def _add_import(commands) -> None:
 def _run_import(args) -> int:
     from .fountain import import_fountain
 
-    if (usage := _missing_files([args.file])) is not None:
-        return usage
+    _require_files([args.file])
     if args.output is not None and args.output.exists() and not args.force:
-        _say(f"director: error: {args.output} exists; pass --force to replace it")
-        return EXIT_USAGE
-    if (data := _read_input(args.file)) is None:
-        return EXIT_USAGE
+        raise UsageError(f"{args.output} exists; pass --force to replace it")
+    data = _read_input(args.file)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        _say(f"director: error: {args.file} is not UTF-8")
-        return EXIT_USAGE
+        raise UsageError(f"{args.file} is not UTF-8") from None
     script = import_fountain(text, title=args.file.stem.replace("_", " ").replace("-", " "))
     if args.output is None:
         sys.stdout.write(script)
@@ -641,7 +691,8 @@ def _timelines(args) -> list[Path]:
     return [path for path in (args.otio, args.edl, args.fcpxml) if path is not None]
 
 
-def _timeline_problem(args) -> int | None:
+def _check_timelines(args) -> None:
+    """Refuse (UsageError) timeline files that cannot be written as asked."""
     from .timeline_export import ExportError, adapter
 
     wanted = {"otio": (".otio",), "edl": (".edl",), "fcpxml": (".xml", ".fcpxml")}
@@ -649,15 +700,12 @@ def _timeline_problem(args) -> int | None:
         path = getattr(args, option)
         if path is not None and path.suffix.lower() not in suffixes:
             ending = " or ".join(suffixes)
-            _say(f"director: error: --{option} needs a file ending in {ending}")
-            return EXIT_USAGE
+            raise UsageError(f"--{option} needs a file ending in {ending}")
     try:
         for path in _timelines(args):
             adapter(path)
     except ExportError as error:
-        _say(f"director: error: {error}")
-        return EXIT_USAGE
-    return None
+        raise UsageError(str(error)) from None
 
 
 def _run_export(args) -> int:
@@ -669,19 +717,15 @@ def _run_export(args) -> int:
     from .plan import Plan
     from .timeline_export import ExportError, export_timeline
 
-    if (usage := _missing_files([args.plan])) is not None:
-        return usage
-    if (usage := _timeline_problem(args)) is not None:
-        return usage
+    _require_files([args.plan])
+    _check_timelines(args)
     targets = _timelines(args)
     if not targets:
-        _say("director: error: say what to write: --otio, --edl or --fcpxml")
-        return EXIT_USAGE
+        raise UsageError("say what to write: --otio, --edl or --fcpxml")
     try:
         plan = Plan.model_validate_json(args.plan.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        _say(f"director: error: {args.plan} is not a plan: {error}")
-        return EXIT_USAGE
+        raise UsageError(f"{args.plan} is not a plan: {error}") from None
     folder = args.plan.resolve().parent
     made = _made_with(args.plan, plan)
     cache_dir = args.cache or made.get("cache") or folder / ".director" / "cache"
@@ -689,8 +733,7 @@ def _run_export(args) -> int:
     try:
         cache = Cache(cache_dir) if cache_dir.is_dir() else None
     except CacheError as error:
-        _say(f"director: error: {error}")
-        return EXIT_USAGE
+        raise UsageError(str(error)) from None
     hashes = {node.id: node.hash for node in plan.nodes}
 
     def entry(node_id: str):
@@ -710,11 +753,9 @@ def _run_export(args) -> int:
         record = timecode.parse(args.start_timecode, fps)
         warnings = export_timeline(plan, media, targets, media_dir, record)
     except (ExportError, timecode.TimecodeError) as error:
-        _say(f"director: error: {error}")
-        return EXIT_USAGE
+        raise UsageError(str(error)) from None
     except OSError as error:
-        _say(f"director: error: cannot write {error.filename}: {error.strerror}")
-        return EXIT_USAGE
+        raise UsageError(f"cannot write {error.filename}: {error.strerror}") from None
     for warning in warnings:
         _say(f"warning: {warning}")
     offline = [s.shot for s in plan.timeline.shots if s.shot not in media.pictures]
@@ -798,11 +839,11 @@ def _add_model_options(command) -> None:
     )
 
 
-def _resolve_models(args, film) -> models.Resolved | None:
+def _resolve_models(args, film) -> models.Resolved:
+    """The plan options and runtime settings of the script's diffusers backends;
+    UsageError when they cannot be had."""
     from . import models
 
-    """The plan options and runtime settings of the script's diffusers backends, or
-    None after printing why they cannot be had."""
     overrides = models.Overrides(
         models=models.Overrides.parse_models(args.model),
         steps=args.steps,
@@ -815,8 +856,7 @@ def _resolve_models(args, film) -> models.Resolved | None:
         used = models.used_backends(film, args.backend)
         resolved = models.resolve(used, args.file.resolve().parent, overrides)
     except (models.ConfigError, ModelError) as error:
-        _say(f"director: error: {error}")
-        return None
+        raise UsageError(str(error)) from None
     if not getattr(args, "quiet", False):
         for line in resolved.recognised.values():
             _say(f"director: {line}")
@@ -829,8 +869,7 @@ def _run_doctor(args) -> int:
     try:
         facts = doctor.report(args.folder, models.Overrides.parse_models(args.model))
     except models.ConfigError as error:
-        _say(f"director: error: {error}")
-        return EXIT_USAGE
+        raise UsageError(str(error)) from None
     sys.stdout.write(doctor.render(facts))
     return EXIT_OK
 
@@ -894,33 +933,29 @@ def _limits(args) -> Limits:
     return Limits(**{field: getattr(args, field) for field, *_ in _LIMIT_FLAGS})
 
 
-def _missing_files(files: list[Path], noun: str = "script") -> int | None:
-    """Usage status if a file named on the command line is missing or is no regular file
-    (a FIFO would block the libraries that open media; a device would stream forever)."""
+def _require_files(files: list[Path], noun: str = "script") -> None:
+    """Refuse (UsageError) a file named on the command line that is missing or is no
+    regular file (a FIFO would block the libraries that open media; a device would
+    stream forever)."""
     for path in files:
         if (why := not_a_regular_file(path)) is None:
             continue
         if path.exists():  # a folder, a FIFO, a device: never opened
-            _say(f"director: error: {path} cannot be read: {why}")
-        else:
-            _say(f"director: error: no such {noun}: {path}")
-        return EXIT_USAGE
-    return None
+            raise UsageError(f"{path} cannot be read: {why}")
+        raise UsageError(f"no such {noun}: {path}")
 
 
-def _read_input(path: Path) -> bytes | None:
-    """A file named on the command line, read by the one bounded reader, or None
-    after saying why it cannot be."""
+def _read_input(path: Path) -> bytes:
+    """A file named on the command line, read by the one bounded reader; UsageError
+    saying why it cannot be."""
     try:
         return read_bytes(path, Limits().max_bytes)
     except (Unreadable, TooLarge) as error:
-        _say(f"director: error: {path} cannot be read: {error}")
-        return None
+        raise UsageError(f"{path} cannot be read: {error}") from None
 
 
 def _run_check(args) -> int:
-    if (usage := _missing_files(args.files)) is not None:
-        return usage
+    _require_files(args.files)
     results = [
         check_file(path, allow_outside=args.allow_outside, limits=_limits(args))
         for path in args.files
@@ -940,27 +975,27 @@ def _run_plan(args) -> int:
     from .plan import plan_film
     from .prompts import PromptTemplateError
 
-    if (usage := _usage_problem(args) or _scoring_problem(args)) is not None:
-        return usage
+    _check_usage(args)
+    _check_scoring(args)
     checked = check_file(args.file, allow_outside=args.allow_outside, limits=_limits(args))
     if checked.film is None:
         _report([checked], args)
         return EXIT_ERRORS
-    if (resolved := _resolve_models(args, checked.film)) is None:
-        return EXIT_USAGE
+    resolved = _resolve_models(args, checked.film)
+    routes = _hosted(args, checked.film)
     try:
         planned = plan_film(
             checked.film,
-            backend_options=resolved.plan_options,
+            backend_options={**resolved.plan_options, **routes.plan_options},
             backend=args.backend,
             template=args.template,
             scoring=_scoring(args),
             bound=resolved.bound,
             keyframes=args.keyframes,
+            prices=routes.prices,
         )
     except PromptTemplateError as error:
-        _say(f"director: error: {error}")
-        return EXIT_USAGE
+        raise UsageError(str(error)) from None
     checked.diagnostics.extend(planned.diagnostics)
     if planned.plan is not None:
         checked.diagnostics.extend(models.model_diagnostics(planned.plan, resolved))
@@ -968,6 +1003,10 @@ def _run_plan(args) -> int:
     if planned.plan is None or checked.failed(args.strict):
         return EXIT_ERRORS
     text = planned.plan.to_json()
+    from .hosted import summary
+
+    if (spend := summary(planned.plan)) is not None:
+        print(f"cost: {spend}", file=sys.stderr)  # stdout is the plan
     if args.output is None:
         sys.stdout.write(text)
         return EXIT_OK
@@ -994,8 +1033,7 @@ def _write_output(target: outputs.Target, text: str, inputs: dict[Path, str]) ->
         except OSError as error:
             problem = f"cannot write {target.what} to {target.path}: {error.strerror or error}"
     if problem is not None:
-        _say(f"director: error: {problem}")
-        return EXIT_USAGE
+        raise UsageError(problem)
     return EXIT_OK
 
 
@@ -1005,15 +1043,15 @@ def _run_compile(args) -> int:
     from .plan import plan_film
     from .prompts import PromptTemplateError
 
-    problem = _usage_problem(args) or _executor_problem(args) or _scoring_problem(args)
-    if problem is not None:
-        return problem
+    _check_usage(args)
+    _check_executor(args)
+    _check_scoring(args)
     checked = check_file(args.file, allow_outside=args.allow_outside, limits=_limits(args))
     if checked.film is None:
         _report([checked], args)
         return EXIT_ERRORS
-    if (resolved := _resolve_models(args, checked.film)) is None:
-        return EXIT_USAGE
+    resolved = _resolve_models(args, checked.film)
+    routes = _hosted(args, checked.film)
     options = {"preview": {"burn_in": not args.no_burn_in}, **resolved.plan_options}
     try:
         planned = plan_film(
@@ -1021,27 +1059,24 @@ def _run_compile(args) -> int:
             backend=args.backend,
             template=args.template,
             codec=args.codec,
-            backend_options=options,
+            backend_options={**options, **routes.plan_options},
             scoring=_scoring(args),
             bound=resolved.bound,
             keyframes=args.keyframes,
+            prices=routes.prices,
         )
     except PromptTemplateError as error:
-        _say(f"director: error: {error}")
-        return EXIT_USAGE
+        raise UsageError(str(error)) from None
     checked.diagnostics.extend(planned.diagnostics)
     if planned.plan is not None:
         checked.diagnostics.extend(models.model_diagnostics(planned.plan, resolved))
     _report([checked], args)
     if planned.plan is None or checked.failed(args.strict):
         return EXIT_ERRORS
-    if (usage := _timeline_problem(args)) is not None:
-        return usage
+    _check_timelines(args)
     if not args.dry_run and (missing := resolved.missing_model()):
-        _say(f"director: error: {missing}")
-        return EXIT_USAGE
-    if (delivered := _delivery(args, planned.plan)) is None:
-        return EXIT_USAGE
+        raise UsageError(f"{missing}")
+    delivered = _delivery(args, planned.plan)
     job = compiler.Job(
         plan=planned.plan,
         script=args.file.resolve(),
@@ -1057,6 +1092,9 @@ def _run_compile(args) -> int:
         executor=args.executor,
         address=args.address,
         workers=args.workers,
+        jobs=args.jobs,
+        max_cost=args.max_cost,
+        poll_interval=args.poll_interval,
         codec=args.codec,
         inputs=_inputs(args, checked.film),
         delivery=delivered,
@@ -1066,19 +1104,16 @@ def _run_compile(args) -> int:
     return compiler.compile_film(job)
 
 
-def _usage_problem(args) -> int | None:
-    if (usage := _missing_files([args.file])) is not None:
-        return usage
+def _check_usage(args) -> None:
+    """Refuse (UsageError) a missing script or template, or an unknown backend."""
+    _require_files([args.file])
     if args.template is not None and not args.template.is_file():
-        _say(f"director: error: no such template: {args.template}")
-        return EXIT_USAGE
+        raise UsageError(f"no such template: {args.template}")
     if args.backend is not None and args.backend not in registry.names() + [registry.AUTO]:
         hint = did_you_mean(args.backend, registry.names()) or "available: " + ", ".join(
             registry.names()
         )
-        _say(f"director: error: unknown backend {args.backend!r}; {hint}")
-        return EXIT_USAGE
-    return None
+        raise UsageError(f"unknown backend {args.backend!r}; {hint}")
 
 
 def _run_schema(args) -> int:

@@ -17,7 +17,7 @@ from fractions import Fraction
 from functools import partial
 from pathlib import Path
 
-from . import assemble, budget, delivery, outputs, ray_executor, report, timecode
+from . import assemble, budget, delivery, hosted, outputs, ray_executor, report, timecode
 from .cache import Cache, CacheError, Entry
 from .clips import DELIVERY
 from .operations import RunContext
@@ -46,6 +46,9 @@ class Job:
     executor: str = "local"  # or "ray": the shots made on a Ray cluster (ray_executor.py)
     address: str | None = None  # the Ray cluster; None: a private one started here
     workers: int | None = None  # Ray workers at most; None: as many as the cluster fits
+    jobs: int | None = None  # hosted requests in flight at once; None: remote.DEFAULT_JOBS
+    max_cost: float | None = None  # USD: refuse before any request when the estimate is over
+    poll_interval: float | None = None  # seconds between polls of a hosted request
     codec: str = "h264"  # the film's delivery codec; png: `output` is a folder
     # Files no output may replace (outputs.script_inputs), each with what it is;
     # the script itself is always one.
@@ -129,10 +132,14 @@ def _compile_film(job: Job) -> int:
         if reason is not None:
             print(f"director: error: {reason}", file=sys.stderr)
             return EXIT_FAILED
+    if (refusal := _hosted_refusal(job, cache)) is not None:
+        print(f"director: error: {refusal}", file=sys.stderr)
+        return EXIT_FAILED
     progress = _Timed(len(job.plan.timeline.shots), mode=job.progress)
     try:
-        context = RunContext(job.plan, job.script.parent, runtime=job.runtime)
-        run = execute
+        runtime = hosted.runtime(job.plan, cache.root, job.runtime, job.poll_interval)
+        context = RunContext(job.plan, job.script.parent, runtime=runtime)
+        run = partial(execute, jobs=_jobs(job))
         if job.executor == "ray":
             run = partial(ray_executor.execute, address=job.address, workers=job.workers)
         result = run(
@@ -194,6 +201,31 @@ def _compile_film(job: Job) -> int:
     if job.progress != "quiet":
         print(f"wrote {job.output}", file=sys.stderr)
     return EXIT_OK
+
+
+def _hosted_refusal(job: Job, cache: Cache) -> str | None:
+    """Why no request may be sent (a missing key, --max-cost below the estimate), or None.
+    Said before anything runs, so a refused compile has sent nothing."""
+    usd, todo, _ = hosted.to_spend(job.plan, lambda node: cache.has_manifest(node.hash))
+    if todo and (missing := hosted.missing_keys(job.plan)):
+        return "; ".join(missing)
+    if job.max_cost is not None and usd > job.max_cost:
+        return (
+            f"the estimate is ${usd:.2f} for {todo} requests, over --max-cost "
+            f"${job.max_cost:.2f}; nothing was sent ({hosted.summary(job.plan)})"
+        )
+    if todo and job.progress != "quiet":
+        done = lambda node: cache.has_manifest(node.hash)  # noqa: E731
+        print(hosted.summary(job.plan, done), file=sys.stderr)
+    return None
+
+
+def _jobs(job: Job) -> int:
+    if job.jobs is not None:
+        return job.jobs
+    from .remote import DEFAULT_JOBS
+
+    return DEFAULT_JOBS if job.plan.cost.money is not None else 1
 
 
 class _Timed(Progress):
@@ -283,6 +315,10 @@ def dry_run(job: Job) -> int:
     generate = sum(isinstance(node, Generate) for node, _ in reasons)
     print(f"{len(reasons)} nodes would run, {generate} of them generation")
     print(f"estimate for the whole plan: {budget.summary(job.plan)}")
+    if (spend := hosted.summary(job.plan, lambda node: cache.has(node.hash))) is not None:
+        print(f"cost: {spend}")
+        for line in hosted.per_shot(job.plan):
+            print(line)
     if job.executor == "ray":
         try:
             workers = job.workers or ray_executor.cluster_workers(

@@ -174,6 +174,9 @@ def read_config(path: Path) -> dict[str, dict]:
     names = diffusers_backends()
     tables: dict[str, dict] = {}
     for name, table in data.items():
+        if name in hosted_backends() and isinstance(table, dict):
+            tables[name] = _hosted_table(path, name, table)
+            continue
         if name not in names or not isinstance(table, dict):
             hint = did_you_mean(name, names) or "tables: " + ", ".join(f"[{n}]" for n in names)
             raise ConfigError(f"{path}: [{name}] is not a backend with settings; {hint}")
@@ -184,6 +187,32 @@ def read_config(path: Path) -> dict[str, dict]:
         if "model" in table:
             tables[name]["model"] = str(path.parent / Path(table["model"]).expanduser())
     return tables
+
+
+def hosted_backends() -> frozenset[str]:
+    from .hosted import HOSTED
+
+    return HOSTED
+
+
+def _hosted_table(path: Path, name: str, table: dict) -> dict:
+    """A hosted model's table: `via` (a provider that serves it), `price_per_second`."""
+    from backends.hosted import PROVIDERS
+
+    from .hosted import SETTINGS
+
+    for key, value in table.items():
+        where = f"{path}: [{name}] {key}"
+        if key not in SETTINGS:
+            hint = did_you_mean(key, list(SETTINGS)) or "settings: " + ", ".join(SETTINGS)
+            raise ConfigError(f"{where}: no such setting; {hint}")
+        if not isinstance(value, SETTINGS[key]) or isinstance(value, bool):
+            raise ConfigError(f"{where}: expected {' or '.join(t.__name__ for t in SETTINGS[key])}")
+        if key == "via" and value not in PROVIDERS:
+            raise ConfigError(f"{where}: expected one of {', '.join(PROVIDERS)}")
+        if key == "price_per_second" and isinstance(value, int | float) and value < 0:
+            raise ConfigError(f"{where}: a price is not negative")
+    return dict(table)
 
 
 def _check_setting(where: str, key: str, value, allowed: tuple[str, ...]) -> None:

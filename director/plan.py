@@ -13,15 +13,16 @@ import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal, TypeVar, Union, cast
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar, Union, cast
 
-from pydantic import BaseModel, Field, PrivateAttr, SerializeAsAny, TypeAdapter
+from pydantic import BaseModel, Field, PrivateAttr, SerializeAsAny, TypeAdapter, model_serializer
 
 from backends.base import Backend, Capabilities
 
 from . import codes, consistency, models, spec
 from .diagnostics import Diagnostic, Diagnostics
 from .gcpause import paused_gc
+from .hosted_node import Hosted, HostedParams
 from .plan_nodes import (
     Assemble,
     AssembleParams,
@@ -71,6 +72,9 @@ from .plan_nodes import Consistency as ConsistencyNode
 from .prompts import builtin_template, read_template, render_prompt
 from .source import Span
 
+if TYPE_CHECKING:
+    from backends.hosted.backend import HostedBackend
+
 SCHEMA_VERSION: Final = 1
 AUDIO_RATE = 48000
 DUCK_DB = -12.0  # how far music marked `duck under dialogue` drops while someone speaks
@@ -91,9 +95,39 @@ class DeviceCost(BaseModel):
     seconds: float | None
 
 
+class WindowPrice(BaseModel):
+    """What one request to a hosted model is expected to cost."""
+
+    node: str  # the generate node
+    shot: str
+    backend: str
+    via: str  # the provider
+    seconds: int  # the duration asked (and billed): the shot's, rounded up to an allowed one
+    usd_per_second: float
+    usd: float
+    source: str  # where the price is from, and when it was read; or "director.toml"
+
+
+class Money(BaseModel):
+    """The film's expected spend on hosted models: every request, and the sum."""
+
+    currency: Literal["USD"] = "USD"
+    total: float
+    windows: list[WindowPrice]
+
+
 class PlanCost(BaseModel):
     devices: list[DeviceCost] = []
     unknown: list[str] = []  # backends that give no estimate
+    money: Money | None = None  # only plans with hosted models have one
+
+    @model_serializer(mode="wrap")
+    def _without_money(self, handler):
+        # Plans without hosted models stay byte-identical to those made before money.
+        data = handler(self)
+        if data.get("money") is None:
+            data.pop("money", None)
+        return data
 
 
 class Plan(BaseModel):
@@ -186,18 +220,21 @@ def plan_film(
     scoring: Consistency | None = None,
     bound: dict[str, type[Backend]] | None = None,
     keyframes: str | None = None,
+    prices: dict[str, float] | None = None,
 ) -> PlanResult:
     """Lower a checked film.  `backend` overrides the script's; `template` the prompts';
     `codec` is the delivery codec the cut is encoded in; `backend_options` maps a
     backend's name to the constructor options that change what it makes; `scoring`
     says how takes are measured and chosen; `bound` maps a backend's name to the
     class bound to its model folder (`DiffusersBackend.bound_to`), planned in its place;
-    `keyframes` (`generate`) overrides the script's `keyframes:` default."""
+    `prices` overrides hosted models' USD a second; `keyframes` (`generate`) overrides
+    the script's `keyframes:` default."""
     source = read_template(template) if template else None
     scoring = scoring or Consistency()
     planner = _Planner(film, backend, source, codec, backend_options or {}, scoring)
     planner.bound = bound or {}
     planner.keyframes = keyframes or film.keyframes
+    planner.prices = prices or {}
     with paused_gc():
         plan = planner.run()
     diagnostics = planner.diagnostics.sorted()
@@ -253,6 +290,7 @@ class _Planner:
         self._embedder: dict | None = None
         self.anchors: dict[str, str] = {}  # character → the select of its first scored shot
         self.backend_name = backend
+        self.prices: dict[str, float] = {}  # hosted model → USD a second, from director.toml
         self.template = template
         self.diagnostics = Diagnostics()
         self.nodes: dict[str, Node] = {}
@@ -295,6 +333,7 @@ class _Planner:
         mix = self._mix(timeline, voices, joint)
         output = self._add(Mux, "film/mux", [assemble, mix], MuxParams(codec=self.codec))
         cost = estimate_costs(list(self.nodes.values()), self.backends)
+        cost.money = estimate_money(list(self.nodes.values()), self.backends, self.prices)
         return Plan(
             title=film.title,
             width=film.format.width,
@@ -413,7 +452,10 @@ class _Planner:
                 shot=frame.direction,
             )
             node_id = take_node(shot.id, take, f"window{index}")
-            ids.append(self._add(Generate, node_id, inputs, params, shot.span))
+            kind: type[Generate] = Generate
+            if (terms := getattr(backend, "request_terms", None)) is not None:  # hosted
+                kind, params = Hosted, HostedParams(**dict(params), **terms(frames, frame.size))
+            ids.append(self._add(kind, node_id, inputs, params, shot.span))
         if len(ids) == 1:
             return ids[0]
         joined = JoinParams(overlap=caps.window_overlap, frames=windows[-1][0] + windows[-1][1])
@@ -567,8 +609,7 @@ class _Planner:
 
     def _size(self, shot: spec.Shot, backend: type[Backend]) -> tuple[int, int]:
         caps = backend.capabilities
-        width = caps.side_for(self.film.format.width)
-        height = caps.side_for(self.film.format.height)
+        width, height = caps.size_for(self.film.format.width, self.film.format.height)
         if caps.max_side and max(width, height) > caps.max_side:
             self.diagnostics.add(
                 codes.UNSUPPORTED_FORMAT,
@@ -590,8 +631,9 @@ class _Planner:
             "reference_video": any(m.kind == "video" for m in shot.refs),
             "reference_audio": any(m.kind == "audio" for m in shot.refs),
         }
-        for conditioning, asked in wanted.items():
-            if asked and conditioning not in backend.capabilities.conditioning:
+        left_out = backend.left_out({c for c, asked in wanted.items() if asked})
+        for conditioning in wanted:
+            if conditioning in left_out:
                 self.diagnostics.add(
                     codes.UNSUPPORTED_CONDITIONING,
                     shot.span,
@@ -683,6 +725,30 @@ def estimate_costs(nodes: list[Node], backends: dict[str, type[Backend]]) -> Pla
         if total.seconds is not None:
             total.seconds = None if cost.seconds is None else total.seconds + cost.seconds
     return PlanCost(devices=[totals[d] for d in sorted(totals)], unknown=sorted(unknown))
+
+
+def estimate_money(
+    nodes: list[Node], backends: dict[str, type[Backend]], prices: dict[str, float]
+) -> Money | None:
+    """The price of every request to a hosted model, at the duration it asks for;
+    None when the plan has none.  `prices` (USD a second, by model) wins over the
+    catalog's."""
+    windows = []
+    for node in nodes:
+        if not isinstance(node, Hosted):
+            continue
+        params, backend = node.params, cast("type[HostedBackend]", backends[node.params.backend])
+        rate, source = backend.price_per_second(node.via, params.resolution)
+        if backend.name in prices:
+            rate, source = prices[backend.name], "director.toml"
+        windows.append(
+            WindowPrice(node=node.id, shot=params.shot.id, backend=backend.name, via=node.via,
+                        seconds=params.seconds, usd_per_second=rate,
+                        usd=round(params.seconds * rate, 4), source=source)
+        )  # fmt: skip
+    if not windows:
+        return None
+    return Money(total=round(sum(w.usd for w in windows), 4), windows=windows)
 
 
 def split_windows(caps: Capabilities, wanted: int) -> list[tuple[int, int]]:

@@ -21,6 +21,7 @@ from jinja2.filters import FILTERS
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from . import spec
+from .names import replace_names
 
 SIZE_WORDS = {
     "EXTREME WIDE": "extreme wide shot",
@@ -50,7 +51,6 @@ MOVE_VERBS = {
     "handheld": "moves handheld",
 }
 SETTING_WORDS = {"INT.": "inside", "EXT.": "outside", "INT./EXT.": "in and out of"}
-_NAME = re.compile(r"\b[A-Z][A-Z0-9_]+\b")
 _FORMAT_FILTER = FILTERS["format"]
 
 
@@ -326,7 +326,7 @@ def _name_words(name: str) -> str:
 
 def _words(text: str, declared: set[str]) -> str:
     """Declared names become words (MARA → Mara): models read shouting as text to draw."""
-    return _NAME.sub(lambda m: _name_words(m[0]) if m[0] in declared else m[0], text)
+    return replace_names(text, lambda word: _name_words(word) if word in declared else word)
 
 
 def _character(character: spec.Character) -> dict:

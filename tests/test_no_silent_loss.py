@@ -65,6 +65,28 @@ def check(folder: Path, body: str):
     return check_file(script)
 
 
+def test_names_in_any_script_are_names(tmp_path):
+    """Capitals of any script, and scripts without case: declared, framed, speaking,
+    referenced in action, and kept as written."""
+    write_refs(tmp_path)
+    body = (
+        "character ZOË\n  description: a keeper\ncharacter МАША\n  description: a pilot\n"
+        "character 李\n  description: a cook\ncharacter CHLOÉ\n  description: a deckhand\n\n"
+        "SHOT 1 MEDIUM on ZOË, МАША 4s\n  ZOË watches МАША and 李 while CHLOÉ waits.\n"
+        "  МАША\n    Привет.\n  李 (V.O.)\n    こんにちは\n"
+    )
+    checked = check(tmp_path, body)
+    assert [d for d in checked.diagnostics if d.severity == "error"] == []
+    shot = checked.film.shots[0]
+    assert {"ZOË", "МАША", "李", "CHLOÉ"} <= set(checked.film.characters)
+    assert shot.subjects == ["ZOË", "МАША"]
+    assert {"ZOË", "МАША", "李", "CHLOÉ"} <= set(shot.characters)
+    assert [(d.speaker, d.extension) for d in shot.dialogue] == [("МАША", None), ("李", "V.O.")]
+    unused = " ".join(d.message for d in checked.diagnostics if d.code == "W102")
+    assert not any(name in unused for name in ("ZOË", "МАША", "李", "CHLOÉ"))
+    assert not [d for d in checked.diagnostics if d.code == "W107"]
+
+
 @pytest.mark.parametrize(
     "heading",
     ["EXT DOCK - DUSK", "EXT. DOCK \u2013 DUSK", "EXT DOCK \u2014 DUSK", "EXT. DOCK - DUSK"],
