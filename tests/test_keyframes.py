@@ -3,6 +3,7 @@ its scoring and retries, and what reaches the video backend (docs/keyframes.md).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from backends import image
 from backends.preview import PreviewBackend
 from director.cache import Cache
 from director.check import check_file
+from director.cli import main
 from director.plan import Consistency, plan_film
 from director.plan_nodes import Generate, Keyframe
 from director.run import execute
@@ -45,10 +47,11 @@ SHOT 3 CLOSE-UP on MARA 1s
 
 def _project(folder: Path, extra: str = "", shots: str = SHOTS) -> Path:
     rng = np.random.default_rng(7)
-    mara = np.zeros((120, 80, 3), np.uint8)
-    mara[:, :, 0], mara[20:60, 20:60] = 220, (30, 90, 200)
+    mara = np.zeros((240, 180, 3), np.uint8)
+    mara[:, :, 0], mara[40:120, 40:120] = 220, (30, 90, 200)
     Image.fromarray(mara).save(folder / "mara.png")
-    Image.fromarray(rng.integers(0, 255, (90, 160, 3), dtype=np.uint8)).save(folder / "room.png")
+    room = rng.integers(0, 255, (180, 320, 3), dtype=np.uint8)
+    Image.fromarray(room).save(folder / "room.png")
     script = folder / "film.shot"
     script.write_text(HEADER.format(extra=extra) + shots)
     return script
@@ -207,3 +210,31 @@ def test_a_keyframe_below_its_minimum_is_remade_and_both_tries_are_kept(tmp_path
     assert len(scores) == 2 and scores[0] < 0.5 <= scores[1]
     assert meta["accepted"] == 1 and meta["reached"] is True
     assert meta["tries"][1]["seed"] != meta["tries"][0]["seed"]
+
+
+def test_the_report_shows_both_tries_with_their_scores(tmp_path, maker, capsys):
+    used = maker(_FirstTryFails)
+    script = _project(tmp_path, "keyframes: generate")
+    used.planned = {k.params.seed for k in _plan(script, minimum=0.5).of_class(Keyframe)}
+    out = tmp_path / "film.mp4"
+    argv = ["compile", str(script), "-o", str(out), "-q", "--consistency", "0.5",
+            "--embedder", "appearance", "--no-burn-in"]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    page = (tmp_path / "film.report.html").read_text()
+    assert page.count("first keyframe, try 0") == 2 and page.count("first keyframe, try 1") == 2
+    scores = re.findall(r"<span class='kf-score'>([0-9.]+)</span>", page)
+    assert len(scores) == 4 and float(scores[0]) < 0.5 <= float(scores[1])
+
+
+def test_strict_stops_before_any_video_when_keyframes_never_pass(
+    tmp_path, maker, video_requests, capsys
+):
+    maker(_NeverPasses)
+    script = _project(tmp_path, "keyframes: generate")
+    argv = ["compile", str(script), "-o", str(tmp_path / "film.mp4"), "-q", "--strict",
+            "--consistency", "0.5", "--embedder", "appearance", "--max-retries", "1"]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "no try of its first keyframe reached consistency 0.50 (try 0: 0.00, try 1: 0.00)" in err
+    assert video_requests == []  # not one call to the video backend
+    assert not (tmp_path / "film.mp4").exists()
