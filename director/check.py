@@ -475,6 +475,7 @@ class _Checker:
                     description=node.description or "",
                     refs=refs,
                     voice=node.voice or "",
+                    display=node.display or "",
                     span=node.name.span,
                 )
             elif isinstance(node, ast.Location):
