@@ -353,6 +353,7 @@ class _Checker:
             seed=_number(settings.get("seed")) or 0,
             backend=_text(settings.get("backend")) or "auto",
             consistency=_number(settings.get("consistency")),
+            keyframes=_text(settings.get("keyframes")) or None,
             characters=self.characters,
             locations=self.locations,
             assets=self.assets,
@@ -388,6 +389,14 @@ class _Checker:
                 codes.INVALID_VALUE,
                 settings.pop("consistency").span,
                 "consistency is a score between 0 and 1",
+            )
+        keyframes = settings.get("keyframes")
+        if isinstance(keyframes, ast.TextSetting) and keyframes.value != ast.GENERATE:
+            self.diagnostics.add(
+                codes.INVALID_VALUE,
+                settings.pop("keyframes").span,
+                f"keyframes: takes {ast.GENERATE!r}, the one keyframe maker there is yet",
+                help=f"keyframes: {ast.GENERATE}",
             )
         backend = settings.get("backend")
         if isinstance(backend, ast.TextSetting) and self._backend_name(backend.value, backend.span):
@@ -927,7 +936,10 @@ class _ShotBuilder:
                 self.fields["refs"].append(media)
         elif isinstance(element, ast.Keyframe):
             self._once(f"keyframe {element.end}", element.span)
-            self.fields[f"keyframe_{element.end}"] = self._reference(element.target, "image")
+            if element.generate:
+                self.fields[f"generate_{element.end}"] = True
+            else:
+                self.fields[f"keyframe_{element.end}"] = self._reference(element.target, "image")
         else:
             self._override(element)
 

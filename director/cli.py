@@ -115,6 +115,7 @@ def _add_plan(commands) -> None:
     plan.add_argument(
         "--template", type=Path, help="a jinja2 prompt template to use instead of the backend's"
     )
+    _add_keyframe_options(plan)
     _add_model_options(plan)
     _add_hosted_options(plan, compiling=False)
     _add_consistency_options(plan)
@@ -170,12 +171,23 @@ def _add_compile(commands) -> None:
     compile_.add_argument("--backend", help="render with this backend instead of the script's")
     compile_.add_argument("--template", type=Path, help="a jinja2 prompt template")
     _add_executor_options(compile_)
+    _add_keyframe_options(compile_)
     _add_model_options(compile_)
     _add_hosted_options(compile_, compiling=True)
     _add_consistency_options(compile_)
     _add_timeline_options(compile_)
     _add_diagnostic_options(compile_)
     compile_.set_defaults(run=_run_compile)
+
+
+def _add_keyframe_options(command) -> None:
+    command.add_argument(
+        "--keyframes",
+        choices=("generate",),
+        help="generate: every shot that pins no keyframe gets a first keyframe made by an "
+        "image backend (the animatic's composite when no model is named), scored before "
+        "any video is made, as the script's `keyframes: generate` asks (docs/keyframes.md)",
+    )
 
 
 def _add_delivery_options(command) -> None:
@@ -979,6 +991,7 @@ def _run_plan(args) -> int:
             template=args.template,
             scoring=_scoring(args),
             bound=resolved.bound,
+            keyframes=args.keyframes,
             prices=routes.prices,
         )
     except PromptTemplateError as error:
@@ -1049,6 +1062,7 @@ def _run_compile(args) -> int:
             backend_options={**options, **routes.plan_options},
             scoring=_scoring(args),
             bound=resolved.bound,
+            keyframes=args.keyframes,
             prices=routes.prices,
         )
     except PromptTemplateError as error:

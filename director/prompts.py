@@ -94,10 +94,14 @@ def read_template(path: Path) -> str:
         ) from None
 
 
-def render_prompt(film: spec.Film, shot: spec.Shot, template_source: str) -> str:
-    """The prompt for one shot, from a template's source text."""
+def render_prompt(film: spec.Film, shot: spec.Shot, template_source: str,
+                  moment: str | None = None) -> str:  # fmt: skip
+    """The prompt for one shot, from a template's source text.  `moment` (`first`,
+    `last`) asks for a still of that moment: a keyframe's prompt."""
     template = _compile(template_source)
     context = _context(film, shot)
+    if moment is not None:
+        context["moment"] = moment
     # A prompt may quote the shot's own text a few times over, however long it is.
     limit = MAX_PROMPT_CHARS + 4 * _text_size(context)
     try:
@@ -302,6 +306,7 @@ def _context(film: spec.Film, shot: spec.Shot) -> dict:
             "setting_words": SETTING_WORDS.get(scene.setting, ""),
             "location": _words(scene.location, called),
             "time_of_day": scene.time_of_day,
+            "description": _location_description(film, scene),
         },
         "characters": [_character(film.characters[name], called) for name in shot.characters],
         "action": [_words(line, called) for line in shot.action],
@@ -311,6 +316,11 @@ def _context(film: spec.Film, shot: spec.Shot) -> dict:
         "lens": f"{shot.lens_mm:g}mm" if shot.lens_mm else "",
         "sounds": [f"{cue.asset.lower().replace('_', ' ')} {cue.kind}" for cue in shot.cues],
     }
+
+
+def _location_description(film: spec.Film, scene: spec.Scene) -> str:
+    location = film.locations.get(scene.declared_location or "")
+    return location.description if location is not None else ""
 
 
 def _name_words(name: str) -> str:

@@ -38,7 +38,16 @@ class Word(Node):
 
 class Setting(Node):
     key: Literal[
-        "title", "format", "style", "negative", "seed", "backend", "import", "takes", "consistency"
+        "title",
+        "format",
+        "style",
+        "negative",
+        "seed",
+        "backend",
+        "import",
+        "takes",
+        "consistency",
+        "keyframes",
     ]
 
 
@@ -156,9 +165,14 @@ class Reference(Node):
     target: Word  # an asset NAME or a path
 
 
+# `keyframe first: generate`, `keyframes: generate`: the keyframe is made, not pinned.
+GENERATE = "generate"
+
+
 class Keyframe(Node):
     end: Literal["first", "last"]
     target: Word
+    generate: bool = False  # `keyframe first: generate`: made by an image model, not pinned
 
 
 ShotItem = (
