@@ -490,7 +490,7 @@ def _run_fmt(args) -> int:
     status = EXIT_OK
     for path in args.files:
         stdin = str(path) == "-"
-        data = sys.stdin.buffer.read() if stdin else _read_input(path)
+        data = _read_stdin() if stdin else _read_input(path)
         if data is None:
             status = EXIT_ERRORS
             continue
@@ -843,6 +843,16 @@ def _shown(value: float) -> str:
 
 def _limits(args) -> Limits:
     return Limits(**{field: getattr(args, field) for field, *_ in _LIMIT_FLAGS})
+
+
+def _read_stdin() -> bytes | None:
+    """Standard input, read no further than the byte limit a script file is held to."""
+    limit = Limits().max_bytes
+    data = sys.stdin.buffer.read(limit + 1)
+    if len(data) > limit:
+        print(f"director: error: <stdin> is over the limit of {limit:,} bytes", file=sys.stderr)
+        return None
+    return data
 
 
 def _missing_files(files: list[Path], noun: str = "script") -> int | None:
