@@ -12,12 +12,14 @@ import sys
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, field_serializer
 
 from director.spec import CameraMove
+
+if TYPE_CHECKING:  # frames are numpy arrays; this base never makes one
+    import numpy as np
 
 Conditioning = Literal[
     "text",
@@ -105,6 +107,10 @@ class Capabilities(BaseModel):
         m = self.size_multiple
         return max(m, round(wanted / m) * m)
 
+    def size_for(self, width: int, height: int) -> tuple[int, int]:
+        """The frame size to ask for, for a film of `width` x `height`."""
+        return self.side_for(width), self.side_for(height)
+
     def rate_for(self, wanted: float) -> float:
         """The supported frame rate closest to the film's."""
         if not self.frame_rates:
@@ -183,6 +189,12 @@ class GeneratedShot:
     placements: Callable[[Collection[int]], list[Placement]] | None = None
 
 
+class BackendError(Exception):
+    """The backend cannot make this request, for a reason its message says in the
+    user's terms (a refused job, an unreachable service): the runtime reports it as
+    the node's failure, at the shot's line, with no traceback."""
+
+
 class BackendOutOfMemory(Exception):
     """The backend ran out of memory (GPU or host) making one request.  The runtime
     retries the request at the next `memory_level` before it gives up."""
@@ -220,6 +232,11 @@ class Backend:
     def unavailable_reason(cls) -> str | None:
         """None when this backend can run on this machine, else why not."""
         return None
+
+    @classmethod
+    def left_out(cls, wanted: set[str]) -> set[str]:
+        """What of the conditioning a shot gives (`wanted`) this backend leaves out."""
+        return wanted - cls.capabilities.conditioning
 
     def generate(self, request: ShotRequest) -> GeneratedShot:
         """Make one shot (or one window of a long shot).  Raise BackendOutOfMemory

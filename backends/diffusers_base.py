@@ -37,22 +37,21 @@ from PIL import Image
 
 from .base import Backend, Conditioning, GeneratedShot, ShotRequest
 from .conditioning import keyframe, match_frames
+from .diffusers_settings import (  # noqa: F401 (DEVICES_HELP, DTYPES, OFFLOADS: re-exported)
+    DEVICES_HELP,
+    DTYPES,
+    INSTALL_HINT,
+    OFFLOADS,
+    REQUIRED_PACKAGES,
+    ModelError,
+)
 from .profiles import Profile, Recognition, by_name, recognise
 
-OFFLOADS = ("none", "model", "sequential")
-DTYPES = ("auto", "float32", "bfloat16", "float16")
-DEVICES_HELP = "auto, cpu, cuda, cuda:N or mps"
-REQUIRED_PACKAGES = ("torch", "diffusers", "transformers", "accelerate")
-INSTALL_HINT = "pip install 'shot-director[diffusers]'"
 KEPT_EMBEDDINGS = 2  # encoded prompts kept for the next requests
 # Files read for a model folder's identity: configs and tokenizers by content,
 # weights by name and size (hashing tens of gigabytes at every compile would
 # cost more than it protects against).
 _CONFIG_SUFFIXES = (".json", ".txt", ".model", ".jinja")
-
-
-class ModelError(Exception):
-    """The model folder or a runtime setting is missing or wrong; the message says what to do."""
 
 
 @dataclass
@@ -227,10 +226,12 @@ class DiffusersBackend(Backend):
     # -- what the planner asks of a backend class
     @classmethod
     def unavailable_reason(cls) -> str | None:
-        """Why `backend: auto` must not pick this backend here (None: it may)."""
-        from director import models
-
-        return models.unavailable_reason(cls)
+        """Why this backend cannot run here, as far as it knows: its packages.  Whether
+        a model folder is configured is the compiler's question, asked with its
+        settings (`director.models.unavailable_reason`); a backend never reads them."""
+        if missing := missing_packages():
+            return f"{', '.join(missing)} not installed ({INSTALL_HINT})"
+        return None
 
     @classmethod
     def plan_options(cls, folder: Path | None, settings: dict) -> dict:

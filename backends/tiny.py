@@ -285,6 +285,38 @@ def save_wan(folder: Path, kind: WanKind = "t2v") -> Path:
     return folder
 
 
+# ----------------------------------------- LTX-2 from a published folder's configs
+
+# The LTX-2.0 transformer cut to test size: one layer, heads of 8 channels (the
+# real 128; audio 4, the real 64), and the tiny components' channels where they
+# meet it; heads, rotary settings and every other setting stay the published ones.
+LTX2_CUT = {
+    "num_layers": 1, "attention_head_dim": 8, "audio_attention_head_dim": 4,
+    "caption_channels": TEXT_WIDTH, "in_channels": 8, "out_channels": 8,
+    "audio_in_channels": 4, "audio_out_channels": 4,
+}  # fmt: skip
+
+
+def save_ltx2_like(folder: Path, published: Path) -> Path:
+    """A test-sized LTX-2 folder from the transformer and scheduler configs of the
+    published folder `published`; the other components are the tiny ones."""
+    import diffusers
+
+    config = json.loads((published / "transformer" / "config.json").read_text())
+    config = {k: v for k, v in config.items() if not k.startswith("_")} | LTX2_CUT
+    config["cross_attention_dim"] = config["num_attention_heads"] * LTX2_CUT["attention_head_dim"]
+    config["audio_cross_attention_dim"] = (
+        config["audio_num_attention_heads"] * LTX2_CUT["audio_attention_head_dim"]
+    )
+    scheduler = json.loads((published / "scheduler" / "scheduler_config.json").read_text())
+    components = ltx2_components()
+    torch.manual_seed(0)
+    components["transformer"] = diffusers.LTX2VideoTransformer3DModel(**config)
+    components["scheduler"] = diffusers.FlowMatchEulerDiscreteScheduler.from_config(scheduler)
+    diffusers.LTX2Pipeline(**components).save_pretrained(folder)
+    return folder
+
+
 # ------------------------------------------- Wan from a published folder's configs
 
 HEAD_WIDTH = 12  # channels a head (the real 128): enough for Wan's 3-axis rotary embedding

@@ -213,6 +213,15 @@ def concat(
     return total
 
 
+def _copy_of(output, stream):
+    """An output stream for `stream`'s packets, keeping its codec tag: without it the
+    mov muxer labels every ProRes stream `apch` (HQ), whatever its profile."""
+    copy = output.add_stream_from_template(stream)
+    if stream.codec_context.name == "prores":
+        copy.codec_tag = stream.codec_tag
+    return copy
+
+
 def _frame_rate(path: Path) -> Fraction:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
@@ -238,7 +247,7 @@ def _copy_packets(pieces: list[Path], out: Path, fps: Fraction) -> int:
             with av.open(str(piece)) as source:
                 stream = source.streams.video[0]
                 if target is None:
-                    target = output.add_stream_from_template(stream)
+                    target = _copy_of(output, stream)
                     target.time_base = frame
                 count = 0
                 for packet in source.demux(stream):
@@ -723,7 +732,7 @@ def mux(
         source = files.enter_context(av.open(str(video)))
         output = files.enter_context(av.open(str(out), "w", options=options))
         video_in = source.streams.video[0]
-        video_out = output.add_stream_from_template(video_in)
+        video_out = _copy_of(output, video_in)
         video_out.time_base = video_in.time_base
         if tags is not None:
             _tag_film(output, video_out, tags)
@@ -865,10 +874,33 @@ def _png_sequence(video: Path, audio_wav: Path, out: Path) -> int:
 
 
 def write_srt(timeline: Timeline, path: Path, *, speakers: bool = False) -> None:
-    """SubRip subtitles of the dialogue; `speakers` prefixes each line with "NAME: "."""
-    cues = _subtitles(timeline, speakers, ",")
-    blocks = [f"{n}\n{start} --> {end}\n{text}\n" for n, (start, end, text) in enumerate(cues, 1)]
+    """SubRip subtitles of the dialogue; `speakers` prefixes each line with "NAME: ".
+
+    SubRip shows one cue at a time, and strict readers reject cues that
+    overlap: where a line is still running when the next begins (under a
+    dissolve or wipe, or overlapping speech) it ends where the next begins,
+    and lines that begin together share one cue, a line each."""
+    cues = _one_at_a_time(_subtitle_times(timeline, speakers))
+    blocks = [
+        f"{n}\n{_ms_clock(start, ',')} --> {_ms_clock(end, ',')}\n{text}\n"
+        for n, (start, end, text) in enumerate(cues, 1)
+    ]
     path.write_text("\n".join(blocks), encoding="utf-8")
+
+
+def _one_at_a_time(cues: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Cues (ms, ms, text) in time order, none overlapping the next."""
+    merged: list[tuple[int, int, str]] = []
+    for start, end, text in cues:
+        if merged and merged[-1][0] == start:
+            _, last_end, last_text = merged.pop()
+            merged.append((start, max(end, last_end), f"{last_text}\n{text}"))
+        else:
+            merged.append((start, end, text))
+    return [
+        (start, min(end, merged[i + 1][0]) if i + 1 < len(merged) else end, text)
+        for i, (start, end, text) in enumerate(merged)
+    ]
 
 
 def write_vtt(timeline: Timeline, path: Path, *, speakers: bool = False) -> None:
@@ -890,10 +922,18 @@ def _spoken(timeline: Timeline) -> list:
 
 
 def _subtitles(timeline: Timeline, speakers: bool, comma: str) -> list[tuple[str, str, str]]:
+    return [
+        (_ms_clock(start, comma), _ms_clock(end, comma), text)
+        for start, end, text in _subtitle_times(timeline, speakers)
+    ]
+
+
+def _subtitle_times(timeline: Timeline, speakers: bool) -> list[tuple[int, int, str]]:
+    """Each spoken line as (start ms, end ms, text), in time order."""
     cues = []
     for line in _spoken(timeline):
-        start = _clock(timeline, line.start, comma)
-        end = _clock(timeline, min(line.end, timeline.frames), comma)
+        start = _timeline_samples(timeline, line.start, 1000)
+        end = _timeline_samples(timeline, min(line.end, timeline.frames), 1000)
         # A blank line would end the subtitle early; "-->" would start a new one.
         text = "\n".join(part.strip() for part in line.text.splitlines() if part.strip())
         text = text.replace("-->", "->")
@@ -903,9 +943,8 @@ def _subtitles(timeline: Timeline, speakers: bool, comma: str) -> list[tuple[str
     return cues
 
 
-def _clock(timeline: Timeline, frame: int, comma: str) -> str:
-    """HH:MM:SS,mmm of a frame's start, to the nearest millisecond."""
-    ms = _timeline_samples(timeline, frame, 1000)
+def _ms_clock(ms: int, comma: str) -> str:
+    """HH:MM:SS,mmm of a time in milliseconds (a frame's start, rounded to the nearest)."""
     hours, ms = divmod(ms, 3_600_000)
     minutes, ms = divmod(ms, 60_000)
     seconds, ms = divmod(ms, 1000)

@@ -72,22 +72,22 @@ def refusal(
     Only windows still to make count (`done` says which are made already): a film
     whose dear shots are all in the cache is not refused for them.
     """
-    todo = [n for n in plan.of_class(Generate) if n.cost is not None and not done(n)]
-    for device in sorted({n.cost.device for n in todo}):
+    todo = [(n, n.cost) for n in plan.of_class(Generate) if n.cost is not None and not done(n)]
+    for device in sorted({cost.device for _, cost in todo}):
         free = available(device)
         if free is None:
             continue
-        dearest = max(
-            (n for n in todo if n.cost.device == device),
-            key=lambda n: (n.cost.least_memory_bytes, n.id),
+        dearest, cost = max(
+            ((n, c) for n, c in todo if c.device == device),
+            key=lambda pair: (pair[1].least_memory_bytes, pair[0].id),
         )
-        if dearest.cost.least_memory_bytes <= free:
+        if cost.least_memory_bytes <= free:
             continue
         where = "GPU memory" if device == "cuda" else "memory"
         return (
-            f"this plan needs at least {_gib(dearest.cost.least_memory_bytes)} of {where} "
+            f"this plan needs at least {_gib(cost.least_memory_bytes)} of {where} "
             f"for {_window(dearest)}, even offloaded and tiled "
-            f"({_gib(dearest.cost.memory_bytes)} as it is), and the {_device(device)} has "
+            f"({_gib(cost.memory_bytes)} as it is), and the {_device(device)} has "
             f"{_gib(free)} free.\n"
             f"  estimate: {summary(plan)}\n"
             "  lower the format or shorten the longest shot, or pass --ignore-budget to "

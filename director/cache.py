@@ -206,7 +206,10 @@ def _make_folder(root: Path, folder: Path) -> None:
             return
     except OSError as error:
         if not isinstance(error, (FileExistsError, NotADirectoryError)):
-            raise CacheError(f"cannot use {root} as the cache: {error.strerror}") from None
+            raise CacheError(
+                f"cannot use {root} as the cache: {error.strerror}; "
+                "name a folder you can write with --cache"
+            ) from None
     places = (*reversed(folder.parents), folder)
     blocker = next((p for p in places if p.exists() and not p.is_dir()), folder)
     if blocker == folder:

@@ -22,9 +22,10 @@ from . import codes, spec
 from . import syntax as ast
 from .diagnostics import Diagnostic, Diagnostics, did_you_mean
 from .gcpause import paused_gc
-from .habits import check_comments, check_habits
+from .habits import Declared, check_comments, check_habits
 from .media import ImageTooLarge, UnreadableMedia, kind_of, probe
-from .parse import parse_source
+from .names import capitalised, is_name
+from .parse import MOVE_DIRECTIONS, parse_source
 from .reader import DEFAULT_LIMITS, Limits, not_a_regular_file, read_script, script_text
 from .source import PathEscape, Span, UnusablePath, display_name, resolve_path
 
@@ -32,18 +33,8 @@ GAIN_DB = (-100.0, 40.0)  # quieter is silence, louder only clips
 MAX_MOVE_DEGREES = 3600.0  # ten turns
 WORDS_PER_SECOND = 2.5  # a normal speaking rate
 MAX_REFERENCES = {"image": 9, "video": 3, "audio": 3}
-DIRECTIONS = {
-    "pan": ("left", "right"),
-    "truck": ("left", "right"),
-    "orbit": ("left", "right"),
-    "tilt": ("up", "down"),
-    "pedestal": ("up", "down"),
-    "crane": ("up", "down"),
-    "zoom": ("in", "out"),
-    "dolly": ("in", "out"),
-}
+DIRECTIONS = MOVE_DIRECTIONS  # each camera move's directions (parse.py's help uses them too)
 TAKES_DEGREES = {"pan", "tilt", "orbit"}
-_CAPITALISED = re.compile(r"\b[A-Z][A-Z0-9_]+\b")
 # Capitals a screenplay writes that are not names: camera and editing directions
 # (CLOSE SHOT, ANGLE ON, THE END) and the small words around them.  Never W107.
 SCREENPLAY_CAPITALS = frozenset({
@@ -292,6 +283,7 @@ class _Checker:
         # searches the import path; once per check is enough, not once per shot.
         self._backends: dict[str, type[Backend] | None] = {}
         self._folder: dict[str, Path] = {}  # display name → its folder, for relative paths
+        self._habit_names: Declared | None = None
 
     # -- the stage
     def run(self) -> spec.Film | None:
@@ -332,15 +324,14 @@ class _Checker:
                 f"{limits.max_minutes:g}",
                 f"--max-minutes {int(minutes) + 1}",
             )
-        if "format" in settings:
-            fmt = settings["format"]
-            if max(fmt.width, fmt.height) > limits.max_side:
-                self._over_limit(
-                    fmt.span,
-                    f"{fmt.width}x{fmt.height} is larger than the limit of "
-                    f"{limits.max_side} pixels a side",
-                    f"--max-side {max(fmt.width, fmt.height)}",
-                )
+        fmt = settings.get("format")
+        if isinstance(fmt, ast.FormatSetting) and max(fmt.width, fmt.height) > limits.max_side:
+            self._over_limit(
+                fmt.span,
+                f"{fmt.width}x{fmt.height} is larger than the limit of "
+                f"{limits.max_side} pixels a side",
+                f"--max-side {max(fmt.width, fmt.height)}",
+            )
 
     def _over_limit(self, span: Span, message: str, flag: str) -> None:
         self.diagnostics.add(
@@ -359,9 +350,10 @@ class _Checker:
             format=self.format,
             style=_text(settings.get("style")),
             negative=_text(settings.get("negative")),
-            seed=settings["seed"].value if "seed" in settings else 0,
-            backend=settings["backend"].value if "backend" in settings else "auto",
-            consistency=settings["consistency"].value if "consistency" in settings else None,
+            seed=_number(settings.get("seed")) or 0,
+            backend=_text(settings.get("backend")) or "auto",
+            consistency=_number(settings.get("consistency")),
+            keyframes=_text(settings.get("keyframes")) or None,
             characters=self.characters,
             locations=self.locations,
             assets=self.assets,
@@ -389,18 +381,26 @@ class _Checker:
                 "the script has no title",
                 help='start the script with a line like "title: The Lighthouse"',
             )
-        if "format" in settings:
-            self._format(settings["format"])
-        if "consistency" in settings and not 0 <= settings["consistency"].value <= 1:
+        if isinstance(fmt := settings.get("format"), ast.FormatSetting):
+            self._format(fmt)
+        consistency = _number(settings.get("consistency"))
+        if consistency is not None and not 0 <= consistency <= 1:
             self.diagnostics.add(
                 codes.INVALID_VALUE,
                 settings.pop("consistency").span,
                 "consistency is a score between 0 and 1",
             )
-        if "backend" in settings and self._backend_name(
-            settings["backend"].value, settings["backend"].span
-        ):
-            self.film_backend = settings["backend"].value
+        keyframes = settings.get("keyframes")
+        if isinstance(keyframes, ast.TextSetting) and keyframes.value != ast.GENERATE:
+            self.diagnostics.add(
+                codes.INVALID_VALUE,
+                settings.pop("keyframes").span,
+                f"keyframes: takes {ast.GENERATE!r}, the one keyframe maker there is yet",
+                help=f"keyframes: {ast.GENERATE}",
+            )
+        backend = settings.get("backend")
+        if isinstance(backend, ast.TextSetting) and self._backend_name(backend.value, backend.span):
+            self.film_backend = backend.value
         return settings
 
     def _duplicate_setting(self, setting: ast.Setting, first: ast.Setting) -> None:
@@ -437,7 +437,7 @@ class _Checker:
             )
 
     def _backend_name(self, name: str, span: Span) -> bool:
-        if name == registry.AUTO or name in registry.backends():
+        if name == registry.AUTO or name in registry.names():
             return True
         self.diagnostics.add(
             codes.UNKNOWN_BACKEND,
@@ -452,6 +452,15 @@ class _Checker:
     def _declare(self, declaration: ast.Declaration) -> None:
         name = declaration.name.text
         kind = _declaration_kind(declaration)
+        if not is_name(name):  # `Émile`, `Маша`: lower case, which references could not match
+            self.diagnostics.add(
+                codes.SYNTAX_ERROR,
+                declaration.name.span,
+                f"names are written in capitals: {name!r}",
+                label="expected a NAME",
+                help=f"write {name.upper()}",
+            )
+            return
         if name in self.declared:
             first = self.declared[name][1]
             self.diagnostics.add(
@@ -475,6 +484,7 @@ class _Checker:
                     description=node.description or "",
                     refs=refs,
                     voice=node.voice or "",
+                    display=node.display or "",
                     span=node.name.span,
                 )
             elif isinstance(node, ast.Location):
@@ -482,7 +492,7 @@ class _Checker:
                 self.locations[name] = spec.Location(
                     name=name, description=node.description or "", refs=refs, span=node.name.span
                 )
-            else:
+            elif isinstance(node, ast.Asset):
                 media = self._media(node.path, folder, node.kind)
                 if media is not None:
                     self.assets[name] = spec.NamedAsset(name=name, file=media, span=node.name.span)
@@ -743,7 +753,11 @@ class _Checker:
                 )
 
     def _backend(self, name: str) -> type[Backend] | None:
-        """The backend called `name` (`auto` resolved), or None if there is none."""
+        """The backend called `name`, or None if there is none, or it is `auto`: which
+        backend that is depends on the machine that plans, and finding out imports
+        every backend (torch among them), so its limits are checked when planning."""
+        if name == registry.AUTO:
+            return None
         if name not in self._backends:
             try:
                 self._backends[name] = registry.get(name)
@@ -787,11 +801,18 @@ class _Checker:
             if following and following.frames and shot.transition_in.frames and used > shot.frames:
                 self.diagnostics.add(
                     codes.TRANSITION_TOO_LONG,
-                    following.span,
+                    following.span or shot.span,
                     f"shot {shot.id} ({shot.frames} frames) cannot spare {used} frames for "
                     "the transitions on both its sides",
                     help="shorten one of the transitions or lengthen the shot",
                 )
+
+    def habit_names(self) -> Declared:
+        """The declared names the writing habits are read against, made once."""
+        if self._habit_names is None:
+            audio = [name for name, a in self.assets.items() if a.file.kind == "audio"]
+            self._habit_names = Declared.of(self.characters, audio)
+        return self._habit_names
 
     def _check_cues_end(self, shots: list[spec.Shot]) -> None:
         """A cue that would play past the film's last frame is cut there: say so."""
@@ -822,7 +843,7 @@ class _Checker:
     def _too_long(self, transition: spec.Transition, shot: spec.Shot) -> None:
         self.diagnostics.add(
             codes.TRANSITION_TOO_LONG,
-            transition.span,
+            transition.span or shot.span,
             f"the {transition.kind} lasts {transition.frames} frames but shot {shot.id} "
             f"lasts only {shot.frames}",
             help=f"make it at most {shot.frames} frames ({float(shot.frames / self.fps):.2f}s)",
@@ -881,8 +902,7 @@ class _ShotBuilder:
     def build(self) -> dict:
         for element in self.item.items:
             self._element(element)
-        audio = {name for name, a in self.c.assets.items() if a.file.kind == "audio"}
-        check_habits(self.item.items, set(self.c.characters), audio, self.c.diagnostics.add)
+        check_habits(self.item.items, self.c.habit_names(), self.c.diagnostics.add)
         self._time_dialogue()
         return {
             "fields": self.fields,
@@ -916,7 +936,10 @@ class _ShotBuilder:
                 self.fields["refs"].append(media)
         elif isinstance(element, ast.Keyframe):
             self._once(f"keyframe {element.end}", element.span)
-            self.fields[f"keyframe_{element.end}"] = self._reference(element.target, "image")
+            if element.generate:
+                self.fields[f"generate_{element.end}"] = True
+            else:
+                self.fields[f"keyframe_{element.end}"] = self._reference(element.target, "image")
         else:
             self._override(element)
 
@@ -934,14 +957,14 @@ class _ShotBuilder:
     # -- overrides: seed, takes, backend, negative, consistency
     def _override(self, setting: ast.Setting) -> None:
         self._once(setting.key, setting.span)
-        value = setting.value
-        if setting.key == "takes" and not 1 <= value <= 64:
+        number, text = _number(setting), _text(setting)
+        if setting.key == "takes" and number is not None and not 1 <= number <= 64:
             self._invalid(setting.span, "takes must be between 1 and 64")
-        elif setting.key == "consistency" and not 0 <= value <= 1:
+        elif setting.key == "consistency" and number is not None and not 0 <= number <= 1:
             self._invalid(setting.span, "consistency is a score between 0 and 1")
-        elif setting.key == "backend" and not self.c._backend_name(value, setting.span):
+        elif setting.key == "backend" and not self.c._backend_name(text, setting.span):
             return
-        self.fields[setting.key] = value
+        self.fields[setting.key] = number if number is not None else text
 
     def _invalid(self, span: Span, message: str) -> None:
         self.c.diagnostics.add(codes.INVALID_VALUE, span, message)
@@ -986,7 +1009,7 @@ class _ShotBuilder:
     def _move_direction(self, move: ast.CameraMove, result: spec.CameraMove) -> None:
         word = move.direction
         if move.move == "track":
-            if word is None or not re.fullmatch(r"[A-Z][A-Z0-9_]*", word.text):
+            if word is None or not is_name(word.text):
                 self._bad_move(move, "track needs the character to follow", "track MARA")
             elif self.c._lookup(word, "character"):
                 result.target = word.text
@@ -1042,7 +1065,7 @@ class _ShotBuilder:
 
     # -- names in action text
     def _names_in_text(self, action: ast.Action) -> None:
-        for match in _CAPITALISED.finditer(action.text):
+        for match in capitalised(action.text):
             word = match[0]
             found = self.c.declared.get(word)
             if found is not None:
@@ -1179,8 +1202,8 @@ class _ShotBuilder:
             )
         fade_in = self.c._frames(cue.fade_in) if cue.fade_in else 0
         fade_out = self.c._frames(cue.fade_out) if cue.fade_out else 0
-        if fade_in + fade_out > max(frames, 0) and (cue.fade_in or cue.fade_out):
-            where = cue.fade_out or cue.fade_in
+        where = cue.fade_out or cue.fade_in
+        if where is not None and fade_in + fade_out > max(frames, 0):
             plays = float(max(frames, 0) / fps)
             self.c.diagnostics.add(
                 codes.CUE_OUTSIDE_ASSET,
@@ -1215,7 +1238,7 @@ class _ShotBuilder:
 
     # -- references
     def _reference(self, target: ast.Word, kind: str | None) -> spec.MediaFile | None:
-        if re.fullmatch(r"[A-Z][A-Z0-9_]*", target.text):
+        if is_name(target.text):
             if not self.c._lookup(target, "asset"):
                 return None
             asset = self.c.assets.get(target.text)
@@ -1280,7 +1303,13 @@ def _relative(path: Path, root: Path) -> str:
 
 
 def _text(setting: ast.Setting | None) -> str:
-    return setting.value if setting is not None else ""
+    """A text setting's value; "" when it is absent."""
+    return setting.value if isinstance(setting, ast.TextSetting) else ""
+
+
+def _number(setting: ast.Setting | None) -> int | float | None:
+    """An integer or number setting's value; None when it is absent."""
+    return setting.value if isinstance(setting, ast.IntSetting | ast.NumberSetting) else None
 
 
 def _ordered(names: list[str]) -> list[str]:

@@ -7,11 +7,12 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from backends import registry
-from backends.diffusers_base import DTYPES, OFFLOADS, ModelError
+from backends.diffusers_settings import DTYPES, OFFLOADS, ModelError
 
-from . import __version__, models, outputs
+from . import __version__, outputs
 from .check import CheckResult, check_file
 from .diagnostics import (
     DEFAULT_PER_FILE,
@@ -21,12 +22,29 @@ from .diagnostics import (
     render_human,
     render_json,
     visible,
+    visible_lines,
 )
-from .plan import Consistency, plan_film, plan_schema
-from .prompts import PromptTemplateError
 from .reader import Limits, TooLarge, Unreadable, not_a_regular_file, read_bytes
 
+# Planning, model settings and prompt templates are imported by the commands that
+# use them: `director check` (an editor's on-save hook) imports no backend, no
+# Pillow, no PyAV and no torch (tests/test_imports.py, bench/check_startup.py).
+if TYPE_CHECKING:
+    from . import delivery, models
+    from .plan import Consistency
+
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A command that cannot be carried out as given (a missing file, a wrong option,
+    an output that may not be written): `main` says why and exits 2."""
+
+
+def _say(message: str) -> None:
+    """A message on stderr; any control character in it (a file name, a value the
+    user gave) is written as an escape, so it cannot drive the terminal."""
+    print(visible_lines(message), file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,8 +55,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return args.run(args)
+    except UsageError as error:
+        _say(f"director: error: {error}")
+        return EXIT_USAGE
     except KeyboardInterrupt:
-        print("director: interrupted", file=sys.stderr)
+        _say("director: interrupted")
         return 130
     except BrokenPipeError:
         return EXIT_OK
@@ -94,7 +115,9 @@ def _add_plan(commands) -> None:
     plan.add_argument(
         "--template", type=Path, help="a jinja2 prompt template to use instead of the backend's"
     )
+    _add_keyframe_options(plan)
     _add_model_options(plan)
+    _add_hosted_options(plan, compiling=False)
     _add_consistency_options(plan)
     _add_diagnostic_options(plan)
     plan.set_defaults(run=_run_plan)
@@ -148,11 +171,23 @@ def _add_compile(commands) -> None:
     compile_.add_argument("--backend", help="render with this backend instead of the script's")
     compile_.add_argument("--template", type=Path, help="a jinja2 prompt template")
     _add_executor_options(compile_)
+    _add_keyframe_options(compile_)
     _add_model_options(compile_)
+    _add_hosted_options(compile_, compiling=True)
     _add_consistency_options(compile_)
     _add_timeline_options(compile_)
     _add_diagnostic_options(compile_)
     compile_.set_defaults(run=_run_compile)
+
+
+def _add_keyframe_options(command) -> None:
+    command.add_argument(
+        "--keyframes",
+        choices=("generate",),
+        help="generate: every shot that pins no keyframe gets a first keyframe made by an "
+        "image backend (the animatic's composite when no model is named), scored before "
+        "any video is made, as the script's `keyframes: generate` asks (docs/keyframes.md)",
+    )
 
 
 def _add_delivery_options(command) -> None:
@@ -184,8 +219,8 @@ def _add_delivery_options(command) -> None:
     )
 
 
-def _delivery(args, plan) -> object | None:
-    """The delivery settings of `args`, or None after saying why they are unusable."""
+def _delivery(args, plan) -> delivery.Delivery:
+    """The delivery settings of `args`; UsageError when they are unusable."""
     from fractions import Fraction
 
     from . import delivery, loudness, timecode
@@ -193,8 +228,7 @@ def _delivery(args, plan) -> object | None:
     try:
         start = timecode.parse(args.start_timecode, Fraction(plan.fps_num, plan.fps_den))
     except timecode.TimecodeError as error:
-        print(f"director: error: --start-timecode: {error}", file=sys.stderr)
-        return None
+        raise UsageError(f"--start-timecode: {error}") from None
     return delivery.Delivery(
         timecode=start, loudness=loudness.TARGETS[args.loudness], color_space=args.color_space
     )
@@ -230,6 +264,63 @@ def _add_executor_options(command) -> None:
     )
 
 
+def _add_hosted_options(command, *, compiling: bool) -> None:
+    group = command.add_argument_group(
+        "hosted models (docs/hosted.md)",
+        "Keys come from the environment only: FAL_KEY for fal, RUNWAYML_API_SECRET for Runway.",
+    )
+    group.add_argument(
+        "--via",
+        choices=("fal", "runway"),
+        help="the provider that renders hosted models (default: [MODEL] via in director.toml, "
+        "else the first whose key is set, fal before runway)",
+    )
+    if not compiling:
+        return
+    group.add_argument(
+        "--jobs",
+        type=_positive,
+        metavar="N",
+        help="hosted requests in flight at once (default 4 when the script uses a hosted "
+        "model, else 1)",
+    )
+    group.add_argument(
+        "--max-cost",
+        type=_usd,
+        metavar="USD",
+        help="refuse (exit 1, nothing sent) when the estimated spend of the requests still to "
+        "make is over USD",
+    )
+    group.add_argument(
+        "--poll-interval",
+        type=float,
+        metavar="SECONDS",
+        help=argparse.SUPPRESS,  # tests and the benchmark poll their local server quickly
+    )
+
+
+def _usd(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a price in US dollars, e.g. 5 or 2.50") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("0 or more")
+    return value
+
+
+def _hosted(args, film):
+    """Routes and prices of the script's hosted models; UsageError when they cannot be had."""
+    from . import hosted, models
+
+    try:
+        used = models.used_backends(film, args.backend)
+        settings = models.load_settings(args.file.resolve().parent)
+        return hosted.resolve(used, settings, args.via)
+    except (models.ConfigError, ValueError) as error:
+        raise UsageError(str(error)) from None
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -237,24 +328,18 @@ def _positive(text: str) -> int:
     return value
 
 
-def _executor_problem(args) -> int | None:
-    """A usage error in the executor options, said before anything runs."""
+def _check_executor(args) -> None:
+    """Refuse (UsageError) wrong executor options before anything runs."""
     import importlib.util
 
     if args.executor != "ray":
         for flag in ("address", "workers"):
             if getattr(args, flag) is not None:
-                print(f"director: error: --{flag} needs --executor ray", file=sys.stderr)
-                return EXIT_USAGE
-        return None
+                raise UsageError(f"--{flag} needs --executor ray")
+        return
     needs_ray = not (args.dry_run and args.workers)
     if needs_ray and importlib.util.find_spec("ray") is None:
-        print(
-            "director: error: --executor ray needs Ray: pip install 'shot-director[ray]'",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    return None
+        raise UsageError("--executor ray needs Ray: pip install 'shot-director[ray]'")
 
 
 def _add_consistency_options(command) -> None:
@@ -293,36 +378,33 @@ def _add_consistency_options(command) -> None:
 
 
 def consistency_embedders() -> tuple[str, ...]:
-    from .consistency import EMBEDDERS
+    from .embedders import EMBEDDERS
 
     return EMBEDDERS
 
 
-def _scoring_problem(args) -> int | None:
-    """A usage error in the consistency options, said before anything runs."""
+def _check_scoring(args) -> None:
+    """Refuse (UsageError) wrong consistency options before anything runs."""
     from . import consistency
 
     name = consistency.resolve(args.embedder)
     model = args.embedder_model
     if name in ("clip", "dinov2") and (model is None or not (model / "config.json").is_file()):
         where = f"{model} has no config.json" if model is not None else "none was given"
-        print(
-            f"director: error: the {name} embedder needs --embedder-model DIR, a local "
-            f"transformers model folder; {where}",
-            file=sys.stderr,
+        raise UsageError(
+            f"the {name} embedder needs --embedder-model DIR, a local "
+            f"transformers model folder; {where}"
         )
-        return EXIT_USAGE
     if name == "face" and not consistency.face_available():
-        print(
-            "director: error: the face embedder needs dlib and its models: "
-            "pip install 'shot-director[face]' (or --embedder appearance)",
-            file=sys.stderr,
+        raise UsageError(
+            "the face embedder needs dlib and its models: "
+            "pip install 'shot-director[face]' (or --embedder appearance)"
         )
-        return EXIT_USAGE
-    return None
 
 
 def _scoring(args) -> Consistency:
+    from .plan import Consistency
+
     return Consistency(
         embedder=args.embedder,
         model=args.embedder_model.resolve() if args.embedder_model else None,
@@ -380,8 +462,7 @@ def _add_score(commands) -> None:
 def _run_score(args) -> int:
     from . import consistency
 
-    if (usage := _missing_files([args.video, *args.ref], "file")) is not None:
-        return usage
+    _require_files([args.video, *args.ref], "file")
     name = consistency.resolve(args.embedder)
     model = str(args.embedder_model) if args.embedder_model else None
     try:
@@ -389,11 +470,9 @@ def _run_score(args) -> int:
             args.video, [consistency.Character("CHARACTER", args.ref)], name, model
         )
     except consistency.EmbedderUnavailable as error:
-        print(f"director: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(str(error)) from None
     except Exception as error:  # an unreadable video or image
-        print(f"director: error: cannot score {args.video}: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(f"cannot score {args.video}: {error}") from None
     (character,) = take.characters
     holds = character.score >= args.threshold
     if args.json:
@@ -442,12 +521,16 @@ def _add_export(commands) -> None:
     export.add_argument("plan", type=Path, metavar="PLAN", help="a plan .json file")
     _add_timeline_options(export)
     export.add_argument(
-        "--cache", type=Path, help="cache folder (default: .director/cache beside PLAN)"
+        "--cache",
+        type=Path,
+        help="cache folder (default: the one the compile that wrote PLAN used, as its "
+        "NAME.run.json records, else .director/cache beside PLAN)",
     )
     export.add_argument(
         "--project",
         type=Path,
-        help="folder that the script's asset paths are relative to (default: PLAN's folder)",
+        help="folder that the script's asset paths are relative to (default: the "
+        "compiled script's folder, as NAME.run.json records, else PLAN's folder)",
     )
     export.add_argument(
         "--start-timecode",
@@ -485,26 +568,27 @@ def _run_fmt(args) -> int:
     from .parse import parse_source
     from .source import SourceFile
 
-    if (usage := _missing_files([p for p in args.files if str(p) != "-"])) is not None:
-        return usage
+    _require_files([p for p in args.files if str(p) != "-"])
     status = EXIT_OK
     for path in args.files:
         stdin = str(path) == "-"
-        data = _read_stdin() if stdin else _read_input(path)
-        if data is None:
+        try:
+            data = _read_stdin() if stdin else _read_input(path)
+        except UsageError as error:  # one unreadable file: the others are still formatted
+            _say(f"director: error: {error}")
             status = EXIT_ERRORS
             continue
         display = "<stdin>" if stdin else str(path)
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            print(f"director: error: {display} is not UTF-8; left alone", file=sys.stderr)
+            _say(f"director: error: {display} is not UTF-8; left alone")
             status = EXIT_ERRORS
             continue
         tree, problems = parse_source(SourceFile(path, display, text))
         if tree is None:
             sys.stderr.write(render_human(problems, {display: text}, colour=_colour("auto")))
-            print(f"director: {display} does not parse; left alone", file=sys.stderr)
+            _say(f"director: {display} does not parse; left alone")
             status = EXIT_ERRORS
             continue
         formatted = format_text(text)
@@ -523,14 +607,14 @@ def _run_fmt(args) -> int:
                 )
             )
             if args.check:
-                print(f"would reformat {display}", file=sys.stderr)
+                _say(f"would reformat {display}")
                 status = EXIT_ERRORS
             continue
         temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         temporary.write_bytes(formatted.encode("utf-8"))
         os.replace(temporary, path)
         if not args.quiet:
-            print(f"reformatted {display}", file=sys.stderr)
+            _say(f"reformatted {display}")
     return status
 
 
@@ -554,25 +638,21 @@ def _add_import(commands) -> None:
 def _run_import(args) -> int:
     from .fountain import import_fountain
 
-    if (usage := _missing_files([args.file])) is not None:
-        return usage
+    _require_files([args.file])
     if args.output is not None and args.output.exists() and not args.force:
-        print(f"director: error: {args.output} exists; pass --force to replace it", file=sys.stderr)
-        return EXIT_USAGE
-    if (data := _read_input(args.file)) is None:
-        return EXIT_USAGE
+        raise UsageError(f"{args.output} exists; pass --force to replace it")
+    data = _read_input(args.file)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        print(f"director: error: {args.file} is not UTF-8", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(f"{args.file} is not UTF-8") from None
     script = import_fountain(text, title=args.file.stem.replace("_", " ").replace("-", " "))
     if args.output is None:
         sys.stdout.write(script)
         return EXIT_OK
     target = outputs.Target(args.output, "the script")
     if (status := _write_output(target, script, {args.file: "the screenplay"})) == EXIT_OK:
-        print(f"wrote {args.output}", file=sys.stderr)
+        _say(f"wrote {args.output}")
     return status
 
 
@@ -611,7 +691,8 @@ def _timelines(args) -> list[Path]:
     return [path for path in (args.otio, args.edl, args.fcpxml) if path is not None]
 
 
-def _timeline_problem(args) -> int | None:
+def _check_timelines(args) -> None:
+    """Refuse (UsageError) timeline files that cannot be written as asked."""
     from .timeline_export import ExportError, adapter
 
     wanted = {"otio": (".otio",), "edl": (".edl",), "fcpxml": (".xml", ".fcpxml")}
@@ -619,15 +700,12 @@ def _timeline_problem(args) -> int | None:
         path = getattr(args, option)
         if path is not None and path.suffix.lower() not in suffixes:
             ending = " or ".join(suffixes)
-            print(f"director: error: --{option} needs a file ending in {ending}", file=sys.stderr)
-            return EXIT_USAGE
+            raise UsageError(f"--{option} needs a file ending in {ending}")
     try:
         for path in _timelines(args):
             adapter(path)
     except ExportError as error:
-        print(f"director: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    return None
+        raise UsageError(str(error)) from None
 
 
 def _run_export(args) -> int:
@@ -639,32 +717,29 @@ def _run_export(args) -> int:
     from .plan import Plan
     from .timeline_export import ExportError, export_timeline
 
-    if (usage := _missing_files([args.plan])) is not None:
-        return usage
-    if (usage := _timeline_problem(args)) is not None:
-        return usage
+    _require_files([args.plan])
+    _check_timelines(args)
     targets = _timelines(args)
     if not targets:
-        print("director: error: say what to write: --otio, --edl or --fcpxml", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError("say what to write: --otio, --edl or --fcpxml")
     try:
         plan = Plan.model_validate_json(args.plan.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        print(f"director: error: {args.plan} is not a plan: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(f"{args.plan} is not a plan: {error}") from None
     folder = args.plan.resolve().parent
-    cache_dir = args.cache or folder / ".director" / "cache"
+    made = _made_with(args.plan, plan)
+    cache_dir = args.cache or made.get("cache") or folder / ".director" / "cache"
+    project = args.project or made.get("project") or folder
     try:
         cache = Cache(cache_dir) if cache_dir.is_dir() else None
     except CacheError as error:
-        print(f"director: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(str(error)) from None
     hashes = {node.id: node.hash for node in plan.nodes}
 
     def entry(node_id: str):
         return cache.get(hashes[node_id]) if cache and node_id in hashes else None
 
-    media = shot_media(plan, entry, args.project or folder)
+    media = shot_media(plan, entry, project)
     first = targets[0]
     media_dir = first.with_name(first.stem + ".media")
     written = [outputs.Target(path, "the timeline") for path in targets]
@@ -678,24 +753,37 @@ def _run_export(args) -> int:
         record = timecode.parse(args.start_timecode, fps)
         warnings = export_timeline(plan, media, targets, media_dir, record)
     except (ExportError, timecode.TimecodeError) as error:
-        print(f"director: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(str(error)) from None
     except OSError as error:
-        print(f"director: error: cannot write {error.filename}: {error.strerror}", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(f"cannot write {error.filename}: {error.strerror}") from None
     for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        _say(f"warning: {warning}")
     offline = [s.shot for s in plan.timeline.shots if s.shot not in media.pictures]
     if offline:
         # A timeline whose clips are offline is no cut to conform: say so in the status.
-        print(
+        _say(
             f"director: error: {len(offline)} of {len(plan.timeline.shots)} shots have no "
             f"rendered picture in {cache_dir}; the timeline was written with them offline. "
-            "Compile the script first, or pass --cache (and --project) where it was compiled.",
-            file=sys.stderr,
+            "Compile the script first, or pass --cache (and --project) where it was compiled."
         )
         return EXIT_ERRORS
     return EXIT_OK
+
+
+def _made_with(plan_file: Path, plan) -> dict[str, Path]:
+    """The cache and project folder a compile recorded beside NAME.plan.json (in
+    NAME.run.json), when that record is of this plan; else nothing."""
+    name = plan_file.name
+    if not name.endswith(".plan.json"):
+        return {}
+    record_file = plan_file.with_name(name.removesuffix(".plan.json") + ".run.json")
+    try:
+        record = json.loads(record_file.read_text(encoding="utf-8"))
+        if record.get("plan") != plan.node(plan.output).hash:
+            return {}
+        return {key: Path(value) for key, value in record["made_with"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
 
 
 def _add_doctor(commands) -> None:
@@ -751,9 +839,11 @@ def _add_model_options(command) -> None:
     )
 
 
-def _resolve_models(args, film) -> models.Resolved | None:
-    """The plan options and runtime settings of the script's diffusers backends, or
-    None after printing why they cannot be had."""
+def _resolve_models(args, film) -> models.Resolved:
+    """The plan options and runtime settings of the script's diffusers backends;
+    UsageError when they cannot be had."""
+    from . import models
+
     overrides = models.Overrides(
         models=models.Overrides.parse_models(args.model),
         steps=args.steps,
@@ -766,22 +856,20 @@ def _resolve_models(args, film) -> models.Resolved | None:
         used = models.used_backends(film, args.backend)
         resolved = models.resolve(used, args.file.resolve().parent, overrides)
     except (models.ConfigError, ModelError) as error:
-        print(f"director: error: {error}", file=sys.stderr)
-        return None
+        raise UsageError(str(error)) from None
     if not getattr(args, "quiet", False):
         for line in resolved.recognised.values():
-            print(f"director: {line}", file=sys.stderr)
+            _say(f"director: {line}")
     return resolved
 
 
 def _run_doctor(args) -> int:
-    from . import doctor
+    from . import doctor, models
 
     try:
         facts = doctor.report(args.folder, models.Overrides.parse_models(args.model))
     except models.ConfigError as error:
-        print(f"director: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(str(error)) from None
     sys.stdout.write(doctor.render(facts))
     return EXIT_OK
 
@@ -845,43 +933,38 @@ def _limits(args) -> Limits:
     return Limits(**{field: getattr(args, field) for field, *_ in _LIMIT_FLAGS})
 
 
-def _read_stdin() -> bytes | None:
+def _read_stdin() -> bytes:
     """Standard input, read no further than the byte limit a script file is held to."""
     limit = Limits().max_bytes
     data = sys.stdin.buffer.read(limit + 1)
     if len(data) > limit:
-        print(f"director: error: <stdin> is over the limit of {limit:,} bytes", file=sys.stderr)
-        return None
+        raise UsageError(f"<stdin> is over the limit of {limit:,} bytes")
     return data
 
 
-def _missing_files(files: list[Path], noun: str = "script") -> int | None:
-    """Usage status if a file named on the command line is missing or is no regular file
-    (a FIFO would block the libraries that open media; a device would stream forever)."""
+def _require_files(files: list[Path], noun: str = "script") -> None:
+    """Refuse (UsageError) a file named on the command line that is missing or is no
+    regular file (a FIFO would block the libraries that open media; a device would
+    stream forever)."""
     for path in files:
         if (why := not_a_regular_file(path)) is None:
             continue
         if path.exists():  # a folder, a FIFO, a device: never opened
-            print(f"director: error: {path} cannot be read: {why}", file=sys.stderr)
-        else:
-            print(f"director: error: no such {noun}: {path}", file=sys.stderr)
-        return EXIT_USAGE
-    return None
+            raise UsageError(f"{path} cannot be read: {why}")
+        raise UsageError(f"no such {noun}: {path}")
 
 
-def _read_input(path: Path) -> bytes | None:
-    """A file named on the command line, read by the one bounded reader, or None
-    after saying why it cannot be."""
+def _read_input(path: Path) -> bytes:
+    """A file named on the command line, read by the one bounded reader; UsageError
+    saying why it cannot be."""
     try:
         return read_bytes(path, Limits().max_bytes)
     except (Unreadable, TooLarge) as error:
-        print(f"director: error: {path} cannot be read: {error}", file=sys.stderr)
-        return None
+        raise UsageError(f"{path} cannot be read: {error}") from None
 
 
 def _run_check(args) -> int:
-    if (usage := _missing_files(args.files)) is not None:
-        return usage
+    _require_files(args.files)
     results = [
         check_file(path, allow_outside=args.allow_outside, limits=_limits(args))
         for path in args.files
@@ -897,26 +980,31 @@ def _run_check(args) -> int:
 
 
 def _run_plan(args) -> int:
-    if (usage := _usage_problem(args) or _scoring_problem(args)) is not None:
-        return usage
+    from . import models
+    from .plan import plan_film
+    from .prompts import PromptTemplateError
+
+    _check_usage(args)
+    _check_scoring(args)
     checked = check_file(args.file, allow_outside=args.allow_outside, limits=_limits(args))
     if checked.film is None:
         _report([checked], args)
         return EXIT_ERRORS
-    if (resolved := _resolve_models(args, checked.film)) is None:
-        return EXIT_USAGE
+    resolved = _resolve_models(args, checked.film)
+    routes = _hosted(args, checked.film)
     try:
         planned = plan_film(
             checked.film,
-            backend_options=resolved.plan_options,
+            backend_options={**resolved.plan_options, **routes.plan_options},
             backend=args.backend,
             template=args.template,
             scoring=_scoring(args),
             bound=resolved.bound,
+            keyframes=args.keyframes,
+            prices=routes.prices,
         )
     except PromptTemplateError as error:
-        print(f"director: error: {visible(str(error))}", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(str(error)) from None
     checked.diagnostics.extend(planned.diagnostics)
     if planned.plan is not None:
         checked.diagnostics.extend(models.model_diagnostics(planned.plan, resolved))
@@ -924,6 +1012,10 @@ def _run_plan(args) -> int:
     if planned.plan is None or checked.failed(args.strict):
         return EXIT_ERRORS
     text = planned.plan.to_json()
+    from .hosted import summary
+
+    if (spend := summary(planned.plan)) is not None:
+        print(f"cost: {spend}", file=sys.stderr)  # stdout is the plan
     if args.output is None:
         sys.stdout.write(text)
         return EXIT_OK
@@ -950,23 +1042,25 @@ def _write_output(target: outputs.Target, text: str, inputs: dict[Path, str]) ->
         except OSError as error:
             problem = f"cannot write {target.what} to {target.path}: {error.strerror or error}"
     if problem is not None:
-        print(f"director: error: {problem}", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(problem)
     return EXIT_OK
 
 
 def _run_compile(args) -> int:
     from . import compile as compiler
+    from . import models
+    from .plan import plan_film
+    from .prompts import PromptTemplateError
 
-    problem = _usage_problem(args) or _executor_problem(args) or _scoring_problem(args)
-    if problem is not None:
-        return problem
+    _check_usage(args)
+    _check_executor(args)
+    _check_scoring(args)
     checked = check_file(args.file, allow_outside=args.allow_outside, limits=_limits(args))
     if checked.film is None:
         _report([checked], args)
         return EXIT_ERRORS
-    if (resolved := _resolve_models(args, checked.film)) is None:
-        return EXIT_USAGE
+    resolved = _resolve_models(args, checked.film)
+    routes = _hosted(args, checked.film)
     options = {"preview": {"burn_in": not args.no_burn_in}, **resolved.plan_options}
     try:
         planned = plan_film(
@@ -974,26 +1068,24 @@ def _run_compile(args) -> int:
             backend=args.backend,
             template=args.template,
             codec=args.codec,
-            backend_options=options,
+            backend_options={**options, **routes.plan_options},
             scoring=_scoring(args),
             bound=resolved.bound,
+            keyframes=args.keyframes,
+            prices=routes.prices,
         )
     except PromptTemplateError as error:
-        print(f"director: error: {visible(str(error))}", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(str(error)) from None
     checked.diagnostics.extend(planned.diagnostics)
     if planned.plan is not None:
         checked.diagnostics.extend(models.model_diagnostics(planned.plan, resolved))
     _report([checked], args)
     if planned.plan is None or checked.failed(args.strict):
         return EXIT_ERRORS
-    if (usage := _timeline_problem(args)) is not None:
-        return usage
+    _check_timelines(args)
     if not args.dry_run and (missing := resolved.missing_model()):
-        print(f"director: error: {missing}", file=sys.stderr)
-        return EXIT_USAGE
-    if (delivered := _delivery(args, planned.plan)) is None:
-        return EXIT_USAGE
+        raise UsageError(f"{missing}")
+    delivered = _delivery(args, planned.plan)
     job = compiler.Job(
         plan=planned.plan,
         script=args.file.resolve(),
@@ -1009,6 +1101,9 @@ def _run_compile(args) -> int:
         executor=args.executor,
         address=args.address,
         workers=args.workers,
+        jobs=args.jobs,
+        max_cost=args.max_cost,
+        poll_interval=args.poll_interval,
         codec=args.codec,
         inputs=_inputs(args, checked.film),
         delivery=delivered,
@@ -1018,22 +1113,21 @@ def _run_compile(args) -> int:
     return compiler.compile_film(job)
 
 
-def _usage_problem(args) -> int | None:
-    if (usage := _missing_files([args.file])) is not None:
-        return usage
+def _check_usage(args) -> None:
+    """Refuse (UsageError) a missing script or template, or an unknown backend."""
+    _require_files([args.file])
     if args.template is not None and not args.template.is_file():
-        print(f"director: error: no such template: {args.template}", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(f"no such template: {args.template}")
     if args.backend is not None and args.backend not in registry.names() + [registry.AUTO]:
         hint = did_you_mean(args.backend, registry.names()) or "available: " + ", ".join(
             registry.names()
         )
-        print(f"director: error: unknown backend {args.backend!r}; {hint}", file=sys.stderr)
-        return EXIT_USAGE
-    return None
+        raise UsageError(f"unknown backend {args.backend!r}; {hint}")
 
 
 def _run_schema(args) -> int:
+    from .plan import plan_schema
+
     sys.stdout.write(json.dumps(plan_schema(), indent=2) + "\n")
     return EXIT_OK
 

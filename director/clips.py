@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -197,7 +198,7 @@ class _Encoder:
     ):
         self.container, self.codec, self.fps, self.keyframes = container, codec, fps, keyframes
         self.color = color
-        self.stream = None
+        self.stream: Any = None  # made with the first frame, which gives the size
         self.count = 0
 
     def add(self, frame: Frame) -> None:

@@ -17,7 +17,7 @@ from fractions import Fraction
 from functools import partial
 from pathlib import Path
 
-from . import assemble, budget, delivery, loudness, outputs, ray_executor, report, timecode
+from . import assemble, budget, delivery, hosted, outputs, ray_executor, report, timecode
 from .cache import Cache, CacheError, Entry
 from .clips import DELIVERY
 from .operations import RunContext
@@ -46,6 +46,9 @@ class Job:
     executor: str = "local"  # or "ray": the shots made on a Ray cluster (ray_executor.py)
     address: str | None = None  # the Ray cluster; None: a private one started here
     workers: int | None = None  # Ray workers at most; None: as many as the cluster fits
+    jobs: int | None = None  # hosted requests in flight at once; None: remote.DEFAULT_JOBS
+    max_cost: float | None = None  # USD: refuse before any request when the estimate is over
+    poll_interval: float | None = None  # seconds between polls of a hosted request
     codec: str = "h264"  # the film's delivery codec; png: `output` is a folder
     # Files no output may replace (outputs.script_inputs), each with what it is;
     # the script itself is always one.
@@ -129,10 +132,14 @@ def _compile_film(job: Job) -> int:
         if reason is not None:
             print(f"director: error: {reason}", file=sys.stderr)
             return EXIT_FAILED
+    if (refusal := _hosted_refusal(job, cache)) is not None:
+        print(f"director: error: {refusal}", file=sys.stderr)
+        return EXIT_FAILED
     progress = _Timed(len(job.plan.timeline.shots), mode=job.progress)
     try:
-        context = RunContext(job.plan, job.script.parent, runtime=job.runtime)
-        run = execute
+        runtime = hosted.runtime(job.plan, cache.root, job.runtime, job.poll_interval)
+        context = RunContext(job.plan, job.script.parent, runtime=runtime)
+        run = partial(execute, jobs=_jobs(job))
         if job.executor == "ray":
             run = partial(ray_executor.execute, address=job.address, workers=job.workers)
         result = run(
@@ -178,7 +185,7 @@ def _compile_film(job: Job) -> int:
         return EXIT_FAILED
     work = job.output.parent / f".{job.output.name}.delivery-{os.getpid()}"
     try:
-        delivered = _delivered(job, result.outputs, work)
+        delivered = _delivered(job, result.outputs, cache, work)
         if not _write_record(job, cache, result, progress.seconds, delivered.sound):
             return EXIT_FAILED
         _deliver(delivered.film, job.output)
@@ -196,6 +203,31 @@ def _compile_film(job: Job) -> int:
     return EXIT_OK
 
 
+def _hosted_refusal(job: Job, cache: Cache) -> str | None:
+    """Why no request may be sent (a missing key, --max-cost below the estimate), or None.
+    Said before anything runs, so a refused compile has sent nothing."""
+    usd, todo, _ = hosted.to_spend(job.plan, lambda node: cache.has_manifest(node.hash))
+    if todo and (missing := hosted.missing_keys(job.plan)):
+        return "; ".join(missing)
+    if job.max_cost is not None and usd > job.max_cost:
+        return (
+            f"the estimate is ${usd:.2f} for {todo} requests, over --max-cost "
+            f"${job.max_cost:.2f}; nothing was sent ({hosted.summary(job.plan)})"
+        )
+    if todo and job.progress != "quiet":
+        done = lambda node: cache.has_manifest(node.hash)  # noqa: E731
+        print(hosted.summary(job.plan, done), file=sys.stderr)
+    return None
+
+
+def _jobs(job: Job) -> int:
+    if job.jobs is not None:
+        return job.jobs
+    from .remote import DEFAULT_JOBS
+
+    return DEFAULT_JOBS if job.plan.cost.money is not None else 1
+
+
 class _Timed(Progress):
     """The run's progress, also keeping how long each node it made took."""
 
@@ -209,24 +241,34 @@ class _Timed(Progress):
         super().done(node, seconds, reused)
 
 
-def _delivered(job: Job, made: dict[str, Entry], work: Path) -> delivery.Delivered:
-    """The film as delivered (delivery.py), made in `work` from the mux's inputs."""
+def _delivered(job: Job, made: dict[str, Entry], cache: Cache, work: Path) -> delivery.Delivered:
+    """The film as delivered (delivery.py), muxed in `work` from the mux node's inputs
+    and the delivery's cache entry (made first when missing)."""
     mux = job.plan.node(job.plan.output)
-    picture, mix = (made[node_id] for node_id in mux.inputs)
+    picture_id, mix_id = mux.inputs
+    picture = made[picture_id].file(made[picture_id].meta["picture"])
     settings = job.delivery or default_delivery(job.plan)
-    return delivery.deliver(
-        job.plan, picture.file(picture.meta["picture"]), mix.folder, mux.params.codec,
-        settings, work,
-    )  # fmt: skip
+    codec = mux.params.codec
+    digest = delivery.key(job.plan.node(picture_id).hash, job.plan.node(mix_id).hash, codec,
+                          settings)  # fmt: skip
+    prepared = cache.get(digest)
+    if prepared is None:
+        staged = cache.stage(digest)
+        try:
+            fps = Fraction(job.plan.fps_num, job.plan.fps_den)
+            meta = delivery.prepare(picture, made[mix_id].folder, codec, settings, fps, staged)
+        except BaseException:
+            cache.discard(staged)
+            raise
+        prepared = cache.commit(digest, staged, "deliver", meta)
+    return delivery.deliver(job.plan, picture, prepared, codec, settings, work)
 
 
 def default_delivery(plan: Plan) -> delivery.Delivery:
     return delivery.Delivery(timecode=timecode.parse(None, Fraction(plan.fps_num, plan.fps_den)))
 
 
-def _write_record(
-    job: Job, cache: Cache, result, seconds: dict[str, float], sound: loudness.Normalised
-) -> bool:
+def _write_record(job: Job, cache: Cache, result, seconds: dict[str, float], sound: dict) -> bool:
     """Write NAME.run.json (every score, seed and decision, and the sound's loudness)
     and NAME.report.html beside the film; warn about shots kept below their
     consistency minimum, and under --strict refuse to deliver the film because of
@@ -235,7 +277,9 @@ def _write_record(
     record = report.build_record(
         job.plan, result.outputs.get, seconds=seconds, reused=set(result.reused)
     )
-    record["sound"] = sound.as_dict()
+    record["sound"] = sound
+    # Where it was made, so `director export NAME.plan.json` finds the media.
+    record["made_with"] = {"cache": str(job.cache.resolve()), "project": str(job.script.parent)}
     base.parent.mkdir(parents=True, exist_ok=True)
     _write_text(base.with_name(base.name + ".run.json"), json.dumps(record, indent=1) + "\n")
     page = report.render_report(record, cache, job.script.parent)
@@ -271,6 +315,10 @@ def dry_run(job: Job) -> int:
     generate = sum(isinstance(node, Generate) for node, _ in reasons)
     print(f"{len(reasons)} nodes would run, {generate} of them generation")
     print(f"estimate for the whole plan: {budget.summary(job.plan)}")
+    if (spend := hosted.summary(job.plan, lambda node: cache.has(node.hash))) is not None:
+        print(f"cost: {spend}")
+        for line in hosted.per_shot(job.plan):
+            print(line)
     if job.executor == "ray":
         try:
             workers = job.workers or ray_executor.cluster_workers(
@@ -298,7 +346,7 @@ def _deliver(source: Path, target: Path) -> None:
         outputs.copy_file(source, target)
 
 
-def _write_sidecars(job: Job, made, sound: loudness.Normalised, work: Path) -> None:
+def _write_sidecars(job: Job, made, sound: dict, work: Path) -> None:
     base = _base(job)
     _write_text(base.with_name(base.name + ".plan.json"), job.plan.to_json())
     if job.plan.timeline.dialogue:

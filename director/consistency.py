@@ -50,8 +50,8 @@ from .media import UnreadableMedia, open_image
 # Bumped when scoring changes what it measures: part of consistency nodes' hashes.
 VERSION = 1
 
-EMBEDDERS = ("face", "appearance", "clip", "dinov2")
-AUTO = "auto"
+from .embedders import AUTO, EMBEDDERS  # noqa: E402 (light names, re-exported)
+
 SAME_IDENTITY = 0.5  # the score at an embedder's calibrated threshold
 
 # Sampling: about one frame every two seconds, at least 2 and at most 12 a take.
@@ -253,7 +253,7 @@ class FaceEmbedder(Embedder):
         makes it about 100 px (a few milliseconds); search the whole frame only if
         neither finds a face per character.  So a wrong `expected` costs time, never
         a face."""
-        places = [[region.box for region in previous], list(expected)]
+        places: list[list[Box]] = [[region.box for region in previous], list(expected)]
         if any(places):
             frame = _rgb(frame)
             grey = np.asarray(Image.fromarray(frame).convert("L"))
@@ -505,7 +505,7 @@ class EncoderEmbedder(Embedder):
             from transformers import AutoImageProcessor, CLIPVisionModelWithProjection, Dinov2Model
         except ImportError:
             raise EmbedderUnavailable(f"the {kind} embedder needs torch and transformers") from None
-        self.name = kind
+        self.name = kind  # type: ignore[misc]  # an encoder is named by the model it loads
         self.folder = folder
         model_class = CLIPVisionModelWithProjection if kind == "clip" else Dinov2Model
         self._torch = torch
@@ -775,7 +775,7 @@ def score_frames(
     for character in characters:
         name = next(n for n, m in groups.items() if any(c is character for c, _ in m))
         hits = per_frame[character.name]
-        found = [h for h in hits if h is not None]
+        seen = [h for h in hits if h is not None]
         values = [h[0] if h is not None else 0.0 for h in hits]
         scores.append(
             CharacterScore(
@@ -784,9 +784,9 @@ def score_frames(
                 threshold=embedder(name, model if name == chosen else None).threshold,
                 frames=[h[0] if h is not None else None for h in hits],
                 score=lower_quartile(values),
-                appearance=unit(np.mean([h[1] for h in found], 0)).tolist() if found else None,
+                appearance=unit(np.mean([h[1] for h in seen], 0)).tolist() if seen else None,
                 boxes=[h[2] if h is not None else None for h in hits],
-                note=notes.get(character.name, "" if found else "not found in any sampled frame"),
+                note=notes.get(character.name, "" if seen else "not found in any sampled frame"),
             )
         )
     thumbnails = [_thumbnail(frame, scores, i) for i, frame in enumerate(frames)]

@@ -4,12 +4,15 @@ The plan's `mux` node makes the film as the cut and the mix made it.  What
 only concerns the copy handed to someone (its loudness target, the record
 timecode its timecode track starts at, an odd colour space, its chapters and
 title) is settled here, after the run, so none of it enters the plan or its
-cache keys: changing `--loudness` re-muxes the film in seconds and makes
-nothing again.  docs/assembly.md says what each setting does.
+node hashes.  The slow part (`prepare`: loudness, the sound's coding, a
+recoloured picture) is kept in the cache under a key of its own (`key`);
+the film is then muxed from it in seconds (`deliver`).  docs/assembly.md
+says what each setting does.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from dataclasses import dataclass
@@ -19,11 +22,13 @@ from pathlib import Path
 import av
 
 from . import assemble, loudness
+from .cache import Entry
 from .clips import COLOR_SPACES, DELIVERY, read_frames, write_clip
 from .plan import Plan
 from .timecode import Timecode
 
 COLOR_CHOICES = ("auto", *COLOR_SPACES)
+VERSION = 1  # part of the cache key of what `prepare` makes: bump when that changes
 
 
 @dataclass(frozen=True)
@@ -41,34 +46,61 @@ class Delivered:
     """What delivering measured and wrote."""
 
     film: Path
-    sound: loudness.Normalised
+    sound: dict  # loudness.Normalised.as_dict(): target, the mix as made, gain, result
+
+
+def key(picture_hash: str, mix_hash: str, codec: str, settings: Delivery) -> str:
+    """The cache key of what `prepare` makes: the picture and mix nodes it starts from,
+    the codec, and the settings it depends on (not the timecode: only the mux uses it)."""
+    payload = json.dumps(
+        ["delivery", VERSION, picture_hash, mix_hash, codec, settings.loudness,
+         settings.color_space],
+        separators=(",", ":"),
+    )  # fmt: skip
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def prepare(
+    picture: Path, mix_folder: Path, codec: str, settings: Delivery, fps: Fraction, folder: Path
+) -> dict:
+    """Make the slow part of a delivery into `folder` (a cache entry's): the mix brought
+    to the loudness target under the true-peak ceiling and coded for the film, and the
+    picture coded again when another colour space is asked for.  Returns the entry's
+    meta: `sound` (the measurements), `audio` (the master wav), `coded` (the coded
+    sound) and `picture` (a recoloured picture), the last two when made."""
+    master = folder / "master.wav"
+    sound = loudness.normalise(mix_sources(mix_folder), settings.loudness, master)
+    meta: dict = {"sound": sound.as_dict(), "audio": master.name}
+    if codec != "png":
+        coded = folder / f"sound{DELIVERY[codec].suffix}"
+        assemble.encode_sound(master, coded, codec)
+        meta["coded"] = coded.name
+    recoloured = _in_color_space(picture, settings.color_space, fps, codec, folder)
+    if recoloured != picture:
+        meta["picture"] = recoloured.name
+    return meta
 
 
 def deliver(
-    plan: Plan, picture: Path, mix_folder: Path, codec: str, settings: Delivery, work: Path
+    plan: Plan, picture: Path, prepared: Entry, codec: str, settings: Delivery, work: Path
 ) -> Delivered:
     """Write the delivered film into the folder `work` (as `film<suffix>`, or the
-    folder `film` for PNG): the mix brought to the loudness target under the
-    true-peak ceiling, the picture (copied; coded again only for a colour space
-    other than its own), chapters per scene, the title and the timecode track."""
+    folder `film` for PNG) from the picture and what `prepare` made: packets copied,
+    with chapters per scene, the title and the timecode track."""
     work.mkdir(parents=True, exist_ok=True)
-    master = work / "master.wav"
-    sound = loudness.normalise(mix_sources(mix_folder), settings.loudness, master)
-    fps = Fraction(plan.fps_num, plan.fps_den)
-    picture = _in_color_space(picture, settings.color_space, fps, codec, work)
-    coded = None
-    if codec != "png":
-        coded = work / f"sound{DELIVERY[codec].suffix}"
-        assemble.encode_sound(master, coded, codec)
+    meta = prepared.meta
+    if "picture" in meta:
+        picture = prepared.file(meta["picture"])
+    coded = prepared.file(meta["coded"]) if "coded" in meta else None
     film = work / ("film" if codec == "png" else f"film{DELIVERY[codec].suffix}")
     tags = assemble.FilmTags(
-        fps=fps,
+        fps=Fraction(plan.fps_num, plan.fps_den),
         title=plan.title,
         timecode=settings.timecode.label(0),
         chapters=chapters(plan),
     )
-    assemble.mux(picture, master, coded, film, codec, tags)
-    return Delivered(film, sound)
+    assemble.mux(picture, prepared.file(meta["audio"]), coded, film, codec, tags)
+    return Delivered(film, meta["sound"])
 
 
 def mix_sources(mix_folder: Path) -> list[Path]:
@@ -80,19 +112,19 @@ def mix_sources(mix_folder: Path) -> list[Path]:
     return [mix_folder / "mix.wav"]
 
 
-def write_stems(mix_folder: Path, sound: loudness.Normalised, folder: Path) -> list[Path]:
+def write_stems(mix_folder: Path, sound: dict, folder: Path) -> list[Path]:
     """The stems brought along with the master (the same gain, so they still sum to
     it before its limiter), and `loudness.json` with each one's measurement and
     the master's."""
     folder.mkdir(parents=True, exist_ok=True)
-    report = {"master": sound.as_dict(), "stems": {}}
+    report = {"master": sound, "stems": {}}
     written = []
     for name in assemble.STEMS:
         source = mix_folder / "stems" / f"{name}.wav"
         if not source.is_file():
             continue
         target = folder / f"{name}.wav"
-        loudness.scale(source, sound.gain_db, target)
+        loudness.scale(source, sound["gain_db"], target)
         report["stems"][name] = loudness.measure([target]).as_dict()
         written.append(target)
     (folder / "loudness.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
@@ -139,7 +171,9 @@ __all__ = [
     "Delivery",
     "chapters",
     "deliver",
+    "key",
     "mix_sources",
+    "prepare",
     "remove",
     "write_stems",
 ]

@@ -123,6 +123,11 @@ def visible(text: str, limit: int | None = _TEXT_LIMIT) -> str:
     return _UNSAFE.sub(_escape, text)
 
 
+def visible_lines(text: str) -> str:
+    """As `visible`, uncut, but line breaks kept: for a message of several lines."""
+    return "\n".join(visible(line, limit=None) for line in text.split("\n"))
+
+
 @dataclass
 class Selection:
     """The diagnostics to render, and per file how many were left out, by severity."""

@@ -272,7 +272,8 @@ def _dialogue(film: _Film, dialogues: list[Dialog], dual: bool = False) -> None:
     for dialogue in dialogues:
         name, extension, directions = _speaker(film, _plain(dialogue.character))
         lines = [("paren", d) for d in directions] + _blocks(dialogue)
-        after = []  # directions with no words after them: kept as the action they describe
+        # directions with no words after them: kept as the action they describe
+        after: list[str] = []
         while lines and lines[-1][0] == "paren":
             after.insert(0, lines.pop()[1])
         speeches.append((name, extension, lines, after))
@@ -397,6 +398,8 @@ def _header(title_page: dict, default_title: str, film: _Film) -> str:
             lines.append(f"# {key}: {joined}")
     for name, written in film.characters.items():
         lines += ["", f"character {name}", f"  description: TODO describe {_text(written)}"]
+        if " ".join(written.split()) != name:  # shown as written: MR. HUGHES, ÉMILE
+            lines.append(f"  display: {_text(written)}")
     for name, written in film.locations.items():
         lines += ["", f"location {name}", f"  description: TODO describe {_text(written)}"]
     return "\n".join(lines) + "\n"

@@ -211,15 +211,24 @@ class TruePeakLimiter:
     def _true_level(self, block: np.ndarray) -> np.ndarray:
         """Per sample, the largest magnitude from the previous sample to the next,
         the interpolated points between included."""
-        magnitude = np.abs(block).max(axis=1).astype(np.float64)
+        count = len(block)
         taps = self.phases.shape[1]
-        padded = np.concatenate([np.zeros((taps - 1, 2)), block.astype(np.float64)])
-        between = np.zeros(len(block))  # peak of the points after each sample
-        for phase in self.phases:
-            value = np.zeros((len(block), 2))
-            for k, tap in enumerate(phase):
-                value += tap * padded[taps - 1 - k : taps - 1 - k + len(block)]
-            np.maximum(between, np.abs(value).max(axis=1), out=between)
+        magnitude = np.zeros(count)
+        between = np.zeros(count)  # peak of the points after each sample
+        value, term = np.empty(count), np.empty(count)
+        # One channel at a time, contiguous, into buffers reused: the filter is
+        # 48 multiply-adds a sample, and a reduction across a (n, 2) array's
+        # short axis is numpy's slowest path.
+        for channel in range(block.shape[1]):
+            signal = block[:, channel].astype(np.float64)
+            np.maximum(magnitude, np.abs(signal), out=magnitude)
+            padded = np.concatenate([np.zeros(taps - 1), signal])
+            for phase in self.phases:
+                value.fill(0.0)
+                for k, tap in enumerate(phase):
+                    np.multiply(padded[taps - 1 - k : taps - 1 - k + count], tap, out=term)
+                    value += term
+                np.maximum(between, np.abs(value, out=value), out=between)
         # The filter is centred between two of its taps, so every phase gives a
         # point between samples (at 1/8, 3/8, 5/8 and 7/8), and the points
         # computed at sample n lie between n - delay and n - delay + 1.

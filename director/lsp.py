@@ -39,6 +39,7 @@ from . import __version__, codes
 from . import syntax as ast
 from .check import check_file
 from .diagnostics import Diagnostic, Severity
+from .names import NAME
 from .parse import CAMERA_MOVES, SHOT_SIZES, parse_source
 from .reader import DEFAULT_LIMITS as LIMITS
 from .reader import read_script, script_text
@@ -46,7 +47,7 @@ from .source import PathEscape, SourceFile, UnusablePath, display_name, resolve_
 
 DEBOUNCE_S = 0.15  # typing faster than this checks once, after the last key
 
-_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
+_NAME = NAME  # director/names.py
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,9 @@ def create_server() -> LanguageServer:
         before = line[: _column(line, params.position.character)]
         return lsp.CompletionList(is_incomplete=False, items=_complete(ls, document.uri, before))
 
+    from . import lsp_edit  # formatting, outline, quick fixes (it uses this module's helpers)
+
+    lsp_edit.register(server)
     return server
 
 
@@ -339,18 +343,20 @@ def _describe(node: ast.Declaration) -> str:
         return f"**{node.kind} {node.name.text}**: `{node.path.text}`"
     kind = "character" if isinstance(node, ast.Character) else "location"
     parts = [f"**{kind} {node.name.text}**"]
-    if node.description:
-        parts.append(node.description)
+    if isinstance(node, ast.Character | ast.Location):
+        parts += [node.description] if node.description else []
     if isinstance(node, ast.Character) and node.voice:
         parts.append(f"voice: {node.voice}")
-    parts += [f"ref: `{ref.text}`" for ref in node.refs]
+    if isinstance(node, ast.Character | ast.Location):
+        parts += [f"ref: `{ref.text}`" for ref in node.refs]
     return "\n\n".join(parts)
 
 
 # --------------------------------------------------------------- completion
 
 _SHOT_HEAD = re.compile(r"^SHOT[ \t]+\S+[ \t]+[A-Z-]*$")
-_CAMERA = re.compile(r"^[ \t]+camera:.*(?::|\bthen)[ \t]+[a-z]*$")
+# Right after `camera:` (with or without a space), or after a `then`.
+_CAMERA = re.compile(r"^[ \t]+camera:(?:.*\bthen[ \t])?[ \t]*[a-z]*$")
 
 
 def _complete(ls: LanguageServer, uri: str, before: str) -> list[lsp.CompletionItem]:

@@ -29,9 +29,10 @@ from __future__ import annotations
 import os
 import time
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from backends import registry
 from backends.base import Backend
@@ -49,8 +50,10 @@ from backends.diffusers_base import (
 
 from . import codes, spec
 from .diagnostics import Diagnostic, did_you_mean, make
-from .plan import Plan
 from .plan_nodes import Generate, GenerateParams
+
+if TYPE_CHECKING:
+    from .plan import Plan
 
 CONFIG_NAME = "director.toml"
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -171,6 +174,9 @@ def read_config(path: Path) -> dict[str, dict]:
     names = diffusers_backends()
     tables: dict[str, dict] = {}
     for name, table in data.items():
+        if name in hosted_backends() and isinstance(table, dict):
+            tables[name] = _hosted_table(path, name, table)
+            continue
         if name not in names or not isinstance(table, dict):
             hint = did_you_mean(name, names) or "tables: " + ", ".join(f"[{n}]" for n in names)
             raise ConfigError(f"{path}: [{name}] is not a backend with settings; {hint}")
@@ -183,6 +189,32 @@ def read_config(path: Path) -> dict[str, dict]:
     return tables
 
 
+def hosted_backends() -> frozenset[str]:
+    from .hosted import HOSTED
+
+    return HOSTED
+
+
+def _hosted_table(path: Path, name: str, table: dict) -> dict:
+    """A hosted model's table: `via` (a provider that serves it), `price_per_second`."""
+    from backends.hosted import PROVIDERS
+
+    from .hosted import SETTINGS
+
+    for key, value in table.items():
+        where = f"{path}: [{name}] {key}"
+        if key not in SETTINGS:
+            hint = did_you_mean(key, list(SETTINGS)) or "settings: " + ", ".join(SETTINGS)
+            raise ConfigError(f"{where}: no such setting; {hint}")
+        if not isinstance(value, SETTINGS[key]) or isinstance(value, bool):
+            raise ConfigError(f"{where}: expected {' or '.join(t.__name__ for t in SETTINGS[key])}")
+        if key == "via" and value not in PROVIDERS:
+            raise ConfigError(f"{where}: expected one of {', '.join(PROVIDERS)}")
+        if key == "price_per_second" and isinstance(value, int | float) and value < 0:
+            raise ConfigError(f"{where}: a price is not negative")
+    return dict(table)
+
+
 def _check_setting(where: str, key: str, value, allowed: tuple[str, ...]) -> None:
     if key not in allowed:
         hint = did_you_mean(key, allowed) or "settings: " + ", ".join(allowed)
@@ -192,7 +224,7 @@ def _check_setting(where: str, key: str, value, allowed: tuple[str, ...]) -> Non
         raise ConfigError(f"{where}: expected {' or '.join(t.__name__ for t in types)}")
     if key in _CHOICES and value not in _CHOICES[key]:
         raise ConfigError(f"{where}: expected one of {', '.join(_CHOICES[key])}")
-    if key == "steps" and value < 1:
+    if key == "steps" and isinstance(value, int) and value < 1:
         raise ConfigError(f"{where}: at least 1")
 
 
@@ -222,8 +254,16 @@ def used_backends(film: spec.Film, override: str | None) -> list[type[Backend]]:
         names = [override]
     else:
         names = [film.backend, *(shot.backend for shot in film.shots if shot.backend)]
-    found = {registry.get(name) for name in names}
+    found = {choose(name) for name in names}
     return sorted(found, key=lambda backend: backend.name)
+
+
+def choose(name: str) -> type[Backend]:
+    """The backend called `name`; `auto` is the best one that can run here, by the
+    settings that apply to the working folder (`unavailable_reason`)."""
+    if name == registry.AUTO:
+        return registry.best_available(unavailable_reason)
+    return registry.get(name)
 
 
 def resolve(
@@ -267,7 +307,7 @@ def resolve(
     return resolved
 
 
-def _which_model(chosen: list[type[Backend]]) -> str:
+def _which_model(chosen: Sequence[type[Backend]]) -> str:
     if not chosen:
         return (
             "--model: the script is rendered with the preview animatic, which loads no model; "
@@ -303,24 +343,28 @@ def configured_folder(backend: type[DiffusersBackend], start: Path) -> Path | No
     return Path(model) if model else None
 
 
-def unavailable_reason(backend: type[DiffusersBackend]) -> str | None:
-    """Why `backend: auto` must not choose `backend` here, or None.  Settings come from
-    the files that apply to the working folder.  The planner asks once a shot, so an
-    answer is kept for a second (`forget` drops it), and a machine with no model
-    configured never imports torch to answer."""
+def unavailable_reason(backend: type[Backend]) -> str | None:
+    """Why `backend: auto` must not choose `backend` here, or None: the backend's own
+    answer, and for a diffusers backend whether a model folder is configured and
+    usable.  Settings come from the files that apply to the working folder.  The
+    planner asks once a plan, so an answer is kept for a second (`forget` drops
+    it), and a machine with no model configured never imports torch to answer."""
+    if not issubclass(backend, DiffusersBackend):
+        return backend.unavailable_reason()
     if missing := missing_packages():
         return f"{', '.join(missing)} not installed ({INSTALL_HINT})"
     key = (backend.name, os.getcwd())
     now = time.monotonic()
     if key in _ANSWERS and now - _ANSWERS[key][0] < ANSWER_SECONDS:
         return _ANSWERS[key][1]
+    answer: str | None
     try:
         folder = configured_folder(backend, Path(key[1]))
     except ConfigError as error:
         answer = str(error)
     else:
         found = [NO_MODEL.format(name=backend.name)] if folder is None else []
-        answer = (found or problems(backend, folder) or [None])[0]
+        answer = next(iter(found or problems(backend, folder)), None)
     _ANSWERS[key] = (now, answer)
     return answer
 
@@ -345,19 +389,19 @@ def model_diagnostics(plan: Plan, resolved: Resolved) -> list[Diagnostic]:
     particular model cannot (a Wan text-to-video folder takes no first frame)."""
     takes: dict[str, frozenset] = {}
     needs: dict[str, frozenset] = {}
-    for name, folder in resolved.folders.items():
-        if folder is not None:
-            takes[name] = registry.get(name).conditioning_for(folder)
-            needs[name] = registry.get(name).conditioning_needed(folder)
+    folders = {name: folder for name, folder in resolved.folders.items() if folder is not None}
+    for name, folder in folders.items():
+        takes[name] = _diffusers(name).conditioning_for(folder)
+        needs[name] = _diffusers(name).conditioning_needed(folder)
     found: dict[tuple[str, str], Diagnostic] = {}
     for node in plan.of_class(Generate):
         name = node.params.backend
         if name not in takes or node.source is None:
             continue
-        backend, shot = registry.get(name), node.params.shot
+        backend, shot = _diffusers(name), node.params.shot
         wanted = _wanted(node.params)
         if "first_frame" in needs[name] and "first_frame" not in wanted:
-            folder = resolved.folders[name]
+            folder = folders[name]
             found[(shot.id, "needs")] = make(
                 codes.MISSING_CONDITIONING,
                 node.source,
@@ -370,7 +414,7 @@ def model_diagnostics(plan: Plan, resolved: Resolved) -> list[Diagnostic]:
             known = conditioning in backend.capabilities.conditioning  # else the planner warned
             key = (shot.id, conditioning)
             if known and conditioning not in takes[name] and key not in found:
-                folder = resolved.folders[name]
+                folder = folders[name]
                 what, rest = _WORDS[conditioning]
                 found[key] = make(
                     codes.UNSUPPORTED_CONDITIONING,
@@ -380,6 +424,14 @@ def model_diagnostics(plan: Plan, resolved: Resolved) -> list[Diagnostic]:
                     help=f"use a {name} model folder that takes them, or remove them from the shot",
                 )
     return list(found.values())
+
+
+def _diffusers(name: str) -> type[DiffusersBackend]:
+    """The diffusers backend called `name` (the backends settings are resolved for)."""
+    backend = registry.get(name)
+    if not issubclass(backend, DiffusersBackend):
+        raise TypeError(f"{name} is not a diffusers backend")
+    return backend
 
 
 def _wanted(params: GenerateParams) -> list[str]:

@@ -69,18 +69,23 @@ def _media_files(value) -> Iterable[spec.MediaFile]:
 
 
 def refusal(targets: Iterable[Target], inputs: Mapping[Path, str]) -> str | None:
-    """Why one of `targets` must not be written, or None when all may be.
-    `inputs` are the files no output may replace, each with what it is."""
+    """Why one of `targets` must not be written, or None when all may be (nor may two
+    of them be one path).  `inputs` are the files no output may replace, each with
+    what it is."""
     protected = {}
     for path, role in inputs.items():
         try:
             protected[path.resolve()] = role
         except (OSError, RuntimeError):  # a symlink loop cannot be written over either
             continue
+    written: dict[Path, Target] = {}
     for target in targets:
         problem = _problem(target, protected)
         if problem is not None:
             return problem
+        first = written.setdefault(target.path.resolve(), target)
+        if first is not target:
+            return f"{first.what} and {target.what} would both be written to {target.path}"
     return None
 
 

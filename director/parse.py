@@ -10,6 +10,7 @@ import re
 import threading
 from functools import cache
 from importlib import resources
+from typing import cast
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import (
@@ -43,6 +44,18 @@ CAMERA_MOVES = (
     "static", "pan", "tilt", "zoom", "dolly", "truck", "pedestal", "crane", "orbit", "track",
     "handheld",
 )  # fmt: skip
+# The directions each camera move takes (the checker holds a script to them).
+MOVE_DIRECTIONS = {
+    "pan": ("left", "right"), "truck": ("left", "right"), "orbit": ("left", "right"),
+    "tilt": ("up", "down"), "pedestal": ("up", "down"), "crane": ("up", "down"),
+    "zoom": ("in", "out"), "dolly": ("in", "out"),
+}  # fmt: skip
+# Lines whose last word is a path: a path with a space or comma must be quoted.
+_PATH_LINE = re.compile(
+    r"([ \t]*(?:ref:|keyframe[ \t]+(?:first|last):|import:"
+    r"|(?:audio|image|video)[ \t]+[A-Z][A-Z0-9_]*[ \t]*:))[ \t]*([^\"#\n]*?)[ \t]*(?:#.*)?$"
+)
+_FADE_WITHOUT_LENGTH = re.compile(r"(FADE[ \t]+(?:OUT|IN|TO[ \t]+BLACK))[ \t]*[.:]?[ \t]*$", re.I)
 
 
 MAX_DIGITS = 20  # in one run of digits: far past any real value, far short of overflow
@@ -63,6 +76,14 @@ class _NumberTooLong(Exception):
         self.token = token
 
 
+class _BadDedent(Exception):
+    """A line dedented to `column`, which no enclosing block starts at."""
+
+    def __init__(self, column: int):
+        super().__init__(column)
+        self.column = column
+
+
 class ShotIndenter(Indenter):
     NL_type = "_NL"
     OPEN_PAREN_types: list[str] = []
@@ -74,6 +95,15 @@ class ShotIndenter(Indenter):
 
     def process(self, stream):
         return super().process(self._bounded(stream))
+
+    def handle_NL(self, token):
+        try:
+            yield from super().handle_NL(token)
+        except DedentError:
+            # lark says the column only in its message; it is the new line's
+            # indentation, measured as lark measures it
+            indent = token.rsplit("\n", 1)[1]
+            raise _BadDedent(indent.count(" ") + indent.count("\t") * self.tab_len) from None
 
     def _bounded(self, stream):
         """The lexer's tokens, stopped at the first number too long to be one and at
@@ -109,6 +139,33 @@ _LOCK = threading.Lock()  # the one transformer and indenter hold the file being
 
 
 # ------------------------------------------------------------ tree → models
+
+
+# A cue tag's meaning, by its letters alone (case, spaces and periods do not count).
+_VOICE_OVER = {"VO", "VOICEOVER"}
+_OFF_SCREEN = {"OS", "OC", "OFF", "OFFSCREEN", "OFFCAMERA", "PRELAP"}
+_CONTINUED = {"CONTD", "CONT", "CONTINUED", "CONTINUING", "MORE"}
+_SLUG_PREFIXES = {"INT": "INT.", "EXT": "EXT.", "INT/EXT": "INT./EXT.", "I/E": "I/E."}
+
+
+def _cue_tags(tags: list[str]) -> tuple[str | None, list[str]]:
+    """A cue's tags: its extension (V.O. or O.S.), and the stage directions written in
+    it.  (CONT'D) and (MORE) mean only that the speech goes on: nothing to keep."""
+    extension: str | None = None
+    directions: list[str] = []
+    for group in tags:
+        kept = []
+        for tag in group.split(","):
+            letters = re.sub(r"[^A-Z]", "", tag.upper())
+            if letters in _VOICE_OVER:
+                extension = extension or "V.O."
+            elif letters in _OFF_SCREEN:
+                extension = extension or "O.S."
+            elif letters not in _CONTINUED and tag.strip():
+                kept.append(" ".join(tag.split()))
+        if kept:
+            directions.append(", ".join(kept))
+    return extension, directions
 
 
 def _inside(parenthetical: str) -> str:
@@ -185,6 +242,9 @@ class _ToSyntax(Transformer):
         span = self._span_of_token(number)
         return ast.NumberSetting(span=span, key="consistency", value=float(number))
 
+    def keyframes(self, name):
+        return ast.TextSetting(span=self._span_of_token(name), key="keyframes", value=str(name))
+
     def backend(self, name):
         return ast.TextSetting(span=self._span_of_token(name), key="backend", value=str(name))
 
@@ -222,6 +282,9 @@ class _ToSyntax(Transformer):
     def voice(self, text):
         return ("voice", text.strip())
 
+    def display(self, text):
+        return ("display", text.strip())
+
     def ref(self, path):
         return ("ref", self._word(path, _unquote(path)))
 
@@ -236,7 +299,7 @@ class _ToSyntax(Transformer):
     def slugline(self, prefix, location, time_of_day):
         return ast.Slugline(
             span=self._span_of_children(prefix, time_of_day),
-            prefix=str(prefix),
+            prefix=_SLUG_PREFIXES[str(prefix).replace(".", "")],
             location=self._word(location, location.strip()),
             time_of_day=time_of_day.strip(),
         )
@@ -310,8 +373,8 @@ class _ToSyntax(Transformer):
         return ast.Action(span=self._span_of_token(text), text=text.strip())
 
     def dialogue(self, speaker, *lines):
-        name, _, extension = speaker.partition("(")
-        extension = extension.rstrip(")").strip() or None
+        name, _, tags = speaker.partition("(")
+        extension, cue_directions = _cue_tags(re.findall(r"\(([^()]*)\)", "(" + tags))
         word = ast.Word(
             span=Span(
                 file=self.file,
@@ -323,12 +386,14 @@ class _ToSyntax(Transformer):
             text=name.strip(),
         )
         spoken: list[ast.DialogueLine] = []
-        pending: list[Token] = []  # parentheticals waiting for the words they direct
+        # Parentheticals waiting for the words they direct, with where they are; a stage
+        # direction written in the cue, `NELL (ON PHONE)`, directs the first words.
+        pending: list[tuple[str, Span]] = [(d, word.span) for d in cue_directions]
         for kind, token in lines:
-            if kind == "parenthetical":
-                pending.append(token)  # two in a row direct the same words
+            if kind == "parenthetical":  # two in a row direct the same words
+                pending.append((_inside(token), self._span_of_token(token)))
                 continue
-            directions = "; ".join(_inside(t) for t in pending if _inside(t)) or None
+            directions = "; ".join(text for text, _ in pending if text) or None
             spoken.append(
                 ast.DialogueLine(
                     span=self._span_of_token(token), parenthetical=directions, text=token.strip()
@@ -337,13 +402,13 @@ class _ToSyntax(Transformer):
             pending = []
         # Directions with no words after them (or a block of only a direction):
         # kept, for the checker to place as action.
-        after = [ast.Direction(span=self._span_of_token(t), text=_inside(t)) for t in pending]
+        after = [ast.Direction(span=span, text=text) for text, span in pending if text]
         return ast.Dialogue(
             span=self._span_of_children(speaker, lines[-1][1]),
             speaker=word,
             extension=extension,
             lines=spoken,
-            after=[d for d in after if d.text],
+            after=after,
         )
 
     def parenthetical(self, token):
@@ -385,7 +450,10 @@ class _ToSyntax(Transformer):
 
     def keyframe(self, end, path):
         word = self._word(path, _unquote(path))
-        return ast.Keyframe(span=self._span_of_children(end, path), end=str(end), target=word)
+        # Only the bare word asks for a generated keyframe: a file called generate
+        # is pinned by quoting its name.
+        return ast.Keyframe(span=self._span_of_children(end, path), end=str(end), target=word,
+                            generate=str(path) == ast.GENERATE)  # fmt: skip
 
     # -- transitions
     def transition(self, kind, length=None):
@@ -430,9 +498,10 @@ def parse_source(
         with _LOCK, paused_gc():
             _TRANSFORMER.file = source.display
             _INDENTER.max_shots = max_shots
-            return parser.parse(text), []
-    except DedentError as error:
-        return None, [_dedent_diagnostic(source, error)]
+            # the transformer runs inside the parser, so what comes back is the syntax tree
+            return cast(ast.ScriptFile, parser.parse(text)), []
+    except _BadDedent as error:
+        return None, [_dedent_diagnostic(source, error.column)]
     except UnexpectedInput as error:
         return None, [_syntax_diagnostic(source, error)]
     except _NumberTooLong as error:
@@ -463,7 +532,7 @@ def _too_many_shots(source: SourceFile, token: Token, limit: int) -> Diagnostic:
     count = max(len(_SHOT_LINE.findall(source.text)), limit + 1)
     return make(
         codes.LIMIT_EXCEEDED,
-        source.span(token.line, token.column, token.end_column),
+        source.span(token.line or 1, token.column or 1, token.end_column or 1),
         f"the script has {count} shots, more than the limit of {limit}",
         help=f"if this is intended, raise the limit with --max-shots {count}",
     )
@@ -487,9 +556,8 @@ def _tab_indentation(source: SourceFile) -> list[Diagnostic]:
     return found
 
 
-def _dedent_diagnostic(source: SourceFile, error: DedentError) -> Diagnostic:
-    match = re.search(r"Unexpected dedent to column (\d+)", str(error))
-    line = _line_with_indent(source, int(match[1]) if match else -1)
+def _dedent_diagnostic(source: SourceFile, column: int) -> Diagnostic:
+    line = _line_with_indent(source, column)
     return make(
         codes.BAD_INDENTATION,
         source.whole_line(line),
@@ -638,7 +706,76 @@ def _indent_diagnostic(source: SourceFile, error: UnexpectedToken, expected) -> 
 
 
 def _special_case(source: SourceFile, span: Span, found: str, expected: set[str]):
-    """Labels for the mistakes writers make most, with a fix for each."""
+    """Labels for the mistakes writers make most, with a fix for each; every fix is
+    itself valid syntax."""
+    line = source.line(span.line)
+    for case in (_camera_word, _unquoted_path, _fade_without_length):
+        found_case = case(line, span, found, expected)
+        if found_case is not None:
+            return found_case
+    return _common_case(span, found, expected)
+
+
+def _camera_word(line: str, span: Span, found: str, expected: set[str]):
+    """`camera: dolly zoom`, `camera: track the runner`: the word after a move."""
+    if not re.match(r"[ \t]*camera:", line) or "MOVE" in expected and "DIRECTION" not in expected:
+        return None
+    before = re.findall(r"[a-z]+", line[: span.column - 1])
+    move = before[-1] if before else ""
+    word = found.rstrip(",:")
+    if move == "track":
+        rest = re.findall(r"[A-Za-z][A-Za-z0-9_]*", line[span.column - 1 :])
+        name = (rest[-1] if rest else word).upper()
+        return make(
+            codes.BAD_CAMERA_MOVE,
+            span,
+            f"track follows a declared character, written in capitals; {word!r} is not one",
+            label="expected a character's NAME",
+            help=f"declare the character (character {name}) and write: track {name}",
+        )
+    if move in MOVE_DIRECTIONS:
+        ways = MOVE_DIRECTIONS[move]
+        also = " (a dolly zoom is two moves: dolly in, then zoom out)" if word == "zoom" else ""
+        return make(
+            codes.BAD_CAMERA_MOVE,
+            span,
+            f"a {move} goes {' or '.join(ways)}, not {word!r}",
+            label=f"expected {' or '.join(ways)}",
+            help=f"write: {move} {ways[0]}{also}",
+        )
+    return None
+
+
+def _unquoted_path(line: str, span: Span, found: str, expected: set[str]):
+    """`ref: refs/my photo.png`: a path with a space or a comma, not in quotes."""
+    matched = _PATH_LINE.fullmatch(line)
+    if matched is None or not re.search(r"[ \t,]", matched[2]):
+        return None
+    return make(
+        codes.SYNTAX_ERROR,
+        span,
+        "a path with a space or a comma must be in quotes",
+        label="the path goes on here",
+        help=f'write it as: {matched[1].strip()} "{matched[2]}"',
+    )
+
+
+def _fade_without_length(line: str, span: Span, found: str, expected: set[str]):
+    """`FADE OUT.`, `FADE TO BLACK.`: a screenplay's fade, which here needs a length."""
+    matched = _FADE_WITHOUT_LENGTH.fullmatch(line)
+    if matched is None:
+        return None
+    kind = "FADE IN" if "IN" in matched[1].upper().split() else "FADE OUT"
+    return make(
+        codes.SYNTAX_ERROR,
+        span,
+        f"a fade needs its length: {matched[1].strip()!r} gives none",
+        label="a fade with no length",
+        help=f"write it as: {kind}: 1s",
+    )
+
+
+def _common_case(span: Span, found: str, expected: set[str]):
     word = found.rstrip(",:")
     if "SIZE" in expected:
         sizes = sorted(set(SHOT_SIZES))
@@ -658,13 +795,13 @@ def _special_case(source: SourceFile, span: Span, found: str, expected: set[str]
             label="expected a camera move",
             help=did_you_mean(word, CAMERA_MOVES) or "moves: " + ", ".join(CAMERA_MOVES),
         )
-    if "NAME" in expected and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", word) and word != word.upper():
+    if "NAME" in expected and re.fullmatch(r"[^\W\d_]\w*", word) and word != word.upper():
         return make(
             codes.SYNTAX_ERROR,
             span,
-            f"names are written in capitals: {word!r}",
+            f"names are written in capitals (of any script): {word!r}",
             label="expected a NAME",
-            help=f'write "{word.upper()}"',
+            help=f"write {word.upper()}",
         )
     if "TIME" in expected and re.fullmatch(r"\d+(\.\d+)?", word):
         return make(

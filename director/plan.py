@@ -13,16 +13,16 @@ import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar, Union
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar, Union, cast
 
-from pydantic import BaseModel, Field, PrivateAttr, SerializeAsAny, TypeAdapter
+from pydantic import BaseModel, Field, PrivateAttr, SerializeAsAny, TypeAdapter, model_serializer
 
-from backends import registry
 from backends.base import Backend, Capabilities
 
-from . import codes, consistency, spec
+from . import codes, consistency, models, spec
 from .diagnostics import Diagnostic, Diagnostics
 from .gcpause import paused_gc
+from .hosted_node import Hosted, HostedParams
 from .plan_nodes import (
     Assemble,
     AssembleParams,
@@ -37,6 +37,8 @@ from .plan_nodes import (
     GenerateParams,
     Join,
     JoinParams,
+    Keyframe,
+    KeyframeParams,
     Mix,
     MixParams,
     Mux,
@@ -70,7 +72,10 @@ from .plan_nodes import Consistency as ConsistencyNode
 from .prompts import builtin_template, read_template, render_prompt
 from .source import Span
 
-SCHEMA_VERSION = 1
+if TYPE_CHECKING:
+    from backends.hosted.backend import HostedBackend
+
+SCHEMA_VERSION: Final = 1
 AUDIO_RATE = 48000
 DUCK_DB = -12.0  # how far music marked `duck under dialogue` drops while someone speaks
 
@@ -90,9 +95,39 @@ class DeviceCost(BaseModel):
     seconds: float | None
 
 
+class WindowPrice(BaseModel):
+    """What one request to a hosted model is expected to cost."""
+
+    node: str  # the generate node
+    shot: str
+    backend: str
+    via: str  # the provider
+    seconds: int  # the duration asked (and billed): the shot's, rounded up to an allowed one
+    usd_per_second: float
+    usd: float
+    source: str  # where the price is from, and when it was read; or "director.toml"
+
+
+class Money(BaseModel):
+    """The film's expected spend on hosted models: every request, and the sum."""
+
+    currency: Literal["USD"] = "USD"
+    total: float
+    windows: list[WindowPrice]
+
+
 class PlanCost(BaseModel):
     devices: list[DeviceCost] = []
     unknown: list[str] = []  # backends that give no estimate
+    money: Money | None = None  # only plans with hosted models have one
+
+    @model_serializer(mode="wrap")
+    def _without_money(self, handler):
+        # Plans without hosted models stay byte-identical to those made before money.
+        data = handler(self)
+        if data.get("money") is None:
+            data.pop("money", None)
+        return data
 
 
 class Plan(BaseModel):
@@ -138,7 +173,11 @@ def plan_schema() -> dict:
     """The plan's JSON Schema, each node described by its operation's class."""
     schema = Plan.model_json_schema(by_alias=True)
     operations = tuple(Node.OPERATIONS[op] for op in sorted(Node.OPERATIONS))
-    any_node = TypeAdapter(Annotated[Union[operations], Field(discriminator="op")])  # noqa: UP007
+    # A union of the classes registered now (a plug-in's or a test's included).
+    union = cast(Any, Union)[operations]
+    any_node: TypeAdapter[Node] = TypeAdapter(
+        cast(Any, Annotated)[union, Field(discriminator="op")]
+    )
     nodes = any_node.json_schema(by_alias=True, ref_template="#/$defs/{model}")
     defs = schema["$defs"]
     defs.pop("BaseModel", None)
@@ -180,16 +219,22 @@ def plan_film(
     backend_options: dict[str, dict] | None = None,
     scoring: Consistency | None = None,
     bound: dict[str, type[Backend]] | None = None,
+    keyframes: str | None = None,
+    prices: dict[str, float] | None = None,
 ) -> PlanResult:
     """Lower a checked film.  `backend` overrides the script's; `template` the prompts';
     `codec` is the delivery codec the cut is encoded in; `backend_options` maps a
     backend's name to the constructor options that change what it makes; `scoring`
     says how takes are measured and chosen; `bound` maps a backend's name to the
-    class bound to its model folder (`DiffusersBackend.bound_to`), planned in its place."""
+    class bound to its model folder (`DiffusersBackend.bound_to`), planned in its place;
+    `prices` overrides hosted models' USD a second; `keyframes` (`generate`) overrides
+    the script's `keyframes:` default."""
     source = read_template(template) if template else None
     scoring = scoring or Consistency()
     planner = _Planner(film, backend, source, codec, backend_options or {}, scoring)
     planner.bound = bound or {}
+    planner.keyframes = keyframes or film.keyframes
+    planner.prices = prices or {}
     with paused_gc():
         plan = planner.run()
     diagnostics = planner.diagnostics.sorted()
@@ -245,6 +290,7 @@ class _Planner:
         self._embedder: dict | None = None
         self.anchors: dict[str, str] = {}  # character → the select of its first scored shot
         self.backend_name = backend
+        self.prices: dict[str, float] = {}  # hosted model → USD a second, from director.toml
         self.template = template
         self.diagnostics = Diagnostics()
         self.nodes: dict[str, Node] = {}
@@ -253,6 +299,7 @@ class _Planner:
         # it can run here, which searches the import path; once per plan is enough.
         self._resolved: dict[str, type[Backend]] = {}
         self.bound: dict[str, type[Backend]] = {}  # by name: bound to their model folders
+        self.keyframes: str | None = None  # `generate`: shots that pin none get a first one
 
     def run(self) -> Plan:
         film = self.film
@@ -286,6 +333,7 @@ class _Planner:
         mix = self._mix(timeline, voices, joint)
         output = self._add(Mux, "film/mux", [assemble, mix], MuxParams(codec=self.codec))
         cost = estimate_costs(list(self.nodes.values()), self.backends)
+        cost.money = estimate_money(list(self.nodes.values()), self.backends, self.prices)
         return Plan(
             title=film.title,
             width=film.format.width,
@@ -315,7 +363,7 @@ class _Planner:
     def _backend(self, shot: spec.Shot) -> type[Backend]:
         name = self.backend_name or shot.backend or self.film.backend
         if name not in self._resolved:
-            found = registry.get(name)
+            found = models.choose(name)
             self._resolved[name] = self.bound.get(found.name, found)
         backend = self._resolved[name]
         self.backends[backend.name] = backend
@@ -324,20 +372,27 @@ class _Planner:
     # -- one shot: prompt → takes (windows → join → consistency) → select
     def _shot(self, shot: spec.Shot, backend: type[Backend], previous: str | None) -> str:
         caps = backend.capabilities
-        self._warn_unsupported(shot, backend, previous)
+        made = self._generated_keyframes(shot, previous)
+        self._warn_unsupported(shot, backend, previous, made)
         rate = caps.rate_for(self.fps)
         wanted = max(1, round(shot.frames * rate / self.fps))
+        direction = self._direction(shot, rate, backend.shows_dialogue)
+        made_ids = {end: self._keyframe(shot, end) for end in made}
+        if made_ids:
+            direction = direction.model_copy(update={
+                f"keyframe_{end}": node_id for end, node_id in made_ids.items()
+            })  # fmt: skip
         frame = ShotFrame(
             shot=shot,
             backend=backend,
             windows=split_windows(caps, wanted),
             prompt=self._prompt(shot, backend),
             refs=[self._asset(m) for m in self._reference_media(shot)],
-            keyframes=self._keyframes(shot),
+            keyframes=self._keyframes(shot) + list(made_ids.values()),
             previous=previous,
             size=self._size(shot, backend),
             rate=rate,
-            direction=self._direction(shot, rate, backend.shows_dialogue),
+            direction=direction,
         )
         seed = shot.seed if shot.seed is not None else shot_seed(self.film.seed, shot.id)
         takes = []
@@ -397,17 +452,26 @@ class _Planner:
                 shot=frame.direction,
             )
             node_id = take_node(shot.id, take, f"window{index}")
-            ids.append(self._add(Generate, node_id, inputs, params, shot.span))
+            kind: type[Generate] = Generate
+            if (terms := getattr(backend, "request_terms", None)) is not None:  # hosted
+                kind, params = Hosted, HostedParams(**dict(params), **terms(frames, frame.size))
+            ids.append(self._add(kind, node_id, inputs, params, shot.span))
         if len(ids) == 1:
             return ids[0]
-        params = JoinParams(overlap=caps.window_overlap, frames=windows[-1][0] + windows[-1][1])
-        return self._add(Join, take_node(shot.id, take, "join"), ids, params, shot.span)
+        joined = JoinParams(overlap=caps.window_overlap, frames=windows[-1][0] + windows[-1][1])
+        return self._add(Join, take_node(shot.id, take, "join"), ids, joined, shot.span)
+
+    def _called(self, speaker: str) -> str:
+        """How subtitles name a speaker: as written (`display:`), else by the name."""
+        character = self.film.characters.get(speaker)
+        return character.display if character is not None and character.display else speaker
 
     def _direction(self, shot: spec.Shot, rate: float, with_dialogue: bool) -> Direction:
         """What the shot asks of the camera and the frame, in generated frames."""
         scale = rate / self.fps
         dialogue = [
-            SpokenLine(speaker=line.speaker, text=line.text, start=round(line.start * scale),
+            SpokenLine(speaker=self._called(line.speaker), text=line.text,
+                       start=round(line.start * scale),
                        frames=round(line.frames * scale))
             for line in shot.dialogue
         ] if with_dialogue else []  # fmt: skip
@@ -434,6 +498,57 @@ class _Planner:
             keyframe_last=shot.keyframe_last.path if shot.keyframe_last else None,
             dialogue=dialogue,
         )
+
+    def _generated_keyframes(self, shot: spec.Shot, previous: str | None) -> list[str]:
+        """Which of the shot's keyframes an image backend makes: those it asks for with
+        `generate`, and with the `keyframes: generate` default its first one when it
+        pins neither.  A pinned file always wins, and a continuous shot starts from
+        the previous shot's last frame."""
+        ends = []
+        default = self.keyframes is not None and not (shot.keyframe_first or shot.keyframe_last)
+        if previous is None and shot.keyframe_first is None and (shot.generate_first or default):
+            ends.append("first")
+        if shot.keyframe_last is None and shot.generate_last:
+            ends.append("last")
+        return ends
+
+    def _keyframe(self, shot: spec.Shot, end: str) -> str:
+        """The node that makes one of the shot's keyframes, scored like its takes."""
+        from backends import image
+
+        maker = image.get(image.BUILT_IN)
+        location = self.film.scenes[shot.scene].declared_location
+        media = [m for c in shot.characters for m in self.film.characters[c].refs]
+        media += self.film.locations[location].refs if location else []
+        pictures = [m for m in {m.path: m for m in media}.values() if m.kind == "image"]
+        pictures = pictures[: maker.capabilities.max_references]
+        scored = self._scored_characters(shot)
+        images = {c: [m for m in self.film.characters[c].refs if m.kind == "image"]
+                  for c in scored}  # fmt: skip
+        minimum = _first_given(shot.consistency, self.film.consistency, self.scoring.minimum)
+        seed = shot.seed if shot.seed is not None else shot_seed(self.film.seed, shot.id)
+        params = KeyframeParams(
+            maker=maker.name,
+            maker_version=maker.version,
+            end=end,
+            prompt=render_prompt(
+                self.film, shot, builtin_template("keyframe.j2"), moment=end
+            ),  # fmt: skip
+            seed=seed,
+            width=self.film.format.width,
+            height=self.film.format.height,
+            shot=self._direction(shot, self.fps, False),
+            references=[m.path for m in pictures],
+            characters=scored,
+            refs=[[m.path for m in images[c]] for c in scored],
+            **self._embedder_params(),
+            min_consistency=minimum if scored else None,
+            max_retries=self.scoring.max_retries if scored and minimum is not None else 0,
+        )
+        inputs = [self._asset(m) for m in pictures]
+        inputs += [self._asset(m) for c in scored for m in images[c]]
+        node_id = shot_node(shot.id, f"keyframe_{end}")
+        return self._add(Keyframe, node_id, list(dict.fromkeys(inputs)), params, shot.span)
 
     def _scored_characters(self, shot: spec.Shot) -> list[str]:
         """The shot's characters that have reference images to be measured against."""
@@ -500,8 +615,7 @@ class _Planner:
 
     def _size(self, shot: spec.Shot, backend: type[Backend]) -> tuple[int, int]:
         caps = backend.capabilities
-        width = caps.side_for(self.film.format.width)
-        height = caps.side_for(self.film.format.height)
+        width, height = caps.size_for(self.film.format.width, self.film.format.height)
         if caps.max_side and max(width, height) > caps.max_side:
             self.diagnostics.add(
                 codes.UNSUPPORTED_FORMAT,
@@ -512,16 +626,20 @@ class _Planner:
             )
         return width, height
 
-    def _warn_unsupported(self, shot: spec.Shot, backend: type[Backend], previous) -> None:
+    def _warn_unsupported(self, shot: spec.Shot, backend: type[Backend], previous,
+                          made: list[str]) -> None:  # fmt: skip
         wanted = {
-            "first_frame": shot.keyframe_first is not None or previous is not None,
-            "last_frame": shot.keyframe_last is not None,
+            "first_frame": shot.keyframe_first is not None
+            or previous is not None
+            or "first" in made,
+            "last_frame": shot.keyframe_last is not None or "last" in made,
             "reference_images": any(m.kind == "image" for m in self._reference_media(shot)),
             "reference_video": any(m.kind == "video" for m in shot.refs),
             "reference_audio": any(m.kind == "audio" for m in shot.refs),
         }
-        for conditioning, asked in wanted.items():
-            if asked and conditioning not in backend.capabilities.conditioning:
+        left_out = backend.left_out({c for c, asked in wanted.items() if asked})
+        for conditioning in wanted:
+            if conditioning in left_out:
                 self.diagnostics.add(
                     codes.UNSUPPORTED_CONDITIONING,
                     shot.span,
@@ -615,6 +733,30 @@ def estimate_costs(nodes: list[Node], backends: dict[str, type[Backend]]) -> Pla
     return PlanCost(devices=[totals[d] for d in sorted(totals)], unknown=sorted(unknown))
 
 
+def estimate_money(
+    nodes: list[Node], backends: dict[str, type[Backend]], prices: dict[str, float]
+) -> Money | None:
+    """The price of every request to a hosted model, at the duration it asks for;
+    None when the plan has none.  `prices` (USD a second, by model) wins over the
+    catalog's."""
+    windows = []
+    for node in nodes:
+        if not isinstance(node, Hosted):
+            continue
+        params, backend = node.params, cast("type[HostedBackend]", backends[node.params.backend])
+        rate, source = backend.price_per_second(node.via, params.resolution)
+        if backend.name in prices:
+            rate, source = prices[backend.name], "director.toml"
+        windows.append(
+            WindowPrice(node=node.id, shot=params.shot.id, backend=backend.name, via=node.via,
+                        seconds=params.seconds, usd_per_second=rate,
+                        usd=round(params.seconds * rate, 4), source=source)
+        )  # fmt: skip
+    if not windows:
+        return None
+    return Money(total=round(sum(w.usd for w in windows), 4), windows=windows)
+
+
 def split_windows(caps: Capabilities, wanted: int) -> list[tuple[int, int]]:
     """(start, frames) of each window a backend makes a shot of `wanted` frames in."""
     total = caps.frames_for(wanted)
@@ -661,7 +803,9 @@ def build_timeline(film: spec.Film) -> Timeline:
         lines += [
             TimelineLine(
                 shot=shot.id,
-                speaker=d.speaker,
+                speaker=film.characters[d.speaker].display or d.speaker
+                if d.speaker in film.characters
+                else d.speaker,
                 text=d.text,
                 start=placed.start + d.start,
                 end=placed.start + d.start + d.frames,

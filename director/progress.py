@@ -11,6 +11,7 @@ import sys
 import time
 from typing import TextIO
 
+from .diagnostics import visible_lines
 from .plan_nodes import Node, Select
 
 
@@ -70,6 +71,7 @@ class Progress:
         if self.mode == "quiet" and not always:
             return
         prefix = f"[{self.shots_done:>{len(str(self.shots))}}/{self.shots} shots] "
+        text = visible_lines(text)  # messages quote paths and errors: no raw escapes
         if self._bar is not None:
             self._bar.write(prefix + text, file=self.stream)
         else:

@@ -62,6 +62,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from backends import registry
 
@@ -430,7 +431,7 @@ class _Pool:
                  progress: Progress):  # fmt: skip
         self.plan, self.context, self.cache = plan, context, cache
         self.address, self.workers, self.progress = address, workers, progress
-        self.ray = None
+        self.ray: Any = None  # the ray module, once the pool starts
         self.disconnect: Callable[[], None] | None = None
         self.actors: list = []
         self.idle: list = []

@@ -20,6 +20,7 @@ import html
 import io
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -44,7 +45,7 @@ def build_record(
     seconds, reused = seconds or {}, reused or set()
     nodes = {node.id: node for node in plan.nodes}
     scoring = next((n.params for n in plan.of_class(ConsistencyNode)), None)
-    shots = []
+    shots: list[dict[str, Any]] = []
     for placed in plan.timeline.shots:
         shot = placed.shot
         select_id = shot_node(shot, "select")

@@ -15,6 +15,8 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from backends.base import BackendError
+
 from .cache import Cache, Entry
 from .operations import OperationError, RunContext, check_assets
 from .plan import Node, Plan
@@ -94,14 +96,20 @@ def execute(
     keep_going: bool = False,
     progress: Progress | None = None,
     context: RunContext | None = None,
+    jobs: int = 1,
 ) -> RunResult:
     """Run every node not already in the cache.  Raises KeyboardInterrupt through,
-    after removing the interrupted node's half-written files."""
+    after removing the interrupted node's half-written files.  With `jobs` above 1,
+    up to that many requests to hosted models are in flight at once (remote.py)."""
     context = context or RunContext(plan, root)
     progress = progress or Progress(len(plan.timeline.shots), mode="quiet")
     result = RunResult()
     failed: set[str] = set()
     cache.clean_staging()
+    if jobs > 1:
+        from .remote import execute_concurrently
+
+        return execute_concurrently(plan, cache, context, progress, result, keep_going, jobs)
     for node in schedule(plan):
         if any(i in failed for i in node.inputs):
             failed.add(node.id)
@@ -160,7 +168,7 @@ def make_node(node: Node, inputs: dict[str, Entry], cache: Cache, context) -> En
             cache.discard(staged)
         if full:
             raise DiskFull(node, error) from error
-        if isinstance(error, OperationError):
+        if isinstance(error, OperationError | BackendError):
             return Failure(node, str(error))
         if not isinstance(error, Exception):  # Ctrl-C, exit: through, after the cleanup
             raise
@@ -190,7 +198,7 @@ def disk_full(error: BaseException, folder: Path) -> bool:
         if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
             return True
         cause = cause.__cause__ or cause.__context__
-    if not isinstance(error, Exception) or isinstance(error, OperationError):
+    if not isinstance(error, Exception) or isinstance(error, OperationError | BackendError):
         return False
     try:
         return shutil.disk_usage(folder).free < DISK_FULL_MARGIN

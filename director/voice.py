@@ -230,7 +230,9 @@ def engine() -> Engine | None:
             return _ENGINE
         _ENGINE_TRIED = True
         wanted = os.environ.get("SHOT_DIRECTOR_VOICE", "").strip().lower()
-        choices = {"library": [LibraryEngine], "program": [ProgramEngine], "none": []}
+        choices: dict[str, list[type[Engine]]] = {
+            "library": [LibraryEngine], "program": [ProgramEngine], "none": []
+        }  # fmt: skip
         for kind in choices.get(wanted, [LibraryEngine, ProgramEngine]):
             try:
                 _ENGINE = kind()

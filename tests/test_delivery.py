@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import soundfile
 
+from director.assemble import write_srt
 from director.cli import main
 from director.clips import DELIVERY, write_clip
 from director.loudness import LIMITER_CEILING_DBTP, TruePeakLimiter
@@ -208,3 +209,81 @@ def test_a_bad_timecode_is_a_usage_error(project, capsys):
     path = project.write(FILM)
     assert main(["compile", str(path), "-q", "--start-timecode", "01:00:00;00"]) == 2
     assert "drop-frame" in capsys.readouterr().err
+
+
+def test_the_prores_profile_delivered_is_the_one_the_docs_name(project):
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "assembly.md").read_text()
+    named = re.search(r"ProRes 422 \(`prores_ks` profile 2, tagged `(\w+)`", docs).group(1)
+    out = compile_film(project, "prores")
+    video = probe(out, "-select_streams", "v:0", "-show_streams")["streams"][0]
+    assert (video["codec_tag_string"], video["profile"]) == (named, "Standard")
+    assert named == "apcn"  # ProRes 422 (Standard), as prores_ks profile 2 codes it
+
+
+def test_mov_films_carry_chapters_and_title(project):
+    info = probe(compile_film(project, "prores"), "-show_chapters", "-show_format")
+    assert [c["tags"]["title"] for c in info["chapters"]] == ["Scene 1", "Scene 2"]
+    assert info["format"]["tags"]["title"] == "Small Hours"
+
+
+# ------------------------------------------------------------------ subtitles
+
+_SRT_CUE = re.compile(
+    r"^(\d+)\n(\d\d):([0-5]\d):([0-5]\d),(\d{3}) --> (\d\d):([0-5]\d):([0-5]\d),(\d{3})\n(.+)$",
+    re.S,
+)
+
+
+def strict_srt(text: str) -> list[tuple[int, int, str]]:
+    """Parse SubRip as a strict validator does: numbered from 1 in order, each cue
+    ending after it starts and before the next one starts."""
+    cues, last_end = [], 0
+    for number, block in enumerate(text.rstrip("\n").split("\n\n"), start=1):
+        match = _SRT_CUE.match(block)
+        assert match, f"malformed cue: {block!r}"
+        g = [int(x) if x.isdigit() else x for x in match.groups()]
+        assert g[0] == number
+        start = ((g[1] * 60 + g[2]) * 60 + g[3]) * 1000 + g[4]
+        end = ((g[5] * 60 + g[6]) * 60 + g[7]) * 1000 + g[8]
+        assert start < end, f"cue {number} ends before it starts"
+        assert start >= last_end, f"cue {number} overlaps cue {number - 1}"
+        cues.append((start, end, g[9]))
+        last_end = end
+    return cues
+
+
+def test_srt_cues_never_overlap_under_a_dissolve(tmp_path, project):
+    plan = project.plan(
+        FILM.replace("SHOT 2 MEDIUM", "DISSOLVE TO: 12f\n\nSHOT 2 MEDIUM").replace(
+            "  HERO waits.\n", "  HERO\n    Wait for me.\n"
+        )
+    )
+    lines = plan.timeline.dialogue
+    # The shot before the dissolve speaks into it; the shot after starts in it.
+    lines[0].end = plan.timeline.shots[1].start + 8
+    lines.append(lines[1].model_copy(update={"text": "Me too."}))  # two lines at once
+    write_srt(plan.timeline, tmp_path / "film.srt")
+    cues = strict_srt((tmp_path / "film.srt").read_text())
+    incoming = round(plan.timeline.shots[1].start * 1000 / 24)
+    assert [c[1] for c in cues[:1]] == [incoming]  # ends where the incoming line begins
+    assert cues[1][2] == "Late again.\nMe too."
+
+
+def test_the_delivery_is_cached_apart_from_the_plan(project):
+    """Recompiling reuses the loudness pass; another target makes only a new one, and
+    the plan JSON stays the same bytes whatever the delivery settings."""
+
+    def deliveries() -> list[Path]:
+        manifests = (project.root / ".director" / "cache" / "entries").rglob("entry.json")
+        return sorted(m for m in manifests if '"op": "deliver"' in m.read_text())
+
+    compile_film(project)
+    plan = (project.root / "film.plan.json").read_bytes()
+    first = deliveries()
+    assert len(first) == 1
+    compile_film(project)
+    assert deliveries() == first
+    out = compile_film(project, "h264", "--loudness", "-23", "--start-timecode", "02:00:00:00")
+    assert len(deliveries()) == 2
+    assert ebur128(out)[0] == pytest.approx(-23, abs=0.5)
+    assert (project.root / "film.plan.json").read_bytes() == plan

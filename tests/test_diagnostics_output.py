@@ -21,6 +21,7 @@ from director.diagnostics import (
     render_github,
     render_human,
     visible,
+    visible_lines,
 )
 from director.source import Span
 
@@ -137,6 +138,7 @@ def test_visible_escapes_controls_and_bidi_and_keeps_the_rest():
     assert visible("\u202eabc\u2066") == r"\u202eabc\u2066"
     assert visible("Mära 東京 ✓") == "Mära 東京 ✓"
     assert visible("x" * 1000, limit=10) == "x" * 10 + "…"
+    assert visible_lines("one\x1b[2J\ntwo\r") == "one\\x1b[2J\ntwo\\r"
 
 
 # ------------------------------------------------------------ defect 5, issue 22 item 8: GitHub
@@ -235,3 +237,18 @@ def test_the_command_line_caps_and_the_flag_lifts_the_cap(tmp_path, capsys, monk
     assert err.count("warning[W107") == 120 and "not shown" not in err
     _, out, _ = _check(capsys, monkeypatch, tmp_path, "--format", "json", "film.shot")
     assert out.count('"W107"') == 120  # JSON lists every one
+
+
+# ------------------------------------------------------------ plain messages
+
+
+def test_a_plain_message_prints_a_users_path_escaped(tmp_path, capsys, monkeypatch):
+    _script(tmp_path, "film.shot", "MARA sees the sea.")
+    name = "no\x1b]0;pwned\x07such.shot"
+    code, _, err = _check(capsys, monkeypatch, tmp_path, name)
+    assert code == 2
+    assert r"no such script: no\x1b]0;pwned\x07such.shot" in err and "\x1b" not in err
+    monkeypatch.chdir(tmp_path)
+    assert main(["plan", "film.shot", "--template", "t\x1b[2J.j2"]) == 2
+    err = capsys.readouterr().err
+    assert r"t\x1b[2J.j2" in err and "\x1b" not in err

@@ -11,7 +11,7 @@ import re
 import pytest
 from tiny_models import no_user_settings
 
-from backends import registry, tiny
+from backends import tiny
 from backends.diffusers_base import accelerator
 from backends.ltx2 import LTX2Backend
 from director import models
@@ -73,14 +73,14 @@ def test_auto_picks_a_diffusers_backend_only_with_a_model_and_a_gpu(
 ):
     monkeypatch.chdir(tmp_path)
     models.forget()
-    assert registry.get("auto").name == "preview"
+    assert models.choose("auto").name == "preview"
     (tmp_path / "director.toml").write_text(f'[ltx2]\nmodel = "{ltx2_model}"\n')
     models.forget()  # answers are kept for a second
-    assert registry.get("auto").name == "preview"  # a model, but no GPU
-    assert "no GPU" in LTX2Backend.unavailable_reason()
+    assert models.choose("auto").name == "preview"  # a model, but no GPU
+    assert "no GPU" in models.unavailable_reason(LTX2Backend)
     monkeypatch.setattr("director.models.accelerator", lambda: "cuda")
     models.forget()
-    assert registry.get("auto").name == "ltx2"
+    assert models.choose("auto").name == "ltx2"
     models.forget()
 
 

@@ -98,3 +98,67 @@ def test_drop_frame_films_say_so():
     text = write_edl(plan, parse(None, Fraction(30000, 1001)))
     assert text.splitlines()[1] == "FCM: DROP FRAME"
     assert "01:00:00;00" in text
+
+
+def test_fcp_xml_sequences_carry_their_format_and_record_timecode(tmp_path):
+    import xml.etree.ElementTree as ElementTree
+
+    from director.timeline_export import Media, build_timeline, write_timeline
+
+    plan = planned(EXAMPLES / "lighthouse.shot")
+    record = parse("10:00:00:00", Fraction(plan.timeline.fps_num, plan.timeline.fps_den))
+    write_timeline(build_timeline(plan, Media(), record=record), tmp_path / "cut.xml")
+    sequence = ElementTree.parse(tmp_path / "cut.xml").getroot().find(".//sequence")
+    sample = sequence.find("media/video/format/samplecharacteristics")
+    assert (sample.findtext("width"), sample.findtext("height")) == (
+        str(plan.width), str(plan.height),
+    )  # fmt: skip
+    assert sample.findtext("rate/timebase") == str(plan.timeline.fps_num)
+    assert sequence.findtext("timecode/string") == "10:00:00:00"
+    back = otio.adapters.read_from_file(str(tmp_path / "cut.xml"))
+    rate = plan.timeline.fps_num / plan.timeline.fps_den
+    assert (
+        back.global_start_time.to_frames()
+        == otio.opentime.from_timecode("10:00:00:00", rate).to_frames()
+    )
+
+
+def test_export_finds_the_cache_and_project_of_the_compile_that_wrote_the_plan(project):
+    from test_delivery import FILM
+
+    from director.cli import main
+
+    script = project.write(FILM)
+    out = project.root / "delivered" / "film.mp4"
+    assert main(["compile", str(script), "-o", str(out), "-q"]) == 0
+    target = project.root / "elsewhere" / "cut.otio"
+    assert main(["export", str(out.with_name("film.plan.json")), "--otio", str(target)]) == 0
+    timeline = otio.adapters.read_from_file(str(target))
+    clips = timeline.video_tracks()[0].find_clips()
+    online = [isinstance(c.media_reference, otio.schema.ExternalReference) for c in clips]
+    assert clips and all(online)
+    cues = [c for track in timeline.audio_tracks() for c in track.find_clips()]
+    assert cues and all(c.media_reference.target_url.endswith(".wav") for c in cues)
+
+
+def test_fcp_xml_cue_levels_carry_gain_fades_and_ducking(tmp_path):
+    import xml.etree.ElementTree as ElementTree
+
+    from director.timeline_export import Media, build_timeline, write_timeline
+
+    plan = planned(EXAMPLES / "lighthouse.shot")
+    theme = next(c for c in plan.timeline.cues if c.asset == "THEME")
+    assert theme.duck and theme.fade_in and theme.gain_db == -6
+    write_timeline(build_timeline(plan, Media()), tmp_path / "cut.xml")
+    root = ElementTree.parse(tmp_path / "cut.xml").getroot()
+    clip = next(c for c in root.iter("clipitem") if c.findtext("name") == "music THEME")
+    effect = clip.find("filter/effect")
+    assert effect.findtext("effectid") == "audiolevels"
+    keys = [(int(k.findtext("when")), float(k.findtext("value"))) for k in effect.iter("keyframe")]
+    gain, ducked = 10 ** (-6 / 20), 10 ** (-18 / 20)
+    assert keys[0] == (0, 0.0)  # faded in from silence
+    assert keys[-1] == (theme.frames, 0.0)  # and out to it
+    assert max(v for _, v in keys) == pytest.approx(gain, abs=1e-6)
+    assert any(v == pytest.approx(ducked, abs=1e-6) for _, v in keys)  # under dialogue
+    back = otio.adapters.read_from_file(str(tmp_path / "cut.xml"))
+    assert len(back.audio_tracks()) == len(build_timeline(plan, Media()).audio_tracks())

@@ -481,3 +481,16 @@ def test_other_line_breaks(fuzz_project, separator: str) -> None:
     assert (tab.span.line, tab.span.column) == (4, 1)
     rendered = render_human([tab], checked.sources)
     assert "4 |  The lamp." in rendered
+
+
+@pytest.mark.parametrize("separator", ["\x0b", "\x0c", "\x85", "\u2028", "\u2029"])
+def test_a_glued_comment_is_found_on_its_own_line(fuzz_project, separator: str) -> None:
+    """Found by bench/fuzz.py: W115 counted lines with str.splitlines, so after a
+    NEL (U+0085) on an earlier line it pointed one line too far."""
+    text = f"# a note{separator}more\ntitle: Pier#4\nSHOT 1 WIDE 4s\n"
+    script = fuzz_project / "main.shot"
+    script.write_bytes(text.encode("utf-8"))
+    checked = check_file(script)
+    _assert_located(checked.diagnostics, checked.sources)
+    (glued,) = [d for d in checked.diagnostics if d.code == "W115"]
+    assert (glued.span.line, glued.span.column) == (2, 12)

@@ -80,3 +80,46 @@ def test_a_free_text_locations_help_declares_a_name_that_checks(project):
     )
     assert [d for d in fixed.diagnostics if d.code == "W101"] == [] and fixed.film is not None
     assert fixed.film.scenes[-1].declared_location == "FERRY_DOCK"
+
+
+@pytest.mark.parametrize(
+    ("wrong", "fixed"),
+    [
+        ("  camera: dolly zoom\n", "  camera: dolly in, then zoom out\n"),
+        ("  camera: track the runner\n", None),  # declare RUNNER and track RUNNER
+        ("  ref: refs/my photo.png\n", '  ref: "refs/my photo.png"\n'),
+    ],
+)
+def test_a_syntax_errors_help_is_valid_syntax(project, wrong, fixed):
+    base = "title: Help\ncharacter MARA\n  description: a keeper\n"
+    shot = "SHOT 1 WIDE 2s\n  MARA waits.\n"
+    (project.root / "refs" / "my photo.png").write_bytes(
+        (project.root / "refs" / "hero.png").read_bytes()
+    )
+    checked = project.check(base + shot + wrong)
+    (error,) = [d for d in checked.diagnostics if d.severity == "error"]
+    if fixed is None:
+        name = error.help.rsplit(" ", 1)[1]
+        base += f"character {name}\n  description: a runner\n"
+        fixed = f"  camera: track {name}\n"
+    else:
+        assert (
+            fixed.strip().split(": ", 1)[1]
+            in error.help.replace("write: ", "").replace("write it as: ", "")
+            or fixed.strip() in error.help
+        )
+    again = project.check(base + shot + fixed)
+    assert [d for d in again.diagnostics if d.severity == "error"] == [], again.diagnostics
+
+
+def test_a_fade_and_a_names_help_are_valid_syntax(project):
+    fade = project.check("title: F\n\nSHOT 1 WIDE 2s\n  Gulls.\nFADE OUT.\n")
+    (error,) = [d for d in fade.diagnostics if d.severity == "error"]
+    fixed = error.help.removeprefix("write it as: ")
+    assert project.check(f"title: F\n\nSHOT 1 WIDE 2s\n  Gulls.\n{fixed}\n").film is not None
+    accented = project.check("title: Z\ncharacter Zoë\n  description: x\n")
+    (error,) = [d for d in accented.diagnostics if d.severity == "error"]
+    name = error.help.removeprefix("write ")
+    assert name == "ZOË"
+    again = project.check(f"title: Z\ncharacter {name}\n  description: x\n")
+    assert not [d for d in again.diagnostics if d.severity == "error"]

@@ -145,6 +145,15 @@ def test_the_files_beside_the_film_obey_the_rule_too(script, capsys):
     assert snapshot(script.parent) == before
 
 
+def test_two_outputs_of_one_compile_never_share_a_path(script, capsys):
+    timeline = script.parent / "cut.edl"
+    err = refused(
+        ["compile", str(script), "-q", "-o", str(timeline), "--edl", str(timeline)], capsys
+    )
+    assert "the film and the timeline would both be written" in err
+    assert not timeline.exists()
+
+
 def test_a_dry_run_says_the_same_refusal(script, capsys):
     refused(["compile", str(script), "--dry-run", "-o", str(script)], capsys)
 
@@ -237,12 +246,21 @@ def test_a_read_only_folder_is_said_plainly(script, read_only, capsys):
         assert "read-only" in refused(argv, capsys)
 
 
+def test_a_cache_in_a_read_only_folder_is_said_plainly(read_only):
+    from director.cache import Cache, CacheError
+
+    with pytest.raises(CacheError, match="name a folder you can write with --cache"):
+        Cache(read_only / "cache")
+
+
 # ------------------------------------------------------------------ export
 
 
 def test_export_never_writes_over_its_plan_or_into_a_users_folder(script, capsys):
-    plan = script.parent / "film.otio"  # a plan file with a timeline's name
-    assert main(["plan", str(script), "-o", str(plan)]) == 0
+    film = str(script.parent / "film.mp4")
+    assert main(["compile", str(script), "-q", "-o", film]) == 0  # media in the cache
+    plan = script.parent / "film.otio"  # the compile's plan, under a timeline's name
+    shutil.copyfile(script.parent / "film.plan.json", plan)
     before = plan.read_bytes()
     err = refused(["export", str(plan), "--otio", str(plan)], capsys)
     assert "it is the plan" in err

@@ -1,9 +1,12 @@
 """Prompt templates: what each backend's prompt says, user templates, the sandbox."""
 
+from pathlib import Path
+
 import pytest
 
+from director.check import check_file
 from director.cli import main
-from director.prompts import PromptTemplateError, render_prompt
+from director.prompts import SIZE_WORDS, PromptTemplateError, builtin_template, render_prompt
 
 SCRIPT = """
 title: Prompts
@@ -161,3 +164,54 @@ def test_a_long_shot_still_has_its_prompt(project):
     script = SCRIPT.replace("  MARA polishes the lens.\n", action)
     (text,) = prompts(project.plan(script, backend="ltx2"))
     assert text.count("Mara polishes the lens.") == 5_000
+
+
+# ------------------------------------------- the model templates, over the examples
+
+EXAMPLES = Path(__file__).parent.parent / "scripts_examples"
+
+
+def example_prompts(template: str):
+    """(shot, prompt) for every shot of every example script, with a built-in template."""
+    source = builtin_template(template)
+    for path in sorted(EXAMPLES.rglob("*.shot")):
+        film = check_file(path).film
+        if film is not None:
+            for shot in film.shots:
+                yield shot, render_prompt(film, shot, source)
+
+
+def test_ltx2_prompts_follow_its_guide_for_every_example_shot():
+    # One flowing present-tense paragraph of at most ~200 words, starting with
+    # the action, covering the people, setting, camera, look and sound, and the
+    # words spoken with who speaks them.
+    found = list(example_prompts("ltx2.j2"))
+    assert len(found) > 30
+    for shot, text in found:
+        assert "\n" not in text and len(text.split()) <= 200, (shot.id, text)
+        if shot.action:
+            first = shot.action[0].split(".")[0].split()[-1].lower()
+            assert text.split(".")[0].lower().endswith(first), (shot.id, text)
+        for line in shot.dialogue:
+            assert (
+                f'says{" " + line.parenthetical if line.parenthetical else ""}: "{line.text}"'
+                in (text)
+            )
+        assert "The camera " in text and SIZE_WORDS[shot.size] in text, (shot.id, text)
+        assert "sound" in text or shot.dialogue, (shot.id, text)
+    # The words a guide asks for, across the examples.
+    assert sum(" is a " in text for _, text in found) > 10  # appearance
+
+
+def test_wan_prompts_are_dense_descriptions_for_every_example_shot():
+    # Wan's guide: 80 to 120 words, subject first, then action, scene, camera,
+    # style.  A shot whose script says little gets fewer words: nothing is made up.
+    found = list(example_prompts("wan.j2"))
+    counts = sorted(len(text.split()) for _, text in found)
+    median, upper = counts[len(counts) // 2], counts[len(counts) * 9 // 10]
+    assert 70 <= median <= 120 and 80 <= upper <= 120 and counts[-1] <= 150, counts
+    for shot, text in found:
+        assert "\n" not in text and text[0].isupper(), text
+        assert text.split()[0].lower() == SIZE_WORDS[shot.size].split()[0]  # subject, framed
+        for line in shot.dialogue:  # seen speaking; the words are the scratch voice's
+            assert " speaks" in text and f'"{line.text}"' not in text

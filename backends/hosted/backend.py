@@ -1,0 +1,463 @@
+"""The hosted backends: one class per catalog entry over a shared base.
+
+The planner sees a capability table like any backend's, with two additions
+(`HostedCapabilities`): a shot's frames are rounded up to one of the model's
+durations, and the frame size is the model's nearest aspect and resolution.
+At run time `generate` builds the provider's request from the shot, submits
+it once (the journal remembers the request id before the first poll), polls
+it, downloads the result once, and conforms the video to what the request
+asked for: its rate and frame count, with the model's sound trimmed or padded
+to the same length.  `select` then scales and crops it to the film's format.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import threading
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+from PIL import Image
+
+from ..base import Backend, BackendError, Capabilities, GeneratedShot, ShotRequest
+from .catalog import KEYS, HostedModel, Route, Size
+from .journal import Journal, Record, request_key
+from .providers import PROVIDER_CLASSES, Busy, Expired, Provider, key_for, scrub
+
+DATA_URI_LIMIT = 5 * 1024 * 1024  # Runway's limit for an image data URI; fal's is larger
+REFERENCE_SIDE = 1024  # reference images are sent at most this large
+SUBMIT_ATTEMPTS = 8  # 429s in a row before a submission is given up
+POLL_BACKOFF = (1.0, 30.0)  # first and longest wait after a failed poll, in seconds
+
+
+class HostedError(Exception):
+    """A hosted request failed; the message says why, in the user's terms."""
+
+
+class HostedCapabilities(Capabilities):
+    """Capabilities of a hosted model: whole-second durations and a set of sizes."""
+
+    durations: tuple[int, ...] = ()
+    sizes: tuple[tuple[str, str, int, int], ...] = ()  # (aspect, resolution, width, height)
+
+    def frames_for(self, wanted: int) -> int:
+        """The frames of the shortest allowed duration that covers `wanted` frames."""
+        rate = self.frame_rates[0]
+        for seconds in self.durations:
+            if round(seconds * rate) >= wanted:
+                return round(seconds * rate)
+        return round(self.durations[-1] * rate)
+
+    def size_for(self, width: int, height: int) -> tuple[int, int]:
+        return self.nearest(width, height)[2:]
+
+    def nearest(self, width: int, height: int) -> tuple[str, str, int, int]:
+        """The size with the aspect closest to the film's; among those, the smallest
+        at least as tall as the film, else the largest."""
+
+        def distance(size) -> float:  # by the aspect's name: 864x496 is a 16:9 size
+            across, down = (int(n) for n in size[0].split(":"))
+            return abs(math.log(across / down) - math.log(width / height))
+
+        best = min(map(distance, self.sizes))
+        same = [s for s in self.sizes if distance(s) <= best + 1e-9]
+        tall = [s for s in same if min(s[2], s[3]) >= min(width, height)]
+        if tall:
+            return min(tall, key=lambda s: s[2] * s[3])
+        return max(same, key=lambda s: s[2] * s[3])
+
+
+@dataclass
+class Job:
+    """One request as it goes to the provider."""
+
+    provider: str
+    endpoint: str
+    body: dict
+    size: Size
+    seconds: int
+
+
+class HostedBackend(Backend):
+    """Base of the hosted models.  A subclass sets `model` (a catalog entry)."""
+
+    model: ClassVar[HostedModel]
+    remote: ClassVar[bool] = True  # many requests may be in flight at once (--jobs)
+    black_is_failure = False  # never pay for a second render on our own initiative
+    plan_settings: ClassVar[tuple[str, ...]] = ("via",)
+    runtime_settings: ClassVar[tuple[str, ...]] = ("journal", "poll_interval", "price_per_second")
+    _stop = threading.Event()  # set on Ctrl-C: polling threads stop waiting
+
+    def __init__(self, *, via: str | None = None, journal: str | None = None,
+                 poll_interval: float = 5.0, price_per_second: float | None = None):  # fmt: skip
+        self.via = via or self.model.providers[0]
+        if self.model.route(self.via) is None:
+            raise HostedError(f"{self.name} is not served by {self.via}")
+        self.journal = Journal(Path(journal)) if journal else None
+        self.poll_interval = float(poll_interval)
+        self._provider: Provider | None = None
+        HostedBackend._stop.clear()  # a new compile (in this process) waits again
+
+    # -- what the planner asks
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        if not any(key_for(provider) for provider in cls.model.providers):
+            keys = " or ".join(KEYS[p] for p in cls.model.providers)  # names, never values
+            return f"no key for {cls.name}: set {keys}"
+        return None
+
+    @classmethod
+    def left_out(cls, wanted: set[str]) -> set[str]:
+        """What of `wanted` this model cannot take for a shot that asks for all of it."""
+        left = wanted - cls.capabilities.conditioning
+        if cls.model.route(cls.model.providers[0]).elements and "first_frame" not in wanted:
+            left |= wanted & {"reference_images"}  # Kling's elements go with a first frame
+        return left
+
+    @classmethod
+    def price_per_second(cls, via: str, resolution: str) -> tuple[float, str]:
+        """USD a second of a request by `via` at `resolution`, and where the price is from."""
+        route = cls.model.route(via) or cls.model.routes[0]
+        price = route.price
+        return price.per_second(resolution), f"{price.source}, {price.date}"
+
+    @classmethod
+    def billed_seconds(cls, frames: int, fps: float) -> int:
+        """The duration a request of `frames` frames is asked (and paid) for."""
+        return next((s for s in cls.model.durations if round(s * fps) >= frames),
+                    cls.model.durations[-1])  # fmt: skip
+
+    @classmethod
+    def request_terms(cls, frames: int, size: tuple[int, int]) -> dict:
+        """The request's own terms for a window of `frames` frames at `size`, for
+        the plan: the seconds asked (and paid) for, the aspect and resolution."""
+        found = next(s for s in cls.model.sizes if (s.width, s.height) == size)
+        return {
+            "seconds": cls.billed_seconds(frames, cls.model.fps),
+            "aspect": found.aspect,
+            "resolution": found.resolution,
+        }
+
+    # -- what the runtime asks
+    def interrupt(self) -> None:
+        HostedBackend._stop.set()
+
+    def provider(self) -> Provider:
+        if self._provider is None:
+            key = key_for(self.via)
+            if key is None:
+                raise HostedError(f"no key for {self.via}: set {KEYS[self.via]} in the environment")
+            self._provider = PROVIDER_CLASSES[self.via](key)
+        return self._provider
+
+    def generate(self, request: ShotRequest) -> GeneratedShot:
+        if self.journal is None:
+            raise HostedError("hosted backends run only inside `director compile` (no journal)")
+        try:
+            job = self.job(request)
+            video = self._video(job, request.shot_id)
+        except HostedError as error:  # said like any node's failure, at the shot's line
+            raise BackendError(str(error)) from None
+        return conform(video, request, with_sound=self.model.sound)
+
+    def job(self, request: ShotRequest) -> Job:
+        """The provider's request for a ShotRequest, every value one the model allows."""
+        route = self.model.route(self.via)
+        wanted = (request.width, request.height)
+        size = next(s for s in self.model.sizes if (s.width, s.height) == wanted)
+        seconds = self.billed_seconds(request.frames, request.fps)
+        first = _first_image(request)
+        body = build_body(self.model, route, request, size, seconds, first)
+        endpoint = route.image_endpoint if first is not None else route.text_endpoint
+        if endpoint is None:
+            raise HostedError(f"{self.name} on {self.via} needs a first frame")
+        return Job(self.via, endpoint, body, size, seconds)
+
+    # -- submit once, poll, download once
+    def _video(self, job: Job, shot: str) -> Path:
+        key = request_key(job.provider, job.endpoint, job.body)
+        record = self.journal.get(key)
+        if record is None:
+            request_id = self._submit(job)
+            record = Record(key, job.provider, job.endpoint, request_id, time.time(), shot)
+            self.journal.put(record)  # before the first poll: a rerun polls, never resubmits
+        kept = self.journal.result(record)
+        if kept is not None:
+            return kept
+        return self._wait_and_download(record)
+
+    def _submit(self, job: Job) -> str:
+        wait = POLL_BACKOFF[0]
+        for _ in range(SUBMIT_ATTEMPTS):
+            try:
+                return self.provider().submit(job.endpoint, job.body)
+            except Busy as busy:
+                self._sleep(busy.retry_after if busy.retry_after is not None else wait)
+                wait = min(wait * 2, POLL_BACKOFF[1])
+            except Exception as error:
+                raise HostedError(_refusal(self.name, error, accepted=False)) from None
+        raise HostedError(f"{self.via} stayed busy through {SUBMIT_ATTEMPTS} submissions; "
+                          "nothing was accepted, so running again is safe")  # fmt: skip
+
+    def _wait_and_download(self, record: Record) -> Path:
+        wait = POLL_BACKOFF[0]
+        fresh = True
+        while True:
+            try:
+                poll = self.provider().poll(record.endpoint, record.request_id)
+            except Busy as busy:
+                self._sleep(busy.retry_after if busy.retry_after is not None else wait)
+                wait = min(wait * 2, POLL_BACKOFF[1])
+                continue
+            except Exception as error:
+                raise HostedError(_refusal(self.name, error, accepted=True)) from None
+            wait = POLL_BACKOFF[0]
+            if poll.state == "failed":
+                record.failure = f"{poll.code}: {poll.failure}" if poll.code else poll.failure
+                self.journal.put(record)
+                raise HostedError(_failed(self.name, record))
+            if poll.state != "done":
+                self._sleep(self.poll_interval)
+                continue
+            try:
+                return self._download(record, poll.urls)
+            except Expired:
+                if not fresh:  # a second expired link from fresh ones: give up
+                    raise HostedError(f"{self.name}: the result's links expired and fresh "
+                                      "ones did not answer either") from None  # fmt: skip
+                fresh = False  # poll again: the provider hands out fresh links
+
+    def _download(self, record: Record, urls: list[str]) -> Path:
+        if not urls:
+            raise HostedError(f"{self.name}: the provider said done but gave no video")
+        scratch = self.journal.scratch()
+        wait = POLL_BACKOFF[0]
+        try:
+            for _ in range(SUBMIT_ATTEMPTS):
+                try:
+                    self.provider().download(urls[0], scratch)
+                    return self.journal.keep_result(record, scratch)
+                except Busy as busy:
+                    self._sleep(busy.retry_after if busy.retry_after is not None else wait)
+                    wait = min(wait * 2, POLL_BACKOFF[1])
+            raise HostedError(f"{self.name}: the result could not be downloaded; run again")
+        finally:
+            scratch.unlink(missing_ok=True)
+
+    def _sleep(self, seconds: float) -> None:
+        if HostedBackend._stop.wait(seconds):
+            raise KeyboardInterrupt
+
+
+# ------------------------------------------------------------------- request
+
+
+def build_body(model: HostedModel, route: Route, request: ShotRequest, size: Size,
+               seconds: int, first: Image.Image | None) -> dict:  # fmt: skip
+    """The request body in the route's own field names and value types."""
+    prompt = "prompt_text" if route.provider == "runway" else "prompt"
+    body: dict = {prompt: request.prompt, **route.extra}
+    if route.model:
+        body["model"] = route.model
+    body["duration"] = route.format_duration(seconds)
+    if route.aspect and (first is None or route.aspect_on_image):
+        ratio = f"{size.width}:{size.height}" if route.provider == "runway" else size.aspect
+        body[route.aspect] = ratio
+    if route.resolution and size.resolution:
+        body[route.resolution] = size.resolution
+    if route.audio:
+        body[route.audio] = model.sound
+    if route.seed:
+        body[route.seed] = request.seed
+    if route.negative and request.negative:
+        body[route.negative] = request.negative
+    if first is not None:
+        body[route.image] = _data_uri(_cover(first, size), model.min_image_side)
+    if route.end_image and request.keyframe_last is not None:
+        last = _cover(Image.open(request.keyframe_last).convert("RGB"), size)
+        body[route.end_image] = _data_uri(last, model.min_image_side)
+    if route.elements and first is not None and request.characters:
+        body["elements"] = _elements(request, model)
+    return body
+
+
+def _first_image(request: ShotRequest) -> Image.Image | None:
+    """The frame the shot starts from: its pinned keyframe, else the one it continues."""
+    if request.keyframe_first is not None:
+        return Image.open(request.keyframe_first).convert("RGB")
+    if request.previous_frame is not None:
+        return Image.fromarray(np.asarray(request.previous_frame, dtype=np.uint8))
+    return None
+
+
+def _elements(request: ShotRequest, model: HostedModel) -> list[dict]:
+    """Kling's character elements: a front image and 1-3 more of each character.
+    A character with one picture gives it as both (an element needs a reference)."""
+    elements = []
+    for character in request.characters:
+        images = [p for p in character.refs if p.suffix.lower() in (".png", ".jpg", ".jpeg",
+                                                                      ".webp")]  # fmt: skip
+        if not images:
+            continue
+        uris = [_data_uri(_fit(Image.open(p).convert("RGB")), model.min_image_side)
+                for p in images[: model.max_references + 1]]  # fmt: skip
+        references = uris[1:] or uris[:1]
+        elements.append({"frontal_image_url": uris[0], "reference_image_urls": references})
+    return elements
+
+
+def _cover(image: Image.Image, size: Size) -> Image.Image:
+    """Scaled to cover the request's size and centre-cropped to it."""
+    scale = max(size.width / image.width, size.height / image.height)
+    resized = image.resize((round(image.width * scale), round(image.height * scale)))
+    left, top = (resized.width - size.width) // 2, (resized.height - size.height) // 2
+    return resized.crop((left, top, left + size.width, top + size.height))
+
+
+def _fit(image: Image.Image) -> Image.Image:
+    scale = min(1.0, REFERENCE_SIDE / max(image.size))
+    if scale < 1.0:
+        image = image.resize((round(image.width * scale), round(image.height * scale)))
+    return image
+
+
+def _data_uri(image: Image.Image, min_side: int) -> str:
+    """A PNG data URI (a JPEG one above the provider's limit), at least `min_side` a side."""
+    if min_side and min(image.size) < min_side:
+        scale = min_side / min(image.size)
+        image = image.resize((math.ceil(image.width * scale), math.ceil(image.height * scale)))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    kind = "png"
+    if buffer.tell() * 4 / 3 > DATA_URI_LIMIT:
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=90)
+        kind = "jpeg"
+    return f"data:image/{kind};base64,{base64.b64encode(buffer.getvalue()).decode()}"
+
+
+# ----------------------------------------------------------------- messages
+
+
+def _refusal(name: str, error: Exception, *, accepted: bool) -> str:
+    message = scrub(str(error))
+    if accepted:
+        return (
+            f"{name}: {message}. The job was accepted and may be billed; it is not "
+            "submitted again. Change the shot (or remove its record) and compile again"
+        )
+    return f"{name} refused the request: {message}"
+
+
+def _failed(name: str, record: Record) -> str:
+    what = record.failure or "no reason given"
+    moderated = any(w in what.lower() for w in ("safety", "moderat", "content_policy", "nsfw"))
+    kind = "refused by moderation" if moderated else "failed"
+    return (
+        f"{name} {kind} (request {record.request_id}): {what}. The job was accepted "
+        "and may be billed; it is not submitted again. Change the shot and compile again"
+    )
+
+
+# ------------------------------------------------------------------ results
+
+
+def conform(video: Path, request: ShotRequest, *, with_sound: bool) -> GeneratedShot:
+    """The provider's video as exactly the request's frames (rate and count), its
+    sound (if the model makes sound) trimmed or padded to the same length."""
+    import av
+
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        rate = Fraction(stream.average_rate or 24)
+    target = Fraction(request.fps).limit_denominator(1001)
+    frames = _resampled(video, rate, target, request)  # one at a time: 1080p adds up
+    audio, sample_rate = (None, None)
+    if with_sound:
+        audio, sample_rate = _sound(video, request.frames / float(target))
+    return GeneratedShot(frames=frames, audio=audio, sample_rate=sample_rate)
+
+
+def _resampled(video: Path, rate: Fraction, target: Fraction, request: ShotRequest):
+    """The request's frame count at its rate, at the video's own size: `select`
+    scales and crops once, to the film's exact format."""
+    from director.clips import read_frames
+
+    wanted = [int(i * rate / target) for i in range(request.frames)]
+    source, index, frame = read_frames(video), -1, None
+    for position in wanted:
+        while index < position:
+            try:
+                frame = next(source)
+            except StopIteration:
+                break  # a short result holds its last frame
+            index += 1
+        if frame is None:
+            raise HostedError("the provider's video has no frames")
+        yield frame
+
+
+def _sound(video: Path, seconds: float) -> tuple[np.ndarray, int]:
+    """The video's sound as (samples, channels) float32, fitted to `seconds`; silence
+    at 48 kHz when the result has no sound track (a silent render)."""
+    import av
+
+    chunks, rate = [], 48000
+    with av.open(str(video)) as container:
+        if container.streams.audio:
+            stream = container.streams.audio[0]
+            rate = stream.rate or rate
+            for frame in container.decode(stream):
+                data = frame.to_ndarray()
+                if data.dtype.kind == "i":  # s16 or s32: to [-1, 1]
+                    data = data / float(np.iinfo(data.dtype).max)
+                data = data.astype(np.float32)
+                if frame.format.is_planar:
+                    chunks.append(data.T)
+                else:
+                    chunks.append(data.reshape(-1, frame.layout.nb_channels))
+    audio = np.concatenate(chunks) if chunks else np.zeros((0, 2), np.float32)
+    samples = round(seconds * rate)
+    audio = np.clip(audio[:samples], -1.0, 1.0)
+    if len(audio) < samples:
+        pad = np.zeros((samples - len(audio), audio.shape[1]), np.float32)
+        audio = np.vstack([audio, pad])
+    return np.ascontiguousarray(audio, dtype=np.float32), rate
+
+
+# ---------------------------------------------------------------- the classes
+
+
+def backend_class(model: HostedModel) -> type[HostedBackend]:
+    """The backend class of one catalog entry."""
+    first = model.routes[0]
+    caps = HostedCapabilities(
+        frame_rates=(model.fps,),
+        size_multiple=2,
+        max_frames=round(model.durations[-1] * model.fps),
+        can_extend=True,  # longer shots: windows, each from the previous one's last frame
+        conditioning=model.conditioning,
+        joint_audio=model.sound,
+        audio_sample_rate=48000 if model.sound else None,
+        durations=model.durations,
+        sizes=tuple((s.aspect, s.resolution, s.width, s.height) for s in model.sizes),
+    )
+    where = ", ".join(f"{r.provider}" for r in model.routes)
+    return type(
+        f"Hosted_{model.name.replace('-', '_').replace('.', '_')}",
+        (HostedBackend,),
+        {
+            "name": model.name,
+            "description": f"{model.title}, hosted ({where}); price from {first.price.source}",
+            "capabilities": caps,
+            "prompt_template": model.template,
+            "model": model,
+            "__module__": __name__,
+        },
+    )
