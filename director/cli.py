@@ -573,7 +573,7 @@ def _run_fmt(args) -> int:
     for path in args.files:
         stdin = str(path) == "-"
         try:
-            data = sys.stdin.buffer.read() if stdin else _read_input(path)
+            data = _read_stdin() if stdin else _read_input(path)
         except UsageError as error:  # one unreadable file: the others are still formatted
             _say(f"director: error: {error}")
             status = EXIT_ERRORS
@@ -931,6 +931,15 @@ def _shown(value: float) -> str:
 
 def _limits(args) -> Limits:
     return Limits(**{field: getattr(args, field) for field, *_ in _LIMIT_FLAGS})
+
+
+def _read_stdin() -> bytes:
+    """Standard input, read no further than the byte limit a script file is held to."""
+    limit = Limits().max_bytes
+    data = sys.stdin.buffer.read(limit + 1)
+    if len(data) > limit:
+        raise UsageError(f"<stdin> is over the limit of {limit:,} bytes")
+    return data
 
 
 def _require_files(files: list[Path], noun: str = "script") -> None:

@@ -282,6 +282,9 @@ class _ToSyntax(Transformer):
     def voice(self, text):
         return ("voice", text.strip())
 
+    def display(self, text):
+        return ("display", text.strip())
+
     def ref(self, path):
         return ("ref", self._word(path, _unquote(path)))
 

@@ -473,11 +473,17 @@ class _Planner:
         joined = JoinParams(overlap=caps.window_overlap, frames=windows[-1][0] + windows[-1][1])
         return self._add(Join, take_node(shot.id, take, "join"), ids, joined, shot.span)
 
+    def _called(self, speaker: str) -> str:
+        """How subtitles name a speaker: as written (`display:`), else by the name."""
+        character = self.film.characters.get(speaker)
+        return character.display if character is not None and character.display else speaker
+
     def _direction(self, shot: spec.Shot, rate: float, with_dialogue: bool) -> Direction:
         """What the shot asks of the camera and the frame, in generated frames."""
         scale = rate / self.fps
         dialogue = [
-            SpokenLine(speaker=line.speaker, text=line.text, start=round(line.start * scale),
+            SpokenLine(speaker=self._called(line.speaker), text=line.text,
+                       start=round(line.start * scale),
                        frames=round(line.frames * scale))
             for line in shot.dialogue
         ] if with_dialogue else []  # fmt: skip
@@ -809,7 +815,9 @@ def build_timeline(film: spec.Film) -> Timeline:
         lines += [
             TimelineLine(
                 shot=shot.id,
-                speaker=d.speaker,
+                speaker=film.characters[d.speaker].display or d.speaker
+                if d.speaker in film.characters
+                else d.speaker,
                 text=d.text,
                 start=placed.start + d.start,
                 end=placed.start + d.start + d.frames,

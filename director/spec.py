@@ -45,6 +45,7 @@ class Character(BaseModel):
     description: str = ""
     refs: list[MediaFile] = []
     voice: str = ""
+    display: str = ""  # the name as written, for prompts and subtitles; "" for the name
     span: Span
 
 

@@ -84,6 +84,7 @@ class Character(Declaration):
     description: str | None = None
     refs: list[Word] = []
     voice: str | None = None
+    display: str | None = None  # the name as written: MRS. O'BRIEN for MRS_OBRIEN
 
 
 class Location(Declaration):
