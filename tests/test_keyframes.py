@@ -4,6 +4,8 @@ its scoring and retries, and what reaches the video backend (docs/keyframes.md).
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -238,3 +240,61 @@ def test_strict_stops_before_any_video_when_keyframes_never_pass(
     assert "no try of its first keyframe reached consistency 0.50 (try 0: 0.00, try 1: 0.00)" in err
     assert video_requests == []  # not one call to the video backend
     assert not (tmp_path / "film.mp4").exists()
+
+
+# ----------------------------------------------------------------- storyboard
+
+
+def test_storyboard_writes_html_pdf_and_pngs_and_renders_in_chromium(tmp_path, video_requests):
+    from test_report import ARTIFACTS, chromium
+
+    shots = SHOTS + "\nSHOT 4 WIDE 1s\n  camera: pan left\n  keyframe last: generate\n"
+    script = _project(tmp_path, shots=shots)  # no `keyframes:`: the storyboard asks for them
+    assert main(["storyboard", str(script), "--embedder", "appearance"]) == 0
+    folder = tmp_path / "film.storyboard"
+    assert sorted(p.name for p in folder.glob("*.png")) == ["1.png", "3.png", "4.last.png",
+                                                            "4.png"]  # fmt: skip
+    assert video_requests == []  # only keyframes
+    # The PNGs are the accepted keyframes, which a script can pin.
+    with Image.open(folder / "1.png") as picture:
+        assert picture.size == (320, 180)
+    pinned = SHOTS.replace(
+        "  MARA smiles.", "  MARA smiles.\n  keyframe first: film.storyboard/1.png"
+    )
+    assert check_file(_project(tmp_path, shots=pinned)).film is not None
+    # The PDF: one page per shot, read back by a PDF reader.
+    import pypdf
+
+    assert len(pypdf.PdfReader(folder / "storyboard.pdf").pages) == 4
+    # The HTML: self-contained, every shot laid out by a real browser.
+    page = folder / "index.html"
+    assert not re.search(r"(href|src)=['\"]?(https?:|//|file:)", page.read_text())
+    browser = chromium()
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}"]  # fmt: skip
+    shot = tmp_path / "storyboard.png"
+    subprocess.run([browser, *flags, f"--screenshot={shot}", "--window-size=1200,900",
+                    page.as_uri()], capture_output=True, timeout=120, check=True)  # fmt: skip
+    dom = subprocess.run([browser, *flags, "--dump-dom", page.as_uri()], capture_output=True,
+                         text=True, timeout=120, check=True).stdout  # fmt: skip
+    assert re.findall(r'<figure class="panel" id="shot-([^"]+)">', dom) == ["1", "2", "3", "4"]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shot, ARTIFACTS / "storyboard.png")
+    image = np.asarray(Image.open(shot).convert("RGB"), np.float64)
+    assert image.std() > 20  # not blank
+
+
+def test_editing_one_shot_and_rerunning_the_storyboard_remakes_one_keyframe(tmp_path):
+    from director import storyboard
+
+    def board(shots: str):
+        plan = _plan(_project(tmp_path, shots=shots), keyframes="generate")
+        cache = Cache(tmp_path / "cache")
+        return storyboard.write_storyboard(plan, tmp_path, cache, tmp_path / "board").result
+
+    first = board(SHOTS)
+    assert sorted(i for i in first.ran if "keyframe" in i) == [
+        "shot/1/keyframe_first", "shot/3/keyframe_first"
+    ]  # fmt: skip
+    again = board(SHOTS.replace("MARA smiles.", "MARA frowns."))
+    assert [i for i in again.ran if "keyframe" in i] == ["shot/3/keyframe_first"]
