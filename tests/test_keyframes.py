@@ -91,6 +91,13 @@ def test_the_header_default_takes_only_generate(tmp_path):
     assert check_file(_project(tmp_path, "keyframes: generate")).film.keyframes == "generate"
 
 
+def test_fmt_keeps_the_keyframes_default_in_the_header_block():
+    from director.fmt import format_text
+
+    text = "title: KF\nkeyframes: generate\nseed: 3\n"
+    assert format_text(text) == text
+
+
 # ----------------------------------------------------------------------- plan
 
 
