@@ -114,6 +114,9 @@ class _Loader:
         self.files: list[tuple[Path, ast.ScriptFile]] = []
         self._done: set[Path] = set()
         self.unsaved: dict[Path, str] = {}  # path → an editor's text, used instead of the disk's
+        # Imports that could not be read: names they might declare are not reported one
+        # by one (a misspelt import would otherwise earn an error at every use).
+        self.unread: list[Span] = []
 
     def load(self, top: Path) -> ast.ScriptFile | None:
         """The syntax tree of `top`, after loading everything it imports."""
@@ -125,14 +128,18 @@ class _Loader:
             self._done.add(path)
             tree = self._parse(path, site)
             if tree is None:
+                if site is not None:
+                    self.unread.append(site)
                 continue
             self.files.append((path, tree))
-            imports = [
-                (target, chain + (path,), setting.path.span)
-                for setting in tree.settings
-                if isinstance(setting, ast.PathSetting)
-                and (target := self._follow(setting, chain + (path,))) is not None
-            ]
+            imports = []
+            for setting in tree.settings:
+                if isinstance(setting, ast.PathSetting):
+                    target = self._follow(setting, chain + (path,))
+                    if target is None:
+                        self.unread.append(setting.path.span)
+                    else:
+                        imports.append((target, chain + (path,), setting.path.span))
             pending.extend(reversed(imports))  # the first import is loaded first
         return next((tree for path, tree in self.files if path == top), None)
 
@@ -284,6 +291,7 @@ class _Checker:
         self._backends: dict[str, type[Backend] | None] = {}
         self._folder: dict[str, Path] = {}  # display name → its folder, for relative paths
         self._habit_names: Declared | None = None
+        self.unresolved: dict[str, Span] = {}  # undeclared names, while an import is unread
 
     # -- the stage
     def run(self) -> spec.Film | None:
@@ -303,6 +311,7 @@ class _Checker:
         self._check_limits(shots, settings)
         self._check_transitions(shots, fade_out)
         self._check_cues_end(shots)
+        self._note_unresolved()
         self._warn_unused()
         if not shots and settings.get("title"):
             self.diagnostics.add(
@@ -576,6 +585,9 @@ class _Checker:
                 notes=[f"declared at {found[1].name.span}"],
             )
             return False
+        if self.loader.unread:
+            self.unresolved.setdefault(word.text, word.span)
+            return False
         same_kind = [n for n, (k, _) in self.declared.items() if k == kind]
         # Locations are looked up only once declared (an undeclared one is free
         # text, W101), so a miss here is a character or an asset.
@@ -806,6 +818,25 @@ class _Checker:
                     "the transitions on both its sides",
                     help="shorten one of the transitions or lengthen the shot",
                 )
+
+    def _note_unresolved(self) -> None:
+        """Names used but declared nowhere while an import is unread: one note on the
+        import's own error, not an error at every use."""
+        if not self.unresolved:
+            return
+        site = self.loader.unread[0]
+        names = sorted(self.unresolved)
+        shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+        note = f"{shown} {'is' if len(names) == 1 else 'are'} used but declared nowhere; "
+        note += "the file this import names may declare them"
+        for diagnostic in self.diagnostics.items:
+            if diagnostic.span == site:
+                diagnostic.notes = [*diagnostic.notes, note]
+                return
+        first = min(self.unresolved.values(), key=lambda span: (span.file, span.line))
+        self.diagnostics.add(
+            codes.UNKNOWN_CHARACTER, first, note, help="fix the import above, then check again"
+        )
 
     def habit_names(self) -> Declared:
         """The declared names the writing habits are read against, made once."""

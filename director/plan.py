@@ -164,6 +164,18 @@ class Plan(BaseModel):
             raise KeyError(node_id)
         return node
 
+    def upstream(self, node_ids: list[NodeId]) -> Plan:
+        """The plan of only what makes `node_ids`: they and every node they read, in
+        plan order (e.g. the keyframes, made before any video)."""
+        wanted: set[NodeId] = set()
+        pending = list(node_ids)
+        while pending:
+            node_id = pending.pop()
+            if node_id not in wanted:
+                wanted.add(node_id)
+                pending += self.node(node_id).inputs
+        return self.model_copy(update={"nodes": [n for n in self.nodes if n.id in wanted]})
+
     def of_class(self, kind: type[N]) -> list[N]:
         """Every node of one operation, in plan order."""
         return [node for node in self.nodes if isinstance(node, kind)]

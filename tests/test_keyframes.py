@@ -3,6 +3,9 @@ its scoring and retries, and what reaches the video backend (docs/keyframes.md).
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +16,7 @@ from backends import image
 from backends.preview import PreviewBackend
 from director.cache import Cache
 from director.check import check_file
+from director.cli import main
 from director.plan import Consistency, plan_film
 from director.plan_nodes import Generate, Keyframe
 from director.run import execute
@@ -45,10 +49,11 @@ SHOT 3 CLOSE-UP on MARA 1s
 
 def _project(folder: Path, extra: str = "", shots: str = SHOTS) -> Path:
     rng = np.random.default_rng(7)
-    mara = np.zeros((120, 80, 3), np.uint8)
-    mara[:, :, 0], mara[20:60, 20:60] = 220, (30, 90, 200)
+    mara = np.zeros((240, 180, 3), np.uint8)
+    mara[:, :, 0], mara[40:120, 40:120] = 220, (30, 90, 200)
     Image.fromarray(mara).save(folder / "mara.png")
-    Image.fromarray(rng.integers(0, 255, (90, 160, 3), dtype=np.uint8)).save(folder / "room.png")
+    room = rng.integers(0, 255, (180, 320, 3), dtype=np.uint8)
+    Image.fromarray(room).save(folder / "room.png")
     script = folder / "film.shot"
     script.write_text(HEADER.format(extra=extra) + shots)
     return script
@@ -207,3 +212,89 @@ def test_a_keyframe_below_its_minimum_is_remade_and_both_tries_are_kept(tmp_path
     assert len(scores) == 2 and scores[0] < 0.5 <= scores[1]
     assert meta["accepted"] == 1 and meta["reached"] is True
     assert meta["tries"][1]["seed"] != meta["tries"][0]["seed"]
+
+
+def test_the_report_shows_both_tries_with_their_scores(tmp_path, maker, capsys):
+    used = maker(_FirstTryFails)
+    script = _project(tmp_path, "keyframes: generate")
+    used.planned = {k.params.seed for k in _plan(script, minimum=0.5).of_class(Keyframe)}
+    out = tmp_path / "film.mp4"
+    argv = ["compile", str(script), "-o", str(out), "-q", "--consistency", "0.5",
+            "--embedder", "appearance", "--no-burn-in"]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    page = (tmp_path / "film.report.html").read_text()
+    assert page.count("first keyframe, try 0") == 2 and page.count("first keyframe, try 1") == 2
+    scores = re.findall(r"<span class='kf-score'>([0-9.]+)</span>", page)
+    assert len(scores) == 4 and float(scores[0]) < 0.5 <= float(scores[1])
+
+
+def test_strict_stops_before_any_video_when_keyframes_never_pass(
+    tmp_path, maker, video_requests, capsys
+):
+    maker(_NeverPasses)
+    script = _project(tmp_path, "keyframes: generate")
+    argv = ["compile", str(script), "-o", str(tmp_path / "film.mp4"), "-q", "--strict",
+            "--consistency", "0.5", "--embedder", "appearance", "--max-retries", "1"]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "no try of its first keyframe reached consistency 0.50 (try 0: 0.00, try 1: 0.00)" in err
+    assert video_requests == []  # not one call to the video backend
+    assert not (tmp_path / "film.mp4").exists()
+
+
+# ----------------------------------------------------------------- storyboard
+
+
+def test_storyboard_writes_html_pdf_and_pngs_and_renders_in_chromium(tmp_path, video_requests):
+    from test_report import ARTIFACTS, chromium
+
+    shots = SHOTS + "\nSHOT 4 WIDE 1s\n  camera: pan left\n  keyframe last: generate\n"
+    script = _project(tmp_path, shots=shots)  # no `keyframes:`: the storyboard asks for them
+    assert main(["storyboard", str(script), "--embedder", "appearance"]) == 0
+    folder = tmp_path / "film.storyboard"
+    assert sorted(p.name for p in folder.glob("*.png")) == ["1.png", "3.png", "4.last.png",
+                                                            "4.png"]  # fmt: skip
+    assert video_requests == []  # only keyframes
+    # The PNGs are the accepted keyframes, which a script can pin.
+    with Image.open(folder / "1.png") as picture:
+        assert picture.size == (320, 180)
+    pinned = SHOTS.replace(
+        "  MARA smiles.", "  MARA smiles.\n  keyframe first: film.storyboard/1.png"
+    )
+    assert check_file(_project(tmp_path, shots=pinned)).film is not None
+    # The PDF: one page per shot, read back by a PDF reader.
+    import pypdf
+
+    assert len(pypdf.PdfReader(folder / "storyboard.pdf").pages) == 4
+    # The HTML: self-contained, every shot laid out by a real browser.
+    page = folder / "index.html"
+    assert not re.search(r"(href|src)=['\"]?(https?:|//|file:)", page.read_text())
+    browser = chromium()
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}"]  # fmt: skip
+    shot = tmp_path / "storyboard.png"
+    subprocess.run([browser, *flags, f"--screenshot={shot}", "--window-size=1200,900",
+                    page.as_uri()], capture_output=True, timeout=120, check=True)  # fmt: skip
+    dom = subprocess.run([browser, *flags, "--dump-dom", page.as_uri()], capture_output=True,
+                         text=True, timeout=120, check=True).stdout  # fmt: skip
+    assert re.findall(r'<figure class="panel" id="shot-([^"]+)">', dom) == ["1", "2", "3", "4"]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shot, ARTIFACTS / "storyboard.png")
+    image = np.asarray(Image.open(shot).convert("RGB"), np.float64)
+    assert image.std() > 20  # not blank
+
+
+def test_editing_one_shot_and_rerunning_the_storyboard_remakes_one_keyframe(tmp_path):
+    from director import storyboard
+
+    def board(shots: str):
+        plan = _plan(_project(tmp_path, shots=shots), keyframes="generate")
+        cache = Cache(tmp_path / "cache")
+        return storyboard.write_storyboard(plan, tmp_path, cache, tmp_path / "board").result
+
+    first = board(SHOTS)
+    assert sorted(i for i in first.ran if "keyframe" in i) == [
+        "shot/1/keyframe_first", "shot/3/keyframe_first"
+    ]  # fmt: skip
+    again = board(SHOTS.replace("MARA smiles.", "MARA frowns."))
+    assert [i for i in again.ran if "keyframe" in i] == ["shot/3/keyframe_first"]
