@@ -242,6 +242,9 @@ class _ToSyntax(Transformer):
         span = self._span_of_token(number)
         return ast.NumberSetting(span=span, key="consistency", value=float(number))
 
+    def keyframes(self, name):
+        return ast.TextSetting(span=self._span_of_token(name), key="keyframes", value=str(name))
+
     def backend(self, name):
         return ast.TextSetting(span=self._span_of_token(name), key="backend", value=str(name))
 
@@ -278,6 +281,9 @@ class _ToSyntax(Transformer):
 
     def voice(self, text):
         return ("voice", text.strip())
+
+    def display(self, text):
+        return ("display", text.strip())
 
     def ref(self, path):
         return ("ref", self._word(path, _unquote(path)))
@@ -444,7 +450,10 @@ class _ToSyntax(Transformer):
 
     def keyframe(self, end, path):
         word = self._word(path, _unquote(path))
-        return ast.Keyframe(span=self._span_of_children(end, path), end=str(end), target=word)
+        # Only the bare word asks for a generated keyframe: a file called generate
+        # is pinned by quoting its name.
+        return ast.Keyframe(span=self._span_of_children(end, path), end=str(end), target=word,
+                            generate=str(path) == ast.GENERATE)  # fmt: skip
 
     # -- transitions
     def transition(self, kind, length=None):

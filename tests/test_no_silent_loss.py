@@ -189,3 +189,23 @@ def test_every_line_reaches_the_spec_or_a_diagnostic_names_it(body):
             assert number in spanned or set(re.findall(r"\w+", text)) <= words, (
                 f"line {number} {text!r} reaches nothing"
             )
+
+
+def test_a_written_name_is_shown_as_written(tmp_path):
+    """`display: MRS. O'BRIEN` keeps the written form for prompts, subtitles and the
+    timeline's speakers, while MRS_OBRIEN stays the checkable identifier."""
+    from director.plan import build_timeline
+    from director.prompts import builtin_template, render_prompt
+
+    write_refs(tmp_path)
+    body = (
+        "character MRS_OBRIEN\n  description: the harbour master\n  display: MRS. O'BRIEN\n\n"
+        "SHOT 1 MEDIUM on MRS_OBRIEN 3s\n  MRS_OBRIEN locks the gate.\n"
+        "  MRS_OBRIEN\n    You're late.\n"
+    )
+    checked = check(tmp_path, body)
+    film = checked.film
+    assert film.characters["MRS_OBRIEN"].display == "MRS. O'BRIEN"
+    prompt = render_prompt(film, film.shots[0], builtin_template("default.j2"))
+    assert "Mrs. O'Brien locks the gate" in prompt and "Mrs Obrien" not in prompt
+    assert build_timeline(film).dialogue[0].speaker == "MRS. O'BRIEN"
