@@ -189,6 +189,12 @@ class GeneratedShot:
     placements: Callable[[Collection[int]], list[Placement]] | None = None
 
 
+class BackendError(Exception):
+    """The backend cannot make this request, for a reason its message says in the
+    user's terms (a refused job, an unreachable service): the runtime reports it as
+    the node's failure, at the shot's line, with no traceback."""
+
+
 class BackendOutOfMemory(Exception):
     """The backend ran out of memory (GPU or host) making one request.  The runtime
     retries the request at the next `memory_level` before it gives up."""

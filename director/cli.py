@@ -36,6 +36,11 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
 
+class UsageError(Exception):
+    """A command that cannot be carried out as given (a missing file, a wrong option,
+    an output that may not be written): `main` says why and exits 2."""
+
+
 def _say(message: str) -> None:
     """A message on stderr; any control character in it (a file name, a value the
     user gave) is written as an escape, so it cannot drive the terminal."""
@@ -50,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return args.run(args)
+    except UsageError as error:
+        _say(f"director: error: {error}")
+        return EXIT_USAGE
     except KeyboardInterrupt:
         _say("director: interrupted")
         return 130
@@ -68,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_check(commands)
     _add_plan(commands)
     _add_compile(commands)
+    _add_storyboard(commands)
     _add_schema(commands)
     _add_doctor(commands)
     _add_score(commands)
@@ -107,6 +116,7 @@ def _add_plan(commands) -> None:
     plan.add_argument(
         "--template", type=Path, help="a jinja2 prompt template to use instead of the backend's"
     )
+    _add_keyframe_options(plan)
     _add_model_options(plan)
     _add_hosted_options(plan, compiling=False)
     _add_consistency_options(plan)
@@ -154,6 +164,12 @@ def _add_compile(commands) -> None:
         action="store_true",
         help="also write per-stem wavs, at the master's gain, and their loudness.json",
     )
+    compile_.add_argument(
+        "--storyboard",
+        action="store_true",
+        help="make only the keyframes (every shot that pins none gets one) and write the "
+        "storyboard, as `director storyboard` does; no video is made",
+    )
     _add_delivery_options(compile_)
     compile_.add_argument(
         "--no-burn-in", action="store_true", help="no shot id and timecode on animatic frames"
@@ -162,12 +178,94 @@ def _add_compile(commands) -> None:
     compile_.add_argument("--backend", help="render with this backend instead of the script's")
     compile_.add_argument("--template", type=Path, help="a jinja2 prompt template")
     _add_executor_options(compile_)
+    _add_keyframe_options(compile_)
     _add_model_options(compile_)
     _add_hosted_options(compile_, compiling=True)
     _add_consistency_options(compile_)
     _add_timeline_options(compile_)
     _add_diagnostic_options(compile_)
     compile_.set_defaults(run=_run_compile)
+
+
+def _add_storyboard(commands) -> None:
+    board = commands.add_parser(
+        "storyboard",
+        help="make only the keyframes and write a storyboard: HTML, PDF and PNGs",
+        description="Check FILE, make the first keyframe of every shot that pins none (and "
+        "every `keyframe ...: generate`) with the built-in image backend, score them, and "
+        "write FILE's name + .storyboard/: index.html (self-contained), storyboard.pdf (a "
+        "page per shot) and ID.png per shot, which a script can pin (`keyframe first: "
+        "NAME.storyboard/7.png`). No video is made; the keyframes are cached as compile's "
+        "are. Exit status: 0 written, 1 script errors, failed keyframes, or (with --strict) "
+        "keyframes below their minimum, 2 usage (docs/keyframes.md).",
+    )
+    board.add_argument("file", type=Path, metavar="FILE", help="the top .shot script")
+    board.add_argument(
+        "-o", "--output", type=Path, help="the folder to write (default: FILE's name, .storyboard)"
+    )
+    board.add_argument(
+        "--cache", type=Path, help="cache folder (default: .director/cache beside FILE)"
+    )
+    _add_consistency_options(board)
+    _add_diagnostic_options(board)
+    board.set_defaults(run=_run_storyboard)
+
+
+def _run_storyboard(args) -> int:
+    from .plan import plan_film
+
+    _require_files([args.file])
+    _check_scoring(args)
+    checked = check_file(args.file, allow_outside=args.allow_outside, limits=_limits(args))
+    if checked.film is None:
+        _report([checked], args)
+        return EXIT_ERRORS
+    # Keyframes do not depend on the video backend: the built-in one plans them as any
+    # other would, so the storyboard's keyframes are the ones compile reuses.
+    planned = plan_film(checked.film, backend="preview", scoring=_scoring(args),
+                        keyframes="generate")  # fmt: skip
+    checked.diagnostics.extend(planned.diagnostics)
+    _report([checked], args)
+    if planned.plan is None or checked.failed(args.strict):
+        return EXIT_ERRORS
+    script = args.file.resolve()
+    folder = args.output or script.parent / f"{script.stem}.storyboard"
+    return _storyboard(planned.plan, args, folder)
+
+
+def _storyboard(plan, args, folder: Path) -> int:
+    """Make the plan's keyframes and write the storyboard folder; 1 when a keyframe
+    failed, or with --strict is below its minimum."""
+    from . import report, storyboard
+    from .cache import Cache, CacheError
+
+    script = args.file.resolve()
+    try:
+        cache = Cache(args.cache or script.parent / ".director" / "cache")
+    except CacheError as error:
+        raise UsageError(str(error)) from None
+    written = storyboard.write_storyboard(plan, script.parent, cache, folder)
+    for failure in written.result.failures:
+        _say(f"error: {failure}")
+    below = [
+        report.keyframe_problem(node.shot or "", written.result.outputs[node.id].meta)
+        for node in storyboard.keyframes_below(plan, written.result)
+    ]
+    for problem in below:
+        _say(f"{'error' if args.strict else 'warning'}: {problem}")
+    _say(f"wrote {written.html}, {written.pdf.name} and {len(written.pngs)} keyframe(s)")
+    failed = written.result.failures or (below and args.strict)
+    return EXIT_ERRORS if failed else EXIT_OK
+
+
+def _add_keyframe_options(command) -> None:
+    command.add_argument(
+        "--keyframes",
+        choices=("generate",),
+        help="generate: every shot that pins no keyframe gets a first keyframe made by an "
+        "image backend (the animatic's composite when no model is named), scored before "
+        "any video is made, as the script's `keyframes: generate` asks (docs/keyframes.md)",
+    )
 
 
 def _add_delivery_options(command) -> None:
@@ -199,8 +297,8 @@ def _add_delivery_options(command) -> None:
     )
 
 
-def _delivery(args, plan) -> delivery.Delivery | None:
-    """The delivery settings of `args`, or None after saying why they are unusable."""
+def _delivery(args, plan) -> delivery.Delivery:
+    """The delivery settings of `args`; UsageError when they are unusable."""
     from fractions import Fraction
 
     from . import delivery, loudness, timecode
@@ -208,8 +306,7 @@ def _delivery(args, plan) -> delivery.Delivery | None:
     try:
         start = timecode.parse(args.start_timecode, Fraction(plan.fps_num, plan.fps_den))
     except timecode.TimecodeError as error:
-        _say(f"director: error: --start-timecode: {error}")
-        return None
+        raise UsageError(f"--start-timecode: {error}") from None
     return delivery.Delivery(
         timecode=start, loudness=loudness.TARGETS[args.loudness], color_space=args.color_space
     )
@@ -291,7 +388,7 @@ def _usd(text: str) -> float:
 
 
 def _hosted(args, film):
-    """Routes and prices of the script's hosted models, or None after saying why not."""
+    """Routes and prices of the script's hosted models; UsageError when they cannot be had."""
     from . import hosted, models
 
     try:
@@ -299,8 +396,7 @@ def _hosted(args, film):
         settings = models.load_settings(args.file.resolve().parent)
         return hosted.resolve(used, settings, args.via)
     except (models.ConfigError, ValueError) as error:
-        print(f"director: error: {error}", file=sys.stderr)
-        return None
+        raise UsageError(str(error)) from None
 
 
 def _positive(text: str) -> int:
@@ -310,24 +406,18 @@ def _positive(text: str) -> int:
     return value
 
 
-def _executor_problem(args) -> int | None:
-    """A usage error in the executor options, said before anything runs."""
+def _check_executor(args) -> None:
+    """Refuse (UsageError) wrong executor options before anything runs."""
     import importlib.util
 
     if args.executor != "ray":
         for flag in ("address", "workers"):
             if getattr(args, flag) is not None:
-                _say(f"director: error: --{flag} needs --executor ray")
-                return EXIT_USAGE
-        return None
+                raise UsageError(f"--{flag} needs --executor ray")
+        return
     needs_ray = not (args.dry_run and args.workers)
     if needs_ray and importlib.util.find_spec("ray") is None:
-        print(
-            "director: error: --executor ray needs Ray: pip install 'shot-director[ray]'",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    return None
+        raise UsageError("--executor ray needs Ray: pip install 'shot-director[ray]'")
 
 
 def _add_consistency_options(command) -> None:
@@ -371,27 +461,23 @@ def consistency_embedders() -> tuple[str, ...]:
     return EMBEDDERS
 
 
-def _scoring_problem(args) -> int | None:
-    """A usage error in the consistency options, said before anything runs."""
+def _check_scoring(args) -> None:
+    """Refuse (UsageError) wrong consistency options before anything runs."""
     from . import consistency
 
     name = consistency.resolve(args.embedder)
     model = args.embedder_model
     if name in ("clip", "dinov2") and (model is None or not (model / "config.json").is_file()):
         where = f"{model} has no config.json" if model is not None else "none was given"
-        _say(
-            f"director: error: the {name} embedder needs --embedder-model DIR, a local "
+        raise UsageError(
+            f"the {name} embedder needs --embedder-model DIR, a local "
             f"transformers model folder; {where}"
         )
-        return EXIT_USAGE
     if name == "face" and not consistency.face_available():
-        print(
-            "director: error: the face embedder needs dlib and its models: "
-            "pip install 'shot-director[face]' (or --embedder appearance)",
-            file=sys.stderr,
+        raise UsageError(
+            "the face embedder needs dlib and its models: "
+            "pip install 'shot-director[face]' (or --embedder appearance)"
         )
-        return EXIT_USAGE
-    return None
 
 
 def _scoring(args) -> Consistency:
@@ -454,8 +540,7 @@ def _add_score(commands) -> None:
 def _run_score(args) -> int:
     from . import consistency
 
-    if (usage := _missing_files([args.video, *args.ref], "file")) is not None:
-        return usage
+    _require_files([args.video, *args.ref], "file")
     name = consistency.resolve(args.embedder)
     model = str(args.embedder_model) if args.embedder_model else None
     try:
@@ -463,11 +548,9 @@ def _run_score(args) -> int:
             args.video, [consistency.Character("CHARACTER", args.ref)], name, model
         )
     except consistency.EmbedderUnavailable as error:
-        _say(f"director: error: {error}")
-        return EXIT_USAGE
+        raise UsageError(str(error)) from None
     except Exception as error:  # an unreadable video or image
-        _say(f"director: error: cannot score {args.video}: {error}")
-        return EXIT_USAGE
+        raise UsageError(f"cannot score {args.video}: {error}") from None
     (character,) = take.characters
     holds = character.score >= args.threshold
     if args.json:
@@ -563,13 +646,14 @@ def _run_fmt(args) -> int:
     from .parse import parse_source
     from .source import SourceFile
 
-    if (usage := _missing_files([p for p in args.files if str(p) != "-"])) is not None:
-        return usage
+    _require_files([p for p in args.files if str(p) != "-"])
     status = EXIT_OK
     for path in args.files:
         stdin = str(path) == "-"
-        data = sys.stdin.buffer.read() if stdin else _read_input(path)
-        if data is None:
+        try:
+            data = _read_stdin() if stdin else _read_input(path)
+        except UsageError as error:  # one unreadable file: the others are still formatted
+            _say(f"director: error: {error}")
             status = EXIT_ERRORS
             continue
         display = "<stdin>" if stdin else str(path)
@@ -632,18 +716,14 @@ def _add_import(commands) -> None:
 def _run_import(args) -> int:
     from .fountain import import_fountain
 
-    if (usage := _missing_files([args.file])) is not None:
-        return usage
+    _require_files([args.file])
     if args.output is not None and args.output.exists() and not args.force:
-        _say(f"director: error: {args.output} exists; pass --force to replace it")
-        return EXIT_USAGE
-    if (data := _read_input(args.file)) is None:
-        return EXIT_USAGE
+        raise UsageError(f"{args.output} exists; pass --force to replace it")
+    data = _read_input(args.file)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        _say(f"director: error: {args.file} is not UTF-8")
-        return EXIT_USAGE
+        raise UsageError(f"{args.file} is not UTF-8") from None
     script = import_fountain(text, title=args.file.stem.replace("_", " ").replace("-", " "))
     if args.output is None:
         sys.stdout.write(script)
@@ -689,7 +769,8 @@ def _timelines(args) -> list[Path]:
     return [path for path in (args.otio, args.edl, args.fcpxml) if path is not None]
 
 
-def _timeline_problem(args) -> int | None:
+def _check_timelines(args) -> None:
+    """Refuse (UsageError) timeline files that cannot be written as asked."""
     from .timeline_export import ExportError, adapter
 
     wanted = {"otio": (".otio",), "edl": (".edl",), "fcpxml": (".xml", ".fcpxml")}
@@ -697,15 +778,12 @@ def _timeline_problem(args) -> int | None:
         path = getattr(args, option)
         if path is not None and path.suffix.lower() not in suffixes:
             ending = " or ".join(suffixes)
-            _say(f"director: error: --{option} needs a file ending in {ending}")
-            return EXIT_USAGE
+            raise UsageError(f"--{option} needs a file ending in {ending}")
     try:
         for path in _timelines(args):
             adapter(path)
     except ExportError as error:
-        _say(f"director: error: {error}")
-        return EXIT_USAGE
-    return None
+        raise UsageError(str(error)) from None
 
 
 def _run_export(args) -> int:
@@ -717,19 +795,15 @@ def _run_export(args) -> int:
     from .plan import Plan
     from .timeline_export import ExportError, export_timeline
 
-    if (usage := _missing_files([args.plan])) is not None:
-        return usage
-    if (usage := _timeline_problem(args)) is not None:
-        return usage
+    _require_files([args.plan])
+    _check_timelines(args)
     targets = _timelines(args)
     if not targets:
-        _say("director: error: say what to write: --otio, --edl or --fcpxml")
-        return EXIT_USAGE
+        raise UsageError("say what to write: --otio, --edl or --fcpxml")
     try:
         plan = Plan.model_validate_json(args.plan.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        _say(f"director: error: {args.plan} is not a plan: {error}")
-        return EXIT_USAGE
+        raise UsageError(f"{args.plan} is not a plan: {error}") from None
     folder = args.plan.resolve().parent
     made = _made_with(args.plan, plan)
     cache_dir = args.cache or made.get("cache") or folder / ".director" / "cache"
@@ -737,8 +811,7 @@ def _run_export(args) -> int:
     try:
         cache = Cache(cache_dir) if cache_dir.is_dir() else None
     except CacheError as error:
-        _say(f"director: error: {error}")
-        return EXIT_USAGE
+        raise UsageError(str(error)) from None
     hashes = {node.id: node.hash for node in plan.nodes}
 
     def entry(node_id: str):
@@ -758,11 +831,9 @@ def _run_export(args) -> int:
         record = timecode.parse(args.start_timecode, fps)
         warnings = export_timeline(plan, media, targets, media_dir, record)
     except (ExportError, timecode.TimecodeError) as error:
-        _say(f"director: error: {error}")
-        return EXIT_USAGE
+        raise UsageError(str(error)) from None
     except OSError as error:
-        _say(f"director: error: cannot write {error.filename}: {error.strerror}")
-        return EXIT_USAGE
+        raise UsageError(f"cannot write {error.filename}: {error.strerror}") from None
     for warning in warnings:
         _say(f"warning: {warning}")
     offline = [s.shot for s in plan.timeline.shots if s.shot not in media.pictures]
@@ -846,11 +917,11 @@ def _add_model_options(command) -> None:
     )
 
 
-def _resolve_models(args, film) -> models.Resolved | None:
+def _resolve_models(args, film) -> models.Resolved:
+    """The plan options and runtime settings of the script's diffusers backends;
+    UsageError when they cannot be had."""
     from . import models
 
-    """The plan options and runtime settings of the script's diffusers backends, or
-    None after printing why they cannot be had."""
     overrides = models.Overrides(
         models=models.Overrides.parse_models(args.model),
         steps=args.steps,
@@ -863,8 +934,7 @@ def _resolve_models(args, film) -> models.Resolved | None:
         used = models.used_backends(film, args.backend)
         resolved = models.resolve(used, args.file.resolve().parent, overrides)
     except (models.ConfigError, ModelError) as error:
-        _say(f"director: error: {error}")
-        return None
+        raise UsageError(str(error)) from None
     if not getattr(args, "quiet", False):
         for line in resolved.recognised.values():
             _say(f"director: {line}")
@@ -877,8 +947,7 @@ def _run_doctor(args) -> int:
     try:
         facts = doctor.report(args.folder, models.Overrides.parse_models(args.model))
     except models.ConfigError as error:
-        _say(f"director: error: {error}")
-        return EXIT_USAGE
+        raise UsageError(str(error)) from None
     sys.stdout.write(doctor.render(facts))
     return EXIT_OK
 
@@ -942,33 +1011,38 @@ def _limits(args) -> Limits:
     return Limits(**{field: getattr(args, field) for field, *_ in _LIMIT_FLAGS})
 
 
-def _missing_files(files: list[Path], noun: str = "script") -> int | None:
-    """Usage status if a file named on the command line is missing or is no regular file
-    (a FIFO would block the libraries that open media; a device would stream forever)."""
+def _read_stdin() -> bytes:
+    """Standard input, read no further than the byte limit a script file is held to."""
+    limit = Limits().max_bytes
+    data = sys.stdin.buffer.read(limit + 1)
+    if len(data) > limit:
+        raise UsageError(f"<stdin> is over the limit of {limit:,} bytes")
+    return data
+
+
+def _require_files(files: list[Path], noun: str = "script") -> None:
+    """Refuse (UsageError) a file named on the command line that is missing or is no
+    regular file (a FIFO would block the libraries that open media; a device would
+    stream forever)."""
     for path in files:
         if (why := not_a_regular_file(path)) is None:
             continue
         if path.exists():  # a folder, a FIFO, a device: never opened
-            _say(f"director: error: {path} cannot be read: {why}")
-        else:
-            _say(f"director: error: no such {noun}: {path}")
-        return EXIT_USAGE
-    return None
+            raise UsageError(f"{path} cannot be read: {why}")
+        raise UsageError(f"no such {noun}: {path}")
 
 
-def _read_input(path: Path) -> bytes | None:
-    """A file named on the command line, read by the one bounded reader, or None
-    after saying why it cannot be."""
+def _read_input(path: Path) -> bytes:
+    """A file named on the command line, read by the one bounded reader; UsageError
+    saying why it cannot be."""
     try:
         return read_bytes(path, Limits().max_bytes)
     except (Unreadable, TooLarge) as error:
-        _say(f"director: error: {path} cannot be read: {error}")
-        return None
+        raise UsageError(f"{path} cannot be read: {error}") from None
 
 
 def _run_check(args) -> int:
-    if (usage := _missing_files(args.files)) is not None:
-        return usage
+    _require_files(args.files)
     results = [
         check_file(path, allow_outside=args.allow_outside, limits=_limits(args))
         for path in args.files
@@ -988,16 +1062,14 @@ def _run_plan(args) -> int:
     from .plan import plan_film
     from .prompts import PromptTemplateError
 
-    if (usage := _usage_problem(args) or _scoring_problem(args)) is not None:
-        return usage
+    _check_usage(args)
+    _check_scoring(args)
     checked = check_file(args.file, allow_outside=args.allow_outside, limits=_limits(args))
     if checked.film is None:
         _report([checked], args)
         return EXIT_ERRORS
-    if (resolved := _resolve_models(args, checked.film)) is None:
-        return EXIT_USAGE
-    if (routes := _hosted(args, checked.film)) is None:
-        return EXIT_USAGE
+    resolved = _resolve_models(args, checked.film)
+    routes = _hosted(args, checked.film)
     try:
         planned = plan_film(
             checked.film,
@@ -1006,11 +1078,11 @@ def _run_plan(args) -> int:
             template=args.template,
             scoring=_scoring(args),
             bound=resolved.bound,
+            keyframes=args.keyframes,
             prices=routes.prices,
         )
     except PromptTemplateError as error:
-        _say(f"director: error: {error}")
-        return EXIT_USAGE
+        raise UsageError(str(error)) from None
     checked.diagnostics.extend(planned.diagnostics)
     if planned.plan is not None:
         checked.diagnostics.extend(models.model_diagnostics(planned.plan, resolved))
@@ -1048,8 +1120,7 @@ def _write_output(target: outputs.Target, text: str, inputs: dict[Path, str]) ->
         except OSError as error:
             problem = f"cannot write {target.what} to {target.path}: {error.strerror or error}"
     if problem is not None:
-        _say(f"director: error: {problem}")
-        return EXIT_USAGE
+        raise UsageError(problem)
     return EXIT_OK
 
 
@@ -1059,17 +1130,15 @@ def _run_compile(args) -> int:
     from .plan import plan_film
     from .prompts import PromptTemplateError
 
-    problem = _usage_problem(args) or _executor_problem(args) or _scoring_problem(args)
-    if problem is not None:
-        return problem
+    _check_usage(args)
+    _check_executor(args)
+    _check_scoring(args)
     checked = check_file(args.file, allow_outside=args.allow_outside, limits=_limits(args))
     if checked.film is None:
         _report([checked], args)
         return EXIT_ERRORS
-    if (resolved := _resolve_models(args, checked.film)) is None:
-        return EXIT_USAGE
-    if (routes := _hosted(args, checked.film)) is None:
-        return EXIT_USAGE
+    resolved = _resolve_models(args, checked.film)
+    routes = _hosted(args, checked.film)
     options = {"preview": {"burn_in": not args.no_burn_in}, **resolved.plan_options}
     try:
         planned = plan_film(
@@ -1080,24 +1149,24 @@ def _run_compile(args) -> int:
             backend_options={**options, **routes.plan_options},
             scoring=_scoring(args),
             bound=resolved.bound,
+            keyframes=args.keyframes or ("generate" if args.storyboard else None),
             prices=routes.prices,
         )
     except PromptTemplateError as error:
-        _say(f"director: error: {error}")
-        return EXIT_USAGE
+        raise UsageError(str(error)) from None
     checked.diagnostics.extend(planned.diagnostics)
     if planned.plan is not None:
         checked.diagnostics.extend(models.model_diagnostics(planned.plan, resolved))
     _report([checked], args)
     if planned.plan is None or checked.failed(args.strict):
         return EXIT_ERRORS
-    if (usage := _timeline_problem(args)) is not None:
-        return usage
+    if args.storyboard:  # beside where the film would go
+        film = args.output or Path(args.file.stem + compiler.suffix(args.codec))
+        return _storyboard(planned.plan, args, film.with_name(f"{film.stem}.storyboard"))
+    _check_timelines(args)
     if not args.dry_run and (missing := resolved.missing_model()):
-        _say(f"director: error: {missing}")
-        return EXIT_USAGE
-    if (delivered := _delivery(args, planned.plan)) is None:
-        return EXIT_USAGE
+        raise UsageError(f"{missing}")
+    delivered = _delivery(args, planned.plan)
     job = compiler.Job(
         plan=planned.plan,
         script=args.file.resolve(),
@@ -1125,19 +1194,16 @@ def _run_compile(args) -> int:
     return compiler.compile_film(job)
 
 
-def _usage_problem(args) -> int | None:
-    if (usage := _missing_files([args.file])) is not None:
-        return usage
+def _check_usage(args) -> None:
+    """Refuse (UsageError) a missing script or template, or an unknown backend."""
+    _require_files([args.file])
     if args.template is not None and not args.template.is_file():
-        _say(f"director: error: no such template: {args.template}")
-        return EXIT_USAGE
+        raise UsageError(f"no such template: {args.template}")
     if args.backend is not None and args.backend not in registry.names() + [registry.AUTO]:
         hint = did_you_mean(args.backend, registry.names()) or "available: " + ", ".join(
             registry.names()
         )
-        _say(f"director: error: unknown backend {args.backend!r}; {hint}")
-        return EXIT_USAGE
-    return None
+        raise UsageError(f"unknown backend {args.backend!r}; {hint}")
 
 
 def _run_schema(args) -> int:

@@ -210,7 +210,7 @@ def _hosted_table(path: Path, name: str, table: dict) -> dict:
             raise ConfigError(f"{where}: expected {' or '.join(t.__name__ for t in SETTINGS[key])}")
         if key == "via" and value not in PROVIDERS:
             raise ConfigError(f"{where}: expected one of {', '.join(PROVIDERS)}")
-        if key == "price_per_second" and value < 0:
+        if key == "price_per_second" and isinstance(value, int | float) and value < 0:
             raise ConfigError(f"{where}: a price is not negative")
     return dict(table)
 

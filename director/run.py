@@ -15,6 +15,8 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from backends.base import BackendError
+
 from .cache import Cache, Entry
 from .operations import OperationError, RunContext, check_assets
 from .plan import Node, Plan
@@ -166,7 +168,7 @@ def make_node(node: Node, inputs: dict[str, Entry], cache: Cache, context) -> En
             cache.discard(staged)
         if full:
             raise DiskFull(node, error) from error
-        if isinstance(error, OperationError):
+        if isinstance(error, OperationError | BackendError):
             return Failure(node, str(error))
         if not isinstance(error, Exception):  # Ctrl-C, exit: through, after the cleanup
             raise
@@ -196,7 +198,7 @@ def disk_full(error: BaseException, folder: Path) -> bool:
         if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
             return True
         cause = cause.__cause__ or cause.__context__
-    if not isinstance(error, Exception) or isinstance(error, OperationError):
+    if not isinstance(error, Exception) or isinstance(error, OperationError | BackendError):
         return False
     try:
         return shutil.disk_usage(folder).free < DISK_FULL_MARGIN

@@ -27,6 +27,7 @@ How the cut is represented (docs/ecosystem.md has the losses per format):
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -38,9 +39,9 @@ import opentimelineio as otio
 import soundfile
 
 from . import outputs
-from .assemble import to_wav
+from .assemble import DUCK_RAMP_S, to_wav
 from .edl import reel, write_edl
-from .plan import Plan
+from .plan import DUCK_DB, Plan
 from .plan_nodes import Prompt, Timeline, TimelineCue, TimelineShot, TimelineTransition
 from .timecode import Timecode
 from .timecode import parse as parse_timecode
@@ -172,6 +173,10 @@ def write_timeline(timeline: otio.schema.Timeline, target: Path) -> None:
     timeline = timeline.deepcopy()  # some adapters edit what they are given
     if name == "fcp_xml":
         timeline.metadata["fcp_xml"] = _fcp_sequence(timeline)
+        for clip in timeline.find_clips():
+            keyframes = clip.metadata.get(NAMESPACE, {}).get("levels")
+            if keyframes:
+                clip.metadata["fcp_xml"] = _audio_levels(list(keyframes))
     if name == "cmx_3600":
         for track in [t for t in timeline.tracks if t.kind != otio.schema.TrackKind.Video]:
             timeline.tracks.remove(track)
@@ -320,9 +325,66 @@ def _cue_tracks(
     tracks = []
     for kind, title in _CUE_TRACKS.items():
         cues = [c for c in timeline.cues if c.kind == kind and c.frames > 0]
-        placed = [(c.start, c.start + c.frames, _cue_clip(c, media, url, rate)) for c in cues]
+        placed = []
+        for cue in cues:
+            clip = _cue_clip(cue, media, url, rate)
+            clip.metadata[NAMESPACE]["levels"] = levels(cue, timeline, rate)
+            placed.append((cue.start, cue.start + cue.frames, clip))
         tracks += _lanes(title, placed, rate)
     return tracks
+
+
+def levels(cue: TimelineCue, timeline: Timeline, rate: float) -> list[list[float]]:
+    """The cue's level as keyframes `[frame in the cue, linear gain]`: its gain, its
+    fades (linear, as the mix makes them) and, when it ducks, the dips under each
+    line of dialogue (reaching full depth as the line starts, over the mix's ramp)."""
+    gain = 10 ** (cue.gain_db / 20)
+    ramp = max(1, math.ceil(DUCK_RAMP_S * rate))
+    lines = [
+        (line.start - cue.start, line.end - cue.start)
+        for line in timeline.dialogue
+        if cue.duck and line.end > cue.start and line.start < cue.start + cue.frames
+    ]
+    breaks = {0, cue.fade_in, cue.frames - cue.fade_out, cue.frames}
+    for begin, end in lines:
+        breaks |= {begin - ramp, begin, end, end + ramp}
+
+    def level(frame: int) -> float:
+        value = gain
+        if cue.fade_in:
+            value *= min(1.0, frame / cue.fade_in)
+        if cue.fade_out:
+            value *= min(1.0, max(0.0, (cue.frames - frame) / cue.fade_out))
+        depth = max(
+            (min(1.0, max(0.0, min(frame - (b - ramp), (e + ramp) - frame) / ramp))
+             for b, e in lines),
+            default=0.0,
+        )  # fmt: skip
+        return value * 10 ** (DUCK_DB * depth / 20)
+
+    return [[frame, round(level(frame), 6)] for frame in sorted(breaks) if 0 <= frame <= cue.frames]
+
+
+def _audio_levels(keyframes: list) -> dict:
+    """FCP 7 XML's Audio Levels filter with the cue's keyframes (`when` in frames of
+    the clip), which Premiere and Resolve read as clip volume automation."""
+    parameter = {
+        "parameterid": "level",
+        "name": "Level",
+        "valuemin": "0",
+        "valuemax": "3.98109",
+        "value": str(keyframes[0][1] if len(keyframes) == 1 else max(k[1] for k in keyframes)),
+        "keyframe": [{"when": str(int(when)), "value": str(value)} for when, value in keyframes],
+    }
+    effect = {
+        "name": "Audio Levels",
+        "effectid": "audiolevels",
+        "effectcategory": "audiolevels",
+        "effecttype": "audiolevels",
+        "mediatype": "audio",
+        "parameter": parameter,
+    }
+    return {"filter": {"effect": effect}}
 
 
 def _cue_clip(cue: TimelineCue, media: Media, url: _Urls, rate: float) -> otio.schema.Clip:

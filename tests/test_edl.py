@@ -139,3 +139,26 @@ def test_export_finds_the_cache_and_project_of_the_compile_that_wrote_the_plan(p
     assert clips and all(online)
     cues = [c for track in timeline.audio_tracks() for c in track.find_clips()]
     assert cues and all(c.media_reference.target_url.endswith(".wav") for c in cues)
+
+
+def test_fcp_xml_cue_levels_carry_gain_fades_and_ducking(tmp_path):
+    import xml.etree.ElementTree as ElementTree
+
+    from director.timeline_export import Media, build_timeline, write_timeline
+
+    plan = planned(EXAMPLES / "lighthouse.shot")
+    theme = next(c for c in plan.timeline.cues if c.asset == "THEME")
+    assert theme.duck and theme.fade_in and theme.gain_db == -6
+    write_timeline(build_timeline(plan, Media()), tmp_path / "cut.xml")
+    root = ElementTree.parse(tmp_path / "cut.xml").getroot()
+    clip = next(c for c in root.iter("clipitem") if c.findtext("name") == "music THEME")
+    effect = clip.find("filter/effect")
+    assert effect.findtext("effectid") == "audiolevels"
+    keys = [(int(k.findtext("when")), float(k.findtext("value"))) for k in effect.iter("keyframe")]
+    gain, ducked = 10 ** (-6 / 20), 10 ** (-18 / 20)
+    assert keys[0] == (0, 0.0)  # faded in from silence
+    assert keys[-1] == (theme.frames, 0.0)  # and out to it
+    assert max(v for _, v in keys) == pytest.approx(gain, abs=1e-6)
+    assert any(v == pytest.approx(ducked, abs=1e-6) for _, v in keys)  # under dialogue
+    back = otio.adapters.read_from_file(str(tmp_path / "cut.xml"))
+    assert len(back.audio_tracks()) == len(build_timeline(plan, Media()).audio_tracks())

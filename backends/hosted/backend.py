@@ -25,7 +25,7 @@ from typing import ClassVar
 import numpy as np
 from PIL import Image
 
-from ..base import Backend, Capabilities, GeneratedShot, ShotRequest
+from ..base import Backend, BackendError, Capabilities, GeneratedShot, ShotRequest
 from .catalog import KEYS, HostedModel, Route, Size
 from .journal import Journal, Record, request_key
 from .providers import PROVIDER_CLASSES, Busy, Expired, Provider, key_for, scrub
@@ -163,9 +163,7 @@ class HostedBackend(Backend):
             job = self.job(request)
             video = self._video(job, request.shot_id)
         except HostedError as error:  # said like any node's failure, at the shot's line
-            from director.operations import OperationError
-
-            raise OperationError(str(error)) from None
+            raise BackendError(str(error)) from None
         return conform(video, request, with_sound=self.model.sound)
 
     def job(self, request: ShotRequest) -> Job:
