@@ -22,8 +22,9 @@ from . import codes, spec
 from . import syntax as ast
 from .diagnostics import Diagnostic, Diagnostics, did_you_mean
 from .gcpause import paused_gc
-from .habits import check_comments, check_habits
+from .habits import Declared, check_comments, check_habits
 from .media import ImageTooLarge, UnreadableMedia, kind_of, probe
+from .names import capitalised, is_name
 from .parse import MOVE_DIRECTIONS, parse_source
 from .reader import DEFAULT_LIMITS, Limits, not_a_regular_file, read_script, script_text
 from .source import PathEscape, Span, UnusablePath, display_name, resolve_path
@@ -34,7 +35,6 @@ WORDS_PER_SECOND = 2.5  # a normal speaking rate
 MAX_REFERENCES = {"image": 9, "video": 3, "audio": 3}
 DIRECTIONS = MOVE_DIRECTIONS  # each camera move's directions (parse.py's help uses them too)
 TAKES_DEGREES = {"pan", "tilt", "orbit"}
-_CAPITALISED = re.compile(r"\b[A-Z][A-Z0-9_]+\b")
 # Capitals a screenplay writes that are not names: camera and editing directions
 # (CLOSE SHOT, ANGLE ON, THE END) and the small words around them.  Never W107.
 SCREENPLAY_CAPITALS = frozenset({
@@ -114,6 +114,9 @@ class _Loader:
         self.files: list[tuple[Path, ast.ScriptFile]] = []
         self._done: set[Path] = set()
         self.unsaved: dict[Path, str] = {}  # path → an editor's text, used instead of the disk's
+        # Imports that could not be read: names they might declare are not reported one
+        # by one (a misspelt import would otherwise earn an error at every use).
+        self.unread: list[Span] = []
 
     def load(self, top: Path) -> ast.ScriptFile | None:
         """The syntax tree of `top`, after loading everything it imports."""
@@ -125,14 +128,18 @@ class _Loader:
             self._done.add(path)
             tree = self._parse(path, site)
             if tree is None:
+                if site is not None:
+                    self.unread.append(site)
                 continue
             self.files.append((path, tree))
-            imports = [
-                (target, chain + (path,), setting.path.span)
-                for setting in tree.settings
-                if isinstance(setting, ast.PathSetting)
-                and (target := self._follow(setting, chain + (path,))) is not None
-            ]
+            imports = []
+            for setting in tree.settings:
+                if isinstance(setting, ast.PathSetting):
+                    target = self._follow(setting, chain + (path,))
+                    if target is None:
+                        self.unread.append(setting.path.span)
+                    else:
+                        imports.append((target, chain + (path,), setting.path.span))
             pending.extend(reversed(imports))  # the first import is loaded first
         return next((tree for path, tree in self.files if path == top), None)
 
@@ -283,6 +290,8 @@ class _Checker:
         # searches the import path; once per check is enough, not once per shot.
         self._backends: dict[str, type[Backend] | None] = {}
         self._folder: dict[str, Path] = {}  # display name → its folder, for relative paths
+        self._habit_names: Declared | None = None
+        self.unresolved: dict[str, Span] = {}  # undeclared names, while an import is unread
 
     # -- the stage
     def run(self) -> spec.Film | None:
@@ -302,6 +311,7 @@ class _Checker:
         self._check_limits(shots, settings)
         self._check_transitions(shots, fade_out)
         self._check_cues_end(shots)
+        self._note_unresolved()
         self._warn_unused()
         if not shots and settings.get("title"):
             self.diagnostics.add(
@@ -352,6 +362,7 @@ class _Checker:
             seed=_number(settings.get("seed")) or 0,
             backend=_text(settings.get("backend")) or "auto",
             consistency=_number(settings.get("consistency")),
+            keyframes=_text(settings.get("keyframes")) or None,
             characters=self.characters,
             locations=self.locations,
             assets=self.assets,
@@ -387,6 +398,14 @@ class _Checker:
                 codes.INVALID_VALUE,
                 settings.pop("consistency").span,
                 "consistency is a score between 0 and 1",
+            )
+        keyframes = settings.get("keyframes")
+        if isinstance(keyframes, ast.TextSetting) and keyframes.value != ast.GENERATE:
+            self.diagnostics.add(
+                codes.INVALID_VALUE,
+                settings.pop("keyframes").span,
+                f"keyframes: takes {ast.GENERATE!r}, the one keyframe maker there is yet",
+                help=f"keyframes: {ast.GENERATE}",
             )
         backend = settings.get("backend")
         if isinstance(backend, ast.TextSetting) and self._backend_name(backend.value, backend.span):
@@ -442,6 +461,15 @@ class _Checker:
     def _declare(self, declaration: ast.Declaration) -> None:
         name = declaration.name.text
         kind = _declaration_kind(declaration)
+        if not is_name(name):  # `Émile`, `Маша`: lower case, which references could not match
+            self.diagnostics.add(
+                codes.SYNTAX_ERROR,
+                declaration.name.span,
+                f"names are written in capitals: {name!r}",
+                label="expected a NAME",
+                help=f"write {name.upper()}",
+            )
+            return
         if name in self.declared:
             first = self.declared[name][1]
             self.diagnostics.add(
@@ -465,6 +493,7 @@ class _Checker:
                     description=node.description or "",
                     refs=refs,
                     voice=node.voice or "",
+                    display=node.display or "",
                     span=node.name.span,
                 )
             elif isinstance(node, ast.Location):
@@ -555,6 +584,9 @@ class _Checker:
                 f"{word.text} is {_a(found[0])}, not {_a(kind)}",
                 notes=[f"declared at {found[1].name.span}"],
             )
+            return False
+        if self.loader.unread:
+            self.unresolved.setdefault(word.text, word.span)
             return False
         same_kind = [n for n, (k, _) in self.declared.items() if k == kind]
         # Locations are looked up only once declared (an undeclared one is free
@@ -787,6 +819,32 @@ class _Checker:
                     help="shorten one of the transitions or lengthen the shot",
                 )
 
+    def _note_unresolved(self) -> None:
+        """Names used but declared nowhere while an import is unread: one note on the
+        import's own error, not an error at every use."""
+        if not self.unresolved:
+            return
+        site = self.loader.unread[0]
+        names = sorted(self.unresolved)
+        shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+        note = f"{shown} {'is' if len(names) == 1 else 'are'} used but declared nowhere; "
+        note += "the file this import names may declare them"
+        for diagnostic in self.diagnostics.items:
+            if diagnostic.span == site:
+                diagnostic.notes = [*diagnostic.notes, note]
+                return
+        first = min(self.unresolved.values(), key=lambda span: (span.file, span.line))
+        self.diagnostics.add(
+            codes.UNKNOWN_CHARACTER, first, note, help="fix the import above, then check again"
+        )
+
+    def habit_names(self) -> Declared:
+        """The declared names the writing habits are read against, made once."""
+        if self._habit_names is None:
+            audio = [name for name, a in self.assets.items() if a.file.kind == "audio"]
+            self._habit_names = Declared.of(self.characters, audio)
+        return self._habit_names
+
     def _check_cues_end(self, shots: list[spec.Shot]) -> None:
         """A cue that would play past the film's last frame is cut there: say so."""
         position, starts = 0, []
@@ -875,8 +933,7 @@ class _ShotBuilder:
     def build(self) -> dict:
         for element in self.item.items:
             self._element(element)
-        audio = {name for name, a in self.c.assets.items() if a.file.kind == "audio"}
-        check_habits(self.item.items, set(self.c.characters), audio, self.c.diagnostics.add)
+        check_habits(self.item.items, self.c.habit_names(), self.c.diagnostics.add)
         self._time_dialogue()
         return {
             "fields": self.fields,
@@ -910,7 +967,10 @@ class _ShotBuilder:
                 self.fields["refs"].append(media)
         elif isinstance(element, ast.Keyframe):
             self._once(f"keyframe {element.end}", element.span)
-            self.fields[f"keyframe_{element.end}"] = self._reference(element.target, "image")
+            if element.generate:
+                self.fields[f"generate_{element.end}"] = True
+            else:
+                self.fields[f"keyframe_{element.end}"] = self._reference(element.target, "image")
         else:
             self._override(element)
 
@@ -980,7 +1040,7 @@ class _ShotBuilder:
     def _move_direction(self, move: ast.CameraMove, result: spec.CameraMove) -> None:
         word = move.direction
         if move.move == "track":
-            if word is None or not re.fullmatch(r"[A-Z][A-Z0-9_]*", word.text):
+            if word is None or not is_name(word.text):
                 self._bad_move(move, "track needs the character to follow", "track MARA")
             elif self.c._lookup(word, "character"):
                 result.target = word.text
@@ -1036,7 +1096,7 @@ class _ShotBuilder:
 
     # -- names in action text
     def _names_in_text(self, action: ast.Action) -> None:
-        for match in _CAPITALISED.finditer(action.text):
+        for match in capitalised(action.text):
             word = match[0]
             found = self.c.declared.get(word)
             if found is not None:
@@ -1209,7 +1269,7 @@ class _ShotBuilder:
 
     # -- references
     def _reference(self, target: ast.Word, kind: str | None) -> spec.MediaFile | None:
-        if re.fullmatch(r"[A-Z][A-Z0-9_]*", target.text):
+        if is_name(target.text):
             if not self.c._lookup(target, "asset"):
                 return None
             asset = self.c.assets.get(target.text)

@@ -76,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_check(commands)
     _add_plan(commands)
     _add_compile(commands)
+    _add_storyboard(commands)
     _add_schema(commands)
     _add_doctor(commands)
     _add_score(commands)
@@ -115,6 +116,7 @@ def _add_plan(commands) -> None:
     plan.add_argument(
         "--template", type=Path, help="a jinja2 prompt template to use instead of the backend's"
     )
+    _add_keyframe_options(plan)
     _add_model_options(plan)
     _add_hosted_options(plan, compiling=False)
     _add_consistency_options(plan)
@@ -162,6 +164,12 @@ def _add_compile(commands) -> None:
         action="store_true",
         help="also write per-stem wavs, at the master's gain, and their loudness.json",
     )
+    compile_.add_argument(
+        "--storyboard",
+        action="store_true",
+        help="make only the keyframes (every shot that pins none gets one) and write the "
+        "storyboard, as `director storyboard` does; no video is made",
+    )
     _add_delivery_options(compile_)
     compile_.add_argument(
         "--no-burn-in", action="store_true", help="no shot id and timecode on animatic frames"
@@ -170,12 +178,94 @@ def _add_compile(commands) -> None:
     compile_.add_argument("--backend", help="render with this backend instead of the script's")
     compile_.add_argument("--template", type=Path, help="a jinja2 prompt template")
     _add_executor_options(compile_)
+    _add_keyframe_options(compile_)
     _add_model_options(compile_)
     _add_hosted_options(compile_, compiling=True)
     _add_consistency_options(compile_)
     _add_timeline_options(compile_)
     _add_diagnostic_options(compile_)
     compile_.set_defaults(run=_run_compile)
+
+
+def _add_storyboard(commands) -> None:
+    board = commands.add_parser(
+        "storyboard",
+        help="make only the keyframes and write a storyboard: HTML, PDF and PNGs",
+        description="Check FILE, make the first keyframe of every shot that pins none (and "
+        "every `keyframe ...: generate`) with the built-in image backend, score them, and "
+        "write FILE's name + .storyboard/: index.html (self-contained), storyboard.pdf (a "
+        "page per shot) and ID.png per shot, which a script can pin (`keyframe first: "
+        "NAME.storyboard/7.png`). No video is made; the keyframes are cached as compile's "
+        "are. Exit status: 0 written, 1 script errors, failed keyframes, or (with --strict) "
+        "keyframes below their minimum, 2 usage (docs/keyframes.md).",
+    )
+    board.add_argument("file", type=Path, metavar="FILE", help="the top .shot script")
+    board.add_argument(
+        "-o", "--output", type=Path, help="the folder to write (default: FILE's name, .storyboard)"
+    )
+    board.add_argument(
+        "--cache", type=Path, help="cache folder (default: .director/cache beside FILE)"
+    )
+    _add_consistency_options(board)
+    _add_diagnostic_options(board)
+    board.set_defaults(run=_run_storyboard)
+
+
+def _run_storyboard(args) -> int:
+    from .plan import plan_film
+
+    _require_files([args.file])
+    _check_scoring(args)
+    checked = check_file(args.file, allow_outside=args.allow_outside, limits=_limits(args))
+    if checked.film is None:
+        _report([checked], args)
+        return EXIT_ERRORS
+    # Keyframes do not depend on the video backend: the built-in one plans them as any
+    # other would, so the storyboard's keyframes are the ones compile reuses.
+    planned = plan_film(checked.film, backend="preview", scoring=_scoring(args),
+                        keyframes="generate")  # fmt: skip
+    checked.diagnostics.extend(planned.diagnostics)
+    _report([checked], args)
+    if planned.plan is None or checked.failed(args.strict):
+        return EXIT_ERRORS
+    script = args.file.resolve()
+    folder = args.output or script.parent / f"{script.stem}.storyboard"
+    return _storyboard(planned.plan, args, folder)
+
+
+def _storyboard(plan, args, folder: Path) -> int:
+    """Make the plan's keyframes and write the storyboard folder; 1 when a keyframe
+    failed, or with --strict is below its minimum."""
+    from . import report, storyboard
+    from .cache import Cache, CacheError
+
+    script = args.file.resolve()
+    try:
+        cache = Cache(args.cache or script.parent / ".director" / "cache")
+    except CacheError as error:
+        raise UsageError(str(error)) from None
+    written = storyboard.write_storyboard(plan, script.parent, cache, folder)
+    for failure in written.result.failures:
+        _say(f"error: {failure}")
+    below = [
+        report.keyframe_problem(node.shot or "", written.result.outputs[node.id].meta)
+        for node in storyboard.keyframes_below(plan, written.result)
+    ]
+    for problem in below:
+        _say(f"{'error' if args.strict else 'warning'}: {problem}")
+    _say(f"wrote {written.html}, {written.pdf.name} and {len(written.pngs)} keyframe(s)")
+    failed = written.result.failures or (below and args.strict)
+    return EXIT_ERRORS if failed else EXIT_OK
+
+
+def _add_keyframe_options(command) -> None:
+    command.add_argument(
+        "--keyframes",
+        choices=("generate",),
+        help="generate: every shot that pins no keyframe gets a first keyframe made by an "
+        "image backend (the animatic's composite when no model is named), scored before "
+        "any video is made, as the script's `keyframes: generate` asks (docs/keyframes.md)",
+    )
 
 
 def _add_delivery_options(command) -> None:
@@ -561,7 +651,7 @@ def _run_fmt(args) -> int:
     for path in args.files:
         stdin = str(path) == "-"
         try:
-            data = sys.stdin.buffer.read() if stdin else _read_input(path)
+            data = _read_stdin() if stdin else _read_input(path)
         except UsageError as error:  # one unreadable file: the others are still formatted
             _say(f"director: error: {error}")
             status = EXIT_ERRORS
@@ -921,6 +1011,15 @@ def _limits(args) -> Limits:
     return Limits(**{field: getattr(args, field) for field, *_ in _LIMIT_FLAGS})
 
 
+def _read_stdin() -> bytes:
+    """Standard input, read no further than the byte limit a script file is held to."""
+    limit = Limits().max_bytes
+    data = sys.stdin.buffer.read(limit + 1)
+    if len(data) > limit:
+        raise UsageError(f"<stdin> is over the limit of {limit:,} bytes")
+    return data
+
+
 def _require_files(files: list[Path], noun: str = "script") -> None:
     """Refuse (UsageError) a file named on the command line that is missing or is no
     regular file (a FIFO would block the libraries that open media; a device would
@@ -979,6 +1078,7 @@ def _run_plan(args) -> int:
             template=args.template,
             scoring=_scoring(args),
             bound=resolved.bound,
+            keyframes=args.keyframes,
             prices=routes.prices,
         )
     except PromptTemplateError as error:
@@ -1049,6 +1149,7 @@ def _run_compile(args) -> int:
             backend_options={**options, **routes.plan_options},
             scoring=_scoring(args),
             bound=resolved.bound,
+            keyframes=args.keyframes or ("generate" if args.storyboard else None),
             prices=routes.prices,
         )
     except PromptTemplateError as error:
@@ -1059,6 +1160,9 @@ def _run_compile(args) -> int:
     _report([checked], args)
     if planned.plan is None or checked.failed(args.strict):
         return EXIT_ERRORS
+    if args.storyboard:  # beside where the film would go
+        film = args.output or Path(args.file.stem + compiler.suffix(args.codec))
+        return _storyboard(planned.plan, args, film.with_name(f"{film.stem}.storyboard"))
     _check_timelines(args)
     if not args.dry_run and (missing := resolved.missing_model()):
         raise UsageError(f"{missing}")

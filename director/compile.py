@@ -23,7 +23,7 @@ from .cache import Cache, CacheError, Entry
 from .clips import DELIVERY
 from .operations import RunContext
 from .plan import Plan
-from .plan_nodes import Generate, asset_node, shot_node
+from .plan_nodes import Generate, Keyframe, asset_node, shot_node
 from .progress import Progress
 from .run import DiskFull, disk_full, execute, explain
 from .timeline_export import ExportError, Media, export_timeline
@@ -140,6 +140,9 @@ def _compile_film(job: Job) -> int:
     try:
         runtime = hosted.runtime(job.plan, cache.root, job.runtime, job.poll_interval)
         context = RunContext(job.plan, job.script.parent, runtime=runtime)
+        if (stopped := _keyframes_first(job, cache, context)) is not None:
+            progress.close()
+            return stopped
         run = partial(execute, jobs=_jobs(job))
         if job.executor == "ray":
             run = partial(ray_executor.execute, address=job.address, workers=job.workers)
@@ -234,6 +237,35 @@ def _jobs(job: Job) -> int:
     from .remote import DEFAULT_JOBS
 
     return DEFAULT_JOBS if job.plan.cost.money is not None else 1
+
+
+def _keyframes_first(job: Job, cache: Cache, context: RunContext) -> int | None:
+    """Make and score every generated keyframe before any video is made.  Under
+    --strict a keyframe none of whose tries reached its minimum stops the build
+    here (exit 1), before a single video node runs; otherwise it is said and the
+    best try is animated.  A keyframe that fails to be made is left to the full
+    run, which reports it with the rest."""
+    made = job.plan.of_class(Keyframe)
+    if not made:
+        return None
+    quiet = Progress(len(job.plan.timeline.shots), mode="quiet")
+    first = execute(job.plan.upstream([k.id for k in made]), job.script.parent, cache,
+                    keep_going=True, progress=quiet, context=context)  # fmt: skip
+    below = [
+        report.keyframe_problem(node.shot or "", first.outputs[node.id].meta)
+        for node in made
+        if node.id in first.outputs and first.outputs[node.id].meta.get("reached") is False
+    ]
+    if not (below and job.strict):
+        return None
+    for problem in below:
+        print(f"error: {problem}", file=sys.stderr)
+    print(
+        f"director: --strict: {len(below)} keyframe(s) below their consistency minimum; "
+        "no video was made (`director storyboard` shows every try)",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED
 
 
 class _Timed(Progress):

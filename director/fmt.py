@@ -34,12 +34,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .names import PATTERN as NAME_PATTERN
+
 INDENT = "  "
 _SPACE = " \t\f"  # the grammar's spaces; other Unicode spaces are text
 
-_SETTING = re.compile(r"(title|format|style|negative|seed|backend|consistency|import):")
-_DECLARATION = re.compile(r"(character|location)[ \t]+([A-Z][A-Z0-9_]*)$")
-_ASSET = re.compile(r"(audio|image|video)[ \t]+([A-Z][A-Z0-9_]*)[ \t]*:[ \t]*(.+)$")
+_SETTING = re.compile(r"(title|format|style|negative|seed|backend|consistency|keyframes|import):")
+_DECLARATION = re.compile(rf"(character|location)[ \t]+({NAME_PATTERN})$")
+_ASSET = re.compile(rf"(audio|image|video)[ \t]+({NAME_PATTERN})[ \t]*:[ \t]*(.+)$")
 _SLUG_PREFIXES = {"INT": "INT.", "EXT": "EXT.", "INT/EXT": "INT./EXT.", "I/E": "I/E."}
 _SLUG = re.compile(
     r"(INT\.?/EXT\.?|I/E\.?|INT\.?|EXT\.?)[ \t]+(.*?)[ \t]+[-\u2013\u2014][ \t]+(.*)$"
@@ -48,7 +50,7 @@ _SIZE = (
     r"EXTREME WIDE|EXTREME CLOSE-UP|MEDIUM CLOSE-UP|MEDIUM WIDE|OVER-THE-SHOULDER|CLOSE-UP|"
     r"TWO-SHOT|MEDIUM|WIDE|FULL|POV|INSERT|EWS|ECU|MCU|MWS|OTS|WS|FS|MS|CU"
 )
-_NAME = r"[A-Z][A-Z0-9_]*"
+_NAME = NAME_PATTERN
 _SHOT = re.compile(
     rf"SHOT[ \t]+(\S+)[ \t]+({_SIZE})"
     rf"(?:[ \t]+on[ \t]+({_NAME}(?:[ \t]*,[ \t]*{_NAME})*))?"
@@ -59,7 +61,7 @@ _TIMED = re.compile(r"(DISSOLVE TO|WIPE TO|FADE OUT|FADE IN):[ \t]*(\S+)$")
 _FORMAT = re.compile(r"format:[ \t]*(\d+x\d+)[ \t]*(?:@[ \t]*(\S+))?$")
 _KEYFRAME = re.compile(r"keyframe[ \t]+(first|last)[ \t]*:[ \t]*(.+)$")
 _CUE = re.compile(r"(music|sfx|ambience)[ \t]+[A-Z]")
-_SPEAKER = re.compile(rf"({_NAME})(?:[ \t]*(\((?:V\.O\.|O\.S\.)\)))?$")
+_SPEAKER = re.compile(rf"({_NAME})((?:[ \t]*\([^()\n#]*\))*)$")
 _PARENTHETICAL = re.compile(r"\(([^#]*)\)$")
 _THEN = re.compile(r"[ \t]*(?:,[ \t]*)?\bthen(?![A-Za-z0-9_-])[ \t]*")
 _KEYED = re.compile(
@@ -283,7 +285,8 @@ def _speaker(code: str) -> str:
     match = _SPEAKER.match(code)
     if match is None:
         return code
-    return match[1] + (f" {match[2]}" if match[2] else "")
+    tags = re.findall(r"\([^()]*\)", match[2])
+    return " ".join([match[1], *tags])
 
 
 def _parenthetical(code: str) -> str:

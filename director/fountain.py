@@ -398,6 +398,8 @@ def _header(title_page: dict, default_title: str, film: _Film) -> str:
             lines.append(f"# {key}: {joined}")
     for name, written in film.characters.items():
         lines += ["", f"character {name}", f"  description: TODO describe {_text(written)}"]
+        if " ".join(written.split()) != name:  # shown as written: MR. HUGHES, ÉMILE
+            lines.append(f"  display: {_text(written)}")
     for name, written in film.locations.items():
         lines += ["", f"location {name}", f"  description: TODO describe {_text(written)}"]
     return "\n".join(lines) + "\n"

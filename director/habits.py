@@ -21,6 +21,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from . import codes
 from . import syntax as ast
@@ -30,37 +31,53 @@ CUE_KINDS = ("music", "sfx", "ambience")
 # A cue's options, as the grammar reads them after the asset's name.
 _CUE_REST = re.compile(r"(?:\s+(?:from|for|fade|gain|duck)\b.*)?$")
 _CHAT = re.compile(r"([A-Z][A-Z0-9_]*)\s*:\s*(\S.*)$")
-_WORD = re.compile(r"(?<![\w'])([A-Za-z][a-z0-9_]*)(?![\w'])")
 
 Emit = Callable[..., object]  # Diagnostics.add(code, span, message, help=...)
 
 
-def check_habits(
-    items: Sequence[object],
-    characters: set[str],
-    audio_assets: set[str],
-    emit: Emit,
-) -> None:
+@dataclass(frozen=True)
+class Declared:
+    """The film's names that the habits are read against; made once per check."""
+
+    characters: frozenset[str]
+    audio_assets: frozenset[str]
+    # A character's name in lower case → the name (names of three letters or more).
+    lowered: dict[str, str] = field(default_factory=dict)
+    # Finds any of them, in any case, as a word: one search at C speed per action line.
+    any_lowered: re.Pattern[str] | None = None
+
+    @classmethod
+    def of(cls, characters, audio_assets) -> Declared:
+        lowered = {n.lower(): n for n in characters if len(n) > 2 and n.lower() != n}
+        words = "|".join(re.escape(n) for n in sorted(lowered, key=len, reverse=True))
+        finder = re.compile(rf"(?<![\w'])(?:{words})(?![\w'])", re.I) if words else None
+        return cls(frozenset(characters), frozenset(audio_assets), lowered, finder)
+
+
+def check_habits(items: Sequence[object], declared: Declared, emit: Emit) -> None:
     """Warn, with a fix that checks, about the habits above in one shot's body."""
     previous: ast.Action | None = None
     for item in items:
         if isinstance(item, ast.Action):
-            _flush_dialogue(previous, item, characters, emit)
-            _chat(item, characters, emit)
-            _cue_word(item, audio_assets, emit)
-            _lower_case_names(item, characters, emit)
+            _flush_dialogue(previous, item, declared.characters, emit)
+            _chat(item, declared.characters, emit)
+            _cue_word(item, declared.audio_assets, emit)
+            _lower_case_names(item, declared, emit)
             previous = item
         else:
             previous = None
 
 
-def _speaker(text: str, characters: set[str]) -> str | None:
-    name = re.sub(r"\s*\((?:V\.O\.|O\.S\.)\)$", "", text.strip())
+def _speaker(text: str, characters: frozenset[str]) -> str | None:
+    """The character a line names, when it holds only their name (and cue tags)."""
+    if "(" in text:
+        text = text.split("(", 1)[0]
+    name = text.strip()
     return name if name in characters else None
 
 
 def _flush_dialogue(
-    previous: ast.Action | None, line: ast.Action, characters: set[str], emit: Emit
+    previous: ast.Action | None, line: ast.Action, characters: frozenset[str], emit: Emit
 ) -> None:
     if previous is None or previous.span.line != line.span.line - 1:
         return
@@ -75,7 +92,7 @@ def _flush_dialogue(
     )
 
 
-def _chat(line: ast.Action, characters: set[str], emit: Emit) -> None:
+def _chat(line: ast.Action, characters: frozenset[str], emit: Emit) -> None:
     found = _CHAT.match(line.text)
     if not found or found[1] not in characters:
         return
@@ -88,7 +105,7 @@ def _chat(line: ast.Action, characters: set[str], emit: Emit) -> None:
     )
 
 
-def _cue_word(line: ast.Action, audio_assets: set[str], emit: Emit) -> None:
+def _cue_word(line: ast.Action, audio_assets: frozenset[str], emit: Emit) -> None:
     words = line.text.split(maxsplit=2)
     if len(words) < 2 or words[0] in CUE_KINDS or words[1] not in audio_assets:
         return
@@ -105,12 +122,14 @@ def _cue_word(line: ast.Action, audio_assets: set[str], emit: Emit) -> None:
     )
 
 
-def _lower_case_names(line: ast.Action, characters: set[str], emit: Emit) -> None:
+def _lower_case_names(line: ast.Action, declared: Declared, emit: Emit) -> None:
+    if declared.any_lowered is None:
+        return
     seen: set[str] = set()
-    for found in _WORD.finditer(line.text):
-        word = found[1]
-        name = word.upper()
-        if name not in characters or word == name or name in seen or len(name) < 3:
+    for found in declared.any_lowered.finditer(line.text):
+        word = found[0]
+        name = declared.lowered[word.lower()]
+        if word == name or name in seen:
             continue
         seen.add(name)
         emit(
@@ -137,7 +156,11 @@ def check_comments(text: str, file: str, emit: Emit) -> None:
     """Warn where a `#` inside a line's text starts a comment and cuts the rest of the
     line (`pier #4 before dark`): a comment after code is `#` after a space, then a
     space, as in `text  # note`."""
+    if "#" not in text:
+        return
     for number, line in enumerate(split_lines(text), 1):  # lines as the grammar counts them
+        if "#" not in line:
+            continue
         at = _comment_start(line)
         if at is None or not line[:at].strip():
             continue

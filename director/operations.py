@@ -38,6 +38,7 @@ from .plan_nodes import (
     Consistency,
     Generate,
     Join,
+    Keyframe,
     Mix,
     Mux,
     Node,
@@ -49,7 +50,7 @@ from .plan_nodes import (
 )
 from .spec import CameraMove
 
-CLIP, AUDIO = "clip.mp4", "audio.wav"
+CLIP, AUDIO, KEYFRAME = "clip.mp4", "audio.wav", "keyframe.png"
 
 
 class OperationError(Exception):
@@ -85,6 +86,15 @@ class RunContext:
                 n.id: (n.params.path, n.params.sha256) for n in self.plan.of_class(Asset)
             }
         return self._assets.get(node_id)
+
+    def keyframe_files(self, node_ids: list[NodeId], inputs: Inputs) -> dict[str, Path]:
+        """The accepted pictures of the `keyframe` nodes among `node_ids`, by node id
+        (as a window's `shot.keyframe_first` names them)."""
+        return {
+            node_id: inputs[node_id].file(KEYFRAME)
+            for node_id in node_ids
+            if isinstance(self.plan.get(node_id), Keyframe)
+        }
 
     def asset_files(self, node_ids: list[NodeId], inputs: Inputs) -> dict[str, Path]:
         """The files of the asset nodes among `node_ids`, by their paths in the script."""
@@ -164,6 +174,7 @@ def generate(node: Generate, inputs: Inputs, ctx: RunContext, out: Path) -> dict
     is recorded in the entry's metadata (`retries`), with the seed it ended on."""
     params = node.params
     files = ctx.asset_files(node.assets, inputs)
+    files |= ctx.keyframe_files(node.assets, inputs)
     request = _request(node, inputs, files)
     assets = {file: path for path, file in files.items()}
     backend = ctx.backend(params.backend, params.options)
@@ -205,6 +216,74 @@ def generate(node: Generate, inputs: Inputs, ctx: RunContext, out: Path) -> dict
                             "memory_level": level - 1, "then": then})  # fmt: skip
     return {**made, "fps": params.fps, "seed": attempt.seed, "memory_level": level,
             "retries": retries}  # fmt: skip
+
+
+def keyframe(node: Keyframe, inputs: Inputs, ctx: RunContext, out: Path) -> dict:
+    """Make a shot's keyframe with its image backend and score it against the
+    characters' references; below the minimum, remake it with new seeds (up to
+    `max_retries`) and accept the best try.  Every try stays in the entry, with
+    its seed and score, for the report."""
+    from backends import image
+
+    params = node.params
+    files = ctx.asset_files(node.inputs, inputs)
+    maker = image.get(params.maker)()
+    cast = [
+        CharacterRefs(c.name, tuple(files[p] for p in c.refs if p in files))
+        for c in params.shot.characters
+    ]
+    tries: list[dict] = []
+    for attempt in range(1 + params.max_retries):
+        seed = params.seed if attempt == 0 else _retry_seed(params.seed, attempt)
+        request = image.ImageRequest(
+            shot_id=params.shot.id, end=params.end, size=params.shot.size,
+            prompt=params.prompt, seed=seed, width=params.width, height=params.height,
+            plate=files.get(params.shot.plate or ""), characters=tuple(cast),
+            references=tuple(files[p] for p in params.references),
+        )  # fmt: skip
+        picture = maker.make(request).convert("RGB")
+        name = f"try{attempt}.png"
+        picture.save(out / name)
+        tries.append({"try": attempt, "seed": seed, "file": name,
+                      **_still_score(node, picture, files)})  # fmt: skip
+        minimum, score = params.min_consistency, tries[-1]["score"]
+        if minimum is None or score is None or score >= minimum:
+            break
+    best = max(range(len(tries)), key=lambda k: (tries[k]["score"] or 0.0, -k))
+    _link(out / tries[best]["file"], out / KEYFRAME)
+    score = tries[best]["score"]
+    minimum = params.min_consistency
+    return {
+        "file": KEYFRAME,
+        "end": params.end,
+        "accepted": best,
+        "seed": tries[best]["seed"],
+        "score": score,
+        "minimum": minimum,
+        "reached": None if minimum is None or score is None else score >= minimum,
+        "tries": tries,
+    }
+
+
+def _still_score(node: Keyframe, picture, files: dict[str, Path]) -> dict:
+    """A keyframe's characters scored against their references, as a take's frames are."""
+    from . import consistency as scoring
+
+    params = node.params
+    if not params.characters:
+        return {"score": None, "characters": {}}
+    cast = [
+        scoring.Character(name, [files[path] for path in refs])
+        for name, refs in zip(params.characters, params.refs, strict=True)
+    ]
+    try:
+        scored = scoring.score_frames([np.asarray(picture)], cast, params.embedder, params.model)
+    except scoring.EmbedderUnavailable as error:
+        raise OperationError(str(error)) from None
+    return {
+        "score": round(min(c.score for c in scored.characters), 4),
+        "characters": {c.name: round(c.score, 4) for c in scored.characters},
+    }
 
 
 def _generate_once(

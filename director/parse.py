@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import threading
-import unicodedata
 from functools import cache
 from importlib import resources
 from typing import cast
@@ -243,6 +242,9 @@ class _ToSyntax(Transformer):
         span = self._span_of_token(number)
         return ast.NumberSetting(span=span, key="consistency", value=float(number))
 
+    def keyframes(self, name):
+        return ast.TextSetting(span=self._span_of_token(name), key="keyframes", value=str(name))
+
     def backend(self, name):
         return ast.TextSetting(span=self._span_of_token(name), key="backend", value=str(name))
 
@@ -279,6 +281,9 @@ class _ToSyntax(Transformer):
 
     def voice(self, text):
         return ("voice", text.strip())
+
+    def display(self, text):
+        return ("display", text.strip())
 
     def ref(self, path):
         return ("ref", self._word(path, _unquote(path)))
@@ -445,7 +450,10 @@ class _ToSyntax(Transformer):
 
     def keyframe(self, end, path):
         word = self._word(path, _unquote(path))
-        return ast.Keyframe(span=self._span_of_children(end, path), end=str(end), target=word)
+        # Only the bare word asks for a generated keyframe: a file called generate
+        # is pinned by quoting its name.
+        return ast.Keyframe(span=self._span_of_children(end, path), end=str(end), target=word,
+                            generate=str(path) == ast.GENERATE)  # fmt: skip
 
     # -- transitions
     def transition(self, kind, length=None):
@@ -701,7 +709,7 @@ def _special_case(source: SourceFile, span: Span, found: str, expected: set[str]
     """Labels for the mistakes writers make most, with a fix for each; every fix is
     itself valid syntax."""
     line = source.line(span.line)
-    for case in (_camera_word, _unquoted_path, _fade_without_length, _letter_outside_names):
+    for case in (_camera_word, _unquoted_path, _fade_without_length):
         found_case = case(line, span, found, expected)
         if found_case is not None:
             return found_case
@@ -767,29 +775,6 @@ def _fade_without_length(line: str, span: Span, found: str, expected: set[str]):
     )
 
 
-def _letter_outside_names(line: str, span: Span, found: str, expected: set[str]):
-    """`character ZOË`: a letter a name cannot hold."""
-    if not found or found[0].isascii() or not found[0].isalpha():
-        return None
-    start = span.column - 1
-    while start > 0 and (line[start - 1].isalnum() or line[start - 1] == "_"):
-        start -= 1
-    end = span.column - 1
-    while end < len(line) and (line[end].isalnum() or line[end] == "_"):
-        end += 1
-    written = line[start:end]
-    folded = unicodedata.normalize("NFKD", written).encode("ascii", "ignore").decode()
-    name = re.sub(r"[^A-Z0-9_]", "_", folded.upper()).strip("_") or "NAME"
-    return make(
-        codes.SYNTAX_ERROR,
-        span,
-        f"names hold capital letters A-Z, digits and _ only; {found[0]!r} in {written!r} "
-        "is none of them",
-        label="not a letter a name can hold",
-        help=f"write {name}; say how it is written in its description",
-    )
-
-
 def _common_case(span: Span, found: str, expected: set[str]):
     word = found.rstrip(",:")
     if "SIZE" in expected:
@@ -810,13 +795,13 @@ def _common_case(span: Span, found: str, expected: set[str]):
             label="expected a camera move",
             help=did_you_mean(word, CAMERA_MOVES) or "moves: " + ", ".join(CAMERA_MOVES),
         )
-    if "NAME" in expected and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", word) and word != word.upper():
+    if "NAME" in expected and re.fullmatch(r"[^\W\d_]\w*", word) and word != word.upper():
         return make(
             codes.SYNTAX_ERROR,
             span,
-            f"names are written in capitals: {word!r}",
+            f"names are written in capitals (of any script): {word!r}",
             label="expected a NAME",
-            help=f'write "{word.upper()}"',
+            help=f"write {word.upper()}",
         )
     if "TIME" in expected and re.fullmatch(r"\d+(\.\d+)?", word):
         return make(

@@ -37,6 +37,8 @@ from .plan_nodes import (
     GenerateParams,
     Join,
     JoinParams,
+    Keyframe,
+    KeyframeParams,
     Mix,
     MixParams,
     Mux,
@@ -162,6 +164,18 @@ class Plan(BaseModel):
             raise KeyError(node_id)
         return node
 
+    def upstream(self, node_ids: list[NodeId]) -> Plan:
+        """The plan of only what makes `node_ids`: they and every node they read, in
+        plan order (e.g. the keyframes, made before any video)."""
+        wanted: set[NodeId] = set()
+        pending = list(node_ids)
+        while pending:
+            node_id = pending.pop()
+            if node_id not in wanted:
+                wanted.add(node_id)
+                pending += self.node(node_id).inputs
+        return self.model_copy(update={"nodes": [n for n in self.nodes if n.id in wanted]})
+
     def of_class(self, kind: type[N]) -> list[N]:
         """Every node of one operation, in plan order."""
         return [node for node in self.nodes if isinstance(node, kind)]
@@ -217,6 +231,7 @@ def plan_film(
     backend_options: dict[str, dict] | None = None,
     scoring: Consistency | None = None,
     bound: dict[str, type[Backend]] | None = None,
+    keyframes: str | None = None,
     prices: dict[str, float] | None = None,
 ) -> PlanResult:
     """Lower a checked film.  `backend` overrides the script's; `template` the prompts';
@@ -224,11 +239,13 @@ def plan_film(
     backend's name to the constructor options that change what it makes; `scoring`
     says how takes are measured and chosen; `bound` maps a backend's name to the
     class bound to its model folder (`DiffusersBackend.bound_to`), planned in its place;
-    `prices` overrides hosted models' USD a second."""
+    `prices` overrides hosted models' USD a second; `keyframes` (`generate`) overrides
+    the script's `keyframes:` default."""
     source = read_template(template) if template else None
     scoring = scoring or Consistency()
     planner = _Planner(film, backend, source, codec, backend_options or {}, scoring)
     planner.bound = bound or {}
+    planner.keyframes = keyframes or film.keyframes
     planner.prices = prices or {}
     with paused_gc():
         plan = planner.run()
@@ -294,6 +311,7 @@ class _Planner:
         # it can run here, which searches the import path; once per plan is enough.
         self._resolved: dict[str, type[Backend]] = {}
         self.bound: dict[str, type[Backend]] = {}  # by name: bound to their model folders
+        self.keyframes: str | None = None  # `generate`: shots that pin none get a first one
 
     def run(self) -> Plan:
         film = self.film
@@ -366,20 +384,27 @@ class _Planner:
     # -- one shot: prompt → takes (windows → join → consistency) → select
     def _shot(self, shot: spec.Shot, backend: type[Backend], previous: str | None) -> str:
         caps = backend.capabilities
-        self._warn_unsupported(shot, backend, previous)
+        made = self._generated_keyframes(shot, previous)
+        self._warn_unsupported(shot, backend, previous, made)
         rate = caps.rate_for(self.fps)
         wanted = max(1, round(shot.frames * rate / self.fps))
+        direction = self._direction(shot, rate, backend.shows_dialogue)
+        made_ids = {end: self._keyframe(shot, end) for end in made}
+        if made_ids:
+            direction = direction.model_copy(update={
+                f"keyframe_{end}": node_id for end, node_id in made_ids.items()
+            })  # fmt: skip
         frame = ShotFrame(
             shot=shot,
             backend=backend,
             windows=split_windows(caps, wanted),
             prompt=self._prompt(shot, backend),
             refs=[self._asset(m) for m in self._reference_media(shot)],
-            keyframes=self._keyframes(shot),
+            keyframes=self._keyframes(shot) + list(made_ids.values()),
             previous=previous,
             size=self._size(shot, backend),
             rate=rate,
-            direction=self._direction(shot, rate, backend.shows_dialogue),
+            direction=direction,
         )
         seed = shot.seed if shot.seed is not None else shot_seed(self.film.seed, shot.id)
         takes = []
@@ -441,18 +466,26 @@ class _Planner:
             node_id = take_node(shot.id, take, f"window{index}")
             kind: type[Generate] = Generate
             if (terms := getattr(backend, "request_terms", None)) is not None:  # hosted
-                kind, params = Hosted, HostedParams(**dict(params), **terms(frames, frame.size))
+                options = {"via": backend.model.providers[0], **params.options}
+                fields = {**dict(params), "options": options, **terms(frames, frame.size)}
+                kind, params = Hosted, HostedParams(**fields)
             ids.append(self._add(kind, node_id, inputs, params, shot.span))
         if len(ids) == 1:
             return ids[0]
         joined = JoinParams(overlap=caps.window_overlap, frames=windows[-1][0] + windows[-1][1])
         return self._add(Join, take_node(shot.id, take, "join"), ids, joined, shot.span)
 
+    def _called(self, speaker: str) -> str:
+        """How subtitles name a speaker: as written (`display:`), else by the name."""
+        character = self.film.characters.get(speaker)
+        return character.display if character is not None and character.display else speaker
+
     def _direction(self, shot: spec.Shot, rate: float, with_dialogue: bool) -> Direction:
         """What the shot asks of the camera and the frame, in generated frames."""
         scale = rate / self.fps
         dialogue = [
-            SpokenLine(speaker=line.speaker, text=line.text, start=round(line.start * scale),
+            SpokenLine(speaker=self._called(line.speaker), text=line.text,
+                       start=round(line.start * scale),
                        frames=round(line.frames * scale))
             for line in shot.dialogue
         ] if with_dialogue else []  # fmt: skip
@@ -479,6 +512,57 @@ class _Planner:
             keyframe_last=shot.keyframe_last.path if shot.keyframe_last else None,
             dialogue=dialogue,
         )
+
+    def _generated_keyframes(self, shot: spec.Shot, previous: str | None) -> list[str]:
+        """Which of the shot's keyframes an image backend makes: those it asks for with
+        `generate`, and with the `keyframes: generate` default its first one when it
+        pins neither.  A pinned file always wins, and a continuous shot starts from
+        the previous shot's last frame."""
+        ends = []
+        default = self.keyframes is not None and not (shot.keyframe_first or shot.keyframe_last)
+        if previous is None and shot.keyframe_first is None and (shot.generate_first or default):
+            ends.append("first")
+        if shot.keyframe_last is None and shot.generate_last:
+            ends.append("last")
+        return ends
+
+    def _keyframe(self, shot: spec.Shot, end: str) -> str:
+        """The node that makes one of the shot's keyframes, scored like its takes."""
+        from backends import image
+
+        maker = image.get(image.BUILT_IN)
+        location = self.film.scenes[shot.scene].declared_location
+        media = [m for c in shot.characters for m in self.film.characters[c].refs]
+        media += self.film.locations[location].refs if location else []
+        pictures = [m for m in {m.path: m for m in media}.values() if m.kind == "image"]
+        pictures = pictures[: maker.capabilities.max_references]
+        scored = self._scored_characters(shot)
+        images = {c: [m for m in self.film.characters[c].refs if m.kind == "image"]
+                  for c in scored}  # fmt: skip
+        minimum = _first_given(shot.consistency, self.film.consistency, self.scoring.minimum)
+        seed = shot.seed if shot.seed is not None else shot_seed(self.film.seed, shot.id)
+        params = KeyframeParams(
+            maker=maker.name,
+            maker_version=maker.version,
+            end=end,
+            prompt=render_prompt(
+                self.film, shot, builtin_template("keyframe.j2"), moment=end
+            ),  # fmt: skip
+            seed=seed,
+            width=self.film.format.width,
+            height=self.film.format.height,
+            shot=self._direction(shot, self.fps, False),
+            references=[m.path for m in pictures],
+            characters=scored,
+            refs=[[m.path for m in images[c]] for c in scored],
+            **self._embedder_params(),
+            min_consistency=minimum if scored else None,
+            max_retries=self.scoring.max_retries if scored and minimum is not None else 0,
+        )
+        inputs = [self._asset(m) for m in pictures]
+        inputs += [self._asset(m) for c in scored for m in images[c]]
+        node_id = shot_node(shot.id, f"keyframe_{end}")
+        return self._add(Keyframe, node_id, list(dict.fromkeys(inputs)), params, shot.span)
 
     def _scored_characters(self, shot: spec.Shot) -> list[str]:
         """The shot's characters that have reference images to be measured against."""
@@ -556,10 +640,13 @@ class _Planner:
             )
         return width, height
 
-    def _warn_unsupported(self, shot: spec.Shot, backend: type[Backend], previous) -> None:
+    def _warn_unsupported(self, shot: spec.Shot, backend: type[Backend], previous,
+                          made: list[str]) -> None:  # fmt: skip
         wanted = {
-            "first_frame": shot.keyframe_first is not None or previous is not None,
-            "last_frame": shot.keyframe_last is not None,
+            "first_frame": shot.keyframe_first is not None
+            or previous is not None
+            or "first" in made,
+            "last_frame": shot.keyframe_last is not None or "last" in made,
             "reference_images": any(m.kind == "image" for m in self._reference_media(shot)),
             "reference_video": any(m.kind == "video" for m in shot.refs),
             "reference_audio": any(m.kind == "audio" for m in shot.refs),
@@ -730,7 +817,9 @@ def build_timeline(film: spec.Film) -> Timeline:
         lines += [
             TimelineLine(
                 shot=shot.id,
-                speaker=d.speaker,
+                speaker=film.characters[d.speaker].display or d.speaker
+                if d.speaker in film.characters
+                else d.speaker,
                 text=d.text,
                 start=placed.start + d.start,
                 end=placed.start + d.start + d.frames,

@@ -294,9 +294,46 @@ class Direction(BaseModel):
     plate: str | None  # the location's first reference image
     characters: list[CharacterInShot]
     refs: list[str]
+    # The pinned keyframe's path, or the id of the `keyframe` node that makes it.
     keyframe_first: str | None
     keyframe_last: str | None
     dialogue: list[SpokenLine]
+
+
+class KeyframeParams(BaseModel):
+    maker: str  # the image backend (backends/image.py)
+    maker_version: str
+    end: Literal["first", "last"]
+    prompt: str  # rendered from backends/templates/keyframe.j2
+    seed: int
+    width: int
+    height: int
+    shot: Direction  # what the composite lays out: plate, characters, size
+    references: list[str]  # the reference pictures it reads, within the maker's limit
+    characters: list[str]  # those scored against their reference images
+    refs: list[list[str]]  # each scored character's reference images, by path
+    embedder: str
+    scoring: int  # director/consistency.py's VERSION
+    model: str | None
+    model_sha256: str | None
+    min_consistency: float | int | None  # as given: an int stays an int in the hash
+    max_retries: int
+
+
+class Keyframe(Node[KeyframeParams]):
+    """A shot's first or last frame, made by an image backend before any video.
+
+    Scored against the characters' reference images; below the minimum it is
+    remade with new seeds, up to `max_retries`, and the best try is accepted.
+    Inputs: the reference assets.  The video windows that start (or end) on it
+    take it as an input and name it in their `shot.keyframe_first` (or last)."""
+
+    op: Literal["keyframe"] = "keyframe"
+
+    def run(self, inputs: dict[NodeId, Entry], ctx: RunContext, out: Path) -> dict:
+        from . import operations
+
+        return operations.keyframe(self, inputs, ctx, out)
 
 
 class GenerateParams(BaseModel):

@@ -21,6 +21,7 @@ from jinja2.filters import FILTERS
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from . import spec
+from .names import replace_names
 
 SIZE_WORDS = {
     "EXTREME WIDE": "extreme wide shot",
@@ -50,7 +51,6 @@ MOVE_VERBS = {
     "handheld": "moves handheld",
 }
 SETTING_WORDS = {"INT.": "inside", "EXT.": "outside", "INT./EXT.": "in and out of"}
-_NAME = re.compile(r"\b[A-Z][A-Z0-9_]+\b")
 _FORMAT_FILTER = FILTERS["format"]
 
 
@@ -94,10 +94,14 @@ def read_template(path: Path) -> str:
         ) from None
 
 
-def render_prompt(film: spec.Film, shot: spec.Shot, template_source: str) -> str:
-    """The prompt for one shot, from a template's source text."""
+def render_prompt(film: spec.Film, shot: spec.Shot, template_source: str,
+                  moment: str | None = None) -> str:  # fmt: skip
+    """The prompt for one shot, from a template's source text.  `moment` (`first`,
+    `last`) asks for a still of that moment: a keyframe's prompt."""
     template = _compile(template_source)
     context = _context(film, shot)
+    if moment is not None:
+        context["moment"] = moment
     # A prompt may quote the shot's own text a few times over, however long it is.
     limit = MAX_PROMPT_CHARS + 4 * _text_size(context)
     try:
@@ -289,6 +293,9 @@ def _compile(source: str):
 def _context(film: spec.Film, shot: spec.Shot) -> dict:
     scene = film.scenes[shot.scene]
     declared = set(film.characters) | set(film.locations) | set(film.assets)
+    called = {name: _name_words(name) for name in declared}
+    # A character's written form (`display: MRS. O'BRIEN`) is how prompts call them.
+    called |= {c.name: c.display.title() for c in film.characters.values() if c.display}
     return {
         "shot_id": shot.id,
         "size": shot.size,
@@ -297,30 +304,36 @@ def _context(film: spec.Film, shot: spec.Shot) -> dict:
         "scene": {
             "setting": scene.setting,
             "setting_words": SETTING_WORDS.get(scene.setting, ""),
-            "location": _words(scene.location, declared),
+            "location": _words(scene.location, called),
             "time_of_day": scene.time_of_day,
+            "description": _location_description(film, scene),
         },
-        "characters": [_character(film.characters[name]) for name in shot.characters],
-        "action": [_words(line, declared) for line in shot.action],
-        "dialogue": [_line(line) for line in shot.dialogue],
-        "camera": [_move_phrase(move) for move in shot.camera],
+        "characters": [_character(film.characters[name], called) for name in shot.characters],
+        "action": [_words(line, called) for line in shot.action],
+        "dialogue": [_line(line, called) for line in shot.dialogue],
+        "camera": [_move_phrase(move, called) for move in shot.camera],
         "angle": _angle_phrase(shot),
         "lens": f"{shot.lens_mm:g}mm" if shot.lens_mm else "",
         "sounds": [f"{cue.asset.lower().replace('_', ' ')} {cue.kind}" for cue in shot.cues],
     }
 
 
+def _location_description(film: spec.Film, scene: spec.Scene) -> str:
+    location = film.locations.get(scene.declared_location or "")
+    return location.description if location is not None else ""
+
+
 def _name_words(name: str) -> str:
     return name.replace("_", " ").title()
 
 
-def _words(text: str, declared: set[str]) -> str:
+def _words(text: str, called: dict[str, str]) -> str:
     """Declared names become words (MARA → Mara): models read shouting as text to draw."""
-    return _NAME.sub(lambda m: _name_words(m[0]) if m[0] in declared else m[0], text)
+    return replace_names(text, lambda word: called.get(word, word))
 
 
-def _character(character: spec.Character) -> dict:
-    words = _name_words(character.name)
+def _character(character: spec.Character, called: dict[str, str]) -> dict:
+    words = called.get(character.name) or _name_words(character.name)
     description = character.description
     return {
         "name": character.name,
@@ -330,8 +343,8 @@ def _character(character: spec.Character) -> dict:
     }
 
 
-def _line(line: spec.DialogueLine) -> dict:
-    label = _name_words(line.speaker)
+def _line(line: spec.DialogueLine, called: dict[str, str]) -> dict:
+    label = called.get(line.speaker) or _name_words(line.speaker)
     if line.extension == "V.O.":
         label += " in voice-over"
     elif line.extension == "O.S.":
@@ -345,12 +358,12 @@ def _line(line: spec.DialogueLine) -> dict:
     }
 
 
-def _move_phrase(move: spec.CameraMove) -> str:
+def _move_phrase(move: spec.CameraMove, called: dict[str, str]) -> str:
     words = [MOVE_VERBS[move.move]]
     if move.direction:
         words.append(move.direction)
     if move.target:
-        words.append(_name_words(move.target))
+        words.append(called.get(move.target) or _name_words(move.target))
     if move.degrees is not None:
         words.append(f"{move.degrees:g} degrees")
     if move.factor is not None:

@@ -160,15 +160,20 @@ def script_text(path: Path, display: str, text: str, limits: Limits) -> ScriptTe
     """Hold text (read from disk or an editor's buffer) to the limits before lexing."""
     if "\r" in text and "\n" not in text:  # old Mac OS line endings; same offsets after
         text = text.replace("\r", "\n")
-    if len(text) > limits.max_bytes:  # an editor's buffer: a file stopped at the limit
+    # An editor's buffer is held to the byte limit as a file is (for a file read from
+    # disk this costs one encoding of text already under the limit).
+    if (size := _utf8_size(text)) > limits.max_bytes:
         where = Span(file=display, line=1, column=1, end_line=1, end_column=2)
-        error = TooLarge(len(text.encode("utf-8", "surrogatepass")), limits.max_bytes)
-        return ScriptText(None, "", [_too_large(where, display, error)])
+        return ScriptText(None, "", [_too_large(where, display, TooLarge(size, limits.max_bytes))])
     lines = text.split("\n")
     longest = max(lines, key=len)
     if len(longest) > limits.max_line_length:
         return _long_lines(display, lines, limits.max_line_length)
     return ScriptText(SourceFile(path, display, text), text, _control_characters(display, text))
+
+
+def _utf8_size(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def _too_large(where: Span, display: str, error: TooLarge) -> Diagnostic:

@@ -74,6 +74,8 @@ def build_record(
                 "prompt": prompt.params.text if isinstance(prompt, Prompt) else "",
                 "characters": {c.name: c.refs for c in direction.characters} if direction else {},
                 "select": meta,
+                # only where the plan makes some: records of other plans are as before
+                **({"keyframes": made} if (made := _keyframes_of(shot, entry)) else {}),
                 "reused": select_id in reused,
                 "seconds": {k: round(v, 3) for k, v in timing.items()},
             }
@@ -97,9 +99,39 @@ def build_record(
     }
 
 
+def _keyframes_of(shot: str, entry: Callable[[str], Entry | None]) -> list[dict]:
+    """The shot's generated keyframes: each try with its seed and score, which was
+    accepted, and the cache entry that holds the pictures."""
+    made = []
+    for end in ("first", "last"):
+        found = entry(shot_node(shot, f"keyframe_{end}"))
+        if found is not None:
+            made.append({**found.meta, "entry": found.folder.name})
+    return made
+
+
+def keyframe_warnings(record: dict) -> list[str]:
+    """One line per generated keyframe none of whose tries reached its minimum."""
+    return [
+        keyframe_problem(shot["shot"], made)
+        for shot in record["shots"]
+        for made in shot.get("keyframes", [])
+        if made.get("reached") is False
+    ]
+
+
+def keyframe_problem(shot: str, made: dict) -> str:
+    """What is wrong with a keyframe below its minimum (`made`: its entry's meta)."""
+    tries = ", ".join(f"try {t['try']}: {t['score']:.2f}" for t in made["tries"])
+    return (
+        f"shot {shot}: no try of its {made['end']} keyframe reached consistency "
+        f"{made['minimum']:.2f} ({tries})"
+    )
+
+
 def warnings(record: dict) -> list[str]:
-    """One line per shot whose kept take is below its minimum."""
-    lines = []
+    """One line per shot whose kept take, or a generated keyframe, is below its minimum."""
+    lines = keyframe_warnings(record)
     for shot in record["shots"]:
         chosen = shot["select"]
         if chosen.get("reached") is False:
@@ -188,9 +220,12 @@ def _row(shot: dict, cache: Cache, root: Path) -> str:
         or "<span class='muted'>none</span>"
     )
     takes = "".join(
+        _keyframe_try(made, attempt, cache) for made in shot.get("keyframes", [])
+        for attempt in made["tries"]
+    ) + "".join(
         _take(candidate, candidate["take"] == select.get("take"), cache)
         for candidate in select.get("candidates", [])
-    )
+    )  # fmt: skip
     reached = select.get("reached")
     status = {True: ("ok", "reached"), False: ("below", "below minimum")}.get(
         reached, ("none", "no minimum" if select.get("score") is not None else "not measured")
@@ -254,6 +289,22 @@ def _take(candidate: dict, chosen: bool, cache: Cache) -> str:
         + "</span></div>"
     )
     return f"<div class='{classes}'>{head}<div class='frames'>{pictures}</div>{scores}</div>"
+
+
+def _keyframe_try(made: dict, attempt: dict, cache: Cache) -> str:
+    """One try of a generated keyframe: its picture, seed and score; the accepted one
+    outlined as a chosen take is."""
+    chosen = attempt["try"] == made["accepted"]
+    classes = "take keyframe" + (" chosen" if chosen else "")
+    picture = _img(_thumb_file(cache.folder(made["entry"]) / attempt["file"]), attempt["file"])
+    score = attempt.get("score")
+    head = (
+        f"<div><span class='label'>{made['end']} keyframe, try {attempt['try']}</span> "
+        f"<span class='muted'>seed {attempt['seed']}"
+        + (f" · <span class='kf-score'>{score:.2f}</span>" if score is not None else "")
+        + "</span></div>"
+    )
+    return f"<div class='{classes}'>{head}<div class='frames'>{picture}</div></div>"
 
 
 def _num(value, strong: bool = False) -> str:

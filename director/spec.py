@@ -45,6 +45,7 @@ class Character(BaseModel):
     description: str = ""
     refs: list[MediaFile] = []
     voice: str = ""
+    display: str = ""  # the name as written, for prompts and subtitles; "" for the name
     span: Span
 
 
@@ -122,6 +123,8 @@ class Shot(BaseModel):
     refs: list[MediaFile] = []
     keyframe_first: MediaFile | None = None
     keyframe_last: MediaFile | None = None
+    generate_first: bool = False  # `keyframe first: generate`: made by the keyframe maker
+    generate_last: bool = False
     seed: int | None = None
     takes: int = 1
     backend: str | None = None
@@ -148,6 +151,7 @@ class Film(BaseModel):
     seed: int = 0
     backend: str = "auto"
     consistency: float | None = None  # the takes' minimum score, unless a shot gives its own
+    keyframes: str | None = None  # `keyframes: generate`: shots that pin none get a first one
     characters: dict[str, Character] = {}
     locations: dict[str, Location] = {}
     assets: dict[str, NamedAsset] = {}

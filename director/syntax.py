@@ -38,7 +38,16 @@ class Word(Node):
 
 class Setting(Node):
     key: Literal[
-        "title", "format", "style", "negative", "seed", "backend", "import", "takes", "consistency"
+        "title",
+        "format",
+        "style",
+        "negative",
+        "seed",
+        "backend",
+        "import",
+        "takes",
+        "consistency",
+        "keyframes",
     ]
 
 
@@ -75,6 +84,7 @@ class Character(Declaration):
     description: str | None = None
     refs: list[Word] = []
     voice: str | None = None
+    display: str | None = None  # the name as written: MRS. O'BRIEN for MRS_OBRIEN
 
 
 class Location(Declaration):
@@ -155,9 +165,14 @@ class Reference(Node):
     target: Word  # an asset NAME or a path
 
 
+# `keyframe first: generate`, `keyframes: generate`: the keyframe is made, not pinned.
+GENERATE = "generate"
+
+
 class Keyframe(Node):
     end: Literal["first", "last"]
     target: Word
+    generate: bool = False  # `keyframe first: generate`: made by an image model, not pinned
 
 
 ShotItem = (

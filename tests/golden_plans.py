@@ -130,14 +130,14 @@ def example_plans() -> Iterator[tuple[str, str | None]]:
                 yield golden_name(label, variant), plan_json(script, variant)
 
 
-def refs_digest(refs: Path) -> str:
-    """One digest over the case media's names and bytes."""
-    digest = hashlib.sha256()
-    for path in sorted(refs.rglob("*")):
-        if path.is_file() and path.suffix not in UNSTABLE_MEDIA:
-            digest.update(f"{path.relative_to(refs)}\n".encode())
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
+def media_digests(refs: Path) -> dict[str, str]:
+    """Each case medium's SHA-256, by its name (media added later do not matter:
+    the goldens' scripts never name them)."""
+    return {
+        str(path.relative_to(refs)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(refs.rglob("*"))
+        if path.is_file() and path.suffix not in UNSTABLE_MEDIA
+    }
 
 
 def case_plans(work: Path) -> Iterator[tuple[str, str | None]]:
@@ -179,7 +179,7 @@ def write_all(work: Path) -> None:
         if text is not None:
             write_gz(GOLDEN / name, text)
             written += 1
-    media = {"refs_sha256": refs_digest(work / "media" / "refs")}
+    media = {"refs": media_digests(work / "media" / "refs")}
     (GOLDEN / "case_media.json").write_text(json.dumps(media, indent=2) + "\n", "utf-8")
     print(f"{written} golden plans in {GOLDEN.relative_to(ROOT)}")
 

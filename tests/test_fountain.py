@@ -237,6 +237,8 @@ def test_writers_habits_keep_their_meaning(tmp_path):
     assert set(film.characters) == {"MR_HUGHES", "EMILE", "MASHA"}
     assert film.characters["MASHA"].description == "TODO describe МАША"  # the written name
     assert "TODO describe MR. HUGHES" in text and "TODO describe ÉMILE" in text
+    displays = {name: c.display for name, c in film.characters.items()}
+    assert displays == {"MR_HUGHES": "MR. HUGHES", "EMILE": "ÉMILE", "MASHA": "МАША"}
     # Scene headings with an en dash, a period and an em dash: the right time of day.
     headings = re.findall(r"^(?:INT\.|EXT\.) .*$", text, re.M)
     assert headings == ["EXT. HARBOUR - DUSK", "INT. HARBOUR_OFFICE - NIGHT", "EXT. QUAY - MORNING"]

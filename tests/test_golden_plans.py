@@ -15,8 +15,8 @@ from golden_plans import (
     GOLDEN,
     case_plans,
     example_plans,
+    media_digests,
     read_gz,
-    refs_digest,
 )
 
 
@@ -42,8 +42,9 @@ def test_every_example_plans_byte_identical():
 
 def test_every_diagnostics_case_that_plans_is_byte_identical(tmp_path):
     plans = list(case_plans(tmp_path))
-    recorded = json.loads((GOLDEN / "case_media.json").read_text("utf-8"))["refs_sha256"]
-    if refs_digest(tmp_path / "media" / "refs") != recorded:
+    recorded = json.loads((GOLDEN / "case_media.json").read_text("utf-8"))["refs"]
+    now = media_digests(tmp_path / "media" / "refs")
+    if any(now.get(name) != digest for name, digest in recorded.items()):
         pytest.skip("this PIL/FFmpeg writes the cases' media as other bytes than the goldens'")
     planned = {name: text for name, text in plans if text is not None}
     # Cases added since the goldens were written have none to compare with.

@@ -65,6 +65,28 @@ def check(folder: Path, body: str):
     return check_file(script)
 
 
+def test_names_in_any_script_are_names(tmp_path):
+    """Capitals of any script, and scripts without case: declared, framed, speaking,
+    referenced in action, and kept as written."""
+    write_refs(tmp_path)
+    body = (
+        "character ZOË\n  description: a keeper\ncharacter МАША\n  description: a pilot\n"
+        "character 李\n  description: a cook\ncharacter CHLOÉ\n  description: a deckhand\n\n"
+        "SHOT 1 MEDIUM on ZOË, МАША 4s\n  ZOË watches МАША and 李 while CHLOÉ waits.\n"
+        "  МАША\n    Привет.\n  李 (V.O.)\n    こんにちは\n"
+    )
+    checked = check(tmp_path, body)
+    assert [d for d in checked.diagnostics if d.severity == "error"] == []
+    shot = checked.film.shots[0]
+    assert {"ZOË", "МАША", "李", "CHLOÉ"} <= set(checked.film.characters)
+    assert shot.subjects == ["ZOË", "МАША"]
+    assert {"ZOË", "МАША", "李", "CHLOÉ"} <= set(shot.characters)
+    assert [(d.speaker, d.extension) for d in shot.dialogue] == [("МАША", None), ("李", "V.O.")]
+    unused = " ".join(d.message for d in checked.diagnostics if d.code == "W102")
+    assert not any(name in unused for name in ("ZOË", "МАША", "李", "CHLOÉ"))
+    assert not [d for d in checked.diagnostics if d.code == "W107"]
+
+
 @pytest.mark.parametrize(
     "heading",
     ["EXT DOCK - DUSK", "EXT. DOCK \u2013 DUSK", "EXT DOCK \u2014 DUSK", "EXT. DOCK - DUSK"],
@@ -167,3 +189,23 @@ def test_every_line_reaches_the_spec_or_a_diagnostic_names_it(body):
             assert number in spanned or set(re.findall(r"\w+", text)) <= words, (
                 f"line {number} {text!r} reaches nothing"
             )
+
+
+def test_a_written_name_is_shown_as_written(tmp_path):
+    """`display: MRS. O'BRIEN` keeps the written form for prompts, subtitles and the
+    timeline's speakers, while MRS_OBRIEN stays the checkable identifier."""
+    from director.plan import build_timeline
+    from director.prompts import builtin_template, render_prompt
+
+    write_refs(tmp_path)
+    body = (
+        "character MRS_OBRIEN\n  description: the harbour master\n  display: MRS. O'BRIEN\n\n"
+        "SHOT 1 MEDIUM on MRS_OBRIEN 3s\n  MRS_OBRIEN locks the gate.\n"
+        "  MRS_OBRIEN\n    You're late.\n"
+    )
+    checked = check(tmp_path, body)
+    film = checked.film
+    assert film.characters["MRS_OBRIEN"].display == "MRS. O'BRIEN"
+    prompt = render_prompt(film, film.shots[0], builtin_template("default.j2"))
+    assert "Mrs. O'Brien locks the gate" in prompt and "Mrs Obrien" not in prompt
+    assert build_timeline(film).dialogue[0].speaker == "MRS. O'BRIEN"
