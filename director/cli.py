@@ -228,17 +228,18 @@ def _run_storyboard(args) -> int:
     _report([checked], args)
     if planned.plan is None or checked.failed(args.strict):
         return EXIT_ERRORS
-    return _storyboard(planned.plan, args)
+    script = args.file.resolve()
+    folder = args.output or script.parent / f"{script.stem}.storyboard"
+    return _storyboard(planned.plan, args, folder)
 
 
-def _storyboard(plan, args) -> int:
+def _storyboard(plan, args, folder: Path) -> int:
     """Make the plan's keyframes and write the storyboard folder; 1 when a keyframe
     failed, or with --strict is below its minimum."""
     from . import report, storyboard
     from .cache import Cache, CacheError
 
     script = args.file.resolve()
-    folder = args.output or script.parent / f"{script.stem}.storyboard"
     try:
         cache = Cache(args.cache or script.parent / ".director" / "cache")
     except CacheError as error:
@@ -1159,8 +1160,9 @@ def _run_compile(args) -> int:
     _report([checked], args)
     if planned.plan is None or checked.failed(args.strict):
         return EXIT_ERRORS
-    if args.storyboard:
-        return _storyboard(planned.plan, args)
+    if args.storyboard:  # beside where the film would go
+        film = args.output or Path(args.file.stem + compiler.suffix(args.codec))
+        return _storyboard(planned.plan, args, film.with_name(f"{film.stem}.storyboard"))
     _check_timelines(args)
     if not args.dry_run and (missing := resolved.missing_model()):
         raise UsageError(f"{missing}")

@@ -39,7 +39,7 @@ from .names import PATTERN as NAME_PATTERN
 INDENT = "  "
 _SPACE = " \t\f"  # the grammar's spaces; other Unicode spaces are text
 
-_SETTING = re.compile(r"(title|format|style|negative|seed|backend|consistency|import):")
+_SETTING = re.compile(r"(title|format|style|negative|seed|backend|consistency|keyframes|import):")
 _DECLARATION = re.compile(rf"(character|location)[ \t]+({NAME_PATTERN})$")
 _ASSET = re.compile(rf"(audio|image|video)[ \t]+({NAME_PATTERN})[ \t]*:[ \t]*(.+)$")
 _SLUG_PREFIXES = {"INT": "INT.", "EXT": "EXT.", "INT/EXT": "INT./EXT.", "I/E": "I/E."}

@@ -87,7 +87,9 @@ def write_storyboard(plan: Plan, root: Path, cache: Cache, folder: Path) -> Writ
     for panel in panels:
         for end, picture in panel.keyframes.items():
             target = folder / f"{panel.shot}{'' if end == 'first' else '.' + end}.png"
-            shutil.copyfile(picture, target)
+            # A shot may pin the very file an earlier storyboard wrote: it stays.
+            if not (target.exists() and target.samefile(picture)):
+                shutil.copyfile(picture, target)
             pngs.append(target)
     pictures = [draw_panel(panel) for panel in panels]
     page = folder / "index.html"

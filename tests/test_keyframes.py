@@ -91,6 +91,13 @@ def test_the_header_default_takes_only_generate(tmp_path):
     assert check_file(_project(tmp_path, "keyframes: generate")).film.keyframes == "generate"
 
 
+def test_fmt_keeps_the_keyframes_default_in_the_header_block():
+    from director.fmt import format_text
+
+    text = "title: KF\nkeyframes: generate\nseed: 3\n"
+    assert format_text(text) == text
+
+
 # ----------------------------------------------------------------------- plan
 
 
@@ -258,10 +265,6 @@ def test_storyboard_writes_html_pdf_and_pngs_and_renders_in_chromium(tmp_path, v
     # The PNGs are the accepted keyframes, which a script can pin.
     with Image.open(folder / "1.png") as picture:
         assert picture.size == (320, 180)
-    pinned = SHOTS.replace(
-        "  MARA smiles.", "  MARA smiles.\n  keyframe first: film.storyboard/1.png"
-    )
-    assert check_file(_project(tmp_path, shots=pinned)).film is not None
     # The PDF: one page per shot, read back by a PDF reader.
     import pypdf
 
@@ -282,6 +285,12 @@ def test_storyboard_writes_html_pdf_and_pngs_and_renders_in_chromium(tmp_path, v
     shutil.copyfile(shot, ARTIFACTS / "storyboard.png")
     image = np.asarray(Image.open(shot).convert("RGB"), np.float64)
     assert image.std() > 20  # not blank
+    # A script pins a storyboard picture, and the storyboard is made again over it.
+    made = (folder / "3.png").read_bytes()
+    pin = "  MARA smiles.\n  keyframe first: film.storyboard/3.png"
+    _project(tmp_path, shots=SHOTS.replace("  MARA smiles.", pin))
+    assert main(["storyboard", str(script), "--embedder", "appearance"]) == 0
+    assert (folder / "3.png").read_bytes() == made
 
 
 def test_editing_one_shot_and_rerunning_the_storyboard_remakes_one_keyframe(tmp_path):
@@ -298,3 +307,15 @@ def test_editing_one_shot_and_rerunning_the_storyboard_remakes_one_keyframe(tmp_
     ]  # fmt: skip
     again = board(SHOTS.replace("MARA smiles.", "MARA frowns."))
     assert [i for i in again.ran if "keyframe" in i] == ["shot/3/keyframe_first"]
+
+
+def test_compile_storyboard_writes_the_storyboard_beside_the_film_and_no_video(
+    tmp_path, video_requests
+):
+    script = _project(tmp_path)
+    film = tmp_path / "out" / "cut.mp4"
+    assert main(["compile", str(script), "--storyboard", "-o", str(film), "-q"]) == 0
+    assert sorted(p.name for p in (tmp_path / "out" / "cut.storyboard").glob("*.png")) == [
+        "1.png", "3.png"
+    ]  # fmt: skip
+    assert video_requests == [] and not film.exists()
