@@ -466,7 +466,9 @@ class _Planner:
             node_id = take_node(shot.id, take, f"window{index}")
             kind: type[Generate] = Generate
             if (terms := getattr(backend, "request_terms", None)) is not None:  # hosted
-                kind, params = Hosted, HostedParams(**dict(params), **terms(frames, frame.size))
+                options = {"via": backend.model.providers[0], **params.options}
+                fields = {**dict(params), "options": options, **terms(frames, frame.size)}
+                kind, params = Hosted, HostedParams(**fields)
             ids.append(self._add(kind, node_id, inputs, params, shot.span))
         if len(ids) == 1:
             return ids[0]
