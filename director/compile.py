@@ -7,6 +7,7 @@ temporary name and a rename, so no partial file ever sits at an output path.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -166,14 +167,7 @@ def _compile_film(job: Job) -> int:
         return EXIT_INTERRUPTED
     except DiskFull as full:
         progress.close()
-        where = f" ({full.node.source})" if full.node.source else ""
-        print(
-            f"director: error: the disk holding the cache ({job.cache}) is full: {full}{where}.\n"
-            "Every finished node is kept in the cache; free some space and run the same "
-            "command to resume.",
-            file=sys.stderr,
-        )
-        return EXIT_FAILED
+        return _cache_full(job, full)
     _remember(job, cache)
     if not result.ok:
         for failure in result.failures:
@@ -188,7 +182,10 @@ def _compile_film(job: Job) -> int:
         return EXIT_FAILED
     work = job.output.parent / f".{job.output.name}.delivery-{os.getpid()}"
     try:
-        delivered = _delivered(job, result.outputs, cache, work)
+        try:
+            delivered = _delivered(job, result.outputs, cache, work)
+        except DiskFull as full:
+            return _cache_full(job, full)
         if not _write_record(job, cache, result, progress.seconds, delivered.sound):
             return EXIT_FAILED
         _deliver(delivered.film, job.output)
@@ -204,6 +201,17 @@ def _compile_film(job: Job) -> int:
     if job.progress != "quiet":
         print(f"wrote {job.output}", file=sys.stderr)
     return EXIT_OK
+
+
+def _cache_full(job: Job, full: DiskFull) -> int:
+    where = f" ({full.node.source})" if full.node.source else ""
+    print(
+        f"director: error: the disk holding the cache ({job.cache}) is full: {full}{where}.\n"
+        "Every finished node is kept in the cache; free some space and run the same "
+        "command to resume.",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED
 
 
 def _hosted_refusal(job: Job, cache: Cache) -> str | None:
@@ -288,9 +296,16 @@ def _delivered(job: Job, made: dict[str, Entry], cache: Cache, work: Path) -> de
         staged = cache.stage(digest)
         try:
             fps = Fraction(job.plan.fps_num, job.plan.fps_den)
-            meta = delivery.prepare(picture, made[mix_id].folder, codec, settings, fps, staged)
-        except BaseException:
+            meta = delivery.prepare(
+                picture, made[mix_id].folder, codec, settings, fps, staged, work / "scratch"
+            )
+        except BaseException as error:
             cache.discard(staged)
+            # libsndfile says "System error" for a full disk: disk_full looks at the disk.
+            if disk_full(error, cache.root):
+                raise DiskFull(mux, error) from error
+            if disk_full(error, work.parent):  # the scratch master, beside the film
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(work)) from error
             raise
         prepared = cache.commit(digest, staged, "deliver", meta)
     return delivery.deliver(job.plan, picture, prepared, codec, settings, work)

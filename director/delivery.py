@@ -61,20 +61,32 @@ def key(picture_hash: str, mix_hash: str, codec: str, settings: Delivery) -> str
 
 
 def prepare(
-    picture: Path, mix_folder: Path, codec: str, settings: Delivery, fps: Fraction, folder: Path
+    picture: Path,
+    mix_folder: Path,
+    codec: str,
+    settings: Delivery,
+    fps: Fraction,
+    folder: Path,
+    scratch: Path,
 ) -> dict:
     """Make the slow part of a delivery into `folder` (a cache entry's): the mix brought
     to the loudness target under the true-peak ceiling and coded for the film, and the
-    picture coded again when another colour space is asked for.  Returns the entry's
-    meta: `sound` (the measurements), `audio` (the master wav), `coded` (the coded
-    sound) and `picture` (a recoloured picture), the last two when made."""
-    master = folder / "master.wav"
+    picture coded again when another colour space is asked for.  The float master is
+    made in `scratch` and kept only for PNG (whose folder's audio.wav comes from it).
+    Returns the entry's meta: `sound` (the measurements), then `coded` (the sound
+    coded for the film) or, for PNG, `audio` (the master wav), and `picture` (a
+    recoloured picture) when one was made."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    master = (folder if codec == "png" else scratch) / "master.wav"
     sound = loudness.normalise(mix_sources(mix_folder), settings.loudness, master)
-    meta: dict = {"sound": sound.as_dict(), "audio": master.name}
-    if codec != "png":
+    meta: dict = {"sound": sound.as_dict()}
+    if codec == "png":
+        meta["audio"] = master.name
+    else:
         coded = folder / f"sound{DELIVERY[codec].suffix}"
         assemble.encode_sound(master, coded, codec)
         meta["coded"] = coded.name
+        master.unlink()
     recoloured = _in_color_space(picture, settings.color_space, fps, codec, folder)
     if recoloured != picture:
         meta["picture"] = recoloured.name
@@ -99,7 +111,8 @@ def deliver(
         timecode=settings.timecode.label(0),
         chapters=chapters(plan),
     )
-    assemble.mux(picture, prepared.file(meta["audio"]), coded, film, codec, tags)
+    master = prepared.file(meta.get("audio", "master.wav"))  # read only when coded is None
+    assemble.mux(picture, master, coded, film, codec, tags)
     return Delivered(film, meta["sound"])
 
 
