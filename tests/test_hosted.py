@@ -301,6 +301,9 @@ def test_the_keys_are_nowhere_on_disk_or_screen(project, server):
         printed.append(subprocess.run([sys.executable, "-m", "director", *command], env=env,
                                       capture_output=True, text=True))  # fmt: skip
     assert printed[2].returncode == 0, printed[2].stderr
+    doctor = printed[3].stdout
+    assert "fal      key set (FAL_KEY)" in doctor and "runway   key set" in doctor
+    assert "kling-3    via fal: takes text, first frame, last frame, character references" in doctor
     for key in (FAL_KEY, RUNWAY_KEY):
         for output in printed:
             assert key not in output.stdout and key not in output.stderr

@@ -89,6 +89,7 @@ class HostedBackend(Backend):
 
     model: ClassVar[HostedModel]
     remote: ClassVar[bool] = True  # many requests may be in flight at once (--jobs)
+    auto_rank = -100  # `backend: auto` never picks a model that costs money
     black_is_failure = False  # never pay for a second render on our own initiative
     plan_settings: ClassVar[tuple[str, ...]] = ("via",)
     runtime_settings: ClassVar[tuple[str, ...]] = ("journal", "poll_interval", "price_per_second")
