@@ -459,6 +459,9 @@ def backend_class(model: HostedModel) -> type[HostedBackend]:
             "capabilities": caps,
             "prompt_template": model.template,
             "model": model,
+            "takes_when": "without a first frame (elements go only with image to video)"
+            if first.elements
+            else "",
             "__module__": __name__,
         },
     )
