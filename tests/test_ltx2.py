@@ -184,7 +184,8 @@ def test_one_step_on_the_dev_scheduler_is_refused_at_plan_time(project, model, c
     # The dev scheduler's terminal shift divides by zero at one step (0/0 sigmas:
     # black frames after three long tries); two steps and the distilled model are fine.
     script = project.write(SCRIPT)
-    args = ["plan", str(script), "--backend", "ltx2", "--model", str(model), "-o", "p.json"]
+    out = str(project.root / "plan.json")
+    args = ["plan", str(script), "--backend", "ltx2", "--model", str(model), "-o", out]
     assert main([*args, "--steps", "1"]) == 2
     assert "needs at least 2 steps" in capsys.readouterr().err
     assert main([*args, "--steps", "2"]) == 0
