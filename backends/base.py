@@ -233,6 +233,10 @@ class Backend:
         """None when this backend can run on this machine, else why not."""
         return None
 
+    # For what `left_out` leaves out although the capability table has it: when the
+    # backend does take it, e.g. "without a first frame" (said in the W109 warning).
+    takes_when: ClassVar[str] = ""
+
     @classmethod
     def left_out(cls, wanted: set[str]) -> set[str]:
         """What of the conditioning a shot gives (`wanted`) this backend leaves out."""

@@ -967,7 +967,15 @@ class _ShotBuilder:
                 self.fields["refs"].append(media)
         elif isinstance(element, ast.Keyframe):
             self._once(f"keyframe {element.end}", element.span)
-            if element.generate:
+            if element.generate and element.end == "first" and self.item.continuous:
+                self.c.diagnostics.add(
+                    codes.GENERATED_KEYFRAME_ON_CONTINUOUS_SHOT,
+                    element.span,
+                    "a continuous shot starts from the previous shot's last frame, so no "
+                    "first keyframe is generated for it",
+                    help="remove `keyframe first: generate`, or the shot's `continuous`",
+                )
+            elif element.generate:
                 self.fields[f"generate_{element.end}"] = True
             else:
                 self.fields[f"keyframe_{element.end}"] = self._reference(element.target, "image")

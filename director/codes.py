@@ -149,6 +149,10 @@ CUE_PAST_FILM_END: Final = Code(
 COMMENT_IN_TEXT: Final = Code(
     "W115", "comment-in-text", _W, "a `#` inside a line's text that cuts the rest as a comment"
 )
+GENERATED_KEYFRAME_ON_CONTINUOUS_SHOT: Final = Code(
+    "W120", "generated-keyframe-on-continuous-shot", _W,
+    "`keyframe first: generate` on a continuous shot, which starts from the previous shot",
+)  # fmt: skip
 LOWER_CASE_NAME: Final = Code(
     "W113", "lower-case-name", _W, "a declared name written in lower case in an action line"
 )

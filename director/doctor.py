@@ -194,6 +194,9 @@ def render(facts: Report) -> str:
             takes = ", ".join(_TAKES[c] for c in _TAKES if c in entry.takes)
             lines.append(f"           holds: {entry.kind}, which takes {takes}")
         lines += [f"           - {problem}" for problem in entry.problems]
+    from .hosted import doctor_lines
+
+    lines += ["", *doctor_lines()]
     lines.append("")
     lines += [wrapped for said in _summary(facts) for wrapped in textwrap.wrap(said, WIDTH)]
     return "\n".join(lines) + "\n"

@@ -138,3 +138,35 @@ def per_shot(plan: Plan) -> list[str]:
         f"via {windows[0].via}, about ${sum(w.usd for w in windows):.2f}"
         for shot, windows in shots.items()
     ]
+
+
+_TAKES = {
+    "first_frame": "first frame",
+    "last_frame": "last frame",
+    "reference_images": "character references",
+}
+
+
+def doctor_lines() -> list[str]:
+    """For `director doctor`: which providers have a key (never the key), and what
+    each hosted model takes."""
+    lines = ["Hosted providers (keys are read from the environment only):"]
+    for provider, name in KEYS.items():
+        lines.append(f"  {provider:<8} {'key set' if has_key(provider) else 'no key'} ({name})")
+    lines += ["", "Hosted models (docs/hosted.md):"]
+    for model in MODELS:
+        takes = ["text"] + [word for c, word in _TAKES.items() if c in model.conditioning]
+        seconds = model.durations
+        contiguous = len(seconds) > 2 and seconds[-1] - seconds[0] == len(seconds) - 1
+        span = (
+            f"{seconds[0]}-{seconds[-1]} s" if contiguous else f"{', '.join(map(str, seconds))} s"
+        )
+        aspects = "/".join(dict.fromkeys(size.aspect for size in model.sizes))
+        seed = "seed" if any(route.seed for route in model.routes) else "no seed"
+        sound = "sound" if model.sound else "silent"
+        via = ", ".join(model.providers)
+        lines.append(
+            f"  {model.name:<10} via {via}: takes {', '.join(takes)}; {span}; {aspects}; "
+            f"{model.fps:g} fps; {sound}; {seed}"
+        )
+    return lines

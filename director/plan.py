@@ -654,10 +654,13 @@ class _Planner:
         left_out = backend.left_out({c for c, asked in wanted.items() if asked})
         for conditioning in wanted:
             if conditioning in left_out:
+                # A backend that takes it, but not in this shot, says when it does.
+                taken = conditioning in backend.capabilities.conditioning
+                when = f" {backend.takes_when}" if taken else ""
                 self.diagnostics.add(
                     codes.UNSUPPORTED_CONDITIONING,
                     shot.span,
-                    f"{backend.name} cannot be conditioned on {_WORDS[conditioning]}; "
+                    f"{backend.name} cannot be conditioned on {_WORDS[conditioning]}{when}; "
                     f"shot {shot.id} gives some, and they will be left out",
                     help="choose a backend that takes them, or remove them from the shot",
                 )

@@ -301,6 +301,9 @@ def test_the_keys_are_nowhere_on_disk_or_screen(project, server):
         printed.append(subprocess.run([sys.executable, "-m", "director", *command], env=env,
                                       capture_output=True, text=True))  # fmt: skip
     assert printed[2].returncode == 0, printed[2].stderr
+    doctor = printed[3].stdout
+    assert "fal      key set (FAL_KEY)" in doctor and "runway   key set" in doctor
+    assert "kling-3    via fal: takes text, first frame, last frame, character references" in doctor
     for key in (FAL_KEY, RUNWAY_KEY):
         for output in printed:
             assert key not in output.stdout and key not in output.stderr
@@ -321,6 +324,15 @@ def test_what_a_model_cannot_take_is_a_located_warning_and_strict_refuses(projec
     assert planned.returncode == 1
     assert "hailuo-02 cannot be conditioned on reference images" in planned.stderr
     assert "film.shot:" in planned.stderr
+    project.write(script("kling-3"))  # its references only go with a first frame: shot 1
+    planned = subprocess.run([sys.executable, "-m", "director", "plan",
+                              str(project.root / "film.shot")], capture_output=True, text=True,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    assert planned.returncode == 0
+    assert planned.stderr.count("W109") == 1
+    assert "kling-3 cannot be conditioned on reference images without a first frame" in (
+        planned.stderr
+    )
 
 
 def test_requests_ask_for_allowed_durations_and_the_nearest_size(project):

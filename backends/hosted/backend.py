@@ -89,6 +89,7 @@ class HostedBackend(Backend):
 
     model: ClassVar[HostedModel]
     remote: ClassVar[bool] = True  # many requests may be in flight at once (--jobs)
+    auto_rank = -100  # `backend: auto` never picks a model that costs money
     black_is_failure = False  # never pay for a second render on our own initiative
     plan_settings: ClassVar[tuple[str, ...]] = ("via",)
     runtime_settings: ClassVar[tuple[str, ...]] = ("journal", "poll_interval", "price_per_second")
@@ -458,6 +459,9 @@ def backend_class(model: HostedModel) -> type[HostedBackend]:
             "capabilities": caps,
             "prompt_template": model.template,
             "model": model,
+            "takes_when": "without a first frame (elements go only with image to video)"
+            if first.elements
+            else "",
             "__module__": __name__,
         },
     )
