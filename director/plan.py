@@ -466,7 +466,8 @@ class _Planner:
             node_id = take_node(shot.id, take, f"window{index}")
             kind: type[Generate] = Generate
             if (terms := getattr(backend, "request_terms", None)) is not None:  # hosted
-                options = {"via": backend.model.providers[0], **params.options}
+                hosted = cast("type[HostedBackend]", backend)
+                options = {"via": hosted.model.providers[0], **params.options}
                 fields = {**dict(params), "options": options, **terms(frames, frame.size)}
                 kind, params = Hosted, HostedParams(**fields)
             ids.append(self._add(kind, node_id, inputs, params, shot.span))
