@@ -35,6 +35,7 @@ import re
 from dataclasses import dataclass
 
 from .names import PATTERN as NAME_PATTERN
+from .reader import old_mac_lines
 
 INDENT = "  "
 _SPACE = " \t\f"  # the grammar's spaces; other Unicode spaces are text
@@ -86,7 +87,8 @@ class _Line:
 
 def format_text(text: str) -> str:
     """The canonical layout of `text`, a `.shot` file that parses."""
-    text = text.removeprefix("\ufeff")
+    # Lines are broken where the checker breaks them, so a CR-only file is laid out in LF.
+    text = old_mac_lines(text.removeprefix("\ufeff"))
     lines = [_Line(raw.removesuffix("\r")) for raw in text.split("\n")]
     _find_depths(lines)
     _classify(lines)

@@ -156,10 +156,17 @@ def read_script(path: Path, display: str, limits: Limits, site: Span | None = No
     return script_text(path, display, text, limits)
 
 
+def old_mac_lines(text: str) -> str:
+    """Text whose lines end in CR alone (old Mac OS) with those lines ended by LF; the
+    offsets stay the same. Any other text is returned as it is."""
+    if "\r" in text and "\n" not in text:
+        return text.replace("\r", "\n")
+    return text
+
+
 def script_text(path: Path, display: str, text: str, limits: Limits) -> ScriptText:
     """Hold text (read from disk or an editor's buffer) to the limits before lexing."""
-    if "\r" in text and "\n" not in text:  # old Mac OS line endings; same offsets after
-        text = text.replace("\r", "\n")
+    text = old_mac_lines(text)
     # An editor's buffer is held to the byte limit as a file is (for a file read from
     # disk this costs one encoding of text already under the limit).
     if (size := _utf8_size(text)) > limits.max_bytes:
