@@ -693,7 +693,8 @@ class _Planner:
 
     def _mix(self, timeline: Timeline, voices: list[str], joint: list[str]) -> str:
         """The sound: cues, scratch voices, and the shots of backends that make their own."""
-        cue_assets = [self._asset(c.file) for shot in self.film.shots for c in shot.cues]
+        cues = [c for shot in self.film.shots for c in shot.cues] + self.film.cues
+        cue_assets = [self._asset(c.file) for c in cues]
         params = MixParams(
             sample_rate=AUDIO_RATE,
             frames=timeline.frames,
@@ -846,6 +847,7 @@ def build_timeline(film: spec.Film) -> Timeline:
             )  # fmt: skip
         )
     total = position
+    cues += [_film_cue(c, shots) for c in film.cues if shots]  # a film of no shots is silent
     for cue in cues:
         cue.frames = max(0, min(cue.frames, total - cue.start))
     return Timeline(
@@ -877,16 +879,27 @@ def _placed_transition(t: spec.Transition, before, after: TimelineShot) -> Timel
     )
 
 
-def _placed_cue(cue: spec.Cue, shot: TimelineShot) -> TimelineCue:
+def _placed_cue(cue: spec.Cue, shot: TimelineShot, offset: int | None = None) -> TimelineCue:
+    """A cue of `shot` in the cut; `offset`, where not its shot's start, is where its
+    `start` counts from (the film's cues count from the film's start)."""
     return TimelineCue(
         kind=cue.kind,
         asset=cue.asset,
         path=cue.file.path,
         shot=shot.shot,
-        start=shot.start + cue.start,
+        start=(shot.start if offset is None else offset) + cue.start,
         frames=cue.frames,
         fade_in=cue.fade_in,
         fade_out=cue.fade_out,
         gain_db=cue.gain_db,
         duck=cue.duck,
+        in_point=cue.in_point,
+        loop=cue.loop,
     )
+
+
+def _film_cue(cue: spec.Cue, shots: list[TimelineShot]) -> TimelineCue:
+    """A cue on the film's timeline, filed under the last shot that has begun by its start
+    (storyboards and reports show it there)."""
+    begun = [shot for shot in shots if shot.start <= cue.start]
+    return _placed_cue(cue, begun[-1] if begun else shots[0], offset=0)

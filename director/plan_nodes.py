@@ -27,7 +27,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, model_serializer, model_validator
 
 from .source import Span
 
@@ -88,6 +88,18 @@ class TimelineCue(BaseModel):
     fade_out: int
     gain_db: float
     duck: bool
+    in_point: int = 0  # frames into its file where it starts playing
+    loop: bool = False  # its file (from the in-point) plays again each time it ends
+
+    @model_serializer(mode="wrap")
+    def _without_defaults(self, handler):
+        # Cues that use neither serialize, and hash, as they did before either existed.
+        data = handler(self)
+        if not data.get("in_point"):
+            data.pop("in_point", None)
+        if not data.get("loop"):
+            data.pop("loop", None)
+        return data
 
 
 class TimelineLine(BaseModel):
