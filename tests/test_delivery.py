@@ -7,6 +7,7 @@ libebur128 that normalised the mix); the timecode track, chapters and title.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+import srt
 
 from director.assemble import write_srt
 from director.cli import main
@@ -264,6 +266,11 @@ def test_srt_cues_never_overlap_under_a_dissolve(tmp_path, project):
     lines.append(lines[1].model_copy(update={"text": "Me too."}))  # two lines at once
     write_srt(plan.timeline, tmp_path / "film.srt")
     cues = strict_srt((tmp_path / "film.srt").read_text())
+    # The `srt` package, in its strict mode, reads the same cues, none overlapping.
+    parsed = list(srt.parse((tmp_path / "film.srt").read_text(), ignore_errors=False))
+    assert [c.index for c in parsed] == list(range(1, len(cues) + 1))
+    assert all(a.end <= b.start for a, b in itertools.pairwise(parsed))
+    assert [round(c.end.total_seconds() * 1000) for c in parsed] == [c[1] for c in cues]
     incoming = round(plan.timeline.shots[1].start * 1000 / 24)
     assert [c[1] for c in cues[:1]] == [incoming]  # ends where the incoming line begins
     assert cues[1][2] == "Late again.\nMe too."
