@@ -33,6 +33,7 @@ from .plan_nodes import (
     ConsistencyParams,
     Cost,
     Direction,
+    Framing,
     Generate,
     GenerateParams,
     Join,
@@ -388,7 +389,7 @@ class _Planner:
         self._warn_unsupported(shot, backend, previous, made)
         rate = caps.rate_for(self.fps)
         wanted = max(1, round(shot.frames * rate / self.fps))
-        direction = self._direction(shot, rate, backend.shows_dialogue)
+        direction = self._direction(shot, rate, backend.shows_dialogue, backend.draws_framing)
         made_ids = {end: self._keyframe(shot, end) for end in made}
         if made_ids:
             direction = direction.model_copy(update={
@@ -481,7 +482,9 @@ class _Planner:
         character = self.film.characters.get(speaker)
         return character.display if character is not None and character.display else speaker
 
-    def _direction(self, shot: spec.Shot, rate: float, with_dialogue: bool) -> Direction:
+    def _direction(
+        self, shot: spec.Shot, rate: float, with_dialogue: bool, with_framing: bool = False
+    ) -> Direction:
         """What the shot asks of the camera and the frame, in generated frames."""
         scale = rate / self.fps
         dialogue = [
@@ -512,6 +515,7 @@ class _Planner:
             keyframe_first=shot.keyframe_first.path if shot.keyframe_first else None,
             keyframe_last=shot.keyframe_last.path if shot.keyframe_last else None,
             dialogue=dialogue,
+            framing=_framing(shot) if with_framing else None,
         )
 
     def _generated_keyframes(self, shot: spec.Shot, previous: str | None) -> list[str]:
@@ -707,6 +711,13 @@ class _Planner:
         )
         inputs = list(dict.fromkeys(cue_assets)) + voices + joint
         return self._add(Mix, "film/mix", inputs, params)
+
+
+def _framing(shot: spec.Shot) -> Framing | None:
+    """The shot's angle and lens as written; None when it gives neither."""
+    if shot.angle is None and shot.lens_mm is None:
+        return None
+    return Framing(angle=shot.angle, angle_degrees=shot.angle_degrees, lens_mm=shot.lens_mm)
 
 
 def _first_given(*values):
