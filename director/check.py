@@ -26,7 +26,7 @@ from .diagnostics import Diagnostic, Diagnostics, did_you_mean
 from .gcpause import paused_gc
 from .habits import Declared, check_comments, check_habits
 from .media import ImageTooLarge, UnreadableMedia, kind_of, probe
-from .names import capitalised, is_name
+from .names import capitalised, is_name, written_key
 from .parse import MOVE_DIRECTIONS, parse_source
 from .reader import DEFAULT_LIMITS, Limits, not_a_regular_file, read_script, script_text
 from .source import PathEscape, Span, UnusablePath, display_name, resolve_path
@@ -280,6 +280,8 @@ class _Checker:
         self.format = spec.Format()
         self.declared: dict[str, tuple[str, ast.Declaration]] = {}  # name → (kind, node)
         self.characters: dict[str, spec.Character] = {}
+        self.written: dict[str, str] = {}  # a character's written form (display:) → its name
+        self._written_patterns: list[tuple[str, re.Pattern[str]]] | None = None
         self.locations: dict[str, spec.Location] = {}
         self.assets: dict[str, spec.NamedAsset] = {}
         self.used: set[str] = set()
@@ -528,6 +530,8 @@ class _Checker:
                     display=node.display or "",
                     span=node.name.span,
                 )
+                if node.display:
+                    self.written.setdefault(written_key(node.display), name)
             elif isinstance(node, ast.Location):
                 refs = self._media_list(node.refs, folder, "image")
                 self.locations[name] = spec.Location(
@@ -603,6 +607,24 @@ class _Checker:
             )
 
     # -- names
+    def written_in_text(self) -> list[tuple[str, re.Pattern[str]]]:
+        """Each character with a written form, and how action text writes it: in
+        capitals, spaces and apostrophes as they come (worked out once)."""
+        if self._written_patterns is None:
+            self._written_patterns = [
+                (c.name, _written_pattern(c.display)) for c in self.characters.values() if c.display
+            ]
+        return self._written_patterns
+
+    def as_declared(self, word: ast.Word) -> ast.Word:
+        """A speaker written in a character's written form (`display: MRS. O'BRIEN`)
+        stands for that character; any other word stays as it is."""
+        if word.text not in self.declared:
+            name = self.written.get(written_key(word.text))
+            if name is not None:
+                return word.model_copy(update={"text": name})
+        return word
+
     def _lookup(self, word: ast.Word, kind: str) -> bool:
         """Is `word` a declared name of `kind`?  Reports it when not."""
         found = self.declared.get(word.text)
@@ -628,9 +650,22 @@ class _Checker:
             word.span,
             f"no {kind} called {word.text} is declared",
             label=f"unknown {kind}",
-            help=did_you_mean(word.text, same_kind) or _declare_help(kind, word.text),
+            help=self._written_help(word.text, kind)
+            or did_you_mean(word.text, same_kind)
+            or _declare_help(kind, word.text),
         )
         return False
+
+    def _written_help(self, word: str, kind: str) -> str | None:
+        """For a speaker in a written form no character has: the declared written form
+        it is close to, or how to declare a character written so."""
+        if kind != "character" or is_name(word):
+            return None
+        close = did_you_mean(word, [c.display for c in self.characters.values() if c.display])
+        if close or did_you_mean(word, [n for n, (k, _) in self.declared.items() if k == kind]):
+            return close
+        ident = _identifier(word)
+        return f"declare it: character {ident}, with the line display: {word} indented under it"
 
     # -- scenes and shots
     def _body(self, tree: ast.ScriptFile, settings):
@@ -1293,7 +1328,14 @@ class _ShotBuilder:
 
     # -- names in action text
     def _names_in_text(self, action: ast.Action) -> None:
-        for match in capitalised(action.text):
+        text = action.text
+        # A character's written form (MRS. O'BRIEN) names it; its words are no names.
+        for name, written in self.c.written_in_text():
+            for found in written.finditer(text):
+                self.c.used.add(name)
+                self.named.append(name)
+                text = text[: found.start()] + " " * len(found[0]) + text[found.end() :]
+        for match in capitalised(text):
             word = match[0]
             found = self.c.declared.get(word)
             if found is not None:
@@ -1343,7 +1385,7 @@ class _ShotBuilder:
 
     # -- dialogue
     def _dialogue(self, dialogue: ast.Dialogue) -> None:
-        speaker = dialogue.speaker
+        speaker = self.c.as_declared(dialogue.speaker)
         known = self.c._lookup(speaker, "character")
         if known and dialogue.extension is None:
             # A voice-over or off-screen speaker is heard, not seen: not in the frame,
@@ -1468,6 +1510,17 @@ def _declare_help(kind: str, name: str) -> str:
     if ident != name:
         return f"{examples[kind]} (and write {ident} here)"
     return examples[kind]
+
+
+def _written_pattern(display: str) -> re.Pattern[str]:
+    """A written form as action text has it: in capitals, any spacing, ' or ’."""
+    pieces = re.split(r"(\s+|['\u2019])", display.upper())
+    body = "".join(
+        r"\s+" if piece.isspace() else "['\u2019]" if piece in "'\u2019" else re.escape(piece)
+        for piece in pieces
+        if piece
+    )
+    return re.compile(rf"(?<!\w){body}(?!\w)")
 
 
 def _identifier(text: str) -> str:

@@ -35,6 +35,7 @@ import re
 from dataclasses import dataclass
 
 from .names import PATTERN as NAME_PATTERN
+from .names import WRITTEN_PATTERN
 from .reader import old_mac_lines
 
 INDENT = "  "
@@ -64,7 +65,7 @@ _TIMED = re.compile(r"(DISSOLVE TO|WIPE TO|FADE OUT|FADE IN):[ \t]*(\S+)$")
 _FORMAT = re.compile(r"format:[ \t]*(\d+x\d+)[ \t]*(?:@[ \t]*(\S+))?$")
 _KEYFRAME = re.compile(r"keyframe[ \t]+(first|last)[ \t]*:[ \t]*(.+)$")
 _CUE = re.compile(r"(music|sfx|ambience)[ \t]+[A-Z]")
-_SPEAKER = re.compile(rf"({_NAME})((?:[ \t]*\([^()\n#]*\))*)$")
+_SPEAKER = re.compile(rf"({WRITTEN_PATTERN})((?:[ \t]*\([^()\n#]*\))*)$")
 _PARENTHETICAL = re.compile(r"\(([^#]*)\)$")
 _THEN = re.compile(r"[ \t]*(?:,[ \t]*)?\bthen(?![A-Za-z0-9_-])[ \t]*")
 _KEYED = re.compile(
