@@ -124,7 +124,13 @@ class LTX2Backend(DiffusersBackend):
     default_guidance = 3.0  # the pipeline's own default for the full model
     profiles = PROFILES
     version = "2"  # recipes from the configs: no STG on LTX-2.0, no negative when distilled
-    plan_settings = (*DiffusersBackend.plan_settings, "distilled", "two_stage")
+    # LTX-2 has one transformer and shifts its sigmas by itself: no guidance_2 or
+    # flow_shift to set (their plan options stay None, as plans have always had them).
+    plan_settings = (
+        *(s for s in DiffusersBackend.plan_settings if s not in ("guidance_2", "flow_shift")),
+        "distilled",
+        "two_stage",
+    )
 
     def __init__(
         self, *, distilled: bool = False, stg: bool = True, two_stage: bool = False, **settings

@@ -297,7 +297,7 @@ def resolve(
         if backend.name in models:
             settings["model"] = models[backend.name]
         for key, value in overrides.settings().items():
-            where = f"--{key.replace('_', '-')}"
+            where = f"--{key.replace('_', '-')} ({backend.name})"
             _check_setting(where, key, value, (*backend.runtime_settings, *backend.plan_settings))
         folder = check_folder(backend.name, settings["model"]) if "model" in settings else None
         if folder is not None:

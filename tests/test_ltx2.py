@@ -331,13 +331,12 @@ def test_keyframed_shots_keep_a_bf16_model_in_bf16(project, tmp_path, monkeypatc
     import torch
     from diffusers import LTX2ConditionPipeline, LTX2ImageToVideoPipeline
 
-    backend_pipelines = []
+    backends = []
     original = LTX2Backend.pipeline
 
     def recording(self, pipeline_class=None):
-        pipe = original(self, pipeline_class)
-        backend_pipelines.append(pipe)
-        return pipe
+        backends.append(self)
+        return original(self, pipeline_class)
 
     monkeypatch.setattr(LTX2Backend, "pipeline", recording)
     script = project.write(
@@ -360,16 +359,25 @@ def test_keyframed_shots_keep_a_bf16_model_in_bf16(project, tmp_path, monkeypatc
     )
     published = Path(__file__).parent / "fixtures" / "models" / "LTX-2-dev-Diffusers"
     model = tiny.save_ltx2_like(tmp_path / "model", published)
+    # Two stages, as the authors run it: the upsampler (its published config, cut)
+    # and the distilled LoRA; every parameter of both stays bf16 too.
+    pytest.importorskip("peft")
+    tiny.save_ltx2_refine_lora(tiny.save_ltx2_upsampler(model, published))
     assert LTX2Backend.recognise(model).profile.name == "LTX-2 dev"
-    compile_with(
+    _, plan, _ = compile_with(
         script, "--backend", "ltx2", "--model", str(model), "--steps", "2", "--dtype", "bfloat16"
     )
-    kinds = {type(pipe) for pipe in backend_pipelines}
-    assert {LTX2ImageToVideoPipeline, LTX2ConditionPipeline} <= kinds
-    for pipe in backend_pipelines:
+    assert all(n.params.options["two_stage"] for n in plan.nodes if n.op == "generate")
+    from diffusers import LTX2LatentUpsamplePipeline
+
+    pipelines = {id(p): p for backend in backends for p in backend._pipelines.values()}
+    kinds = {type(pipe) for pipe in pipelines.values()}
+    assert {LTX2ImageToVideoPipeline, LTX2ConditionPipeline, LTX2LatentUpsamplePipeline} <= kinds
+    for pipe in pipelines.values():
         for name, component in pipe.components.items():
             if isinstance(component, torch.nn.Module):
-                assert component.dtype == torch.bfloat16, (type(pipe).__name__, name)
+                dtypes = {parameter.dtype for parameter in component.parameters()}
+                assert dtypes == {torch.bfloat16}, (type(pipe).__name__, name, dtypes)
 
 
 # ------------------------------------------------------------ two stages
