@@ -295,6 +295,14 @@ def _add_delivery_options(command) -> None:
         help="colour space of the picture: auto (default) is BT.709 from 1280x720 up and "
         "BT.601 below; another choice codes the picture again at delivery",
     )
+    group.add_argument(
+        "--burn-in",
+        choices=("timecode",),
+        action="append",
+        default=[],
+        help="burn into the delivered film: timecode, each frame's record timecode from "
+        "--start-timecode (drop-frame where it is), bottom centre; codes the picture again",
+    )
 
 
 def _delivery(args, plan) -> delivery.Delivery:
@@ -308,7 +316,10 @@ def _delivery(args, plan) -> delivery.Delivery:
     except timecode.TimecodeError as error:
         raise UsageError(f"--start-timecode: {error}") from None
     return delivery.Delivery(
-        timecode=start, loudness=loudness.TARGETS[args.loudness], color_space=args.color_space
+        timecode=start,
+        loudness=loudness.TARGETS[args.loudness],
+        color_space=args.color_space,
+        burn_in=tuple(dict.fromkeys(args.burn_in)),
     )
 
 

@@ -394,6 +394,7 @@ def _request(node: Generate, inputs: Inputs, files: dict[str, Path]) -> ShotRequ
         dialogue=tuple(
             line.model_dump() | {"start": line.start - window.start} for line in shot.dialogue
         ),
+        **(shot.framing.model_dump() if shot.framing else {}),
     )
 
 

@@ -33,6 +33,7 @@ from .plan_nodes import (
     ConsistencyParams,
     Cost,
     Direction,
+    Framing,
     Generate,
     GenerateParams,
     Join,
@@ -388,7 +389,7 @@ class _Planner:
         self._warn_unsupported(shot, backend, previous, made)
         rate = caps.rate_for(self.fps)
         wanted = max(1, round(shot.frames * rate / self.fps))
-        direction = self._direction(shot, rate, backend.shows_dialogue)
+        direction = self._direction(shot, rate, backend.shows_dialogue, backend.draws_framing)
         made_ids = {end: self._keyframe(shot, end) for end in made}
         if made_ids:
             direction = direction.model_copy(update={
@@ -481,7 +482,9 @@ class _Planner:
         character = self.film.characters.get(speaker)
         return character.display if character is not None and character.display else speaker
 
-    def _direction(self, shot: spec.Shot, rate: float, with_dialogue: bool) -> Direction:
+    def _direction(
+        self, shot: spec.Shot, rate: float, with_dialogue: bool, with_framing: bool = False
+    ) -> Direction:
         """What the shot asks of the camera and the frame, in generated frames."""
         scale = rate / self.fps
         dialogue = [
@@ -512,6 +515,7 @@ class _Planner:
             keyframe_first=shot.keyframe_first.path if shot.keyframe_first else None,
             keyframe_last=shot.keyframe_last.path if shot.keyframe_last else None,
             dialogue=dialogue,
+            framing=_framing(shot) if with_framing else None,
         )
 
     def _generated_keyframes(self, shot: spec.Shot, previous: str | None) -> list[str]:
@@ -693,7 +697,8 @@ class _Planner:
 
     def _mix(self, timeline: Timeline, voices: list[str], joint: list[str]) -> str:
         """The sound: cues, scratch voices, and the shots of backends that make their own."""
-        cue_assets = [self._asset(c.file) for shot in self.film.shots for c in shot.cues]
+        cues = [c for shot in self.film.shots for c in shot.cues] + self.film.cues
+        cue_assets = [self._asset(c.file) for c in cues]
         params = MixParams(
             sample_rate=AUDIO_RATE,
             frames=timeline.frames,
@@ -706,6 +711,13 @@ class _Planner:
         )
         inputs = list(dict.fromkeys(cue_assets)) + voices + joint
         return self._add(Mix, "film/mix", inputs, params)
+
+
+def _framing(shot: spec.Shot) -> Framing | None:
+    """The shot's angle and lens as written; None when it gives neither."""
+    if shot.angle is None and shot.lens_mm is None:
+        return None
+    return Framing(angle=shot.angle, angle_degrees=shot.angle_degrees, lens_mm=shot.lens_mm)
 
 
 def _first_given(*values):
@@ -846,6 +858,7 @@ def build_timeline(film: spec.Film) -> Timeline:
             )  # fmt: skip
         )
     total = position
+    cues += [_film_cue(c, shots) for c in film.cues if shots]  # a film of no shots is silent
     for cue in cues:
         cue.frames = max(0, min(cue.frames, total - cue.start))
     return Timeline(
@@ -877,16 +890,27 @@ def _placed_transition(t: spec.Transition, before, after: TimelineShot) -> Timel
     )
 
 
-def _placed_cue(cue: spec.Cue, shot: TimelineShot) -> TimelineCue:
+def _placed_cue(cue: spec.Cue, shot: TimelineShot, offset: int | None = None) -> TimelineCue:
+    """A cue of `shot` in the cut; `offset`, where not its shot's start, is where its
+    `start` counts from (the film's cues count from the film's start)."""
     return TimelineCue(
         kind=cue.kind,
         asset=cue.asset,
         path=cue.file.path,
         shot=shot.shot,
-        start=shot.start + cue.start,
+        start=(shot.start if offset is None else offset) + cue.start,
         frames=cue.frames,
         fade_in=cue.fade_in,
         fade_out=cue.fade_out,
         gain_db=cue.gain_db,
         duck=cue.duck,
+        in_point=cue.in_point,
+        loop=cue.loop,
     )
+
+
+def _film_cue(cue: spec.Cue, shots: list[TimelineShot]) -> TimelineCue:
+    """A cue on the film's timeline, filed under the last shot that has begun by its start
+    (storyboards and reports show it there)."""
+    begun = [shot for shot in shots if shot.start <= cue.start]
+    return _placed_cue(cue, begun[-1] if begun else shots[0], offset=0)

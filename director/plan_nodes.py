@@ -27,7 +27,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, model_serializer, model_validator
 
 from .source import Span
 
@@ -88,6 +88,18 @@ class TimelineCue(BaseModel):
     fade_out: int
     gain_db: float
     duck: bool
+    in_point: int = 0  # frames into its file where it starts playing
+    loop: bool = False  # its file (from the in-point) plays again each time it ends
+
+    @model_serializer(mode="wrap")
+    def _without_defaults(self, handler):
+        # Cues that use neither serialize, and hash, as they did before either existed.
+        data = handler(self)
+        if not data.get("in_point"):
+            data.pop("in_point", None)
+        if not data.get("loop"):
+            data.pop("loop", None)
+        return data
 
 
 class TimelineLine(BaseModel):
@@ -285,6 +297,14 @@ class SpokenLine(BaseModel):
     frames: int
 
 
+class Framing(BaseModel):
+    """A shot's `angle:` and `lens:`, for a backend that draws them (the animatic)."""
+
+    angle: str | None = None  # eye level, low, high, overhead, dutch
+    angle_degrees: float | None = None  # a dutch angle's tilt
+    lens_mm: float | None = None
+
+
 class Direction(BaseModel):
     """What a shot asks of the camera and the frame, in generated frames."""
 
@@ -298,6 +318,16 @@ class Direction(BaseModel):
     keyframe_first: str | None
     keyframe_last: str | None
     dialogue: list[SpokenLine]
+    # Only for a backend that draws angle and lens itself, and only when the shot
+    # gives one: every other plan keeps the bytes it had before framing was drawn.
+    framing: Framing | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_framing(self, handler):
+        data = handler(self)
+        if data.get("framing") is None:
+            data.pop("framing", None)
+        return data
 
 
 class KeyframeParams(BaseModel):
