@@ -1038,6 +1038,7 @@ class _Checker:
             duck=cue.duck,
             in_point=in_point,
             loop=cue.loop,
+            pass_frames=rest if cue.loop else 0,
             span=cue.span,
         )
 
