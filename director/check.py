@@ -410,12 +410,7 @@ class _Checker:
             )
         keyframes = settings.get("keyframes")
         if isinstance(keyframes, ast.TextSetting) and keyframes.value != ast.GENERATE:
-            self.diagnostics.add(
-                codes.INVALID_VALUE,
-                settings.pop("keyframes").span,
-                f"keyframes: takes {ast.GENERATE!r}, the one keyframe maker there is yet",
-                help=f"keyframes: {ast.GENERATE}",
-            )
+            self._keyframes_name(keyframes, settings)
         backend = settings.get("backend")
         if isinstance(backend, ast.TextSetting) and self._backend_name(backend.value, backend.span):
             self.film_backend = backend.value
@@ -478,6 +473,21 @@ class _Checker:
                 fps_num=fps.numerator,
                 fps_den=fps.denominator,
             )
+
+    def _keyframes_name(self, keyframes: ast.TextSetting, settings: dict) -> None:
+        """`keyframes: NAME` names an image backend (the light list of names: checking
+        imports none)."""
+        from backends import image_names
+
+        if keyframes.value in image_names.names():
+            return
+        known = [ast.GENERATE, *image_names.names()]
+        self.diagnostics.add(
+            codes.UNKNOWN_BACKEND,
+            settings.pop("keyframes").span,
+            f"there is no image backend called {keyframes.value!r}",
+            help=did_you_mean(keyframes.value, known) or "keyframes: takes " + ", ".join(known),
+        )
 
     def _backend_name(self, name: str, span: Span) -> bool:
         if name == registry.AUTO or name in registry.names():
