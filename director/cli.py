@@ -222,18 +222,28 @@ def _run_storyboard(args) -> int:
         return EXIT_ERRORS
     # Keyframes do not depend on the video backend: the built-in one plans them as any
     # other would, so the storyboard's keyframes are the ones compile reuses.
+    from . import models
+
+    choice = checked.film.keyframes or "generate"
+    try:
+        image = models.resolve_image(choice, args.file.resolve().parent)
+    except (models.ConfigError, ModelError) as error:
+        raise UsageError(str(error)) from None
+    if missing := image.missing_model():
+        raise UsageError(missing)
     planned = plan_film(checked.film, backend="preview", scoring=_scoring(args),
-                        keyframes="generate")  # fmt: skip
+                        keyframes=choice, backend_options=image.plan_options)  # fmt: skip
+    runtime = image.runtime
     checked.diagnostics.extend(planned.diagnostics)
     _report([checked], args)
     if planned.plan is None or checked.failed(args.strict):
         return EXIT_ERRORS
     script = args.file.resolve()
     folder = args.output or script.parent / f"{script.stem}.storyboard"
-    return _storyboard(planned.plan, args, folder)
+    return _storyboard(planned.plan, args, folder, runtime)
 
 
-def _storyboard(plan, args, folder: Path) -> int:
+def _storyboard(plan, args, folder: Path, runtime: dict[str, dict]) -> int:
     """Make the plan's keyframes and write the storyboard folder; 1 when a keyframe
     failed, or with --strict is below its minimum."""
     from . import report, storyboard
@@ -244,7 +254,7 @@ def _storyboard(plan, args, folder: Path) -> int:
         cache = Cache(args.cache or script.parent / ".director" / "cache")
     except CacheError as error:
         raise UsageError(str(error)) from None
-    written = storyboard.write_storyboard(plan, script.parent, cache, folder)
+    written = storyboard.write_storyboard(plan, script.parent, cache, folder, runtime)
     for failure in written.result.failures:
         _say(f"error: {failure}")
     below = [
@@ -259,13 +269,28 @@ def _storyboard(plan, args, folder: Path) -> int:
 
 
 def _add_keyframe_options(command) -> None:
+    from backends import image_names
+
     command.add_argument(
         "--keyframes",
-        choices=("generate",),
-        help="generate: every shot that pins no keyframe gets a first keyframe made by an "
-        "image backend (the animatic's composite when no model is named), scored before "
-        "any video is made, as the script's `keyframes: generate` asks (docs/keyframes.md)",
+        metavar="generate|IMAGE-BACKEND",
+        help="every shot that pins no keyframe gets a first keyframe made by an image "
+        "backend and scored before any video is made, as the script's `keyframes:` asks: "
+        "generate (the animatic's composite) or an image model, one of "
+        f"{', '.join(image_names.names())}; its folder from --model NAME=PATH or "
+        "director.toml's [NAME] table (docs/keyframes.md)",
     )
+
+
+def _check_keyframes(choice: str | None) -> None:
+    """A UsageError, with "did you mean", for an unknown --keyframes image backend."""
+    from backends import image_names
+
+    known = [image_names.GENERATE, *image_names.names()]
+    if choice is None or choice in known:
+        return
+    hint = did_you_mean(choice, known) or "choose one of " + ", ".join(known)
+    raise UsageError(f"--keyframes: there is no image backend called {choice!r}; {hint}")
 
 
 def _add_delivery_options(command) -> None:
@@ -941,11 +966,19 @@ def _resolve_models(args, film) -> models.Resolved:
         dtype=args.dtype,
         offload=args.offload,
     )
+    _check_keyframes(args.keyframes)
     try:
         used = models.used_backends(film, args.backend)
         resolved = models.resolve(used, args.file.resolve().parent, overrides)
+        # The keyframes' image model, when it loads a folder: beside the video backends'.
+        image = models.resolve_image(
+            args.keyframes or film.keyframes, args.file.resolve().parent, overrides
+        )
     except (models.ConfigError, ModelError) as error:
         raise UsageError(str(error)) from None
+    resolved.plan_options |= image.plan_options
+    resolved.runtime |= image.runtime
+    resolved.image_folders = image.image_folders
     if not getattr(args, "quiet", False):
         for line in resolved.recognised.values():
             _say(f"director: {line}")
@@ -1172,8 +1205,11 @@ def _run_compile(args) -> int:
     if planned.plan is None or checked.failed(args.strict):
         return EXIT_ERRORS
     if args.storyboard:  # beside where the film would go
+        if missing := models.Resolved(image_folders=resolved.image_folders).missing_model():
+            raise UsageError(missing)
         film = args.output or Path(args.file.stem + compiler.suffix(args.codec))
-        return _storyboard(planned.plan, args, film.with_name(f"{film.stem}.storyboard"))
+        board = film.with_name(f"{film.stem}.storyboard")
+        return _storyboard(planned.plan, args, board, resolved.runtime)
     _check_timelines(args)
     if not args.dry_run and (missing := resolved.missing_model()):
         raise UsageError(f"{missing}")

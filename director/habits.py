@@ -29,7 +29,7 @@ from .source import Span, split_lines
 
 CUE_KINDS = ("music", "sfx", "ambience")
 # A cue's options, as the grammar reads them after the asset's name.
-_CUE_REST = re.compile(r"(?:\s+(?:from|for|fade|gain|duck)\b.*)?$")
+_CUE_REST = re.compile(r"(?:\s+(?:from|for|in|loop|fade|gain|duck)\b.*)?$")
 _CHAT = re.compile(r"([A-Z][A-Z0-9_]*)\s*:\s*(\S.*)$")
 
 Emit = Callable[..., object]  # Diagnostics.add(code, span, message, help=...)

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from backends import registry
+from backends import image_names, registry
 from backends.base import Backend
 from backends.diffusers_base import (
     DTYPES,
@@ -103,7 +103,8 @@ class Overrides:
         models: dict[str | None, str] = {}
         for value in values:
             name, _, path = value.partition("=")
-            key = name if path and name in registry.names() else None
+            known = name in registry.names() or name in image_names.names()
+            key = name if path and known else None
             models[key] = path if key else value
         return models
 
@@ -130,6 +131,9 @@ class Resolved:
     # Which model each folder holds, and why: one line a backend for `director plan`.
     recognised: dict[str, str] = field(default_factory=dict)
 
+    # The keyframes' image model, when it loads a folder: its name → the folder or None.
+    image_folders: dict[str, Path | None] = field(default_factory=dict)
+
     def missing_model(self) -> str | None:
         """The message for the first backend with no model folder, or None."""
         for name, folder in self.folders.items():
@@ -138,6 +142,13 @@ class Resolved:
                     check_folder(name, None)
                 except ModelError as error:
                     return str(error)
+        for name, folder in self.image_folders.items():
+            if folder is None:
+                return (
+                    f"no model folder is configured for the {name} image backend that makes "
+                    f"the keyframes: pass --model {name}=PATH, or add to director.toml:\n"
+                    f'  [{name}]\n  model = "/path/to/the/model/folder"'
+                )
         return None
 
 
@@ -171,7 +182,7 @@ def read_config(path: Path) -> dict[str, dict]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise ConfigError(f"{path}: {error}") from None
-    names = diffusers_backends()
+    names: dict[str, type] = {**diffusers_backends(), **image_model_backends()}
     tables: dict[str, dict] = {}
     for name, table in data.items():
         if name in hosted_backends() and isinstance(table, dict):
@@ -237,6 +248,16 @@ def load_settings(start: Path) -> dict[str, dict]:
     return merged
 
 
+def image_model_backends() -> dict[str, type]:
+    """The image backends that load a model folder (backends/image_diffusers.py), by
+    name; a table in director.toml gives each its folder and settings."""
+    from backends import image
+    from backends.image_diffusers import DiffusersImages
+
+    found = {name: image.get(name) for name in image.names()}
+    return {n: b for n, b in found.items() if issubclass(b, DiffusersImages)}
+
+
 def diffusers_backends() -> dict[str, type[DiffusersBackend]]:
     return {
         name: backend
@@ -279,7 +300,7 @@ def resolve(
             raise ConfigError(_which_model(chosen))
         models[chosen[0].name] = models.pop(None)
     for name in models:
-        if name not in {b.name for b in chosen}:
+        if name not in {b.name for b in chosen} and name not in image_names.names():
             raise ConfigError(f"--model {name}=…: the script is not rendered with {name}")
     files = load_settings(start)
     resolved = Resolved()
@@ -304,6 +325,32 @@ def resolve(
             k: v for k, v in settings.items() if k in backend.runtime_settings and k != "model"
         } | ({"model": str(folder)} if folder is not None else {})
         resolved.folders[backend.name] = folder
+    return resolved
+
+
+def resolve_image(choice: str | None, start: Path, overrides: Overrides | None = None) -> Resolved:
+    """Plan options, runtime settings and folder of the image backend `choice` (a
+    `keyframes:` value) when it loads a model folder, by its name, as `resolve` gives
+    the video backends': from director.toml's [NAME] table, `--model NAME=PATH`, and
+    the command line's device, dtype and offload.  Empty for the built-in maker."""
+    resolved = Resolved()
+    name = image_names.maker_name(choice or image_names.GENERATE)
+    backend = image_model_backends().get(name)
+    if backend is None:
+        return resolved
+    overrides = overrides or Overrides()
+    settings = dict(load_settings(start).get(name, {}))
+    settings |= {k: v for k, v in overrides.settings().items() if k in backend.runtime_settings}
+    if name in overrides.models:
+        settings["model"] = overrides.models[name]
+    folder = check_folder(name, settings["model"]) if "model" in settings else None
+    plan_keys = {k: v for k, v in settings.items() if k in backend.plan_settings}
+    runtime = {k: v for k, v in settings.items() if k in backend.runtime_settings}
+    if folder is not None:
+        runtime["model"] = str(folder)
+    resolved.plan_options[name] = backend.plan_options(folder, plan_keys)
+    resolved.runtime[name] = runtime
+    resolved.image_folders[name] = folder
     return resolved
 
 

@@ -178,7 +178,7 @@ def _unquote(text: str) -> str:
     return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
 
 
-_TIME = re.compile(r"(\d+(?:\.\d+)?)(ms|s|f)$")
+_TIME = re.compile(r"(\d+(?:\.\d+)?)(ms|s|f|b)$")
 
 
 @v_args(inline=True, meta=False)
@@ -244,6 +244,14 @@ class _ToSyntax(Transformer):
 
     def keyframes(self, name):
         return ast.TextSetting(span=self._span_of_token(name), key="keyframes", value=str(name))
+
+    def tempo(self, bpm, meter=None):
+        span = self._span_of_children(bpm, meter or bpm)
+        beats = int(str(meter).split("/")[0]) if meter else 4
+        word = self._word(meter) if meter else None
+        return ast.TempoSetting(
+            span=span, key="tempo", bpm=float(bpm), beats_per_bar=beats, meter=word
+        )
 
     def backend(self, name):
         return ast.TextSetting(span=self._span_of_token(name), key="backend", value=str(name))
@@ -430,8 +438,21 @@ class _ToSyntax(Transformer):
             **fields,
         )
 
-    def cue_from(self, time):
-        return ("start", self._time(time), time)
+    def cue_from(self, position):
+        return ("start", self._position(position), position)
+
+    def cue_in(self, position):
+        return ("in_point", self._position(position), position)
+
+    def _position(self, position) -> ast.Time:
+        return position if isinstance(position, ast.Time) else self._time(position)
+
+    def bar(self, keyword, number):
+        span = self._span_of_children(keyword, number)
+        return ast.Time(span=span, text=f"bar {number}", value=float(number), unit="bar")
+
+    def loop(self, word):
+        return ("loop", True, word)
 
     def cue_for(self, time):
         return ("length", self._time(time), time)

@@ -88,6 +88,18 @@ class TimelineCue(BaseModel):
     fade_out: int
     gain_db: float
     duck: bool
+    in_point: int = 0  # frames into its file where it starts playing
+    loop: bool = False  # its file (from the in-point) plays again each time it ends
+
+    @model_serializer(mode="wrap")
+    def _without_defaults(self, handler):
+        # Cues that use neither serialize, and hash, as they did before either existed.
+        data = handler(self)
+        if not data.get("in_point"):
+            data.pop("in_point", None)
+        if not data.get("loop"):
+            data.pop("loop", None)
+        return data
 
 
 class TimelineLine(BaseModel):
@@ -346,6 +358,23 @@ class KeyframeParams(BaseModel):
     model_sha256: str | None
     min_consistency: float | int | None  # as given: an int stays an int in the hash
     max_retries: int
+    # Only where used, so the keyframes of the built-in maker keep their hashes:
+    # the image model's options that change its picture (steps, guidance, model_id);
+    maker_options: dict[str, Any] = {}
+    # how many of `references` it reads, when there are more: the most representative,
+    # chosen by the embedder when it runs;
+    max_references: int | None = None
+    # per scored character, its accepted keyframe in an earlier shot (an input): the
+    # keyframe is scored against it too.
+    anchors: dict[str, NodeId] = {}
+
+    @model_serializer(mode="wrap")
+    def _only_what_is_used(self, handler):
+        data = handler(self)
+        for key in ("maker_options", "max_references", "anchors"):
+            if not data.get(key):
+                data.pop(key, None)
+        return data
 
 
 class Keyframe(Node[KeyframeParams]):
