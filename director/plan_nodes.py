@@ -299,6 +299,14 @@ class CharacterInShot(BaseModel):
     refs: list[str]
 
 
+def _without_none(data: dict, key: str) -> dict:
+    """`data` without `key` when it is None: a field added later leaves the plans
+    that do not use it byte-identical (their nodes' hashes are users' cache keys)."""
+    if data.get(key) is None:
+        data.pop(key, None)
+    return data
+
+
 class SpokenLine(BaseModel):
     """A line as the picture shows it (the animatic's subtitles), in its frames."""
 
@@ -306,6 +314,11 @@ class SpokenLine(BaseModel):
     text: str
     start: int
     frames: int
+    direction: str | None = None  # its parenthetical, shown before the words
+
+    @model_serializer(mode="wrap")
+    def _without_direction(self, handler):
+        return _without_none(handler(self), "direction")
 
 
 class Framing(BaseModel):
@@ -335,10 +348,7 @@ class Direction(BaseModel):
 
     @model_serializer(mode="wrap")
     def _without_framing(self, handler):
-        data = handler(self)
-        if data.get("framing") is None:
-            data.pop("framing", None)
-        return data
+        return _without_none(handler(self), "framing")
 
 
 class KeyframeParams(BaseModel):
@@ -549,6 +559,13 @@ class VoicedLine(BaseModel):
     text: str
     start: int
     frames: int
+    # Its parenthetical, only when the scratch voice performs it (director/voice.py's
+    # `delivery`): a direction that changes nothing heard changes no cache key.
+    direction: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_direction(self, handler):
+        return _without_none(handler(self), "direction")
 
 
 class VoiceParams(BaseModel):
