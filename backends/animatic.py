@@ -191,6 +191,8 @@ HORIZON = (58, 63, 75)
 CARD_ID = (242, 242, 240)
 CARD_SIZE = (232, 176, 75)
 CARD_TEXT = (212, 216, 224)
+NOTE = (160, 168, 184)  # a line's parenthetical in its subtitle
+WORDS = (255, 255, 255)
 SILHOUETTE = ((52, 57, 68), (92, 100, 116))
 
 
@@ -1072,10 +1074,11 @@ def _line_height(font) -> float:
 
 
 class Subtitles:
-    """Dialogue in the lower third while it is spoken: the speaker's name, then the words.
+    """Dialogue in the lower third while it is spoken: the speaker's name, the line's
+    parenthetical (a performance direction, dimmer), then the words.
 
-    `lines` are dicts or objects with `speaker`, `text`, `start` and
-    `frames` (shot frames), like the voice node's lines.  Over a close-up they
+    `lines` are dicts or objects with `speaker`, `text`, `start`, `frames`
+    (shot frames) and optionally `direction`, like the voice node's lines.  Over a close-up they
     sit lower, at the frame's foot, clear of the mouth (see `close_up_window`).
     """
 
@@ -1094,7 +1097,10 @@ class Subtitles:
             start = int(_get(line, "start", 0))
             end = start + int(_get(line, "frames", 0))
             label = f"{speaker}: " if speaker else ""
-            rows = wrap(label + text, font, width * 0.8)
+            direction = " ".join(str(_get(line, "direction", None) or "").split())
+            note = f"({direction}) " if direction else ""
+            said = label + note + text
+            rows = wrap(said, font, width * 0.8)
             if len(rows) > 3:
                 rows = rows[:3]
                 rows[-1] = rows[-1].rstrip(".,;") + " …"
@@ -1102,14 +1108,16 @@ class Subtitles:
             patch = Image.new("RGBA", (row_w + 2 * pad, line_h * len(rows) + 2 * pad))
             draw = ImageDraw.Draw(patch)
             draw.rectangle((0, 0, patch.width, patch.height), fill=(0, 0, 0, 170))
+            # Where the name, the direction and the words end in `said`, and their colours.
+            runs = ((len(label), CARD_SIZE), (len(label) + len(note), NOTE), (len(said), WORDS))
+            at = 0
             for k, row in enumerate(rows):
                 x = pad + (row_w - font.getlength(row)) / 2
                 y = pad + k * line_h - top
-                if k == 0 and label:
-                    font.draw(draw, (x, y), label, fill=(*CARD_SIZE, 255))
-                    x += font.getlength(label)
-                    row = row[len(label) :]
-                font.draw(draw, (x, y), row, fill=(255, 255, 255, 255))
+                found = said.find(row.removesuffix(" …"), at)
+                at = found if found >= 0 else at
+                _draw_runs(draw, font, (x, y), row, at, runs)
+                at += len(row)
             margin = round(height * SUBTITLE_MARGIN[1 if close else 0])
             at = ((width - patch.width) // 2, height - patch.height - margin)
             self.cues.append((start, end, patch, at))
@@ -1121,6 +1129,25 @@ class Subtitles:
         for start, end, patch, at in self.cues:
             if start <= frame < end:
                 image.paste(patch, at, patch)
+
+
+def _draw_runs(draw, font: Typeface, xy: tuple[float, float], row: str, at: int, runs) -> None:
+    """`row`, which starts at `at` in its line, drawn in the colours of `runs`: (end,
+    colour) pairs in order over the whole line."""
+    x, y = xy
+    begin = at
+    for end, colour in runs:
+        if end <= begin:
+            continue
+        piece = row[begin - at : end - at]
+        if piece:
+            font.draw(draw, (x, y), piece, fill=(*colour, 255))
+            x += font.getlength(piece)
+        begin = end
+        if begin >= at + len(row):
+            break
+    if begin < at + len(row):  # past the line's end: the ellipsis of a cut line
+        font.draw(draw, (x, y), row[begin - at :], fill=(*WORDS, 255))
 
 
 def _get(item, name: str, default=None):

@@ -23,6 +23,7 @@ from . import codes, consistency, models, spec
 from .diagnostics import Diagnostic, Diagnostics
 from .gcpause import paused_gc
 from .hosted_node import Hosted, HostedParams
+from .performance import delivery
 from .plan_nodes import (
     Assemble,
     AssembleParams,
@@ -511,7 +512,8 @@ class _Planner:
         dialogue = [
             SpokenLine(speaker=self._called(line.speaker), text=line.text,
                        start=round(line.start * scale),
-                       frames=round(line.frames * scale))
+                       frames=round(line.frames * scale),
+                       direction=line.parenthetical)
             for line in shot.dialogue
         ] if with_dialogue else []  # fmt: skip
         location = self.film.scenes[shot.scene].declared_location
@@ -716,7 +718,12 @@ class _Planner:
         params = VoiceParams(
             lines=[
                 VoicedLine(
-                    speaker=d.speaker, voice=d.voice, text=d.text, start=d.start, frames=d.frames
+                    speaker=d.speaker,
+                    voice=d.voice,
+                    text=d.text,
+                    start=d.start,
+                    frames=d.frames,
+                    direction=d.parenthetical if delivery(d.parenthetical) else None,
                 )
                 for d in shot.dialogue
             ],  # fmt: skip
@@ -971,6 +978,7 @@ def _placed_cue(cue: spec.Cue, shot: TimelineShot, offset: int | None = None) ->
         duck=cue.duck,
         in_point=cue.in_point,
         loop=cue.loop,
+        pass_frames=cue.pass_frames,
     )
 
 

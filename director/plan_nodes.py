@@ -90,16 +90,27 @@ class TimelineCue(BaseModel):
     duck: bool
     in_point: int = 0  # frames into its file where it starts playing
     loop: bool = False  # its file (from the in-point) plays again each time it ends
+    pass_frames: int = 0  # a looped cue: one pass, its file after the in-point, in frames
 
     @model_serializer(mode="wrap")
     def _without_defaults(self, handler):
-        # Cues that use neither serialize, and hash, as they did before either existed.
+        # Cues that use none serialize, and hash, as they did before any existed.
         data = handler(self)
-        if not data.get("in_point"):
-            data.pop("in_point", None)
-        if not data.get("loop"):
-            data.pop("loop", None)
+        for key in ("in_point", "loop", "pass_frames"):
+            if not data.get(key):
+                data.pop(key, None)
         return data
+
+    def passes(self) -> list[tuple[int, int, int]]:
+        """(first frame in the cut, first frame in the file, frames) of each pass
+        through the file, as an editor's timeline lays a looped cue: one clip a pass.
+        The mix loops at the file's last sample; these are rounded to frames."""
+        if not self.loop or self.pass_frames <= 0:
+            return [(self.start, self.in_point, self.frames)]
+        return [
+            (self.start + at, self.in_point, min(self.pass_frames, self.frames - at))
+            for at in range(0, self.frames, self.pass_frames)
+        ]
 
 
 class TimelineLine(BaseModel):
@@ -288,6 +299,14 @@ class CharacterInShot(BaseModel):
     refs: list[str]
 
 
+def _without_none(data: dict, key: str) -> dict:
+    """`data` without `key` when it is None: a field added later leaves the plans
+    that do not use it byte-identical (their nodes' hashes are users' cache keys)."""
+    if data.get(key) is None:
+        data.pop(key, None)
+    return data
+
+
 class SpokenLine(BaseModel):
     """A line as the picture shows it (the animatic's subtitles), in its frames."""
 
@@ -295,6 +314,11 @@ class SpokenLine(BaseModel):
     text: str
     start: int
     frames: int
+    direction: str | None = None  # its parenthetical, shown before the words
+
+    @model_serializer(mode="wrap")
+    def _without_direction(self, handler):
+        return _without_none(handler(self), "direction")
 
 
 class Framing(BaseModel):
@@ -324,10 +348,7 @@ class Direction(BaseModel):
 
     @model_serializer(mode="wrap")
     def _without_framing(self, handler):
-        data = handler(self)
-        if data.get("framing") is None:
-            data.pop("framing", None)
-        return data
+        return _without_none(handler(self), "framing")
 
 
 class KeyframeParams(BaseModel):
@@ -538,6 +559,13 @@ class VoicedLine(BaseModel):
     text: str
     start: int
     frames: int
+    # Its parenthetical, only when the scratch voice performs it (director/voice.py's
+    # `delivery`): a direction that changes nothing heard changes no cache key.
+    direction: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_direction(self, handler):
+        return _without_none(handler(self), "direction")
 
 
 class VoiceParams(BaseModel):

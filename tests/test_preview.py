@@ -431,6 +431,30 @@ def test_dialogue_is_subtitled_while_it_is_spoken(assets):
     assert all(np.array_equal(a, b) for a, b in zip(quiet, silent, strict=True))
 
 
+def test_a_lines_parenthetical_is_subtitled_before_its_words(assets):
+    from backends.animatic import NOTE
+
+    base = dict(request(plate=assets["plate"], width=640, height=360, frames=1).__dict__)
+    base.pop("dialogue")
+    plain = {"speaker": "MARA", "text": "Another night.", "start": 0, "frames": 1}
+    directed = plain | {"direction": "whispering"}
+    frames = [
+        next(
+            iter(PreviewBackend(burn_in=False).generate(ShotRequest(**base, dialogue=(d,))).frames)
+        )
+        for d in (plain, directed, plain | {"direction": None})
+    ]
+    assert np.array_equal(frames[0], frames[2])  # no direction: as before
+    # The direction widens the subtitle and is drawn in its own, dimmer colour.
+    widths = [np.nonzero((f != frames[0]).any(axis=2).any(axis=0))[0] for f in frames[:2]]
+    assert widths[0].size == 0 and widths[1].size > 40
+
+    def in_note(frame: np.ndarray) -> int:
+        return int((np.abs(frame.astype(int) - np.array(NOTE)).max(axis=2) < 12).sum())
+
+    assert in_note(frames[1]) > 20 and in_note(frames[0]) < 5
+
+
 # -- where it draws each character (placements, for consistency scoring) -----------------------
 
 MARK = (0.4, 0.125, 0.6, 0.225)  # a magenta square on each marked picture, as fractions
