@@ -321,7 +321,10 @@ class FluxKontextImages(DiffusersImages):
         arguments = super().arguments(request, references, width, height)
         canvas = Image.new("RGB", (width, height), GREY)
         arguments["image"] = references[0] if references else canvas
-        arguments["_auto_resize"] = False  # the keyframe's size, not the model's favourite
+        # Kontext scales its output to `max_area` (a megapixel by default) at the
+        # asked aspect: the keyframe's own area keeps its size.  The reference is
+        # still resized to the nearest size Kontext was trained at.
+        arguments["max_area"] = width * height
         return arguments
 
 
