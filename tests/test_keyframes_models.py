@@ -154,3 +154,22 @@ def test_a_folder_of_another_model_is_named_in_the_message(project, models, caps
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "holds a Flux2KleinPipeline model" in err and "QwenImageEditPlusPipeline" in err
+
+
+def test_flux2_without_torchvision_says_so_instead_of_failing_in_transformers(tmp_path):
+    """FLUX.2 [dev]'s processor (Pixtral's) cannot be built without torchvision; the
+    keyframe fails with the package to install, not an ImportError from transformers."""
+    import importlib.util
+
+    from backends import image
+    from backends.diffusers_base import ModelError
+
+    if importlib.util.find_spec("torchvision") is not None:
+        pytest.skip("torchvision is installed here")
+    folder = tmp_path / "FLUX.2-dev"
+    folder.mkdir()
+    (folder / "model_index.json").write_text('{"_class_name": "Flux2Pipeline"}')
+    maker = image.get("flux2")(model=folder, device="cpu")
+    with pytest.raises(ModelError, match="torchvision not installed.*pip install torchvision"):
+        maker.pipeline()
+    assert image.get("flux2-klein").unavailable_reason() is None
