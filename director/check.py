@@ -420,7 +420,6 @@ class _Checker:
 
     def _tempo(self, setting: ast.TempoSetting) -> None:
         self.tempo_written = True
-        denominator = int(setting.meter.text.split("/")[1]) if setting.meter else 4
         if not MIN_TEMPO <= setting.bpm <= MAX_TEMPO:
             self.diagnostics.add(
                 codes.INVALID_VALUE,
@@ -429,7 +428,7 @@ class _Checker:
                 help="e.g. tempo: 120",
             )
         elif setting.meter and not (
-            1 <= setting.beats_per_bar <= 32 and denominator in (1, 2, 4, 8, 16, 32)
+            1 <= setting.beats_per_bar <= 32 and setting.note in (1, 2, 4, 8, 16, 32)
         ):
             self.diagnostics.add(
                 codes.INVALID_VALUE,
@@ -1048,6 +1047,7 @@ class _Checker:
             duck=cue.duck,
             in_point=in_point,
             loop=cue.loop,
+            pass_frames=rest if cue.loop else 0,
             span=cue.span,
         )
 

@@ -156,14 +156,14 @@ def _sound(plan: Plan, writer: _Writer) -> list[str]:
     channel of its own from A3 up where it overlaps a cue already there."""
     lines: list[str] = []
     busy: dict[str, list[tuple[int, int]]] = {}
-    for cue in plan.timeline.cues:
-        if cue.frames <= 0:
-            continue
+    # A cue from its in-point; a looped one as an event per pass through its file.
+    passes = [(cue, p) for cue in plan.timeline.cues if cue.frames > 0 for p in cue.passes()]
+    for cue, (start, source, frames) in passes:
         number = writer.next_number()
-        record = (cue.start, cue.start + cue.frames)
+        record = (start, start + frames)
         channel = _free_channel(_CHANNELS.get(cue.kind, "A2"), record, busy)
-        lines.append(writer.line(number, reel(cue.asset), channel, "C", None, (0, cue.frames),
-                                 record))  # fmt: skip
+        lines.append(writer.line(number, reel(cue.asset), channel, "C", None,
+                                 (source, source + frames), record))  # fmt: skip
         lines.append(f"* FROM CLIP NAME: {cue.kind} {cue.asset}")
         if cue.gain_db:
             lines.append(f"* GAIN: {cue.gain_db:+.1f} dB")

@@ -247,11 +247,10 @@ class _ToSyntax(Transformer):
 
     def tempo(self, bpm, meter=None):
         span = self._span_of_children(bpm, meter or bpm)
-        beats = int(str(meter).split("/")[0]) if meter else 4
+        beats, _, note = str(meter or "4/4").partition("/")
         word = self._word(meter) if meter else None
-        return ast.TempoSetting(
-            span=span, key="tempo", bpm=float(bpm), beats_per_bar=beats, meter=word
-        )
+        return ast.TempoSetting(span=span, key="tempo", bpm=float(bpm), beats_per_bar=int(beats),
+                                note=int(note), meter=word)  # fmt: skip
 
     def backend(self, name):
         return ast.TextSetting(span=self._span_of_token(name), key="backend", value=str(name))

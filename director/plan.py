@@ -978,6 +978,7 @@ def _placed_cue(cue: spec.Cue, shot: TimelineShot, offset: int | None = None) ->
         duck=cue.duck,
         in_point=cue.in_point,
         loop=cue.loop,
+        pass_frames=cue.pass_frames,
     )
 
 

@@ -90,16 +90,27 @@ class TimelineCue(BaseModel):
     duck: bool
     in_point: int = 0  # frames into its file where it starts playing
     loop: bool = False  # its file (from the in-point) plays again each time it ends
+    pass_frames: int = 0  # a looped cue: one pass, its file after the in-point, in frames
 
     @model_serializer(mode="wrap")
     def _without_defaults(self, handler):
-        # Cues that use neither serialize, and hash, as they did before either existed.
+        # Cues that use none serialize, and hash, as they did before any existed.
         data = handler(self)
-        if not data.get("in_point"):
-            data.pop("in_point", None)
-        if not data.get("loop"):
-            data.pop("loop", None)
+        for key in ("in_point", "loop", "pass_frames"):
+            if not data.get(key):
+                data.pop(key, None)
         return data
+
+    def passes(self) -> list[tuple[int, int, int]]:
+        """(first frame in the cut, first frame in the file, frames) of each pass
+        through the file, as an editor's timeline lays a looped cue: one clip a pass.
+        The mix loops at the file's last sample; these are rounded to frames."""
+        if not self.loop or self.pass_frames <= 0:
+            return [(self.start, self.in_point, self.frames)]
+        return [
+            (self.start + at, self.in_point, min(self.pass_frames, self.frames - at))
+            for at in range(0, self.frames, self.pass_frames)
+        ]
 
 
 class TimelineLine(BaseModel):

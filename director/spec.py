@@ -94,6 +94,7 @@ class Cue(BaseModel):
     frames: int  # how long it plays
     in_point: int = 0  # frames into its file where it starts playing
     loop: bool = False  # plays its file (from the in-point) again each time it ends
+    pass_frames: int = 0  # a looped cue: frames of one pass, its file after the in-point
     fade_in: int = 0
     fade_out: int = 0
     gain_db: float = 0.0

@@ -76,6 +76,7 @@ class TempoSetting(Setting):
 
     bpm: float
     beats_per_bar: int = 4
+    note: int = 4  # the meter's lower number: which note a beat is
     meter: Word | None = None  # `3/4` as written, where it was
 
 

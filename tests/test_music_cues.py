@@ -7,21 +7,27 @@ script says, found where the mix writes them.
 
 from __future__ import annotations
 
+import io
 import json
 import re
+from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
+import pycmx
 import pytest
 import soundfile
 
 from director import assemble
 from director.check import check_file
 from director.cli import main
+from director.edl import write_edl
 from director.fmt import format_text
 from director.lsp import CUE_OPTIONS, _complete
 from director.plan import plan_film
+from director.timecode import parse as parse_timecode
+from director.timeline_export import Media, build_timeline
 
 ROOT = Path(__file__).resolve().parents[1]
 RATE = 48000
@@ -305,3 +311,42 @@ def test_a_misspelt_cue_word_with_the_new_options_still_earns_w112(project, opti
         f"title: W\ntempo: 120\naudio SONG: refs/song.wav\nSHOT 1 WIDE 4s\n  sound SONG {option}\n"
     )
     assert [d.code for d in checked.diagnostics] == ["W112"]
+
+
+# ----------------------------------------------------------- editors' timelines
+
+
+LOOPED = """
+    title: Passes
+    audio BEAT: refs/beat.wav
+    SHOT 1 WIDE 3s
+      music BEAT in 250ms loop for 2s fade out 12f
+    """
+
+
+def test_the_edl_plays_a_cue_from_its_in_point_and_a_loop_pass_by_pass(project):
+    wav(project.root / "refs/beat.wav", tone(1.0))
+    plan = project.plan(LOOPED)
+    (cue,) = plan.timeline.cues
+    assert cue.pass_frames == 18  # the 0.75 s after the in-point
+    record = parse_timecode(None, Fraction(24))
+    edl = pycmx.parse_cmx3600(io.StringIO(write_edl(plan, record)))
+    audio = [e for event in edl.events for e in event.edits if e.channels.audio]
+    found = [(e.source_in, e.source_out, e.record_in, e.record_out) for e in audio]
+    assert found == [  # 48 frames: passes of 18, 18 and 12, each from file frame 6
+        ("00:00:00:06", "00:00:01:00", "01:00:00:00", "01:00:00:18"),
+        ("00:00:00:06", "00:00:01:00", "01:00:00:18", "01:00:01:12"),
+        ("00:00:00:06", "00:00:00:18", "01:00:01:12", "01:00:02:00"),
+    ]
+
+
+def test_the_otio_timeline_clips_a_looped_cue_per_pass_from_its_in_point(project):
+    beat = wav(project.root / "refs/beat.wav", tone(1.0))
+    plan = project.plan(LOOPED)
+    timeline = build_timeline(plan, Media(cues={"refs/beat.wav": beat}))
+    clips = [c for track in timeline.audio_tracks() for c in track.find_clips()]
+    ranges = [(c.source_range.start_time.to_frames(), c.duration().to_frames()) for c in clips]
+    assert ranges == [(6, 18), (6, 18), (6, 12)]
+    levels = [[list(k) for k in c.metadata["shot_director"]["levels"]] for c in clips]
+    # the cue's fade out, over its last 12 frames, falls in the last pass only
+    assert levels == [[[0, 1.0], [18, 1.0]], [[0, 1.0], [18, 1.0]], [[0, 1.0], [12, 0.0]]]
