@@ -192,7 +192,8 @@ def _add_storyboard(commands) -> None:
         "storyboard",
         help="make only the keyframes and write a storyboard: HTML, PDF and PNGs",
         description="Check FILE, make the first keyframe of every shot that pins none (and "
-        "every `keyframe ...: generate`) with the built-in image backend, score them, and "
+        "every `keyframe ...: generate`) with the script's image backend (`keyframes: NAME`, "
+        "its folder from director.toml's [NAME]; else the built-in one), score them, and "
         "write FILE's name + .storyboard/: index.html (self-contained), storyboard.pdf (a "
         "page per shot) and ID.png per shot, which a script can pin (`keyframe first: "
         "NAME.storyboard/7.png`). No video is made; the keyframes are cached as compile's "
