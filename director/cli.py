@@ -192,7 +192,8 @@ def _add_storyboard(commands) -> None:
         "storyboard",
         help="make only the keyframes and write a storyboard: HTML, PDF and PNGs",
         description="Check FILE, make the first keyframe of every shot that pins none (and "
-        "every `keyframe ...: generate`) with the built-in image backend, score them, and "
+        "every `keyframe ...: generate`) with the script's image backend (`keyframes: NAME`, "
+        "its folder from director.toml's [NAME]; else the built-in one), score them, and "
         "write FILE's name + .storyboard/: index.html (self-contained), storyboard.pdf (a "
         "page per shot) and ID.png per shot, which a script can pin (`keyframe first: "
         "NAME.storyboard/7.png`). No video is made; the keyframes are cached as compile's "
@@ -930,8 +931,9 @@ def _add_model_options(command) -> None:
     group = command.add_argument_group(
         "models (ltx2, wan)",
         "Local model folders and how to run them; these also come from director.toml. "
-        "Only --model's identity, --steps and --guidance change what is made (and the cache "
-        "keys); --device, --dtype and --offload only say how to run.",
+        "Only --model's identity, --steps, --guidance, --guidance-2, --flow-shift, --negative "
+        "and --two-stage change what is made (and the cache keys); --device, --dtype and "
+        "--offload only say how to run.  Unset, each comes from the model folder's recipe.",
     )
     group.add_argument(
         "--model",
@@ -941,8 +943,34 @@ def _add_model_options(command) -> None:
         help="the local model folder (diffusers format) for the script's backend, or for "
         "backend NAME; never downloaded",
     )
-    group.add_argument("--steps", type=int, help="denoising steps (ltx2: 30, distilled 8; wan: 30)")
+    group.add_argument(
+        "--steps", type=int, help="denoising steps (default: the model's recipe, e.g. ltx2 dev 40)"
+    )
     group.add_argument("--guidance", type=float, help="classifier-free guidance scale")
+    group.add_argument(
+        "--guidance-2",
+        type=float,
+        metavar="SCALE",
+        help="guidance of Wan 2.2 A14B's low-noise expert (default: the recipe's)",
+    )
+    group.add_argument(
+        "--flow-shift",
+        type=float,
+        metavar="SHIFT",
+        help="the scheduler's flow shift (default: the recipe's for the frame size)",
+    )
+    group.add_argument(
+        "--negative",
+        metavar="TEXT",
+        help="negative prompt for shots whose script gives none (default: the model's)",
+    )
+    group.add_argument(
+        "--two-stage",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="ltx2: make each shot in two stages (half size, the folder's latent upsampler, "
+        "3 refinement steps), as the authors do; default: where the folder allows",
+    )
     group.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
     group.add_argument("--dtype", choices=DTYPES, help="auto: bfloat16 on CUDA, else float32")
     group.add_argument(
@@ -962,6 +990,10 @@ def _resolve_models(args, film) -> models.Resolved:
         models=models.Overrides.parse_models(args.model),
         steps=args.steps,
         guidance=args.guidance,
+        guidance_2=args.guidance_2,
+        flow_shift=args.flow_shift,
+        negative=args.negative,
+        two_stage=args.two_stage,
         device=args.device,
         dtype=args.dtype,
         offload=args.offload,

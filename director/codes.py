@@ -159,6 +159,12 @@ GENERATED_KEYFRAME_ON_CONTINUOUS_SHOT: Final = Code(
     "W120", "generated-keyframe-on-continuous-shot", _W,
     "`keyframe first: generate` on a continuous shot, which starts from the previous shot",
 )  # fmt: skip
+UNTRAINED_SIZE: Final = Code(
+    "W121", "untrained-size", _W, "a frame size the model folder's model was not trained at"
+)
+ROUNDED_SIZE: Final = Code(
+    "W122", "rounded-size", _W, "a frame size rounded to the sides the model folder's model makes"
+)
 LOWER_CASE_NAME: Final = Code(
     "W113", "lower-case-name", _W, "a declared name written in lower case in an action line"
 )

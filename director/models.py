@@ -65,6 +65,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "negative": (str,),
     "colour_match": (bool,),
     "distilled": (bool,),
+    "two_stage": (bool,),
     "device": (str,),
     "dtype": (str,),
     "offload": (str,),
@@ -93,6 +94,10 @@ class Overrides:
     models: dict[str | None, str] = field(default_factory=dict)
     steps: int | None = None
     guidance: float | None = None
+    guidance_2: float | None = None
+    flow_shift: float | None = None
+    negative: str | None = None
+    two_stage: bool | None = None
     device: str | None = None
     dtype: str | None = None
     offload: str | None = None
@@ -112,6 +117,10 @@ class Overrides:
         given = {
             "steps": self.steps,
             "guidance": self.guidance,
+            "guidance_2": self.guidance_2,
+            "flow_shift": self.flow_shift,
+            "negative": self.negative,
+            "two_stage": self.two_stage,
             "device": self.device,
             "dtype": self.dtype,
             "offload": self.offload,
@@ -309,18 +318,21 @@ def resolve(
         if backend.name in models:
             settings["model"] = models[backend.name]
         for key, value in overrides.settings().items():
-            _check_setting(f"--{key}", key, value, (*backend.runtime_settings, "steps", "guidance"))
+            where = f"--{key.replace('_', '-')} ({backend.name})"
+            _check_setting(where, key, value, (*backend.runtime_settings, *backend.plan_settings))
         folder = check_folder(backend.name, settings["model"]) if "model" in settings else None
         if folder is not None:
             model_index(folder)  # a clear message now for a folder that holds no diffusers model
-            resolved.bound[backend.name] = backend.bound_to(folder)
-            recognition = backend.recognise(folder)
-            resolved.recognised[backend.name] = (
-                f"{backend.name}: {recognition.describe(folder)}"
-                + (f"; {recognition.profile.notes}" if recognition.profile.notes else "")
-            )
         plan_keys = {k: v for k, v in settings.items() if k in backend.plan_settings}
-        resolved.plan_options[backend.name] = backend.plan_options(folder, plan_keys)
+        options = backend.plan_options(folder, plan_keys)
+        resolved.plan_options[backend.name] = options
+        if folder is not None:
+            resolved.bound[backend.name] = backend.bound_to(folder, options)
+            recognition = backend.recognise(folder)
+            notes = [recognition.profile.notes, *backend.plan_notes(folder, options)]
+            said = "".join(f"; {note}" for note in notes if note)
+            line = f"{backend.name}: {recognition.describe(folder)}{said}"
+            resolved.recognised[backend.name] = line
         resolved.runtime[backend.name] = {
             k: v for k, v in settings.items() if k in backend.runtime_settings and k != "model"
         } | ({"model": str(folder)} if folder is not None else {})
@@ -470,7 +482,43 @@ def model_diagnostics(plan: Plan, resolved: Resolved) -> list[Diagnostic]:
                     f"be conditioned on {what}; shot {shot.id} gives {rest} will be left out",
                     help=f"use a {name} model folder that takes them, or remove them from the shot",
                 )
-    return list(found.values())
+    return list(found.values()) + size_diagnostics(plan, resolved)
+
+
+def size_diagnostics(plan: Plan, resolved: Resolved) -> list[Diagnostic]:
+    """W122 where the side rule of a backend's model folder changes the film's
+    size, W121 where the size made is not one its model was trained at: once a
+    backend, at its first shot (every shot of the backend is made at that size)."""
+    found: list[Diagnostic] = []
+    firsts = {}
+    for node in plan.of_class(Generate):
+        if node.source is not None and resolved.folders.get(node.params.backend) is not None:
+            firsts.setdefault(node.params.backend, node)
+    fps = f"{plan.fps_num / plan.fps_den:g}fps"
+    for name, node in firsts.items():
+        folder = resolved.folders[name]
+        assert folder is not None and node.source is not None  # chosen so above
+        profile = _diffusers(name).recognise(folder).profile
+        model = f"the {name} model in {folder.name} ({profile.name})"
+        made = (node.params.width, node.params.height)
+        size = f"{made[0]}x{made[1]}"
+        if made != (plan.width, plan.height):
+            multiple = resolved.bound[name].capabilities.size_multiple
+            found.append(make(
+                codes.ROUNDED_SIZE, node.source,
+                f"{model} makes sides divisible by {multiple}: the film's "
+                f"{plan.width}x{plan.height} is made at {size} and scaled to it",
+                help=f"format: {size} @ {fps}",
+            ))  # fmt: skip
+        if profile.sizes and made not in profile.sizes:
+            trained = " or ".join(f"{w}x{h}" for w, h in profile.sizes)
+            found.append(make(
+                codes.UNTRAINED_SIZE, node.source,
+                f"{model} was trained at {trained}; shot {node.params.shot.id} and every "
+                f"other {name} shot are made at {size}",
+                help=f"format: {profile.sizes[0][0]}x{profile.sizes[0][1]} @ {fps}",
+            ))  # fmt: skip
+    return found
 
 
 def _diffusers(name: str) -> type[DiffusersBackend]:
