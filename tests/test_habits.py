@@ -123,3 +123,20 @@ def test_a_fade_and_a_names_help_are_valid_syntax(project):
     assert name == "ZOË"
     again = project.check(f"title: Z\ncharacter {name}\n  description: x\n")
     assert not [d for d in again.diagnostics if d.severity == "error"]
+
+
+def test_an_unquoted_path_with_a_comma_needs_no_quotes(project):
+    """A comma is part of a path (only a space or a # ends one): it reaches the spec."""
+    (project.root / "refs" / "dock, dusk.png").write_bytes(
+        (project.root / "refs" / "room.png").read_bytes()
+    )
+    (project.root / "refs" / "a,b.png").write_bytes(
+        (project.root / "refs" / "room.png").read_bytes()
+    )
+    checked = project.check(
+        'title: Commas\nimage DOCK: "refs/dock, dusk.png"\n\n'
+        "SHOT 1 WIDE 2s\n  ref: refs/a,b.png\n  ref: DOCK\n  Gulls.\n"
+    )
+    assert [d for d in checked.diagnostics if d.severity == "error"] == []
+    refs = [m.path for m in checked.film.shots[0].refs]
+    assert refs == ["refs/a,b.png", "refs/dock, dusk.png"]
