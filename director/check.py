@@ -920,7 +920,7 @@ class _Checker:
         """The declared names the writing habits are read against, made once."""
         if self._habit_names is None:
             audio = [name for name, a in self.assets.items() if a.file.kind == "audio"]
-            self._habit_names = Declared.of(self.characters, audio)
+            self._habit_names = Declared.of(self.characters, audio, self.written)
         return self._habit_names
 
     def _check_cues_end(self, shots: list[spec.Shot], film_cues: list[spec.Cue]) -> None:

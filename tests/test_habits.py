@@ -140,3 +140,24 @@ def test_an_unquoted_path_with_a_comma_needs_no_quotes(project):
     assert [d for d in checked.diagnostics if d.severity == "error"] == []
     refs = [m.path for m in checked.film.shots[0].refs]
     assert refs == ["refs/a,b.png", "refs/dock, dusk.png"]
+
+
+WRITTEN = "title: Tea\ncharacter MRS_OBRIEN\n  display: MRS. O'BRIEN\ncharacter МАША\n\n"
+
+
+@pytest.mark.parametrize(
+    ("code", "wrong", "right"),
+    [
+        ("W110", "  MRS. O'BRIEN\n  Tea, love?\n", "  MRS. O'BRIEN\n    Tea, love?\n"),
+        ("W111", "  MRS. O'BRIEN: Tea, love?\n", "  MRS. O'BRIEN\n    Tea, love?\n"),
+        ("W111", "  МАША: Tea, love?\n", "  МАША\n    Tea, love?\n"),
+    ],
+)
+def test_habits_with_written_forms_and_names_in_any_script(project, code, wrong, right):
+    shot = "SHOT 1 MEDIUM 3s\n"
+    checked = project.check(WRITTEN + shot + wrong)
+    found = [d for d in checked.diagnostics if d.code == code]
+    assert [d.span.line for d in found] == [WRITTEN.count("\n") + 2 + (code == "W110")]
+    fixed = project.check(WRITTEN + shot + right)
+    assert not [d for d in fixed.diagnostics if d.code in ("W110", "W111", "E012")]
+    assert [d.text for d in fixed.film.shots[0].dialogue] == ["Tea, love?"]
