@@ -614,7 +614,7 @@ _EXPECTED_NAMES = {
     "PATH": "a file path",
     "SHOT_ID": "a shot id such as 1A",
     "SIZE": "a shot size (WIDE, MEDIUM, CLOSE-UP, …)",
-    "TIME": "a time such as 4s, 250ms, 12f or 00:00:04:00",
+    "TIME": "a time such as 4s, 250ms, 12f, 4b (beats) or 00:00:04:00",
     "DEGREES": "an angle such as 90deg",
     "FACTOR": "a factor such as 1.5x",
     "GAIN": "a gain such as -6dB",
