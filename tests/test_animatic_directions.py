@@ -207,6 +207,30 @@ def test_a_close_up_keeps_the_chin_and_the_subtitles_clear_of_the_mouth(tmp_path
     assert chin[0] > H * 0.5
 
 
+@pytest.mark.parametrize("size", ["MEDIUM CLOSE-UP", "MEDIUM", "FULL"])
+@pytest.mark.parametrize("kind", ["whole", "bust", "photo"])
+def test_subtitles_leave_the_mouth_clear_in_wider_shots(tmp_path, kind, size):
+    """Wider than a close-up the figure stands in the frame: a three-row subtitle still
+    starts below the mouth, which it leaves as it was."""
+    from backends.base import CharacterRefs, ShotRequest
+    from backends.preview import PreviewBackend
+
+    picture = faces(tmp_path)[kind]
+    said = {"speaker": "MARA", "text": LONG_LINE, "start": 0, "frames": 1}
+    request = ShotRequest(
+        shot_id="1", size=size, prompt="1", negative="", seed=1, width=W, height=H,
+        fps=24.0, frames=1, characters=(CharacterRefs("MARA", (picture,)),),
+    )  # fmt: skip
+    quiet = next(iter(PreviewBackend(burn_in=False).generate(request).frames))
+    frame = next(
+        iter(PreviewBackend(burn_in=False).generate(replace(request, dialogue=(said,))).frames)
+    )
+    mouth = rows_of(quiet, MOUTH)
+    assert mouth is not None and rows_of(frame, MOUTH) == mouth
+    subtitles = np.nonzero((frame != quiet).any(axis=2).any(axis=1))[0]
+    assert subtitles.min() > mouth[1]
+
+
 # -- angle: and lens: -----------------------------------------------------------------------
 
 SKY, GROUND, MARK = (90, 140, 220), (60, 120, 50), (255, 255, 0)

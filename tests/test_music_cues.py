@@ -219,6 +219,17 @@ def test_beats_and_bars_become_frames_at_the_tempo(project):
     assert (score.start, score.frames, score.fade_in) == (6 * beat, 6 * beat, beat)
 
 
+@pytest.mark.parametrize("tempo", ["120 3/4", "120 bpm 3/4", "120.0   bpm  3/4"])
+def test_a_tempo_may_say_bpm(project, tempo):
+    wav(project.root / "refs/song.wav", tone(30.0))
+    checked = project.check(
+        f"title: T\ntempo: {tempo}\naudio SONG: refs/song.wav\nSHOT 1 WIDE 4s\n"
+        "  music SONG from bar 2\n"
+    )
+    assert errors(checked) == []
+    assert checked.film.shots[0].cues[0].start == 36  # 3 beats of half a second
+
+
 # ------------------------------------------------------------ the whole film
 
 

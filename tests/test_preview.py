@@ -536,6 +536,27 @@ def test_placements_say_where_each_picture_is_drawn(assets, marked, size, who, c
         assert not (seen & ~inside).any()
 
 
+@pytest.mark.parametrize("framing", [{"angle": "dutch", "angle_degrees": 20.0}, {"angle": "low"}])
+def test_placements_follow_the_angle(assets, marked, framing):
+    """Under a dutch angle the placement is the turned picture's bounding box; under a
+    low angle, the loomed picture's: the mark is inside it, where it is drawn."""
+    characters = (CharacterRefs("KEYED", (marked["keyed"],)),)
+    shot = PreviewBackend(burn_in=False).generate(
+        request(size="MEDIUM", plate=assets["plate"], characters=characters, frames=1,
+                width=320, height=180, **framing)
+    )  # fmt: skip
+    seen = magenta(next(iter(shot.frames)))
+    (placed,) = shot.placements([0])
+    ys, xs = np.nonzero(seen)
+    assert xs.size > 10
+    x0, y0, x1, y1 = placed.box
+    assert x0 - 1 <= xs.min() and xs.max() <= x1 + 1 and y0 - 1 <= ys.min() and ys.max() <= y1 + 1
+    if "angle_degrees" not in framing:  # not turned: the mark where MARK puts it, near enough
+        mx0, my0, mx1, my1 = mark_in(placed.box)
+        found = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+        assert found == pytest.approx((mx0, my0, mx1, my1), abs=4)
+
+
 def test_no_placements_for_silhouettes_or_pinned_plates(assets, marked, tmp_path):
     nobody = PreviewBackend().generate(request(characters=(CharacterRefs("TOM", ()),)))
     assert nobody.placements(range(24)) == []
