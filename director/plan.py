@@ -652,7 +652,8 @@ class _Planner:
             "reference_video": any(m.kind == "video" for m in shot.refs),
             "reference_audio": any(m.kind == "audio" for m in shot.refs),
         }
-        left_out = backend.left_out({c for c, asked in wanted.items() if asked})
+        given = {c for c, asked in wanted.items() if asked}
+        left_out = backend.left_out(given, self.options.get(backend.name))
         for conditioning in wanted:
             if conditioning in left_out:
                 # A backend that takes it, but not in this shot, says when it does.
