@@ -72,7 +72,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -133,12 +133,66 @@ PORTRAIT_FACE = (0.12, 0.62)  # an opaque picture's face: top and chin, shares o
 SUBTITLE_MARGIN = (0.1, 0.025)  # below the subtitles, shares of the height: wider, close
 SHOULDER = (24, 26, 31)  # the near shoulder: a dark shape
 
+# `lens:` magnifies the location by focal length / PICTURE_LENS_MM (a location's picture
+# is taken as shot wide), within LENS_MAGNIFY: the subject keeps the size its shot size
+# gives it, so a longer lens frames the place behind it tighter (compression).  A lens
+# this wide or wider shows the whole picture: there is no more of it to show.
+PICTURE_LENS_MM = 24.0
+LENS_MAGNIFY = (1.0, 4.0)
+DUTCH_DEGREES = 15.0  # a `dutch` angle with no degrees
+
+
+@dataclass(frozen=True)
+class Angle:
+    """What an `angle:` does to the layout: the location moves `shift` frame heights
+    down (the horizon with it); each character is `scale`d (`squash` again in height
+    only) and drawn as a keystone, its top `keystone` times as wide as its foot."""
+
+    shift: float = 0.0
+    scale: float = 1.0
+    squash: float = 1.0
+    keystone: float = 1.0
+
+
+# Looking up, the horizon drops and the figure looms, narrowing to its head; looking
+# down, the horizon rises and the figure shrinks, narrowing to its feet; overhead, it
+# is also foreshortened.
+ANGLES = {
+    "low": Angle(shift=0.3, scale=1.15, keystone=0.78),
+    "high": Angle(shift=-0.3, scale=0.88, keystone=1.22),
+    "overhead": Angle(shift=-0.65, scale=0.8, squash=0.6, keystone=1.35),
+}
+
+
+@dataclass(frozen=True)
+class Framing:
+    """A shot's `angle:` and `lens:` as the animatic draws them."""
+
+    magnify: float = 1.0  # the location's scale (lens)
+    angle: Angle = Angle()
+    dutch: float = 0.0  # the whole picture's tilt, degrees counter-clockwise
+
+
+def framing_of(request: ShotRequest) -> Framing:
+    """What the request's angle and lens do to the layout (none: nothing)."""
+    magnify = 1.0
+    if request.lens_mm:
+        low, high = LENS_MAGNIFY
+        magnify = min(max(request.lens_mm / PICTURE_LENS_MM, low), high)
+    dutch = 0.0
+    if request.angle == "dutch":
+        dutch = DUTCH_DEGREES if request.angle_degrees is None else request.angle_degrees
+    return Framing(magnify, ANGLES.get(request.angle or "", Angle()), dutch)
+
+
 BACKDROP = (20, 22, 27)
 GRID = (38, 42, 51)
 HORIZON = (58, 63, 75)
 CARD_ID = (242, 242, 240)
 CARD_SIZE = (232, 176, 75)
 CARD_TEXT = (212, 216, 224)
+NOTE = (160, 168, 184)  # a line's parenthetical in its subtitle
+WORDS = (255, 255, 255)
 SILHOUETTE = ((52, 57, 68), (92, 100, 116))
 
 
@@ -472,6 +526,8 @@ def plate_layer(
     *,
     pinned: bool = False,
     picture: tuple[float, float, float, float] | None = None,
+    magnify: float = 1.0,
+    shift: float = 0.0,
 ) -> Layer:
     """An image as a plate covering every frame of the shot.
 
@@ -480,12 +536,14 @@ def plate_layer(
     is mirrored.  A `pinned` plate (a first keyframe, the previous shot's last
     frame) is never enlarged, so the shot opens on exactly that picture.
     `picture`, the rectangle of `image` a character's picture covers (a
-    close-up), is carried into the layer.
+    close-up), is carried into the layer.  A lens `magnify`s the picture about the
+    frame's centre, and an angle `shift`s it down (world pixels; up if negative).
     """
     image = image.convert("RGB")
     rx, ry = _needed_half_extent(poses, shake, width, height)
+    ry += abs(shift)
     iw, ih = image.size
-    cover = max(width / iw, height / ih)
+    cover = max(width / iw, height / ih) * magnify
     world_w, world_h = iw * cover, ih * cover
     needed = max(1.0, 2 * rx / world_w, 2 * ry / world_h)
     overscan = 1.0 if pinned else min(MAX_OVERSCAN, needed)
@@ -503,7 +561,7 @@ def plate_layer(
         pixels = Image.fromarray(array, "RGB")
         if picture is not None:
             picture = (picture[0] + px, picture[1] + py, picture[2] + px, picture[3] + py)
-    return Layer(pixels, density, ss, picture=picture)
+    return Layer(pixels, density, ss, centre=(0.0, shift), picture=picture)
 
 
 def _mirror_pad(array: np.ndarray, px: int, py: int) -> np.ndarray:
@@ -514,14 +572,23 @@ def _mirror_pad(array: np.ndarray, px: int, py: int) -> np.ndarray:
     return array
 
 
-def backdrop_layer(poses: np.ndarray, shake: np.ndarray, width: int, height: int) -> Layer:
-    """A dark stage with a faint grid and horizon, so moves show even with no picture."""
+def backdrop_layer(
+    poses: np.ndarray,
+    shake: np.ndarray,
+    width: int,
+    height: int,
+    magnify: float = 1.0,
+    shift: float = 0.0,
+) -> Layer:
+    """A dark stage with a faint grid and horizon, so moves show even with no picture;
+    `magnify` and `shift` as for `plate_layer`."""
     rx, ry = _needed_half_extent(poses, shake, width, height)
+    ry += abs(shift)
     density, ss = _density(poses[:, 0], 2 * rx, 2 * ry)
     w, h = max(1, math.ceil(2 * rx * density)), max(1, math.ceil(2 * ry * density))
     image = Image.new("RGB", (w, h), BACKDROP)
     draw = ImageDraw.Draw(image)
-    step = width / 8 * density
+    step = width / 8 * density * magnify
     line = max(1, round(density * max(1.0, height / 360)))
     cx, cy = w / 2, h / 2
     for i in range(-int(cx // step) - 1, int(cx // step) + 2):
@@ -530,9 +597,9 @@ def backdrop_layer(poses: np.ndarray, shake: np.ndarray, width: int, height: int
     for j in range(-int(cy // step) - 1, int(cy // step) + 2):
         y = cy + j * step
         draw.line([(0, y), (w, y)], fill=GRID, width=line)
-    horizon = cy + height * 0.1 * density
+    horizon = cy + height * 0.1 * density * magnify
     draw.line([(0, horizon), (w, horizon)], fill=HORIZON, width=line * 2)
-    return Layer(image, density, ss)
+    return Layer(image, density, ss, centre=(0.0, shift))
 
 
 @dataclass(frozen=True)
@@ -762,6 +829,63 @@ def _neck(widths: np.ndarray) -> int | None:
     return None
 
 
+def magnified(image: Image.Image | None, magnify: float) -> Image.Image | None:
+    """The middle 1/`magnify` of `image` (a lens longer than its picture's)."""
+    if image is None or magnify <= 1.0:
+        return image
+    w, h = image.size
+    cw, ch = w / magnify, h / magnify
+    return image.resize(
+        (w, h), Image.BICUBIC, box=((w - cw) / 2, (h - ch) / 2, (w + cw) / 2, (h + ch) / 2)
+    )
+
+
+def keystone(cut: Image.Image, ratio: float) -> Image.Image:
+    """A cut-out seen from below (`ratio` < 1: its top that share of its foot's width)
+    or from above (`ratio` > 1: its foot narrower); the wider edge keeps its width."""
+    if abs(ratio - 1.0) < 1e-9:
+        return cut
+    w, h = cut.size
+    top, foot = (ratio, 1.0) if ratio < 1 else (1.0, 1 / ratio)
+    # QUAD fills the output from a source quadrilateral (upper left, lower left, lower
+    # right, upper right): an edge drawn narrower samples a span wider than the picture.
+    top_extra, foot_extra = w * (1 / top - 1) / 2, w * (1 / foot - 1) / 2
+    quad = (-top_extra, 0, -foot_extra, h, w + foot_extra, h, w + top_extra, 0)
+    return cut.transform(cut.size, Image.QUAD, quad, Image.BICUBIC)
+
+
+def _tilt(degrees: float, size: tuple[int, int]) -> tuple[float, float, float]:
+    """cos, sin and the enlargement that keeps a picture tilted by `degrees` covering
+    its frame (no corner shows)."""
+    t = math.radians(degrees)
+    c, s = math.cos(t), math.sin(t)
+    w, h = size
+    return c, s, abs(c) + max(w, h) / min(w, h) * abs(s)
+
+
+def tilted(image: Image.Image, degrees: float) -> Image.Image:
+    """`image` turned `degrees` counter-clockwise about its centre and enlarged to
+    cover its frame: a dutch angle."""
+    c, s, k = _tilt(degrees, image.size)
+    cx, cy = image.width / 2, image.height / 2
+    # Each output pixel samples the input turned back (clockwise, y down) and reduced.
+    a, b, d, e = c / k, -s / k, s / k, c / k
+    coeffs = (a, b, cx - a * cx - b * cy, d, e, cy - d * cx - e * cy)
+    return image.transform(image.size, Image.AFFINE, coeffs, Image.BICUBIC)
+
+
+def tilted_box(box, degrees: float, size: tuple[int, int]) -> tuple[float, float, float, float]:
+    """The frame rectangle that `box` covers once the picture is `tilted`."""
+    c, s, k = _tilt(degrees, size)
+    cx, cy = size[0] / 2, size[1] / 2
+    xs, ys = [], []
+    for x, y in ((box[0], box[1]), (box[2], box[1]), (box[0], box[3]), (box[2], box[3])):
+        dx, dy = x - cx, y - cy
+        xs.append(cx + k * (c * dx + s * dy))
+        ys.append(cy + k * (-s * dx + c * dy))
+    return (min(xs), min(ys), max(xs), max(ys))
+
+
 def _fit_within(image: Image.Image, side: int) -> Image.Image:
     scale = side / max(image.size)
     return image.resize((round(image.width * scale), round(image.height * scale)), Image.BICUBIC)
@@ -950,10 +1074,11 @@ def _line_height(font) -> float:
 
 
 class Subtitles:
-    """Dialogue in the lower third while it is spoken: the speaker's name, then the words.
+    """Dialogue in the lower third while it is spoken: the speaker's name, the line's
+    parenthetical (a performance direction, dimmer), then the words.
 
-    `lines` are dicts or objects with `speaker`, `text`, `start` and
-    `frames` (shot frames), like the voice node's lines.  Over a close-up they
+    `lines` are dicts or objects with `speaker`, `text`, `start`, `frames`
+    (shot frames) and optionally `direction`, like the voice node's lines.  Over a close-up they
     sit lower, at the frame's foot, clear of the mouth (see `close_up_window`).
     """
 
@@ -972,7 +1097,10 @@ class Subtitles:
             start = int(_get(line, "start", 0))
             end = start + int(_get(line, "frames", 0))
             label = f"{speaker}: " if speaker else ""
-            rows = wrap(label + text, font, width * 0.8)
+            direction = " ".join(str(_get(line, "direction", None) or "").split())
+            note = f"({direction}) " if direction else ""
+            said = label + note + text
+            rows = wrap(said, font, width * 0.8)
             if len(rows) > 3:
                 rows = rows[:3]
                 rows[-1] = rows[-1].rstrip(".,;") + " …"
@@ -980,14 +1108,16 @@ class Subtitles:
             patch = Image.new("RGBA", (row_w + 2 * pad, line_h * len(rows) + 2 * pad))
             draw = ImageDraw.Draw(patch)
             draw.rectangle((0, 0, patch.width, patch.height), fill=(0, 0, 0, 170))
+            # Where the name, the direction and the words end in `said`, and their colours.
+            runs = ((len(label), CARD_SIZE), (len(label) + len(note), NOTE), (len(said), WORDS))
+            at = 0
             for k, row in enumerate(rows):
                 x = pad + (row_w - font.getlength(row)) / 2
                 y = pad + k * line_h - top
-                if k == 0 and label:
-                    font.draw(draw, (x, y), label, fill=(*CARD_SIZE, 255))
-                    x += font.getlength(label)
-                    row = row[len(label) :]
-                font.draw(draw, (x, y), row, fill=(255, 255, 255, 255))
+                found = said.find(row.removesuffix(" …"), at)
+                at = found if found >= 0 else at
+                _draw_runs(draw, font, (x, y), row, at, runs)
+                at += len(row)
             margin = round(height * SUBTITLE_MARGIN[1 if close else 0])
             at = ((width - patch.width) // 2, height - patch.height - margin)
             self.cues.append((start, end, patch, at))
@@ -999,6 +1129,25 @@ class Subtitles:
         for start, end, patch, at in self.cues:
             if start <= frame < end:
                 image.paste(patch, at, patch)
+
+
+def _draw_runs(draw, font: Typeface, xy: tuple[float, float], row: str, at: int, runs) -> None:
+    """`row`, which starts at `at` in its line, drawn in the colours of `runs`: (end,
+    colour) pairs in order over the whole line."""
+    x, y = xy
+    begin = at
+    for end, colour in runs:
+        if end <= begin:
+            continue
+        piece = row[begin - at : end - at]
+        if piece:
+            font.draw(draw, (x, y), piece, fill=(*colour, 255))
+            x += font.getlength(piece)
+        begin = end
+        if begin >= at + len(row):
+            break
+    if begin < at + len(row):  # past the line's end: the ellipsis of a cut line
+        font.draw(draw, (x, y), row[begin - at :], fill=(*WORDS, 255))
 
 
 def _get(item, name: str, default=None):
@@ -1075,6 +1224,8 @@ class Animatic:
         size = request.size.upper()
 
         plate_image, pinned, source = self._plate_source(request)
+        # A shot that opens on a given picture opens on exactly it: no angle or lens.
+        self.framing = framing = Framing() if pinned else framing_of(request)
         pictures = [(c, load_figure(c.refs[0]) if c.refs else None) for c in request.characters]
         any_picture = plate_image is not None or any(p is not None for _, p in pictures)
         composite = source in ("plate", "reference image", "reference video", None)
@@ -1090,7 +1241,8 @@ class Animatic:
         if size in FILLS_FRAME and len(cast) == 1 and cast[0][1] is not None:
             character, figure = cast[0]
             window = close_up_window(figure, w, h, size == "EXTREME CLOSE-UP")
-            plate_image = close_up(figure, plate_image, w, h, window)
+            behind = magnified(plate_image, framing.magnify)
+            plate_image = close_up(figure, behind, w, h, window)
             pinned = False
             self.plate_is_character = True
             star = [character.name]
@@ -1125,25 +1277,29 @@ class Animatic:
             poses = camera_poses(camera, n, w, h, request.fps, request.seed, homes, names)
         self.poses = poses
 
+        # The close-up's plate has the lens in it already; the angle tilts only a location.
+        place = Framing() if self.plate_is_character else framing
+        lens, shift = place.magnify, place.angle.shift * h
         if plate_image is not None:
             self.plate = plate_layer(
-                plate_image, poses.plate, poses.shake, w, h, pinned=pinned, picture=close
-            )
+                plate_image, poses.plate, poses.shake, w, h, pinned=pinned, picture=close,
+                magnify=lens, shift=shift,
+            )  # fmt: skip
         else:
-            self.plate = backdrop_layer(poses.plate, poses.shake, w, h)
+            self.plate = backdrop_layer(poses.plate, poses.shake, w, h, lens, shift)
         self.slate = card_text(request) if not any_picture else None
 
         self.cast: list[Cast] = []
         scales = poses.characters[:, 0, 0] if len(cast) else np.ones(1)
         for (character, figure), (x, tall) in zip(cast, layout, strict=True):
             if character.name == near_shoulder:
-                layer = self._character_layer(character, figure, tall, scales, 1)
+                layer = self._character_layer(character, figure, tall, scales, 1, Angle())
                 card_h = layer.image.height / layer.density
                 layer.centre = (x, -OTS_SHOULDER[2] * h + card_h / 2)
                 self.cast.append(Cast(character.name, shoulder(layer, h), None))
                 continue
             count = len(cast) - (near_shoulder is not None)
-            layer = self._character_layer(character, figure, tall, scales, count)
+            layer = self._character_layer(character, figure, tall, scales, count, framing.angle)
             layer.centre = (x, _rest_y(layer.image.height / layer.density, h))
             ref = character.refs[0] if figure is not None else None
             self.cast.append(Cast(character.name, layer, ref))
@@ -1201,14 +1357,15 @@ class Animatic:
         tall: float,
         scales: np.ndarray,
         count: int,
+        angle: Angle,
     ) -> Layer:
         w = self.width
         aspect = 0.5 if figure is None else figure.cut.width / figure.cut.height
-        world_h = tall
-        world_w = world_h * aspect
+        world_h = tall * angle.scale * angle.squash
+        world_w = tall * angle.scale * aspect
         limit = w * (1.1 if tall > self.height else 0.92) / max(1, count)
         if count > 1 and world_w > limit:
-            world_w, world_h = limit, limit / aspect
+            world_w, world_h = limit, world_h * limit / world_w
         # Cut-outs are drawn pixel for pixel: while they change size, from the
         # nearest of a few copies MIP_STEP apart (cheaper than supersampling).
         cap = math.sqrt(MAX_LAYER_PIXELS / 4 / max(1.0, world_w * world_h * 1.7))
@@ -1216,9 +1373,10 @@ class Animatic:
         px_w, px_h = max(2, round(world_w * density)), max(2, round(world_h * density))
         reach = max(1.0, px_h * 0.02)
         if figure is None:
-            cut = silhouette(character.name, px_w, px_h)
+            cut = keystone(silhouette(character.name, px_w, px_h), angle.keystone)
             return self._mips(Layer(with_shadow(cut, reach=reach), density), scales)
         cut = figure.cut.resize((px_w, px_h), Image.BICUBIC, reducing_gap=2.0)
+        cut = keystone(cut, angle.keystone)
         layer = Layer(with_shadow(cut, reach=reach), density)
         # Where the picture lies in the layer: inside the card's rim (if on a card),
         # scaled with the cut-out, inside the shadow's padding.
@@ -1282,6 +1440,9 @@ class Animatic:
                 box = cast.layer.at(pose[0]).on_screen(pose, shake, self.width, self.height)
                 if cast.ref is not None and box is not None:
                     placed.append(Placement(i, cast.name, cast.ref, box))
+        if self.framing.dutch:
+            size = (self.width, self.height)
+            placed = [replace(p, box=tilted_box(p.box, self.framing.dutch, size)) for p in placed]
         return placed
 
     def _fade(self, i: int) -> float:
@@ -1297,6 +1458,8 @@ class Animatic:
         image = _sample(self.plate.image, (w * ss, h * ss), a, c, f, ss)
         for index in self.order:
             self._paste(image, self.cast[index].layer, self.poses.characters[i, index], shake)
+        if self.framing.dutch:
+            image = tilted(image, self.framing.dutch)
         if self.slate is not None:
             patch, at = self.slate
             image.paste(patch, at, patch)

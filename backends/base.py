@@ -154,6 +154,11 @@ class ShotRequest:
     # Each spoken line {speaker, text, start, frames}, timed in this request's
     # frames; only for backends that show dialogue (the animatic's subtitles).
     dialogue: tuple[dict, ...] = ()
+    # The shot's `angle:` (eye level, low, high, overhead, dutch, with a dutch angle's
+    # degrees) and `lens:` in mm; only for backends that draw them (`draws_framing`).
+    angle: str | None = None
+    angle_degrees: float | None = None
+    lens_mm: float | None = None
     # 0: the backend's own defaults.  Each level above asks it to use less memory
     # than the one below, at some cost in speed: by convention 1 offloads weights
     # to the CPU between components, 2 also tiles the VAE, 3 also decodes fewer
@@ -223,6 +228,9 @@ class Backend:
     auto_rank: ClassVar[int] = 0
     # Draws the dialogue into the picture (subtitles), so the picture depends on it.
     shows_dialogue: ClassVar[bool] = False
+    # Draws a shot's `angle:` and `lens:` itself (the animatic), so the picture depends
+    # on them; other backends read them in the prompt.
+    draws_framing: ClassVar[bool] = False
     # A clip black from end to end is a failed generation (NaN latents decode to
     # zeros) and is retried with a new seed.  False for a backend that draws
     # exactly what it is given, where a black plate may be black on purpose.

@@ -280,14 +280,27 @@ class DiffusersBackend(Backend):
         }
 
     @classmethod
-    def bound_to(cls, folder: Path) -> type[DiffusersBackend]:
+    def bound_to(cls, folder: Path, options: dict | None = None) -> type[DiffusersBackend]:
         """This backend with the capability table of the model in `folder` (its
-        frame rates, sides and frames), for planning; itself when they are the same."""
-        update = dict(cls.recognise(folder).profile.capabilities)
+        frame rates, sides and frames) run with the plan `options`, for planning;
+        itself when they are the same."""
+        update = cls.capabilities_for(folder, options or {})
         if not update:
             return cls
         capabilities = cls.capabilities.model_copy(update=update)
         return type(cls.__name__, (cls,), {"capabilities": capabilities, "__doc__": cls.__doc__})
+
+    @classmethod
+    def capabilities_for(cls, folder: Path, options: dict) -> dict:
+        """What the model in `folder`, run with the plan `options`, changes in the
+        capability table: the profile's."""
+        return dict(cls.recognise(folder).profile.capabilities)
+
+    @classmethod
+    def plan_notes(cls, folder: Path, options: dict) -> list[str]:
+        """What `director plan` says of how the model in `folder` will run with the
+        plan `options`, beyond which model it is."""
+        return []
 
     @classmethod
     def conditioning_for(cls, folder: Path) -> frozenset[Conditioning]:

@@ -21,21 +21,36 @@ Which LTX-2 a folder holds is recognised from its configs (see
   of exactly zero, and is not run.
 
 LTX-2.0 dev runs as its authors run it without STG: 40 steps, guidance 4,
-their default negative prompt.  The authors' two-stage generation (half-size
-stage 1, the x2 latent upsampler of the folder, 3 refinement steps) is not
-implemented: every shot is made in one stage at its size.  The dev
-scheduler's terminal shift needs at least 2 steps.
+their default negative prompt.  The dev scheduler's terminal shift needs at
+least 2 steps.
+
+Both published LTX-2.0 models are made in two stages, as their authors make
+them (diffusers' LTX-2 guide, after Lightricks' ti2vid_two_stages and
+distilled pipelines): stage 1 at half the width and height with the recipe
+above; the stage-1 video latents upsampled x2 by the latent upsampler that
+ships in the folder (`latent_upsampler/`, `LTX2LatentUpsamplePipeline`); then
+3 refinement steps at full size on the distilled stage-2 sigmas, re-noised to
+the first of them, with no guidance, the stage-1 sound latents carried along.
+The dev model refines with the distilled LoRA that ships beside it
+(`ltx-2-19b-distilled-lora-384.safetensors` at the folder's root, loaded with
+peft) and a scheduler that takes those sigmas as they are.  Two stages need
+sides divisible by 64 (half of each divisible by the VAE's 32): the planner
+rounds to them.  A folder without the upsampler (or, for dev, the LoRA or the
+peft package) is made in one stage, and `director plan` says why;
+`two_stage = false` (director.toml) or `--no-two-stage` asks for one stage.
 """
 
 from __future__ import annotations
 
+import importlib.util
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from .base import Capabilities, ShotRequest
-from .diffusers_base import DiffusersBackend, ModelError, Rendered
+from .diffusers_base import DiffusersBackend, ModelError, Rendered, quiet_libraries
 from .profiles import FolderConfigs, OneOf, Profile
 
 DISTILLED_STEPS = 8
@@ -56,6 +71,10 @@ NEGATIVE = (
     "artifacts."
 )
 ALL = frozenset({"text", "first_frame", "last_frame"})
+UPSAMPLER = "latent_upsampler"  # the folder's x2 latent upsampler, as the authors ship it
+# The distilled LoRA the dev model refines with, at the folder's root (Lightricks/LTX-2).
+REFINE_LORA = "*distilled-lora*.safetensors"
+TWO_STAGE_MULTIPLE = 64  # half of each side must be divisible by the VAE's 32
 # What diffusers' conversion writes for each scheduler (scripts/convert_ltx2_to_diffusers.py).
 DEV_SCHEDULER = {"scheduler.use_dynamic_shifting": True, "scheduler.shift_terminal": 0.1}
 DISTILLED_SCHEDULER = {"scheduler.use_dynamic_shifting": False, "scheduler.shift_terminal": None}
@@ -66,13 +85,12 @@ LTX_2_0 = {  # older conversions leave perturbed_attn out: it is off
 PROFILES = (
     Profile(
         name="LTX-2 dev", signature={**LTX_2_0, **DEV_SCHEDULER},
-        steps=40, guidance=4.0, negative=NEGATIVE, takes=ALL,
+        steps=40, guidance=4.0, negative=NEGATIVE, takes=ALL, two_stage=True,
         folders=("Lightricks/LTX-2 (diffusers, dev)",),
-        notes="one stage; the authors' two-stage run with the latent upsampler is not implemented",
     ),
     Profile(
         name="LTX-2 distilled", signature={**LTX_2_0, **DISTILLED_SCHEDULER},
-        steps=DISTILLED_STEPS, guidance=1.0, takes=ALL,
+        steps=DISTILLED_STEPS, guidance=1.0, takes=ALL, two_stage=True,
         folders=("Lightricks/LTX-2 (diffusers, distilled)",),
     ),
     # A later LTX-2 release: the pipeline's own defaults.
@@ -106,13 +124,24 @@ class LTX2Backend(DiffusersBackend):
     default_guidance = 3.0  # the pipeline's own default for the full model
     profiles = PROFILES
     version = "2"  # recipes from the configs: no STG on LTX-2.0, no negative when distilled
-    plan_settings = (*DiffusersBackend.plan_settings, "distilled")
+    # LTX-2 has one transformer and shifts its sigmas by itself: no guidance_2 or
+    # flow_shift to set (their plan options stay None, as plans have always had them).
+    plan_settings = (
+        *(s for s in DiffusersBackend.plan_settings if s not in ("guidance_2", "flow_shift")),
+        "distilled",
+        "two_stage",
+    )
 
-    def __init__(self, *, distilled: bool = False, stg: bool = True, **settings):
+    def __init__(
+        self, *, distilled: bool = False, stg: bool = True, two_stage: bool = False, **settings
+    ):
         super().__init__(**settings)
         self.distilled = distilled  # the distilled sigmas and no guidance of any kind
         self.stg = stg  # run the spatio-temporal guidance pass (the transformer can perturb)
+        self.two_stage = two_stage  # half size, the latent upsampler, refinement at full size
         _check_steps(self.folder, self.steps)
+        if two_stage and (lacks := _two_stage_lacks(self.folder, distilled)):
+            raise ModelError(f"two-stage generation needs {lacks} in {self.folder}")
 
     @classmethod
     def plan_options(cls, folder: Path | None, settings: dict) -> dict:
@@ -125,11 +154,51 @@ class LTX2Backend(DiffusersBackend):
         if folder is not None:
             _check_steps(folder, options["steps"])
         stg = configs is None or configs.value("transformer.perturbed_attn") is True
-        return {**options, "distilled": distilled, "stg": stg and not distilled}
+        options |= {"distilled": distilled, "stg": stg and not distilled}
+        if folder is not None:  # plans made without a folder keep their bytes
+            options["two_stage"] = _two_stage(folder, distilled, settings.get("two_stage"))
+        return options
+
+    @classmethod
+    def capabilities_for(cls, folder: Path, options: dict) -> dict:
+        update = super().capabilities_for(folder, options)
+        if options.get("two_stage"):
+            update["size_multiple"] = TWO_STAGE_MULTIPLE
+        return update
+
+    @classmethod
+    def plan_notes(cls, folder: Path, options: dict) -> list[str]:
+        if options.get("two_stage"):
+            refine = "" if options.get("distilled") else " with the distilled LoRA"
+            return [
+                f"two stages: half size, the x2 latent upsampler, {REFINE_STEPS} refinement "
+                f"steps at full size{refine}; sides divisible by {TWO_STAGE_MULTIPLE}"
+            ]
+        if not cls.recognise(folder).profile.two_stage:
+            return []
+        lacks = _two_stage_lacks(folder, bool(options.get("distilled")))
+        why = f"the folder has no {lacks}" if lacks else "two_stage is off"
+        return [f"one stage, not the authors' two: {why}"]
 
     def render(
         self, request: ShotRequest, first: Image.Image | None, last: Image.Image | None
     ) -> Rendered:
+        pipe, inputs = self._pipeline_for(first, last)
+        arguments = self.common_arguments(pipe, request) | {"frame_rate": float(request.fps)}
+        if self.two_stage:
+            video, audio = self._two_stages(pipe, inputs, arguments)
+        else:
+            output = pipe(**inputs, **arguments, **self._schedule())
+            video, audio = output.frames[0], output.audio[0]
+        sound = audio.detach().float().cpu().numpy().T  # (channels, n) -> (n, channels)
+        return Rendered(
+            frames=video,
+            audio=np.ascontiguousarray(sound),
+            sample_rate=int(pipe.vocoder.config.output_sampling_rate),
+        )
+
+    def _pipeline_for(self, first: Image.Image | None, last: Image.Image | None):
+        """The pipeline variant for the keyframes, and their arguments."""
         from diffusers import LTX2ConditionPipeline, LTX2ImageToVideoPipeline, LTX2Pipeline
 
         if last is not None:
@@ -138,19 +207,85 @@ class LTX2Backend(DiffusersBackend):
             conditions = [LTX2VideoCondition(frames=last, index=-1)]
             if first is not None:
                 conditions.insert(0, LTX2VideoCondition(frames=first, index=0))
-            pipe, inputs = self.pipeline(LTX2ConditionPipeline), {"conditions": conditions}
-        elif first is not None:
-            pipe, inputs = self.pipeline(LTX2ImageToVideoPipeline), {"image": first}
-        else:
-            pipe, inputs = self.pipeline(LTX2Pipeline), {}
-        arguments = self.common_arguments(pipe, request) | {"frame_rate": float(request.fps)}
-        output = pipe(**inputs, **arguments, **self._schedule())
-        audio = output.audio[0].detach().float().cpu().numpy().T  # (channels, n) -> (n, channels)
-        return Rendered(
-            frames=output.frames[0],
-            audio=np.ascontiguousarray(audio),
-            sample_rate=int(pipe.vocoder.config.output_sampling_rate),
+            return self.pipeline(LTX2ConditionPipeline), {"conditions": conditions}
+        if first is not None:
+            return self.pipeline(LTX2ImageToVideoPipeline), {"image": first}
+        return self.pipeline(LTX2Pipeline), {}
+
+    def _two_stages(self, pipe, inputs: dict, arguments: dict):
+        """The authors' two-stage run: the recipe at half size, its video latents
+        upsampled x2, then the distilled stage-2 sigmas at full size from those
+        latents re-noised to the first sigma, without guidance.  The keyframes
+        condition both stages (each pipeline fits them to its size)."""
+        from diffusers.pipelines.ltx2.utils import STAGE_2_DISTILLED_SIGMA_VALUES as SIGMAS
+
+        half = {"width": arguments["width"] // 2, "height": arguments["height"] // 2}
+        stage_1 = arguments | half | self._schedule() | {"output_type": "latent"}
+        video, audio = pipe(**inputs, **stage_1, return_dict=False)
+        upsampled = self._upsampler()(latents=video, output_type="latent", return_dict=False)[0]
+        unguided = {k: v for k, v in arguments.items() if not k.startswith("negative_")}
+        stage_2 = {
+            "latents": upsampled,
+            "audio_latents": audio,
+            "num_inference_steps": len(SIGMAS),
+            "sigmas": list(SIGMAS),
+            "noise_scale": SIGMAS[0],
+        }
+        refine = unguided | _UNGUIDED | stage_2
+        with self._refining(pipe):
+            output = pipe(**inputs, **refine)
+        return output.frames[0], output.audio[0]
+
+    def _upsampler(self):
+        """The x2 latent upsampler of the folder, over the pipeline's VAE (loaded once)."""
+        from diffusers import LTX2LatentUpsamplePipeline
+        from diffusers.pipelines.ltx2.latent_upsampler import LTX2LatentUpsamplerModel
+
+        if LTX2LatentUpsamplePipeline not in self._pipelines:
+            with quiet_libraries():
+                model = LTX2LatentUpsamplerModel.from_pretrained(
+                    self.folder / UPSAMPLER, local_files_only=True, use_safetensors=True,
+                    dtype=self.torch_dtype(),
+                )  # fmt: skip
+                upsample = LTX2LatentUpsamplePipeline(
+                    vae=self.pipeline().vae, latent_upsampler=model
+                )
+                self._place(upsample)
+            self._pipelines[LTX2LatentUpsamplePipeline] = upsample
+        return self._pipelines[LTX2LatentUpsamplePipeline]
+
+    @contextmanager
+    def _refining(self, pipe):
+        """The dev model as its authors refine with it: its distilled LoRA on, and a
+        scheduler that takes the stage-2 sigmas as they are; as it was afterwards.
+        The distilled model refines as it is."""
+        if self.distilled:
+            yield
+            return
+        scheduler = pipe.scheduler
+        self._load_refine_lora(pipe)
+        pipe.scheduler = type(scheduler).from_config(
+            scheduler.config, use_dynamic_shifting=False, shift_terminal=None
         )
+        pipe.transformer.enable_lora()
+        try:
+            yield
+        finally:
+            pipe.transformer.disable_lora()
+            pipe.scheduler = scheduler
+
+    def _load_refine_lora(self, pipe) -> None:
+        if getattr(self, "_lora_loaded", False):
+            return
+        lora = _refine_lora(self.folder)
+        if lora is None:
+            raise ModelError(f"the dev model's refinement needs {REFINE_LORA} in {self.folder}")
+        with quiet_libraries():
+            pipe.load_lora_weights(
+                self.folder, weight_name=lora.name, adapter_name="refine", local_files_only=True
+            )
+        pipe.transformer.disable_lora()  # on only while refining
+        self._lora_loaded = True
 
     def encode_prompt(self, pipe, prompt: str, negative: str) -> dict:
         guided = self._guided()
@@ -177,13 +312,7 @@ class LTX2Backend(DiffusersBackend):
         from diffusers.pipelines.ltx2.utils import DISTILLED_SIGMA_VALUES
 
         # No guidance beyond `guidance` (1.0 by default for a distilled model).
-        schedule |= {
-            "audio_guidance_scale": 1.0,
-            "stg_scale": 0.0,
-            "audio_stg_scale": 0.0,
-            "modality_scale": 1.0,
-            "audio_modality_scale": 1.0,
-        }
+        schedule |= {k: v for k, v in _UNGUIDED.items() if k != "guidance_scale"}
         if self.steps == len(DISTILLED_SIGMA_VALUES):
             schedule["sigmas"] = list(DISTILLED_SIGMA_VALUES)
         return schedule
@@ -193,6 +322,46 @@ class LTX2Backend(DiffusersBackend):
 
         # Any LTX-2 folder loads as the text-to-video pipeline; the others share its parts.
         return diffusers.LTX2Pipeline
+
+
+REFINE_STEPS = 3  # len(STAGE_2_DISTILLED_SIGMA_VALUES)
+# No guidance of any kind: what the distilled model and every refinement run with.
+_UNGUIDED = {
+    "guidance_scale": 1.0,
+    "audio_guidance_scale": 1.0,
+    "stg_scale": 0.0,
+    "audio_stg_scale": 0.0,
+    "modality_scale": 1.0,
+    "audio_modality_scale": 1.0,
+}
+
+
+def _two_stage(folder: Path, distilled: bool, asked: bool | None) -> bool:
+    """Made in two stages?  As asked; by default where the profile's authors do and
+    the folder holds what it takes.  Asked for where it cannot: a ModelError."""
+    lacks = _two_stage_lacks(folder, distilled)
+    if asked is None:
+        return LTX2Backend.recognise(folder).profile.two_stage and lacks is None
+    if asked and lacks is not None:
+        raise ModelError(f"two_stage: the LTX-2 folder {folder} has no {lacks}")
+    return bool(asked)
+
+
+def _two_stage_lacks(folder: Path, distilled: bool) -> str | None:
+    """What of two-stage generation the folder (and this machine) lacks, or None."""
+    if not (folder / UPSAMPLER / "config.json").is_file():
+        return f"{UPSAMPLER}/ (the x2 latent upsampler)"
+    if distilled:
+        return None
+    if _refine_lora(folder) is None:
+        return f"distilled LoRA ({REFINE_LORA}) for the dev model's refinement"
+    if importlib.util.find_spec("peft") is None:
+        return "peft package, which loads the distilled LoRA (pip install peft)"
+    return None
+
+
+def _refine_lora(folder: Path) -> Path | None:
+    return next(iter(sorted(folder.glob(REFINE_LORA))), None)
 
 
 def _distilled_scheduler(configs: FolderConfigs) -> bool:

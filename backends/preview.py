@@ -31,6 +31,7 @@ class PreviewBackend(Backend):
     prompt_template = "preview.j2"
     auto_rank = 0
     shows_dialogue = True  # subtitles
+    draws_framing = True  # angle: and lens: change the layout (backends/animatic.py)
     black_is_failure = False  # a black plate with nothing on it draws black, as asked
 
     def __init__(self, burn_in: bool = True, subtitles: bool = True):

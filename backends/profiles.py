@@ -56,6 +56,9 @@ class Profile:
     negative: str = ""
     capabilities: Mapping[str, Any] = field(default_factory=dict)  # over the backend's table
     sizes: tuple[tuple[int, int], ...] = ()  # the sizes it was trained at (width, height)
+    # Made in two stages where the folder holds what they need: half size, the
+    # latent upsampler, a few refinement steps at full size (LTX-2).
+    two_stage: bool = False
     folders: tuple[str, ...] = ()  # the published folders it matches
     published: bool = True  # False: a fallback for folders that match no published model
     notes: str = ""  # what the recipe leaves out, or where it comes from

@@ -393,3 +393,49 @@ def save_wan_like(folder: Path, published: Path) -> Path:
     pipeline, components = wan_like_components(published)
     pipeline(**components).save_pretrained(folder)
     return folder
+
+
+# ------------------------------------------- LTX-2's second stage, built in code
+
+# The x2 latent upsampler cut to test size: the tiny VAE's latent channels, the
+# narrowest middle its group norms allow (32 groups), one block a stage; the
+# rest (3-D, spatial only, the rational x2 resampler) as published.
+UPSAMPLER_CUT = {"in_channels": 8, "mid_channels": 32, "num_blocks_per_stage": 1}
+
+
+def save_ltx2_upsampler(folder: Path, published: Path | None = None) -> Path:
+    """A tiny x2 latent upsampler in `folder`/latent_upsampler, from the published
+    folder's upsampler config (cut, see UPSAMPLER_CUT) or the class's defaults."""
+    from diffusers.pipelines.ltx2.latent_upsampler import LTX2LatentUpsamplerModel
+
+    config = {}
+    if published is not None:
+        config = json.loads((published / "latent_upsampler" / "config.json").read_text())
+        config = {k: v for k, v in config.items() if not k.startswith("_")}
+    torch.manual_seed(0)
+    LTX2LatentUpsamplerModel(**config | UPSAMPLER_CUT).save_pretrained(folder / "latent_upsampler")
+    return folder
+
+
+def save_ltx2_refine_lora(folder: Path) -> Path:
+    """A random LoRA over the attention of the transformer in `folder`, saved where
+    the dev model's distilled LoRA ships (`ltx-2-19b-distilled-lora-384.safetensors`
+    at the folder's root).  Needs peft."""
+    from diffusers import LTX2Pipeline, LTX2VideoTransformer3DModel
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    transformer = LTX2VideoTransformer3DModel.from_pretrained(folder / "transformer")
+    torch.manual_seed(0)
+    transformer.add_adapter(
+        LoraConfig(
+            r=2, lora_alpha=2, init_lora_weights=False,
+            target_modules=["to_q", "to_k", "to_v", "to_out.0"],
+        )
+    )  # fmt: skip
+    LTX2Pipeline.save_lora_weights(
+        folder,
+        transformer_lora_layers=get_peft_model_state_dict(transformer),
+        weight_name="ltx-2-19b-distilled-lora-384.safetensors",
+    )
+    return folder

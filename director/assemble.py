@@ -283,11 +283,12 @@ class Mix:
 
 
 class _Reader:
-    """A sound file decoded and resampled to stereo float32 at `rate`, read forward."""
+    """A sound file decoded and resampled to stereo float32 at `rate`, read forward:
+    from `skip` samples in, and when `loop`, again from there each time it ends."""
 
-    def __init__(self, path: Path, rate: int):
+    def __init__(self, path: Path, rate: int, skip: int = 0, loop: bool = False):
         self.rate = rate
-        self._chunks = self._decode(path)
+        self._chunks = self._played(path, skip, loop)
         self._pending: list[np.ndarray] = []
         self._pending_len = 0
         self.exhausted = False
@@ -322,6 +323,16 @@ class _Reader:
     def close(self) -> None:
         self._chunks.close()
 
+    def _played(self, path: Path, skip: int, loop: bool) -> Iterator[np.ndarray]:
+        while True:
+            played = 0
+            with contextlib.closing(self._decode(path)) as chunks:
+                for chunk in _skipped(chunks, skip):
+                    played += len(chunk)
+                    yield chunk
+            if not loop or not played:  # a file with nothing after `skip` is not looped
+                return
+
     def _decode(self, path: Path) -> Iterator[np.ndarray]:
         if path.suffix.lower() in _SOUNDFILE_SUFFIXES:
             return self._soundfile(path)
@@ -354,6 +365,16 @@ class _Reader:
             for frame in container.decode(stream):
                 yield from _resampled(resampler, frame)
             yield from _resampled(resampler, None)
+
+
+def _skipped(chunks: Iterator[np.ndarray], skip: int) -> Iterator[np.ndarray]:
+    """The samples of `chunks` after the first `skip`."""
+    for chunk in chunks:
+        if skip >= len(chunk):
+            skip -= len(chunk)
+            continue
+        yield chunk[skip:]
+        skip = 0
 
 
 def _layout(channels: int) -> str | av.AudioLayout:
@@ -391,6 +412,8 @@ class _Source:
     fade_in: int = 0
     fade_out: int = 0
     duck: bool = False
+    skip: int = 0  # samples of its file not played: the cue's in-point
+    loop: bool = False
     reader: _Reader | None = None
 
     @property
@@ -456,7 +479,7 @@ def mix(
             stop = min(total, start + block)
             while pending and pending[0].onset < stop:
                 source = pending.pop(0)
-                source.reader = _Reader(source.path, sample_rate)
+                source.reader = _Reader(source.path, sample_rate, source.skip, source.loop)
                 active.append(source)
             buffers = {name: np.zeros((stop - start, 2), np.float32) for name in STEMS}
             duck = None
@@ -506,6 +529,8 @@ def _sources(
                 fade_in=at(cue.start + cue.fade_in) - onset,
                 fade_out=at(cue.start + cue.fade_out) - onset,
                 duck=cue.duck,
+                skip=at(cue.in_point),
+                loop=cue.loop,
             )
         )
     for frame, path in voices:

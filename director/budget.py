@@ -106,6 +106,12 @@ def summary(plan: Plan) -> str:
             f"{total.windows} windows on the {total.device}: {total.frames} frames, "
             f"{total.work} frame-steps, peak {_gib(total.memory_bytes)}{seconds}"
         )
+    for made in plan.cost.keyframes:
+        seconds = "" if made.seconds is None else f", about {_duration(made.seconds)}"
+        parts.append(
+            f"{made.keyframes} keyframes (at most {made.tries} tries) with {made.maker} "
+            f"on the {made.device}{seconds}"
+        )
     if plan.cost.unknown:
         parts.append("no estimate for " + ", ".join(plan.cost.unknown))
     return "; ".join(parts) or "nothing to generate"

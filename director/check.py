@@ -8,6 +8,7 @@ All diagnostics of the stage are collected before it stops.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -20,16 +21,18 @@ from backends.base import Backend
 
 from . import codes, spec
 from . import syntax as ast
+from .codes import Code
 from .diagnostics import Diagnostic, Diagnostics, did_you_mean
 from .gcpause import paused_gc
 from .habits import Declared, check_comments, check_habits
 from .media import ImageTooLarge, UnreadableMedia, kind_of, probe
-from .names import capitalised, is_name
+from .names import capitalised, is_name, written_key
 from .parse import MOVE_DIRECTIONS, parse_source
 from .reader import DEFAULT_LIMITS, Limits, not_a_regular_file, read_script, script_text
 from .source import PathEscape, Span, UnusablePath, display_name, resolve_path
 
 GAIN_DB = (-100.0, 40.0)  # quieter is silence, louder only clips
+MIN_TEMPO, MAX_TEMPO = 1.0, 999.0  # beats a minute
 MAX_MOVE_DEGREES = 3600.0  # ten turns
 WORDS_PER_SECOND = 2.5  # a normal speaking rate
 MAX_REFERENCES = {"image": 9, "video": 3, "audio": 3}
@@ -277,6 +280,8 @@ class _Checker:
         self.format = spec.Format()
         self.declared: dict[str, tuple[str, ast.Declaration]] = {}  # name → (kind, node)
         self.characters: dict[str, spec.Character] = {}
+        self.written: dict[str, str] = {}  # a character's written form (display:) → its name
+        self._written_patterns: list[tuple[str, re.Pattern[str]]] | None = None
         self.locations: dict[str, spec.Location] = {}
         self.assets: dict[str, spec.NamedAsset] = {}
         self.used: set[str] = set()
@@ -292,6 +297,8 @@ class _Checker:
         self._folder: dict[str, Path] = {}  # display name → its folder, for relative paths
         self._habit_names: Declared | None = None
         self.unresolved: dict[str, Span] = {}  # undeclared names, while an import is unread
+        self.tempo: ast.TempoSetting | None = None  # what beats (`4b`) and bars count in
+        self.tempo_written = False  # a `tempo:` line, valid or not
 
     # -- the stage
     def run(self) -> spec.Film | None:
@@ -308,9 +315,10 @@ class _Checker:
                 self._declare(declaration)
         self._resolve_declarations()
         scenes, shots, fade_out = self._body(tree, settings)
+        film_cues = self._film_cues([i for i in tree.body if isinstance(i, ast.Cue)], shots)
         self._check_limits(shots, settings)
         self._check_transitions(shots, fade_out)
-        self._check_cues_end(shots)
+        self._check_cues_end(shots, film_cues)
         self._note_unresolved()
         self._warn_unused()
         if not shots and settings.get("title"):
@@ -320,7 +328,7 @@ class _Checker:
                 "the script has no shots",
                 help='add a shot, e.g. "SHOT 1 WIDE 4s"',
             )
-        return self._film(settings, scenes, shots, fade_out)
+        return self._film(settings, scenes, shots, fade_out, film_cues)
 
     def _check_limits(self, shots: list[spec.Shot], settings) -> None:
         limits = self.limits  # the number of shots is held while parsing
@@ -350,7 +358,7 @@ class _Checker:
             help=f"if this is intended, raise the limit with {flag}",
         )
 
-    def _film(self, settings, scenes, shots, fade_out) -> spec.Film | None:
+    def _film(self, settings, scenes, shots, fade_out, cues) -> spec.Film | None:
         title = settings.get("title")
         if title is None:
             return None
@@ -369,6 +377,7 @@ class _Checker:
             scenes=scenes,
             shots=shots,
             fade_out=fade_out,
+            cues=cues,
             root=str(self.root),
             files=[p.relative_to(self.root).as_posix() for p, _ in self.loader.files],
         )
@@ -401,16 +410,35 @@ class _Checker:
             )
         keyframes = settings.get("keyframes")
         if isinstance(keyframes, ast.TextSetting) and keyframes.value != ast.GENERATE:
-            self.diagnostics.add(
-                codes.INVALID_VALUE,
-                settings.pop("keyframes").span,
-                f"keyframes: takes {ast.GENERATE!r}, the one keyframe maker there is yet",
-                help=f"keyframes: {ast.GENERATE}",
-            )
+            self._keyframes_name(keyframes, settings)
         backend = settings.get("backend")
         if isinstance(backend, ast.TextSetting) and self._backend_name(backend.value, backend.span):
             self.film_backend = backend.value
+        if isinstance(tempo := settings.get("tempo"), ast.TempoSetting):
+            self._tempo(tempo)
         return settings
+
+    def _tempo(self, setting: ast.TempoSetting) -> None:
+        self.tempo_written = True
+        if not MIN_TEMPO <= setting.bpm <= MAX_TEMPO:
+            self.diagnostics.add(
+                codes.INVALID_VALUE,
+                setting.span,
+                f"a tempo is between {MIN_TEMPO:g} and {MAX_TEMPO:g} beats a minute",
+                help="e.g. tempo: 120",
+            )
+        elif setting.meter and not (
+            1 <= setting.beats_per_bar <= 32 and setting.note in (1, 2, 4, 8, 16, 32)
+        ):
+            self.diagnostics.add(
+                codes.INVALID_VALUE,
+                setting.meter.span,
+                f"{setting.meter.text} is not a meter: 1 to 32 beats of a whole, half, "
+                "quarter, eighth, sixteenth or thirty-second note",
+                help=f"e.g. tempo: {setting.bpm:g} 4/4",
+            )
+        else:
+            self.tempo = setting
 
     def _duplicate_setting(self, setting: ast.Setting, first: ast.Setting) -> None:
         self.diagnostics.add(
@@ -444,6 +472,21 @@ class _Checker:
                 fps_num=fps.numerator,
                 fps_den=fps.denominator,
             )
+
+    def _keyframes_name(self, keyframes: ast.TextSetting, settings: dict) -> None:
+        """`keyframes: NAME` names an image backend (the light list of names: checking
+        imports none)."""
+        from backends import image_names
+
+        if keyframes.value in image_names.names():
+            return
+        known = [ast.GENERATE, *image_names.names()]
+        self.diagnostics.add(
+            codes.UNKNOWN_BACKEND,
+            settings.pop("keyframes").span,
+            f"there is no image backend called {keyframes.value!r}",
+            help=did_you_mean(keyframes.value, known) or "keyframes: takes " + ", ".join(known),
+        )
 
     def _backend_name(self, name: str, span: Span) -> bool:
         if name == registry.AUTO or name in registry.names():
@@ -496,6 +539,8 @@ class _Checker:
                     display=node.display or "",
                     span=node.name.span,
                 )
+                if node.display:
+                    self.written.setdefault(written_key(node.display), name)
             elif isinstance(node, ast.Location):
                 refs = self._media_list(node.refs, folder, "image")
                 self.locations[name] = spec.Location(
@@ -571,6 +616,24 @@ class _Checker:
             )
 
     # -- names
+    def written_in_text(self) -> list[tuple[str, re.Pattern[str]]]:
+        """Each character with a written form, and how action text writes it: in
+        capitals, spaces and apostrophes as they come (worked out once)."""
+        if self._written_patterns is None:
+            self._written_patterns = [
+                (c.name, _written_pattern(c.display)) for c in self.characters.values() if c.display
+            ]
+        return self._written_patterns
+
+    def as_declared(self, word: ast.Word) -> ast.Word:
+        """A speaker written in a character's written form (`display: MRS. O'BRIEN`)
+        stands for that character; any other word stays as it is."""
+        if word.text not in self.declared:
+            name = self.written.get(written_key(word.text))
+            if name is not None:
+                return word.model_copy(update={"text": name})
+        return word
+
     def _lookup(self, word: ast.Word, kind: str) -> bool:
         """Is `word` a declared name of `kind`?  Reports it when not."""
         found = self.declared.get(word.text)
@@ -596,9 +659,22 @@ class _Checker:
             word.span,
             f"no {kind} called {word.text} is declared",
             label=f"unknown {kind}",
-            help=did_you_mean(word.text, same_kind) or _declare_help(kind, word.text),
+            help=self._written_help(word.text, kind)
+            or did_you_mean(word.text, same_kind)
+            or _declare_help(kind, word.text),
         )
         return False
+
+    def _written_help(self, word: str, kind: str) -> str | None:
+        """For a speaker in a written form no character has: the declared written form
+        it is close to, or how to declare a character written so."""
+        if kind != "character" or is_name(word):
+            return None
+        close = did_you_mean(word, [c.display for c in self.characters.values() if c.display])
+        if close or did_you_mean(word, [n for n, (k, _) in self.declared.items() if k == kind]):
+            return close
+        ident = _identifier(word)
+        return f"declare it: character {ident}, with the line display: {word} indented under it"
 
     # -- scenes and shots
     def _body(self, tree: ast.ScriptFile, settings):
@@ -611,6 +687,8 @@ class _Checker:
                 scenes.append(self._scene(item, len(scenes)))
             elif isinstance(item, ast.Transition):
                 pending = self._place_transition(item, pending, bool(shots))
+            elif isinstance(item, ast.Cue):
+                continue  # on the film's timeline: timed once the film's length is known
             else:
                 if not scenes:
                     scenes.append(spec.Scene(index=0))
@@ -842,24 +920,39 @@ class _Checker:
         """The declared names the writing habits are read against, made once."""
         if self._habit_names is None:
             audio = [name for name, a in self.assets.items() if a.file.kind == "audio"]
-            self._habit_names = Declared.of(self.characters, audio)
+            self._habit_names = Declared.of(self.characters, audio, self.written)
         return self._habit_names
 
-    def _check_cues_end(self, shots: list[spec.Shot]) -> None:
+    def _check_cues_end(self, shots: list[spec.Shot], film_cues: list[spec.Cue]) -> None:
         """A cue that would play past the film's last frame is cut there: say so."""
-        position, starts = 0, []
-        for index, shot in enumerate(shots):  # placed as plan.build_timeline places them
-            if shot.transition_in.kind in ("dissolve", "wipe") and index:
-                position -= shot.transition_in.frames
-            starts.append(position)
-            position += shot.frames
-        for shot, start in zip(shots, starts, strict=True):
-            for cue in shot.cues:
-                over = start + cue.start + cue.frames - position
-                if over > 0:
-                    self._cue_past_end(shot, cue, over)
+        starts, total = _placed(shots)
+        placed = [(start + cue.start, cue) for shot, start in zip(shots, starts, strict=True)
+                  for cue in shot.cues]  # fmt: skip
+        # One starting after the film has its own warning (W125) and nothing to cut.
+        placed += [(cue.start, cue) for cue in film_cues if cue.start < total]
+        for start, cue in placed:
+            over = start + cue.frames - total
+            if over > 0:
+                self._cue_past_end(cue, over)
 
-    def _cue_past_end(self, shot: spec.Shot, cue: spec.Cue, over: int) -> None:
+    def _film_cues(self, cues: list[ast.Cue], shots: list[spec.Shot]) -> list[spec.Cue]:
+        """The cues written outside any shot: `from` counts from the film's start, and
+        without `for` a cue plays to the film's end."""
+        total = _placed(shots)[1]
+        holder = _CueHolder(
+            name="the film",
+            frames=total,
+            late=codes.CUE_AFTER_FILM,
+            late_help='a cue written outside a shot counts from the film\'s start, e.g. "from 0s"',
+        )
+        timed = []
+        for cue in cues:
+            asset = self._cue_asset(cue)
+            if asset is not None:
+                timed.append(self._timed_cue(cue, asset, holder))
+        return timed
+
+    def _cue_past_end(self, cue: spec.Cue, over: int) -> None:
         plays = cue.frames - over
         self.diagnostics.add(
             codes.CUE_PAST_FILM_END,
@@ -890,8 +983,122 @@ class _Checker:
                     help="use it in a shot, or delete the declaration",
                 )
 
+    # -- cues, in a shot or on the film's timeline
+    def _cue_asset(self, cue: ast.Cue) -> spec.NamedAsset | None:
+        """The audio asset a cue plays, or None when it was reported."""
+        if not self._lookup(cue.asset, "asset"):
+            return None
+        asset = self.assets.get(cue.asset.text)
+        if asset is None:
+            return None  # its file was reported already
+        if asset.file.kind != "audio":
+            self.diagnostics.add(
+                codes.WRONG_KIND,
+                cue.asset.span,
+                f"{cue.asset.text} is {asset.file.kind}, and a {cue.kind} cue plays audio",
+                help=f"declare an audio asset, e.g. audio {cue.asset.text}_SOUND: refs/sound.wav",
+            )
+            return None
+        return asset
+
+    def _timed_cue(self, cue: ast.Cue, asset: spec.NamedAsset, holder: _CueHolder) -> spec.Cue:
+        start = self._frames(cue.start) if cue.start else 0
+        if cue.start and start >= holder.frames:
+            self._cue_after(cue.start, start, holder)
+        available = round(Fraction(asset.file.seconds or 0).limit_denominator(48000) * self.fps)
+        in_point = self._in_point(cue, asset, available)
+        rest = max(available - in_point, 0)  # the file after the in-point
+        if cue.length is not None:
+            frames = self._frames(cue.length)
+            if frames > rest and not cue.loop:
+                self._cue_too_long(cue, cue.length, asset, rest)
+        else:
+            room = max(holder.frames - start, 0)
+            frames = room if cue.loop else min(rest, room)
+        if cue.gain_db is not None and not GAIN_DB[0] <= cue.gain_db <= GAIN_DB[1]:
+            self.diagnostics.add(
+                codes.INVALID_VALUE,
+                cue.span,
+                f"a gain must be between {GAIN_DB[0]:g}dB and +{GAIN_DB[1]:g}dB",
+            )
+        fade_in = self._frames(cue.fade_in) if cue.fade_in else 0
+        fade_out = self._frames(cue.fade_out) if cue.fade_out else 0
+        where = cue.fade_out or cue.fade_in
+        if where is not None and fade_in + fade_out > max(frames, 0):
+            plays = float(max(frames, 0) / self.fps)
+            self.diagnostics.add(
+                codes.CUE_OUTSIDE_ASSET,
+                where.span,
+                f"the cue fades for longer than it plays: "
+                f"{float((fade_in + fade_out) / self.fps):.2f}s of fades in {plays:.2f}s",
+                help="shorten the fades, or give the cue a longer `for`"
+                if cue.length is None
+                else "shorten the fades or lengthen `for`",
+            )
+        return spec.Cue(
+            kind=cue.kind,
+            asset=asset.name,
+            file=asset.file,
+            start=start,
+            frames=frames,
+            fade_in=fade_in,
+            fade_out=fade_out,
+            gain_db=cue.gain_db or 0.0,
+            duck=cue.duck,
+            in_point=in_point,
+            loop=cue.loop,
+            pass_frames=rest if cue.loop else 0,
+            span=cue.span,
+        )
+
+    def _cue_after(self, time: ast.Time, start: int, holder: _CueHolder) -> None:
+        lasts = f"{float(holder.frames / self.fps):.2f}s"
+        if time.unit == "bar" and self.tempo is not None:
+            beats = holder.frames / self.fps * Fraction(str(self.tempo.bpm)) / 60
+            lasts += f" and ends in bar {math.ceil(beats / self.tempo.beats_per_bar)}"
+        self.diagnostics.add(
+            holder.late,
+            time.span,
+            f"the cue starts at {time.text} but {holder.name} lasts {lasts}",
+            help=holder.late_help,
+        )
+
+    def _in_point(self, cue: ast.Cue, asset: spec.NamedAsset, available: int) -> int:
+        """Where in its file the cue starts playing, in frames; 0 without `in`."""
+        if cue.in_point is None:
+            return 0
+        in_point = self._frames(cue.in_point)
+        if in_point >= available:
+            self.diagnostics.add(
+                codes.CUE_OUTSIDE_ASSET,
+                cue.in_point.span,
+                f"the cue starts {cue.in_point.text} into {asset.name}, but "
+                f"{asset.file.path} is only {asset.file.seconds or 0:.2f}s long",
+                help="start it earlier in the file, e.g. in 0s",
+            )
+        return in_point
+
+    def _cue_too_long(
+        self, cue: ast.Cue, length: ast.Time, asset: spec.NamedAsset, rest: int
+    ) -> None:
+        seconds = asset.file.seconds or 0
+        if cue.in_point is None:
+            what, fix = f"plays for {length.text}", "or use a longer file"
+        else:
+            what = f"plays for {length.text} from {cue.in_point.text} into its file"
+            fix = f"or loop it: for {length.text} loop"
+        within = seconds if cue.in_point is None else float(rest / self.fps)
+        self.diagnostics.add(
+            codes.CUE_OUTSIDE_ASSET,
+            length.span,
+            f"the cue {what}, but {asset.name} ({asset.file.path}) is only {seconds:.2f}s long",
+            help=f"keep the cue within {within:.2f}s, {fix}",
+        )
+
     # -- times
     def _frames(self, time: ast.Time) -> int:
+        if time.unit in ("b", "bar"):
+            return round(self._beats(time) * 60 / self._bpm(time) * self.fps)
         if time.unit == "tc":
             return self._timecode_frames(time)
         if time.unit == "f":
@@ -902,6 +1109,33 @@ class _Checker:
             return int(time.value)
         seconds = Fraction(time.text[: -len(time.unit)]) / (1000 if time.unit == "ms" else 1)
         return round(seconds * self.fps)
+
+    def _beats(self, time: ast.Time) -> Fraction:
+        """A time in beats: `4b`, or the beats before bar N (bar 1 starts at 0)."""
+        if time.unit == "b":
+            return Fraction(time.text[: -len("b")])
+        if time.value < 1:
+            self.diagnostics.add(
+                codes.INVALID_VALUE,
+                time.span,
+                "bars count from 1: bar 1 starts at the beginning",
+                help="from bar 1",
+            )
+        beats_per_bar = self.tempo.beats_per_bar if self.tempo else 4
+        return Fraction(max(int(time.value) - 1, 0) * beats_per_bar)
+
+    def _bpm(self, time: ast.Time) -> Fraction:
+        if self.tempo is not None:
+            return Fraction(str(self.tempo.bpm))
+        if self.tempo_written:
+            return Fraction(120)  # the tempo line was reported; go on checking
+        self.diagnostics.add(
+            codes.BEATS_WITHOUT_TEMPO,
+            time.span,
+            f"{time.text} counts beats, but the script gives no tempo",
+            help='give the tempo in the header, e.g. "tempo: 120"',
+        )
+        return Fraction(120)  # to go on checking; the error stops the build
 
     def _timecode_frames(self, time: ast.Time) -> int:
         hours, minutes, seconds, frames = (int(part) for part in time.text.split(":"))
@@ -1104,7 +1338,14 @@ class _ShotBuilder:
 
     # -- names in action text
     def _names_in_text(self, action: ast.Action) -> None:
-        for match in capitalised(action.text):
+        text = action.text
+        # A character's written form (MRS. O'BRIEN) names it; its words are no names.
+        for name, written in self.c.written_in_text():
+            for match in written.finditer(text):
+                self.c.used.add(name)
+                self.named.append(name)
+                text = text[: match.start()] + " " * len(match[0]) + text[match.end() :]
+        for match in capitalised(text):
             word = match[0]
             found = self.c.declared.get(word)
             if found is not None:
@@ -1154,7 +1395,7 @@ class _ShotBuilder:
 
     # -- dialogue
     def _dialogue(self, dialogue: ast.Dialogue) -> None:
-        speaker = dialogue.speaker
+        speaker = self.c.as_declared(dialogue.speaker)
         known = self.c._lookup(speaker, "character")
         if known and dialogue.extension is None:
             # A voice-over or off-screen speaker is heard, not seen: not in the frame,
@@ -1202,78 +1443,16 @@ class _ShotBuilder:
 
     # -- cues
     def _cue(self, cue: ast.Cue) -> None:
-        if not self.c._lookup(cue.asset, "asset"):
-            return
-        asset = self.c.assets.get(cue.asset.text)
+        asset = self.c._cue_asset(cue)
         if asset is None:
-            return  # its file was reported already
-        if asset.file.kind != "audio":
-            self.c.diagnostics.add(
-                codes.WRONG_KIND,
-                cue.asset.span,
-                f"{cue.asset.text} is {asset.file.kind}, and a {cue.kind} cue plays audio",
-                help=f"declare an audio asset, e.g. audio {cue.asset.text}_SOUND: refs/sound.wav",
-            )
             return
-        start = self.c._frames(cue.start) if cue.start else 0
-        self.fields["cues"].append(self._timed_cue(cue, asset, start))
-
-    def _timed_cue(self, cue: ast.Cue, asset: spec.NamedAsset, start: int) -> spec.Cue:
-        fps = self.c.fps
-        available = round(Fraction(asset.file.seconds or 0).limit_denominator(48000) * fps)
-        if cue.start and start >= self.frames:
-            self.c.diagnostics.add(
-                codes.CUE_AFTER_SHOT,
-                cue.start.span,
-                f"the cue starts at {cue.start.text} but shot {self.item.id.text} lasts "
-                f"{float(self.frames / fps):.2f}s",
-                help="cue times are relative to the start of their shot",
-            )
-        if cue.length is not None:
-            frames = self.c._frames(cue.length)
-            if frames > available:
-                self._outside_asset(cue.length, asset, f"plays for {cue.length.text}")
-        else:
-            frames = min(available, max(self.frames - start, 0))
-        if cue.gain_db is not None and not GAIN_DB[0] <= cue.gain_db <= GAIN_DB[1]:
-            self._invalid(
-                cue.span, f"a gain must be between {GAIN_DB[0]:g}dB and +{GAIN_DB[1]:g}dB"
-            )
-        fade_in = self.c._frames(cue.fade_in) if cue.fade_in else 0
-        fade_out = self.c._frames(cue.fade_out) if cue.fade_out else 0
-        where = cue.fade_out or cue.fade_in
-        if where is not None and fade_in + fade_out > max(frames, 0):
-            plays = float(max(frames, 0) / fps)
-            self.c.diagnostics.add(
-                codes.CUE_OUTSIDE_ASSET,
-                where.span,
-                f"the cue fades for longer than it plays: "
-                f"{float((fade_in + fade_out) / fps):.2f}s of fades in {plays:.2f}s",
-                help="shorten the fades, or give the cue a longer `for`"
-                if cue.length is None
-                else "shorten the fades or lengthen `for`",
-            )
-        return spec.Cue(
-            kind=cue.kind,
-            asset=asset.name,
-            file=asset.file,
-            start=start,
-            frames=frames,
-            fade_in=fade_in,
-            fade_out=fade_out,
-            gain_db=cue.gain_db or 0.0,
-            duck=cue.duck,
-            span=cue.span,
+        holder = _CueHolder(
+            name=f"shot {self.item.id.text}",
+            frames=self.frames,
+            late=codes.CUE_AFTER_SHOT,
+            late_help="cue times are relative to the start of their shot",
         )
-
-    def _outside_asset(self, time: ast.Time, asset: spec.NamedAsset, what: str) -> None:
-        self.c.diagnostics.add(
-            codes.CUE_OUTSIDE_ASSET,
-            time.span,
-            f"the cue {what}, but {asset.name} ({asset.file.path}) is only "
-            f"{asset.file.seconds or 0:.2f}s long",
-            help=f"keep the cue within {asset.file.seconds or 0:.2f}s, or use a longer file",
-        )
+        self.fields["cues"].append(self.c._timed_cue(cue, asset, holder))
 
     # -- references
     def _reference(self, target: ast.Word, kind: str | None) -> spec.MediaFile | None:
@@ -1293,6 +1472,28 @@ class _ShotBuilder:
 
 
 # ------------------------------------------------------------------ helpers
+
+
+@dataclass(frozen=True)
+class _CueHolder:
+    """What a cue's `from` counts from: its shot, or the whole film."""
+
+    name: str  # "shot 1A", "the film"
+    frames: int
+    late: Code  # reported when the cue starts after the holder ends
+    late_help: str
+
+
+def _placed(shots: list[spec.Shot]) -> tuple[list[int], int]:
+    """Each shot's first frame in the cut, and the cut's length, as plan.build_timeline
+    places them: a dissolve or wipe overlaps its two shots."""
+    position, starts = 0, []
+    for index, shot in enumerate(shots):
+        if shot.transition_in.kind in ("dissolve", "wipe") and index:
+            position -= shot.transition_in.frames
+        starts.append(position)
+        position += shot.frames
+    return starts, position
 
 
 def _a(noun: str) -> str:
@@ -1319,6 +1520,17 @@ def _declare_help(kind: str, name: str) -> str:
     if ident != name:
         return f"{examples[kind]} (and write {ident} here)"
     return examples[kind]
+
+
+def _written_pattern(display: str) -> re.Pattern[str]:
+    """A written form as action text has it: in capitals, any spacing, ' or ’."""
+    pieces = re.split(r"(\s+|['\u2019])", display.upper())
+    body = "".join(
+        r"\s+" if piece.isspace() else "['\u2019]" if piece in "'\u2019" else re.escape(piece)
+        for piece in pieces
+        if piece
+    )
+    return re.compile(rf"(?<!\w){body}(?!\w)")
 
 
 def _identifier(text: str) -> str:

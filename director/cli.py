@@ -192,7 +192,8 @@ def _add_storyboard(commands) -> None:
         "storyboard",
         help="make only the keyframes and write a storyboard: HTML, PDF and PNGs",
         description="Check FILE, make the first keyframe of every shot that pins none (and "
-        "every `keyframe ...: generate`) with the built-in image backend, score them, and "
+        "every `keyframe ...: generate`) with the script's image backend (`keyframes: NAME`, "
+        "its folder from director.toml's [NAME]; else the built-in one), score them, and "
         "write FILE's name + .storyboard/: index.html (self-contained), storyboard.pdf (a "
         "page per shot) and ID.png per shot, which a script can pin (`keyframe first: "
         "NAME.storyboard/7.png`). No video is made; the keyframes are cached as compile's "
@@ -222,18 +223,28 @@ def _run_storyboard(args) -> int:
         return EXIT_ERRORS
     # Keyframes do not depend on the video backend: the built-in one plans them as any
     # other would, so the storyboard's keyframes are the ones compile reuses.
+    from . import models
+
+    choice = checked.film.keyframes or "generate"
+    try:
+        image = models.resolve_image(choice, args.file.resolve().parent)
+    except (models.ConfigError, ModelError) as error:
+        raise UsageError(str(error)) from None
+    if missing := image.missing_model():
+        raise UsageError(missing)
     planned = plan_film(checked.film, backend="preview", scoring=_scoring(args),
-                        keyframes="generate")  # fmt: skip
+                        keyframes=choice, backend_options=image.plan_options)  # fmt: skip
+    runtime = image.runtime
     checked.diagnostics.extend(planned.diagnostics)
     _report([checked], args)
     if planned.plan is None or checked.failed(args.strict):
         return EXIT_ERRORS
     script = args.file.resolve()
     folder = args.output or script.parent / f"{script.stem}.storyboard"
-    return _storyboard(planned.plan, args, folder)
+    return _storyboard(planned.plan, args, folder, runtime)
 
 
-def _storyboard(plan, args, folder: Path) -> int:
+def _storyboard(plan, args, folder: Path, runtime: dict[str, dict]) -> int:
     """Make the plan's keyframes and write the storyboard folder; 1 when a keyframe
     failed, or with --strict is below its minimum."""
     from . import report, storyboard
@@ -244,7 +255,7 @@ def _storyboard(plan, args, folder: Path) -> int:
         cache = Cache(args.cache or script.parent / ".director" / "cache")
     except CacheError as error:
         raise UsageError(str(error)) from None
-    written = storyboard.write_storyboard(plan, script.parent, cache, folder)
+    written = storyboard.write_storyboard(plan, script.parent, cache, folder, runtime)
     for failure in written.result.failures:
         _say(f"error: {failure}")
     below = [
@@ -259,13 +270,28 @@ def _storyboard(plan, args, folder: Path) -> int:
 
 
 def _add_keyframe_options(command) -> None:
+    from backends import image_names
+
     command.add_argument(
         "--keyframes",
-        choices=("generate",),
-        help="generate: every shot that pins no keyframe gets a first keyframe made by an "
-        "image backend (the animatic's composite when no model is named), scored before "
-        "any video is made, as the script's `keyframes: generate` asks (docs/keyframes.md)",
+        metavar="generate|IMAGE-BACKEND",
+        help="every shot that pins no keyframe gets a first keyframe made by an image "
+        "backend and scored before any video is made, as the script's `keyframes:` asks: "
+        "generate (the animatic's composite) or an image model, one of "
+        f"{', '.join(image_names.names())}; its folder from --model NAME=PATH or "
+        "director.toml's [NAME] table (docs/keyframes.md)",
     )
+
+
+def _check_keyframes(choice: str | None) -> None:
+    """A UsageError, with "did you mean", for an unknown --keyframes image backend."""
+    from backends import image_names
+
+    known = [image_names.GENERATE, *image_names.names()]
+    if choice is None or choice in known:
+        return
+    hint = did_you_mean(choice, known) or "choose one of " + ", ".join(known)
+    raise UsageError(f"--keyframes: there is no image backend called {choice!r}; {hint}")
 
 
 def _add_delivery_options(command) -> None:
@@ -295,6 +321,14 @@ def _add_delivery_options(command) -> None:
         help="colour space of the picture: auto (default) is BT.709 from 1280x720 up and "
         "BT.601 below; another choice codes the picture again at delivery",
     )
+    group.add_argument(
+        "--burn-in",
+        choices=("timecode",),
+        action="append",
+        default=[],
+        help="burn into the delivered film: timecode, each frame's record timecode from "
+        "--start-timecode (drop-frame where it is), bottom centre; codes the picture again",
+    )
 
 
 def _delivery(args, plan) -> delivery.Delivery:
@@ -308,7 +342,10 @@ def _delivery(args, plan) -> delivery.Delivery:
     except timecode.TimecodeError as error:
         raise UsageError(f"--start-timecode: {error}") from None
     return delivery.Delivery(
-        timecode=start, loudness=loudness.TARGETS[args.loudness], color_space=args.color_space
+        timecode=start,
+        loudness=loudness.TARGETS[args.loudness],
+        color_space=args.color_space,
+        burn_in=tuple(dict.fromkeys(args.burn_in)),
     )
 
 
@@ -894,8 +931,9 @@ def _add_model_options(command) -> None:
     group = command.add_argument_group(
         "models (ltx2, wan)",
         "Local model folders and how to run them; these also come from director.toml. "
-        "Only --model's identity, --steps and --guidance change what is made (and the cache "
-        "keys); --device, --dtype and --offload only say how to run.",
+        "Only --model's identity, --steps, --guidance, --guidance-2, --flow-shift, --negative "
+        "and --two-stage change what is made (and the cache keys); --device, --dtype and "
+        "--offload only say how to run.  Unset, each comes from the model folder's recipe.",
     )
     group.add_argument(
         "--model",
@@ -905,8 +943,34 @@ def _add_model_options(command) -> None:
         help="the local model folder (diffusers format) for the script's backend, or for "
         "backend NAME; never downloaded",
     )
-    group.add_argument("--steps", type=int, help="denoising steps (ltx2: 30, distilled 8; wan: 30)")
+    group.add_argument(
+        "--steps", type=int, help="denoising steps (default: the model's recipe, e.g. ltx2 dev 40)"
+    )
     group.add_argument("--guidance", type=float, help="classifier-free guidance scale")
+    group.add_argument(
+        "--guidance-2",
+        type=float,
+        metavar="SCALE",
+        help="guidance of Wan 2.2 A14B's low-noise expert (default: the recipe's)",
+    )
+    group.add_argument(
+        "--flow-shift",
+        type=float,
+        metavar="SHIFT",
+        help="the scheduler's flow shift (default: the recipe's for the frame size)",
+    )
+    group.add_argument(
+        "--negative",
+        metavar="TEXT",
+        help="negative prompt for shots whose script gives none (default: the model's)",
+    )
+    group.add_argument(
+        "--two-stage",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="ltx2: make each shot in two stages (half size, the folder's latent upsampler, "
+        "3 refinement steps), as the authors do; default: where the folder allows",
+    )
     group.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
     group.add_argument("--dtype", choices=DTYPES, help="auto: bfloat16 on CUDA, else float32")
     group.add_argument(
@@ -926,15 +990,27 @@ def _resolve_models(args, film) -> models.Resolved:
         models=models.Overrides.parse_models(args.model),
         steps=args.steps,
         guidance=args.guidance,
+        guidance_2=args.guidance_2,
+        flow_shift=args.flow_shift,
+        negative=args.negative,
+        two_stage=args.two_stage,
         device=args.device,
         dtype=args.dtype,
         offload=args.offload,
     )
+    _check_keyframes(args.keyframes)
     try:
         used = models.used_backends(film, args.backend)
         resolved = models.resolve(used, args.file.resolve().parent, overrides)
+        # The keyframes' image model, when it loads a folder: beside the video backends'.
+        image = models.resolve_image(
+            args.keyframes or film.keyframes, args.file.resolve().parent, overrides
+        )
     except (models.ConfigError, ModelError) as error:
         raise UsageError(str(error)) from None
+    resolved.plan_options |= image.plan_options
+    resolved.runtime |= image.runtime
+    resolved.image_folders = image.image_folders
     if not getattr(args, "quiet", False):
         for line in resolved.recognised.values():
             _say(f"director: {line}")
@@ -1161,8 +1237,11 @@ def _run_compile(args) -> int:
     if planned.plan is None or checked.failed(args.strict):
         return EXIT_ERRORS
     if args.storyboard:  # beside where the film would go
+        if missing := models.Resolved(image_folders=resolved.image_folders).missing_model():
+            raise UsageError(missing)
         film = args.output or Path(args.file.stem + compiler.suffix(args.codec))
-        return _storyboard(planned.plan, args, film.with_name(f"{film.stem}.storyboard"))
+        board = film.with_name(f"{film.stem}.storyboard")
+        return _storyboard(planned.plan, args, board, resolved.runtime)
     _check_timelines(args)
     if not args.dry_run and (missing := resolved.missing_model()):
         raise UsageError(f"{missing}")

@@ -111,6 +111,9 @@ LIMIT_EXCEEDED: Final = Code(
 MISSING_CONDITIONING: Final = Code(
     "E039", "missing-conditioning", _E, "a shot without an input its model needs"
 )
+BEATS_WITHOUT_TEMPO: Final = Code(
+    "E045", "beats-without-tempo", _E, "a time in beats or bars in a script with no `tempo:`"
+)
 
 # warnings a script editor wants
 FREE_TEXT_LOCATION: Final = Code(
@@ -146,6 +149,9 @@ UNKNOWN_CUE_WORD: Final = Code(
 CUE_PAST_FILM_END: Final = Code(
     "W114", "cue-past-film-end", _W, "a cue that would play past the film's last frame"
 )
+CUE_AFTER_FILM: Final = Code(
+    "W125", "cue-after-film", _W, "a cue on the film's timeline that starts after the film ends"
+)
 COMMENT_IN_TEXT: Final = Code(
     "W115", "comment-in-text", _W, "a `#` inside a line's text that cuts the rest as a comment"
 )
@@ -153,6 +159,12 @@ GENERATED_KEYFRAME_ON_CONTINUOUS_SHOT: Final = Code(
     "W120", "generated-keyframe-on-continuous-shot", _W,
     "`keyframe first: generate` on a continuous shot, which starts from the previous shot",
 )  # fmt: skip
+UNTRAINED_SIZE: Final = Code(
+    "W121", "untrained-size", _W, "a frame size the model folder's model was not trained at"
+)
+ROUNDED_SIZE: Final = Code(
+    "W122", "rounded-size", _W, "a frame size rounded to the sides the model folder's model makes"
+)
 LOWER_CASE_NAME: Final = Code(
     "W113", "lower-case-name", _W, "a declared name written in lower case in an action line"
 )

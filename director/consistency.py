@@ -831,6 +831,29 @@ def _reference(name: str, model: str | None, path: str, key: str) -> Reference |
     return Reference(scorer.describe(region), region.patch, area)
 
 
+def most_representative(refs: Sequence[Path], name: str, model: str | None = None) -> list[Path]:
+    """`refs` ordered from the most representative: by each picture's mean score
+    against the others (the medoid first), as the embedder `name` sees them.  A
+    picture it finds nothing in (no face) comes last; ties keep the script's order."""
+    if len(refs) < 2:
+        return list(refs)
+    scorer = embedder(name, model)
+    found = [_reference(name, model, str(path), _file_key(Path(path))) for path in refs]
+    vectors = [r.vector if r is not None else None for r in found]
+
+    def mean_score(index: int) -> float:
+        if vectors[index] is None:
+            return -1.0
+        others = [v for k, v in enumerate(vectors) if k != index and v is not None]
+        if not others:
+            return 0.0
+        return float(np.mean([score_of(distance(vectors[index], v), scorer.threshold)
+                              for v in others]))  # fmt: skip
+
+    order = sorted(range(len(refs)), key=lambda k: (-mean_score(k), k))
+    return [refs[k] for k in order]
+
+
 def _file_key(path: Path) -> str:
     stat = path.stat()
     return f"{stat.st_size}:{stat.st_mtime_ns}"

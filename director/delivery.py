@@ -21,9 +21,9 @@ from pathlib import Path
 
 import av
 
-from . import assemble, loudness
+from . import assemble, burn_in, loudness
 from .cache import Entry
-from .clips import COLOR_SPACES, DELIVERY, read_frames, write_clip
+from .clips import COLOR_SPACES, DELIVERY, ColorSpace, read_frames, write_clip
 from .plan import Plan
 from .timecode import Timecode
 
@@ -34,11 +34,12 @@ VERSION = 1  # part of the cache key of what `prepare` makes: bump when that cha
 @dataclass(frozen=True)
 class Delivery:
     """The settings of the delivered copy (the CLI's --loudness, --start-timecode,
-    --color-space)."""
+    --color-space, --burn-in)."""
 
     timecode: Timecode
     loudness: float | None = -14.0  # LUFS; None: the mix as made (still true-peak limited)
     color_space: str = "auto"  # or a name in clips.COLOR_SPACES
+    burn_in: tuple[str, ...] = ()  # of burn_in.KINDS: "timecode", the record timecode
 
 
 @dataclass(frozen=True)
@@ -51,12 +52,13 @@ class Delivered:
 
 def key(picture_hash: str, mix_hash: str, codec: str, settings: Delivery) -> str:
     """The cache key of what `prepare` makes: the picture and mix nodes it starts from,
-    the codec, and the settings it depends on (not the timecode: only the mux uses it)."""
-    payload = json.dumps(
-        ["delivery", VERSION, picture_hash, mix_hash, codec, settings.loudness,
-         settings.color_space],
-        separators=(",", ":"),
-    )  # fmt: skip
+    the codec, and the settings it depends on (the timecode only with a burn-in: without
+    one only the mux uses it, and the keys of deliveries without one stay as they were)."""
+    fields = ["delivery", VERSION, picture_hash, mix_hash, codec, settings.loudness,
+              settings.color_space]  # fmt: skip
+    if settings.burn_in:
+        fields += [list(settings.burn_in), settings.timecode.label(0)]
+    payload = json.dumps(fields, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -74,8 +76,8 @@ def prepare(
     picture coded again when another colour space is asked for.  The float master is
     made in `scratch` and kept only for PNG (whose folder's audio.wav comes from it).
     Returns the entry's meta: `sound` (the measurements), then `coded` (the sound
-    coded for the film) or, for PNG, `audio` (the master wav), and `picture` (a
-    recoloured picture) when one was made."""
+    coded for the film) or, for PNG, `audio` (the master wav), and `picture` (the
+    picture coded again: recoloured, or with a burn-in) when one was made."""
     scratch.mkdir(parents=True, exist_ok=True)
     master = (folder if codec == "png" else scratch) / "master.wav"
     sound = loudness.normalise(mix_sources(mix_folder), settings.loudness, master)
@@ -87,9 +89,9 @@ def prepare(
         assemble.encode_sound(master, coded, codec)
         meta["coded"] = coded.name
         master.unlink()
-    recoloured = _in_color_space(picture, settings.color_space, fps, codec, folder)
-    if recoloured != picture:
-        meta["picture"] = recoloured.name
+    coded_again = _delivered_picture(picture, settings, fps, codec, folder)
+    if coded_again != picture:
+        meta["picture"] = coded_again.name
     return meta
 
 
@@ -159,19 +161,31 @@ def chapters(plan: Plan) -> tuple[assemble.Chapter, ...]:
     )
 
 
-def _in_color_space(picture: Path, name: str, fps: Fraction, codec: str, work: Path) -> Path:
-    """The picture, or a copy coded again in the colour space `name` when the
-    picture is in another one (the plan's pieces use the one for their size)."""
-    if name == "auto" or codec == "png":
+def _delivered_picture(
+    picture: Path, settings: Delivery, fps: Fraction, codec: str, work: Path
+) -> Path:
+    """The picture, or a copy coded again: in another colour space than it was coded
+    in, or with the burn-ins drawn over the cut."""
+    color = _other_color_space(picture, settings.color_space, codec)
+    if color is None and not settings.burn_in:
         return picture
+    frames = read_frames(picture)
+    if "timecode" in settings.burn_in:
+        frames = burn_in.record_timecode(frames, settings.timecode)
+    target = work / f"picture{DELIVERY[codec].suffix}"
+    write_clip(target, frames, fps, DELIVERY[codec], color=color)  # None: as for its size
+    return target
+
+
+def _other_color_space(picture: Path, name: str, codec: str) -> ColorSpace | None:
+    """The colour space `name` when the picture is coded in another one (the plan's
+    pieces use the one for their size); None when it is already, or for PNG (RGB)."""
+    if name == "auto" or codec == "png":
+        return None
     wanted = COLOR_SPACES[name]
     with av.open(str(picture)) as container:
         coded_space = container.streams.video[0].codec_context.colorspace
-    if coded_space == wanted.space:
-        return picture
-    target = work / f"picture{DELIVERY[codec].suffix}"
-    write_clip(target, read_frames(picture), fps, DELIVERY[codec], color=wanted)
-    return target
+    return None if coded_space == wanted.space else wanted
 
 
 def remove(work: Path) -> None:

@@ -11,12 +11,14 @@ transition (4: `C`, `D`, `W001`), its length in frames (3), then source in,
 source out, record in and record out.  A dissolve or wipe is the outgoing
 source as a zero-length cut at the frame the transition starts, then the
 incoming source with `D` (or `W001`) and the length, both under one event
-number; a fade uses black (`BL`) as the other side.  docs/ecosystem.md says
+number; a fade uses black (`BL`) as the other side, and a fade that opens the
+track has black, zero frames long, as an event of its own before it.  docs/ecosystem.md says
 how each of the plan's transitions is written.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -79,8 +81,11 @@ def _picture(plan: Plan, writer: _Writer) -> list[str]:
         source = _Source(reel(shot.shot), f"SHOT {shot.shot}", shot.frames)
         first, last = _record_range(shot, out)
         span = (0, last - shot.start)  # the shot plays from its first frame
+        blended = into is not None and into.kind not in ("cut", "smash cut", "match cut")
+        if blended and not lines:  # nothing on the track yet to come from
+            lines += _black_leader(first, writer)
         number = writer.next_number()
-        if into is not None and into.kind not in ("cut", "smash cut", "match cut"):
+        if into is not None and blended:
             before = _outgoing_side(into, timeline.shots)
             lines.append(writer.line(number, before.reel, "V", "C", None, (before.frames,) * 2,
                                      (first, first)))  # fmt: skip
@@ -97,6 +102,19 @@ def _picture(plan: Plan, writer: _Writer) -> list[str]:
         if out is not None and out.kind == "fade out":
             lines += _to_black(shot, out, source, writer)
     return lines
+
+
+def _black_leader(at: int, writer: _Writer) -> list[str]:
+    """Black as an event of its own, zero frames long, before a fade that opens the
+    track.  The fade's event still dissolves from `BL`; this event gives readers
+    that hang a transition between two clips of the track (OpenTimelineIO's, which
+    otherwise refuses "a transition at the very beginning of a track") the clip
+    the fade comes from, as OTIO's writer puts the A side in an event of its own."""
+    number = writer.next_number()
+    return [
+        writer.line(number, BLACK, "V", "C", None, (0, 0), (at, at)),
+        "* FROM CLIP NAME: BLACK",
+    ]
 
 
 def _record_range(shot: TimelineShot, out: TimelineTransition | None) -> tuple[int, int]:
@@ -134,20 +152,38 @@ def _to_black(
 
 
 def _sound(plan: Plan, writer: _Writer) -> list[str]:
-    """An audio event per cue, on A (music) or A2 (sound effects, ambience)."""
+    """An audio event per cue, on A (music) or A2 (sound effects, ambience), or a
+    channel of its own from A3 up where it overlaps a cue already there."""
     lines: list[str] = []
-    for cue in plan.timeline.cues:
-        if cue.frames <= 0:
-            continue
+    busy: dict[str, list[tuple[int, int]]] = {}
+    # A cue from its in-point; a looped one as an event per pass through its file.
+    passes = [(cue, p) for cue in plan.timeline.cues if cue.frames > 0 for p in cue.passes()]
+    for cue, (start, source, frames) in passes:
         number = writer.next_number()
-        channel = _CHANNELS.get(cue.kind, "A2")
-        record = (cue.start, cue.start + cue.frames)
-        lines.append(writer.line(number, reel(cue.asset), channel, "C", None, (0, cue.frames),
-                                 record))  # fmt: skip
+        record = (start, start + frames)
+        channel = _free_channel(_CHANNELS.get(cue.kind, "A2"), record, busy)
+        lines.append(writer.line(number, reel(cue.asset), channel, "C", None,
+                                 (source, source + frames), record))  # fmt: skip
         lines.append(f"* FROM CLIP NAME: {cue.kind} {cue.asset}")
         if cue.gain_db:
             lines.append(f"* GAIN: {cue.gain_db:+.1f} dB")
     return lines
+
+
+def _free_channel(
+    preferred: str, record: tuple[int, int], busy: dict[str, list[tuple[int, int]]]
+) -> str:
+    """The cue's own channel, or the first of A3, A4, ... free over its record frames:
+    an event on a channel already playing records over the earlier cue's sound, and
+    OTIO's reader refuses the overlap.  Channels past A2 are written as Avid does
+    (`A3`), so pycmx reads them as audio channels and OTIO gives each a track."""
+    candidates = itertools.chain([preferred], (f"A{n}" for n in itertools.count(3)))
+    for channel in candidates:
+        taken = busy.setdefault(channel, [])
+        if all(record[1] <= start or end <= record[0] for start, end in taken):
+            taken.append(record)
+            return channel
+    raise AssertionError("unreachable: the channels never run out")
 
 
 def reel(name: str) -> str:

@@ -35,12 +35,15 @@ import re
 from dataclasses import dataclass
 
 from .names import PATTERN as NAME_PATTERN
+from .names import WRITTEN_PATTERN
 from .reader import old_mac_lines
 
 INDENT = "  "
 _SPACE = " \t\f"  # the grammar's spaces; other Unicode spaces are text
 
-_SETTING = re.compile(r"(title|format|style|negative|seed|backend|consistency|keyframes|import):")
+_SETTING = re.compile(
+    r"(title|format|style|negative|seed|backend|consistency|keyframes|import|tempo):"
+)
 _DECLARATION = re.compile(rf"(character|location)[ \t]+({NAME_PATTERN})$")
 _ASSET = re.compile(rf"(audio|image|video)[ \t]+({NAME_PATTERN})[ \t]*:[ \t]*(.+)$")
 _SLUG_PREFIXES = {"INT": "INT.", "EXT": "EXT.", "INT/EXT": "INT./EXT.", "I/E": "I/E."}
@@ -62,12 +65,12 @@ _TIMED = re.compile(r"(DISSOLVE TO|WIPE TO|FADE OUT|FADE IN):[ \t]*(\S+)$")
 _FORMAT = re.compile(r"format:[ \t]*(\d+x\d+)[ \t]*(?:@[ \t]*(\S+))?$")
 _KEYFRAME = re.compile(r"keyframe[ \t]+(first|last)[ \t]*:[ \t]*(.+)$")
 _CUE = re.compile(r"(music|sfx|ambience)[ \t]+[A-Z]")
-_SPEAKER = re.compile(rf"({_NAME})((?:[ \t]*\([^()\n#]*\))*)$")
+_SPEAKER = re.compile(rf"({WRITTEN_PATTERN})((?:[ \t]*\([^()\n#]*\))*)$")
 _PARENTHETICAL = re.compile(r"\(([^#]*)\)$")
 _THEN = re.compile(r"[ \t]*(?:,[ \t]*)?\bthen(?![A-Za-z0-9_-])[ \t]*")
 _KEYED = re.compile(
     r"(description|voice|ref|camera|angle|lens|seed|takes|backend|negative|consistency"
-    r"|title|style|import):[ \t]*(.*)$"
+    r"|title|style|import|tempo):[ \t]*(.*)$"
 )
 
 # Kinds of top-level line that stand apart, with one blank line around each.
@@ -180,6 +183,8 @@ def _kind(text: str, depth: int, parent: str | None, opens: bool) -> str:
             return "slugline"
         if text.startswith("SHOT"):
             return "shot"
+        if _CUE.match(text):
+            return "cue"  # on the film's timeline
         return "transition"
     if parent == "speaker":
         return "parenthetical" if _PARENTHETICAL.match(_split_comment(text, False)[0]) else "text"
@@ -240,8 +245,8 @@ def _keyed(code: str) -> str:
     if key == "camera":
         moves = [_tokens(move) for move in _THEN.split(value.strip(_SPACE))]
         return "camera: " + ", then ".join(moves)
-    if key == "angle":
-        return f"angle: {_tokens(value)}"
+    if key in ("angle", "tempo"):
+        return f"{key}: {_tokens(value)}"
     return f"{key}: {value.strip(_SPACE)}"
 
 

@@ -9,7 +9,7 @@
   description and refs, an asset's kind and file;
 - go to definition of a name: its declaration, in this file or an import;
 - completion: shot sizes after `SHOT id`, camera moves after `camera:` and
-  `then`, declared names elsewhere.
+  `then`, a cue's options after its asset's name, declared names elsewhere.
 
 Files are read as `check` reads them (`director.reader`): imports are followed
 only inside the open script's folder, only regular files, under the same limits.
@@ -357,6 +357,11 @@ def _describe(node: ast.Declaration) -> str:
 _SHOT_HEAD = re.compile(r"^SHOT[ \t]+\S+[ \t]+[A-Z-]*$")
 # Right after `camera:` (with or without a space), or after a `then`.
 _CAMERA = re.compile(r"^[ \t]+camera:(?:.*\bthen[ \t])?[ \t]*[a-z]*$")
+# After a cue's asset name and a space, in a shot or on the film's timeline: its options.
+_CUE_OPTIONS_AT = re.compile(r"^[ \t]*(?:music|sfx|ambience)[ \t]+\S+[ \t](?:.*[ \t])?[a-z]*$")
+CUE_OPTIONS = (
+    "from", "for", "in", "loop", "fade in", "fade out", "gain", "duck under dialogue",
+)  # fmt: skip
 
 
 def _complete(ls: LanguageServer, uri: str, before: str) -> list[lsp.CompletionItem]:
@@ -371,6 +376,10 @@ def _complete(ls: LanguageServer, uri: str, before: str) -> list[lsp.CompletionI
     if _CAMERA.match(before):
         return [
             lsp.CompletionItem(label=m, kind=lsp.CompletionItemKind.Keyword) for m in CAMERA_MOVES
+        ]
+    if _CUE_OPTIONS_AT.match(before):
+        return [
+            lsp.CompletionItem(label=o, kind=lsp.CompletionItemKind.Keyword) for o in CUE_OPTIONS
         ]
     kinds = {
         ast.Character: lsp.CompletionItemKind.Class,

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from backends import registry
+from backends import image_names, registry
 from backends.base import Backend
 from backends.diffusers_base import (
     DTYPES,
@@ -65,6 +65,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "negative": (str,),
     "colour_match": (bool,),
     "distilled": (bool,),
+    "two_stage": (bool,),
     "device": (str,),
     "dtype": (str,),
     "offload": (str,),
@@ -93,6 +94,10 @@ class Overrides:
     models: dict[str | None, str] = field(default_factory=dict)
     steps: int | None = None
     guidance: float | None = None
+    guidance_2: float | None = None
+    flow_shift: float | None = None
+    negative: str | None = None
+    two_stage: bool | None = None
     device: str | None = None
     dtype: str | None = None
     offload: str | None = None
@@ -103,7 +108,8 @@ class Overrides:
         models: dict[str | None, str] = {}
         for value in values:
             name, _, path = value.partition("=")
-            key = name if path and name in registry.names() else None
+            known = name in registry.names() or name in image_names.names()
+            key = name if path and known else None
             models[key] = path if key else value
         return models
 
@@ -111,6 +117,10 @@ class Overrides:
         given = {
             "steps": self.steps,
             "guidance": self.guidance,
+            "guidance_2": self.guidance_2,
+            "flow_shift": self.flow_shift,
+            "negative": self.negative,
+            "two_stage": self.two_stage,
             "device": self.device,
             "dtype": self.dtype,
             "offload": self.offload,
@@ -130,6 +140,9 @@ class Resolved:
     # Which model each folder holds, and why: one line a backend for `director plan`.
     recognised: dict[str, str] = field(default_factory=dict)
 
+    # The keyframes' image model, when it loads a folder: its name → the folder or None.
+    image_folders: dict[str, Path | None] = field(default_factory=dict)
+
     def missing_model(self) -> str | None:
         """The message for the first backend with no model folder, or None."""
         for name, folder in self.folders.items():
@@ -138,6 +151,13 @@ class Resolved:
                     check_folder(name, None)
                 except ModelError as error:
                     return str(error)
+        for name, folder in self.image_folders.items():
+            if folder is None:
+                return (
+                    f"no model folder is configured for the {name} image backend that makes "
+                    f"the keyframes: pass --model {name}=PATH, or add to director.toml:\n"
+                    f'  [{name}]\n  model = "/path/to/the/model/folder"'
+                )
         return None
 
 
@@ -171,7 +191,7 @@ def read_config(path: Path) -> dict[str, dict]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise ConfigError(f"{path}: {error}") from None
-    names = diffusers_backends()
+    names: dict[str, type] = {**diffusers_backends(), **image_model_backends()}
     tables: dict[str, dict] = {}
     for name, table in data.items():
         if name in hosted_backends() and isinstance(table, dict):
@@ -237,6 +257,16 @@ def load_settings(start: Path) -> dict[str, dict]:
     return merged
 
 
+def image_model_backends() -> dict[str, type]:
+    """The image backends that load a model folder (backends/image_diffusers.py), by
+    name; a table in director.toml gives each its folder and settings."""
+    from backends import image
+    from backends.image_diffusers import DiffusersImages
+
+    found = {name: image.get(name) for name in image.names()}
+    return {n: b for n, b in found.items() if issubclass(b, DiffusersImages)}
+
+
 def diffusers_backends() -> dict[str, type[DiffusersBackend]]:
     return {
         name: backend
@@ -279,7 +309,7 @@ def resolve(
             raise ConfigError(_which_model(chosen))
         models[chosen[0].name] = models.pop(None)
     for name in models:
-        if name not in {b.name for b in chosen}:
+        if name not in {b.name for b in chosen} and name not in image_names.names():
             raise ConfigError(f"--model {name}=…: the script is not rendered with {name}")
     files = load_settings(start)
     resolved = Resolved()
@@ -288,22 +318,51 @@ def resolve(
         if backend.name in models:
             settings["model"] = models[backend.name]
         for key, value in overrides.settings().items():
-            _check_setting(f"--{key}", key, value, (*backend.runtime_settings, "steps", "guidance"))
+            where = f"--{key.replace('_', '-')} ({backend.name})"
+            _check_setting(where, key, value, (*backend.runtime_settings, *backend.plan_settings))
         folder = check_folder(backend.name, settings["model"]) if "model" in settings else None
         if folder is not None:
             model_index(folder)  # a clear message now for a folder that holds no diffusers model
-            resolved.bound[backend.name] = backend.bound_to(folder)
-            recognition = backend.recognise(folder)
-            resolved.recognised[backend.name] = (
-                f"{backend.name}: {recognition.describe(folder)}"
-                + (f"; {recognition.profile.notes}" if recognition.profile.notes else "")
-            )
         plan_keys = {k: v for k, v in settings.items() if k in backend.plan_settings}
-        resolved.plan_options[backend.name] = backend.plan_options(folder, plan_keys)
+        options = backend.plan_options(folder, plan_keys)
+        resolved.plan_options[backend.name] = options
+        if folder is not None:
+            resolved.bound[backend.name] = backend.bound_to(folder, options)
+            recognition = backend.recognise(folder)
+            notes = [recognition.profile.notes, *backend.plan_notes(folder, options)]
+            said = "".join(f"; {note}" for note in notes if note)
+            line = f"{backend.name}: {recognition.describe(folder)}{said}"
+            resolved.recognised[backend.name] = line
         resolved.runtime[backend.name] = {
             k: v for k, v in settings.items() if k in backend.runtime_settings and k != "model"
         } | ({"model": str(folder)} if folder is not None else {})
         resolved.folders[backend.name] = folder
+    return resolved
+
+
+def resolve_image(choice: str | None, start: Path, overrides: Overrides | None = None) -> Resolved:
+    """Plan options, runtime settings and folder of the image backend `choice` (a
+    `keyframes:` value) when it loads a model folder, by its name, as `resolve` gives
+    the video backends': from director.toml's [NAME] table, `--model NAME=PATH`, and
+    the command line's device, dtype and offload.  Empty for the built-in maker."""
+    resolved = Resolved()
+    name = image_names.maker_name(choice or image_names.GENERATE)
+    backend = image_model_backends().get(name)
+    if backend is None:
+        return resolved
+    overrides = overrides or Overrides()
+    settings = dict(load_settings(start).get(name, {}))
+    settings |= {k: v for k, v in overrides.settings().items() if k in backend.runtime_settings}
+    if name in overrides.models:
+        settings["model"] = overrides.models[name]
+    folder = check_folder(name, settings["model"]) if "model" in settings else None
+    plan_keys = {k: v for k, v in settings.items() if k in backend.plan_settings}
+    runtime = {k: v for k, v in settings.items() if k in backend.runtime_settings}
+    if folder is not None:
+        runtime["model"] = str(folder)
+    resolved.plan_options[name] = backend.plan_options(folder, plan_keys)
+    resolved.runtime[name] = runtime
+    resolved.image_folders[name] = folder
     return resolved
 
 
@@ -423,7 +482,43 @@ def model_diagnostics(plan: Plan, resolved: Resolved) -> list[Diagnostic]:
                     f"be conditioned on {what}; shot {shot.id} gives {rest} will be left out",
                     help=f"use a {name} model folder that takes them, or remove them from the shot",
                 )
-    return list(found.values())
+    return list(found.values()) + size_diagnostics(plan, resolved)
+
+
+def size_diagnostics(plan: Plan, resolved: Resolved) -> list[Diagnostic]:
+    """W122 where the side rule of a backend's model folder changes the film's
+    size, W121 where the size made is not one its model was trained at: once a
+    backend, at its first shot (every shot of the backend is made at that size)."""
+    found: list[Diagnostic] = []
+    firsts = {}
+    for node in plan.of_class(Generate):
+        if node.source is not None and resolved.folders.get(node.params.backend) is not None:
+            firsts.setdefault(node.params.backend, node)
+    fps = f"{plan.fps_num / plan.fps_den:g}fps"
+    for name, node in firsts.items():
+        folder = resolved.folders[name]
+        assert folder is not None and node.source is not None  # chosen so above
+        profile = _diffusers(name).recognise(folder).profile
+        model = f"the {name} model in {folder.name} ({profile.name})"
+        made = (node.params.width, node.params.height)
+        size = f"{made[0]}x{made[1]}"
+        if made != (plan.width, plan.height):
+            multiple = resolved.bound[name].capabilities.size_multiple
+            found.append(make(
+                codes.ROUNDED_SIZE, node.source,
+                f"{model} makes sides divisible by {multiple}: the film's "
+                f"{plan.width}x{plan.height} is made at {size} and scaled to it",
+                help=f"format: {size} @ {fps}",
+            ))  # fmt: skip
+        if profile.sizes and made not in profile.sizes:
+            trained = " or ".join(f"{w}x{h}" for w, h in profile.sizes)
+            found.append(make(
+                codes.UNTRAINED_SIZE, node.source,
+                f"{model} was trained at {trained}; shot {node.params.shot.id} and every "
+                f"other {name} shot are made at {size}",
+                help=f"format: {profile.sizes[0][0]}x{profile.sizes[0][1]} @ {fps}",
+            ))  # fmt: skip
+    return found
 
 
 def _diffusers(name: str) -> type[DiffusersBackend]:

@@ -67,11 +67,22 @@ class RunContext:
     runtime: dict[str, dict] = field(default_factory=dict)
     backend_calls: Counter = field(default_factory=Counter)  # shot id → generate calls
     _backends: dict[str, Backend] = field(default_factory=dict)
+    _makers: dict[str, object] = field(default_factory=dict)  # image backends, see image_maker
     _assets: dict[str, tuple[str, str]] | None = None  # asset node id → (path, sha256)
 
     @property
     def fps(self) -> Fraction:
         return Fraction(self.plan.fps_num, self.plan.fps_den)
+
+    def image_maker(self, name: str, options: dict):
+        """The image backend called `name`, made once per set of options (a model is
+        loaded once for every keyframe of a run)."""
+        from backends import image
+
+        key = f"image:{name}:{json.dumps(options, sort_keys=True)}"
+        if key not in self._makers:
+            self._makers[key] = image.get(name)(**options, **self.runtime.get(name, {}))
+        return self._makers[key]
 
     def backend(self, name: str, options: dict) -> Backend:
         key = f"{name}:{json.dumps(options, sort_keys=True)}"
@@ -226,7 +237,9 @@ def keyframe(node: Keyframe, inputs: Inputs, ctx: RunContext, out: Path) -> dict
 
     params = node.params
     files = ctx.asset_files(node.inputs, inputs)
-    maker = image.get(params.maker)()
+    maker = ctx.image_maker(params.maker, params.maker_options)
+    references = _chosen_references(node, files)
+    anchors = _anchor_appearances(node, inputs)
     cast = [
         CharacterRefs(c.name, tuple(files[p] for p in c.refs if p in files))
         for c in params.shot.characters
@@ -238,13 +251,13 @@ def keyframe(node: Keyframe, inputs: Inputs, ctx: RunContext, out: Path) -> dict
             shot_id=params.shot.id, end=params.end, size=params.shot.size,
             prompt=params.prompt, seed=seed, width=params.width, height=params.height,
             plate=files.get(params.shot.plate or ""), characters=tuple(cast),
-            references=tuple(files[p] for p in params.references),
+            references=tuple(references),
         )  # fmt: skip
         picture = maker.make(request).convert("RGB")
         name = f"try{attempt}.png"
         picture.save(out / name)
         tries.append({"try": attempt, "seed": seed, "file": name,
-                      **_still_score(node, picture, files)})  # fmt: skip
+                      **_still_score(node, picture, files, anchors)})  # fmt: skip
         minimum, score = params.min_consistency, tries[-1]["score"]
         if minimum is None or score is None or score >= minimum:
             break
@@ -261,11 +274,14 @@ def keyframe(node: Keyframe, inputs: Inputs, ctx: RunContext, out: Path) -> dict
         "minimum": minimum,
         "reached": None if minimum is None or score is None else score >= minimum,
         "tries": tries,
+        **({"references": [str(p) for p in references]} if params.max_references else {}),
     }
 
 
-def _still_score(node: Keyframe, picture, files: dict[str, Path]) -> dict:
-    """A keyframe's characters scored against their references, as a take's frames are."""
+def _still_score(node: Keyframe, picture, files: dict[str, Path], anchors: dict) -> dict:
+    """A keyframe's characters scored against their references, as a take's frames are,
+    and against their accepted keyframes in earlier shots (`anchors`: by character,
+    {embedder, vector}): each character's score is the lower of the two."""
     from . import consistency as scoring
 
     params = node.params
@@ -279,10 +295,57 @@ def _still_score(node: Keyframe, picture, files: dict[str, Path]) -> dict:
         scored = scoring.score_frames([np.asarray(picture)], cast, params.embedder, params.model)
     except scoring.EmbedderUnavailable as error:
         raise OperationError(str(error)) from None
-    return {
-        "score": round(min(c.score for c in scored.characters), 4),
-        "characters": {c.name: round(c.score, 4) for c in scored.characters},
+    measured = {c.name: {**c.to_json(), "appearance": c.appearance} for c in scored.characters}
+    judged = scoring.judge(measured, anchors)
+    looks = {
+        c.name: {"embedder": c.embedder, "vector": [round(v, 6) for v in c.appearance]}
+        for c in scored.characters
+        if c.appearance is not None
     }
+    return {
+        "score": round(judged.score, 4),
+        "characters": {name: verdict["score"] for name, verdict in judged.characters.items()},
+        **({"drift": {n: v["drift"] for n, v in judged.characters.items()}} if anchors else {}),
+        "appearance": looks,
+    }
+
+
+def _anchor_appearances(node: Keyframe, inputs: Inputs) -> dict[str, dict]:
+    """Each anchored character's appearance in the accepted try of its earlier keyframe."""
+    found = {}
+    for character, anchor in node.params.anchors.items():
+        made = inputs[anchor].meta
+        look = made["tries"][made["accepted"]].get("appearance", {}).get(character)
+        if look is not None:
+            found[character] = look
+    return found
+
+
+def _chosen_references(node: Keyframe, files: dict[str, Path]) -> list[Path]:
+    """The reference pictures the image backend reads: all of them within its limit;
+    above it, the most representative of each character's (and then the location's),
+    taken in turn, as the consistency embedder ranks them."""
+    from . import consistency as scoring
+
+    params = node.params
+    wanted = [files[p] for p in params.references]
+    if params.max_references is None or len(wanted) <= params.max_references:
+        return wanted
+    groups = [[files[p] for p in c.refs if p in params.references] for c in params.shot.characters]
+    owned = {path for group in groups for path in group}
+    groups.append([path for path in wanted if path not in owned])
+    try:
+        ranked = [
+            scoring.most_representative(group, params.embedder, params.model) for group in groups
+        ]
+    except scoring.EmbedderUnavailable as error:
+        raise OperationError(str(error)) from None
+    chosen: list[Path] = []
+    while len(chosen) < params.max_references and any(ranked):
+        for group in ranked:
+            if group and len(chosen) < params.max_references:
+                chosen.append(group.pop(0))
+    return chosen
 
 
 def _generate_once(
@@ -404,6 +467,7 @@ def _request(node: Generate, inputs: Inputs, files: dict[str, Path]) -> ShotRequ
         dialogue=tuple(
             line.model_dump() | {"start": line.start - window.start} for line in shot.dialogue
         ),
+        **(shot.framing.model_dump() if shot.framing else {}),
     )
 
 

@@ -25,6 +25,7 @@ from . import codes
 from . import syntax as ast
 from .diagnostics import Diagnostic, did_you_mean, make
 from .gcpause import paused_gc
+from .names import identifier, is_name
 from .source import SourceFile, Span, split_lines
 
 SHOT_SIZES = {
@@ -56,6 +57,12 @@ _PATH_LINE = re.compile(
     r"|(?:audio|image|video)[ \t]+[A-Z][A-Z0-9_]*[ \t]*:))[ \t]*([^\"#\n]*?)[ \t]*(?:#.*)?$"
 )
 _FADE_WITHOUT_LENGTH = re.compile(r"(FADE[ \t]+(?:OUT|IN|TO[ \t]+BLACK))[ \t]*[.:]?[ \t]*$", re.I)
+# A heading whose time of day follows a period, a comma or a dash without spaces
+# (`EXT. DOCK. DUSK`, `EXT. DOCK-DUSK`): the location, then the time of day.
+_HEADING_OTHER_SEPARATOR = re.compile(
+    r"((?:INT\.?/EXT\.?|I/E\.?|INT\.?|EXT\.?))[ \t]+([^#]*?\S)[ \t]*(?:[.,]|-|\u2013|\u2014)"
+    r"[ \t]*([^\s.,#-][^#.]*?)[ \t]*\.?[ \t]*(?:#.*)?$"
+)
 
 
 MAX_DIGITS = 20  # in one run of digits: far past any real value, far short of overflow
@@ -178,7 +185,7 @@ def _unquote(text: str) -> str:
     return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
 
 
-_TIME = re.compile(r"(\d+(?:\.\d+)?)(ms|s|f)$")
+_TIME = re.compile(r"(\d+(?:\.\d+)?)(ms|s|f|b)$")
 
 
 @v_args(inline=True, meta=False)
@@ -244,6 +251,13 @@ class _ToSyntax(Transformer):
 
     def keyframes(self, name):
         return ast.TextSetting(span=self._span_of_token(name), key="keyframes", value=str(name))
+
+    def tempo(self, bpm, meter=None):
+        span = self._span_of_children(bpm, meter or bpm)
+        beats, _, note = str(meter or "4/4").partition("/")
+        word = self._word(meter) if meter else None
+        return ast.TempoSetting(span=span, key="tempo", bpm=float(bpm), beats_per_bar=int(beats),
+                                note=int(note), meter=word)  # fmt: skip
 
     def backend(self, name):
         return ast.TextSetting(span=self._span_of_token(name), key="backend", value=str(name))
@@ -430,8 +444,21 @@ class _ToSyntax(Transformer):
             **fields,
         )
 
-    def cue_from(self, time):
-        return ("start", self._time(time), time)
+    def cue_from(self, position):
+        return ("start", self._position(position), position)
+
+    def cue_in(self, position):
+        return ("in_point", self._position(position), position)
+
+    def _position(self, position) -> ast.Time:
+        return position if isinstance(position, ast.Time) else self._time(position)
+
+    def bar(self, keyword, number):
+        span = self._span_of_children(keyword, number)
+        return ast.Time(span=span, text=f"bar {number}", value=float(number), unit="bar")
+
+    def loop(self, word):
+        return ("loop", True, word)
 
     def cue_for(self, time):
         return ("length", self._time(time), time)
@@ -588,7 +615,7 @@ _EXPECTED_NAMES = {
     "PATH": "a file path",
     "SHOT_ID": "a shot id such as 1A",
     "SIZE": "a shot size (WIDE, MEDIUM, CLOSE-UP, …)",
-    "TIME": "a time such as 4s, 250ms, 12f or 00:00:04:00",
+    "TIME": "a time such as 4s, 250ms, 12f, 4b (beats) or 00:00:04:00",
     "DEGREES": "an angle such as 90deg",
     "FACTOR": "a factor such as 1.5x",
     "GAIN": "a gain such as -6dB",
@@ -709,7 +736,8 @@ def _special_case(source: SourceFile, span: Span, found: str, expected: set[str]
     """Labels for the mistakes writers make most, with a fix for each; every fix is
     itself valid syntax."""
     line = source.line(span.line)
-    for case in (_camera_word, _unquoted_path, _fade_without_length):
+    cases = (_camera_word, _unquoted_path, _fade_without_length, _heading_separator, _name_shape)
+    for case in cases:
         found_case = case(line, span, found, expected)
         if found_case is not None:
             return found_case
@@ -772,6 +800,51 @@ def _fade_without_length(line: str, span: Span, found: str, expected: set[str]):
         f"a fade needs its length: {matched[1].strip()!r} gives none",
         label="a fade with no length",
         help=f"write it as: {kind}: 1s",
+    )
+
+
+_DECLARED = re.compile(r"(character|location)[ \t]+([^#]*?)[ \t]*(?:#.*)?")
+
+
+def _name_shape(line: str, span: Span, found: str, expected: set[str]):
+    """`character O'BRIEN`, `character MARA-JANE`: a declared name holding what names
+    may not; the help gives the name it can be, and a character its written form."""
+    matched = _DECLARED.fullmatch(line)
+    # Only letters, in the wrong case (`Zoë`), are the lower-case message's (_common_case).
+    odd = re.search(r"\W", matched[2]) if matched else None  # the first a name may not hold
+    if matched is None or odd is None:
+        return None
+    kind, written = matched.groups()
+    name = identifier(written)
+    if not is_name(name):
+        return None
+    fix = f"write it as: {kind} {name}"
+    if kind == "character":
+        fix += f", with the line display: {written} indented under it"
+    return make(
+        codes.SYNTAX_ERROR,
+        span,
+        f"a name holds capital letters (of any script), digits and _, not {odd[0]!r}",
+        label="not part of a name",
+        help=fix,
+    )
+
+
+def _heading_separator(line: str, span: Span, found: str, expected: set[str]):
+    """`EXT. DOCK. DUSK`: a heading whose time of day follows another separator than
+    a spaced dash; the help writes this heading the way it reads."""
+    if not expected & {"_SLUG_DASH", "SLUG_LOCATION"}:
+        return None
+    matched = _HEADING_OTHER_SEPARATOR.fullmatch(line.strip())
+    if matched is None:
+        return None
+    prefix, place, time = matched.groups()
+    return make(
+        codes.SYNTAX_ERROR,
+        span,
+        'a scene heading separates its location and time of day with " - "',
+        label='expected the location, then " - "',
+        help=f"write it as: {prefix} {place} - {time}",
     )
 
 

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar, Union
 
 from pydantic import BaseModel, Field, PrivateAttr, SerializeAsAny, TypeAdapter, model_serializer
 
-from backends.base import Backend, Capabilities
+from backends.base import Backend, Capabilities, Estimate
 
 from . import codes, consistency, models, spec
 from .diagnostics import Diagnostic, Diagnostics
 from .gcpause import paused_gc
 from .hosted_node import Hosted, HostedParams
+from .performance import delivery
 from .plan_nodes import (
     Assemble,
     AssembleParams,
@@ -33,6 +34,7 @@ from .plan_nodes import (
     ConsistencyParams,
     Cost,
     Direction,
+    Framing,
     Generate,
     GenerateParams,
     Join,
@@ -116,17 +118,34 @@ class Money(BaseModel):
     windows: list[WindowPrice]
 
 
+class KeyframeCost(BaseModel):
+    """The keyframes one image backend makes, counted apart from the video windows: a
+    picture costs a fraction of a window, and they are all made before any video."""
+
+    maker: str  # the image backend
+    device: str
+    keyframes: int
+    tries: int  # at most: every keyframe remade up to its max_retries
+    steps: int
+    memory_bytes: int  # the model's weights, at its default settings
+    seconds: float | None  # for the first tries; None: unknown
+
+
 class PlanCost(BaseModel):
     devices: list[DeviceCost] = []
     unknown: list[str] = []  # backends that give no estimate
     money: Money | None = None  # only plans with hosted models have one
+    keyframes: list[KeyframeCost] = []  # only plans with generated keyframes have them
 
     @model_serializer(mode="wrap")
     def _without_money(self, handler):
-        # Plans without hosted models stay byte-identical to those made before money.
+        # Plans without hosted models (or keyframes) stay byte-identical to those made
+        # before money (and keyframes).
         data = handler(self)
         if data.get("money") is None:
             data.pop("money", None)
+        if not data.get("keyframes"):
+            data.pop("keyframes", None)
         return data
 
 
@@ -311,7 +330,10 @@ class _Planner:
         # it can run here, which searches the import path; once per plan is enough.
         self._resolved: dict[str, type[Backend]] = {}
         self.bound: dict[str, type[Backend]] = {}  # by name: bound to their model folders
-        self.keyframes: str | None = None  # `generate`: shots that pin none get a first one
+        # `generate` or an image backend's name: shots that pin none get a first keyframe.
+        self.keyframes: str | None = None
+        # Character → the keyframe of its first shot that has one, which later ones match.
+        self.keyframe_anchors: dict[str, str] = {}
 
     def run(self) -> Plan:
         film = self.film
@@ -346,6 +368,7 @@ class _Planner:
         output = self._add(Mux, "film/mux", [assemble, mix], MuxParams(codec=self.codec))
         cost = estimate_costs(list(self.nodes.values()), self.backends)
         cost.money = estimate_money(list(self.nodes.values()), self.backends, self.prices)
+        cost.keyframes = estimate_keyframes(list(self.nodes.values()))
         return Plan(
             title=film.title,
             width=film.format.width,
@@ -388,7 +411,7 @@ class _Planner:
         self._warn_unsupported(shot, backend, previous, made)
         rate = caps.rate_for(self.fps)
         wanted = max(1, round(shot.frames * rate / self.fps))
-        direction = self._direction(shot, rate, backend.shows_dialogue)
+        direction = self._direction(shot, rate, backend.shows_dialogue, backend.draws_framing)
         made_ids = {end: self._keyframe(shot, end) for end in made}
         if made_ids:
             direction = direction.model_copy(update={
@@ -481,13 +504,16 @@ class _Planner:
         character = self.film.characters.get(speaker)
         return character.display if character is not None and character.display else speaker
 
-    def _direction(self, shot: spec.Shot, rate: float, with_dialogue: bool) -> Direction:
+    def _direction(
+        self, shot: spec.Shot, rate: float, with_dialogue: bool, with_framing: bool = False
+    ) -> Direction:
         """What the shot asks of the camera and the frame, in generated frames."""
         scale = rate / self.fps
         dialogue = [
             SpokenLine(speaker=self._called(line.speaker), text=line.text,
                        start=round(line.start * scale),
-                       frames=round(line.frames * scale))
+                       frames=round(line.frames * scale),
+                       direction=line.parenthetical)
             for line in shot.dialogue
         ] if with_dialogue else []  # fmt: skip
         location = self.film.scenes[shot.scene].declared_location
@@ -512,6 +538,7 @@ class _Planner:
             keyframe_first=shot.keyframe_first.path if shot.keyframe_first else None,
             keyframe_last=shot.keyframe_last.path if shot.keyframe_last else None,
             dialogue=dialogue,
+            framing=_framing(shot) if with_framing else None,
         )
 
     def _generated_keyframes(self, shot: spec.Shot, previous: str | None) -> list[str]:
@@ -528,15 +555,19 @@ class _Planner:
         return ends
 
     def _keyframe(self, shot: spec.Shot, end: str) -> str:
-        """The node that makes one of the shot's keyframes, scored like its takes."""
+        """The node that makes one of the shot's keyframes, scored like its takes (and
+        against each character's keyframe in its first earlier shot that has one)."""
         from backends import image
 
-        maker = image.get(image.BUILT_IN)
+        maker = image.get(self.keyframes or image.BUILT_IN)
         location = self.film.scenes[shot.scene].declared_location
         media = [m for c in shot.characters for m in self.film.characters[c].refs]
         media += self.film.locations[location].refs if location else []
         pictures = [m for m in {m.path: m for m in media}.values() if m.kind == "image"]
-        pictures = pictures[: maker.capabilities.max_references]
+        limit = maker.capabilities.max_references
+        if pictures and limit == 0:
+            self._warn_no_references(shot, maker.name, end)
+            pictures = []
         scored = self._scored_characters(shot)
         images = {c: [m for m in self.film.characters[c].refs if m.kind == "image"]
                   for c in scored}  # fmt: skip
@@ -559,11 +590,27 @@ class _Planner:
             **self._embedder_params(),
             min_consistency=minimum if scored else None,
             max_retries=self.scoring.max_retries if scored and minimum is not None else 0,
+            maker_options=self.options.get(maker.name, {}),
+            max_references=limit if len(pictures) > limit else None,
+            anchors={c: self.keyframe_anchors[c] for c in scored if c in self.keyframe_anchors},
         )
         inputs = [self._asset(m) for m in pictures]
         inputs += [self._asset(m) for c in scored for m in images[c]]
+        inputs += list(params.anchors.values())
         node_id = shot_node(shot.id, f"keyframe_{end}")
+        for character in scored:
+            self.keyframe_anchors.setdefault(character, node_id)
         return self._add(Keyframe, node_id, list(dict.fromkeys(inputs)), params, shot.span)
+
+    def _warn_no_references(self, shot: spec.Shot, maker: str, end: str) -> None:
+        self.diagnostics.add(
+            codes.UNSUPPORTED_CONDITIONING,
+            shot.span,
+            f"the {maker} image backend reads no reference pictures; shot {shot.id}'s "
+            f"characters' and location's pictures are left out of its {end} keyframe "
+            "(they still score it)",
+            help="choose an image backend that takes them: keyframes: flux2-klein",
+        )
 
     def _scored_characters(self, shot: spec.Shot) -> list[str]:
         """The shot's characters that have reference images to be measured against."""
@@ -672,7 +719,12 @@ class _Planner:
         params = VoiceParams(
             lines=[
                 VoicedLine(
-                    speaker=d.speaker, voice=d.voice, text=d.text, start=d.start, frames=d.frames
+                    speaker=d.speaker,
+                    voice=d.voice,
+                    text=d.text,
+                    start=d.start,
+                    frames=d.frames,
+                    direction=d.parenthetical if delivery(d.parenthetical) else None,
                 )
                 for d in shot.dialogue
             ],  # fmt: skip
@@ -694,7 +746,8 @@ class _Planner:
 
     def _mix(self, timeline: Timeline, voices: list[str], joint: list[str]) -> str:
         """The sound: cues, scratch voices, and the shots of backends that make their own."""
-        cue_assets = [self._asset(c.file) for shot in self.film.shots for c in shot.cues]
+        cues = [c for shot in self.film.shots for c in shot.cues] + self.film.cues
+        cue_assets = [self._asset(c.file) for c in cues]
         params = MixParams(
             sample_rate=AUDIO_RATE,
             frames=timeline.frames,
@@ -707,6 +760,13 @@ class _Planner:
         )
         inputs = list(dict.fromkeys(cue_assets)) + voices + joint
         return self._add(Mix, "film/mix", inputs, params)
+
+
+def _framing(shot: spec.Shot) -> Framing | None:
+    """The shot's angle and lens as written; None when it gives neither."""
+    if shot.angle is None and shot.lens_mm is None:
+        return None
+    return Framing(angle=shot.angle, angle_degrees=shot.angle_degrees, lens_mm=shot.lens_mm)
 
 
 def _first_given(*values):
@@ -750,6 +810,30 @@ def estimate_costs(nodes: list[Node], backends: dict[str, type[Backend]]) -> Pla
         if total.seconds is not None:
             total.seconds = None if cost.seconds is None else total.seconds + cost.seconds
     return PlanCost(devices=[totals[d] for d in sorted(totals)], unknown=sorted(unknown))
+
+
+def estimate_keyframes(nodes: list[Node]) -> list[KeyframeCost]:
+    """What the generated keyframes cost, per image backend, from its estimate of one
+    picture (`ImageCapabilities.estimate`)."""
+    from backends import image
+
+    totals: dict[str, KeyframeCost] = {}
+    for node in nodes:
+        if not isinstance(node, Keyframe):
+            continue
+        params = node.params
+        estimate = image.get(params.maker).capabilities.estimate or Estimate()
+        steps = int(params.maker_options.get("steps", estimate.steps))
+        seconds = estimate.seconds(params.width, params.height, 1, steps)
+        total = totals.setdefault(params.maker, KeyframeCost(
+            maker=params.maker, device=estimate.device, keyframes=0, tries=0, steps=steps,
+            memory_bytes=estimate.memory(params.width, params.height, 1), seconds=0.0,
+        ))  # fmt: skip
+        total.keyframes += 1
+        total.tries += 1 + params.max_retries
+        if total.seconds is not None:
+            total.seconds = None if seconds is None else total.seconds + seconds
+    return [totals[name] for name in sorted(totals)]
 
 
 def estimate_money(
@@ -847,6 +931,7 @@ def build_timeline(film: spec.Film) -> Timeline:
             )  # fmt: skip
         )
     total = position
+    cues += [_film_cue(c, shots) for c in film.cues if shots]  # a film of no shots is silent
     for cue in cues:
         cue.frames = max(0, min(cue.frames, total - cue.start))
     return Timeline(
@@ -878,16 +963,28 @@ def _placed_transition(t: spec.Transition, before, after: TimelineShot) -> Timel
     )
 
 
-def _placed_cue(cue: spec.Cue, shot: TimelineShot) -> TimelineCue:
+def _placed_cue(cue: spec.Cue, shot: TimelineShot, offset: int | None = None) -> TimelineCue:
+    """A cue of `shot` in the cut; `offset`, where not its shot's start, is where its
+    `start` counts from (the film's cues count from the film's start)."""
     return TimelineCue(
         kind=cue.kind,
         asset=cue.asset,
         path=cue.file.path,
         shot=shot.shot,
-        start=shot.start + cue.start,
+        start=(shot.start if offset is None else offset) + cue.start,
         frames=cue.frames,
         fade_in=cue.fade_in,
         fade_out=cue.fade_out,
         gain_db=cue.gain_db,
         duck=cue.duck,
+        in_point=cue.in_point,
+        loop=cue.loop,
+        pass_frames=cue.pass_frames,
     )
+
+
+def _film_cue(cue: spec.Cue, shots: list[TimelineShot]) -> TimelineCue:
+    """A cue on the film's timeline, filed under the last shot that has begun by its start
+    (storyboards and reports show it there)."""
+    begun = [shot for shot in shots if shot.start <= cue.start]
+    return _placed_cue(cue, begun[-1] if begun else shots[0], offset=0)

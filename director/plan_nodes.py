@@ -27,7 +27,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, model_serializer, model_validator
 
 from .source import Span
 
@@ -88,6 +88,29 @@ class TimelineCue(BaseModel):
     fade_out: int
     gain_db: float
     duck: bool
+    in_point: int = 0  # frames into its file where it starts playing
+    loop: bool = False  # its file (from the in-point) plays again each time it ends
+    pass_frames: int = 0  # a looped cue: one pass, its file after the in-point, in frames
+
+    @model_serializer(mode="wrap")
+    def _without_defaults(self, handler):
+        # Cues that use none serialize, and hash, as they did before any existed.
+        data = handler(self)
+        for key in ("in_point", "loop", "pass_frames"):
+            if not data.get(key):
+                data.pop(key, None)
+        return data
+
+    def passes(self) -> list[tuple[int, int, int]]:
+        """(first frame in the cut, first frame in the file, frames) of each pass
+        through the file, as an editor's timeline lays a looped cue: one clip a pass.
+        The mix loops at the file's last sample; these are rounded to frames."""
+        if not self.loop or self.pass_frames <= 0:
+            return [(self.start, self.in_point, self.frames)]
+        return [
+            (self.start + at, self.in_point, min(self.pass_frames, self.frames - at))
+            for at in range(0, self.frames, self.pass_frames)
+        ]
 
 
 class TimelineLine(BaseModel):
@@ -276,6 +299,14 @@ class CharacterInShot(BaseModel):
     refs: list[str]
 
 
+def _without_none(data: dict, key: str) -> dict:
+    """`data` without `key` when it is None: a field added later leaves the plans
+    that do not use it byte-identical (their nodes' hashes are users' cache keys)."""
+    if data.get(key) is None:
+        data.pop(key, None)
+    return data
+
+
 class SpokenLine(BaseModel):
     """A line as the picture shows it (the animatic's subtitles), in its frames."""
 
@@ -283,6 +314,19 @@ class SpokenLine(BaseModel):
     text: str
     start: int
     frames: int
+    direction: str | None = None  # its parenthetical, shown before the words
+
+    @model_serializer(mode="wrap")
+    def _without_direction(self, handler):
+        return _without_none(handler(self), "direction")
+
+
+class Framing(BaseModel):
+    """A shot's `angle:` and `lens:`, for a backend that draws them (the animatic)."""
+
+    angle: str | None = None  # eye level, low, high, overhead, dutch
+    angle_degrees: float | None = None  # a dutch angle's tilt
+    lens_mm: float | None = None
 
 
 class Direction(BaseModel):
@@ -298,6 +342,13 @@ class Direction(BaseModel):
     keyframe_first: str | None
     keyframe_last: str | None
     dialogue: list[SpokenLine]
+    # Only for a backend that draws angle and lens itself, and only when the shot
+    # gives one: every other plan keeps the bytes it had before framing was drawn.
+    framing: Framing | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_framing(self, handler):
+        return _without_none(handler(self), "framing")
 
 
 class KeyframeParams(BaseModel):
@@ -318,6 +369,23 @@ class KeyframeParams(BaseModel):
     model_sha256: str | None
     min_consistency: float | int | None  # as given: an int stays an int in the hash
     max_retries: int
+    # Only where used, so the keyframes of the built-in maker keep their hashes:
+    # the image model's options that change its picture (steps, guidance, model_id);
+    maker_options: dict[str, Any] = {}
+    # how many of `references` it reads, when there are more: the most representative,
+    # chosen by the embedder when it runs;
+    max_references: int | None = None
+    # per scored character, its accepted keyframe in an earlier shot (an input): the
+    # keyframe is scored against it too.
+    anchors: dict[str, NodeId] = {}
+
+    @model_serializer(mode="wrap")
+    def _only_what_is_used(self, handler):
+        data = handler(self)
+        for key in ("maker_options", "max_references", "anchors"):
+            if not data.get(key):
+                data.pop(key, None)
+        return data
 
 
 class Keyframe(Node[KeyframeParams]):
@@ -491,6 +559,13 @@ class VoicedLine(BaseModel):
     text: str
     start: int
     frames: int
+    # Its parenthetical, only when the scratch voice performs it (director/voice.py's
+    # `delivery`): a direction that changes nothing heard changes no cache key.
+    direction: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_direction(self, handler):
+        return _without_none(handler(self), "direction")
 
 
 class VoiceParams(BaseModel):

@@ -90,8 +90,11 @@ class Cue(BaseModel):
     kind: Literal["music", "sfx", "ambience"]
     asset: str
     file: MediaFile
-    start: int  # frames from the start of its shot
+    start: int  # frames from the start of its shot, or of the film for the film's cues
     frames: int  # how long it plays
+    in_point: int = 0  # frames into its file where it starts playing
+    loop: bool = False  # plays its file (from the in-point) again each time it ends
+    pass_frames: int = 0  # a looped cue: frames of one pass, its file after the in-point
     fade_in: int = 0
     fade_out: int = 0
     gain_db: float = 0.0
@@ -158,5 +161,6 @@ class Film(BaseModel):
     scenes: list[Scene] = []
     shots: list[Shot] = []
     fade_out: Transition | None = None  # a final FADE OUT
+    cues: list[Cue] = []  # written outside any shot: placed on the film's timeline
     root: str  # the project root, absolute
     files: list[str] = []  # every script read, relative to the root

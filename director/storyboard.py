@@ -77,10 +77,12 @@ def make_keyframes(plan: Plan, root: Path, cache: Cache, context: RunContext) ->
                    context=context)  # fmt: skip
 
 
-def write_storyboard(plan: Plan, root: Path, cache: Cache, folder: Path) -> Written:
+def write_storyboard(plan: Plan, root: Path, cache: Cache, folder: Path,
+                     runtime: dict[str, dict] | None = None) -> Written:  # fmt: skip
     """Make the keyframes and write the storyboard into `folder` (made if missing; the
-    files it writes replace theirs, anything else there is left)."""
-    result = make_keyframes(plan, root, cache, RunContext(plan, root))
+    files it writes replace theirs, anything else there is left).  `runtime`: where
+    the image model runs (RunContext.runtime)."""
+    result = make_keyframes(plan, root, cache, RunContext(plan, root, runtime=runtime or {}))
     panels = panels_of(plan, root, result.outputs)
     folder.mkdir(parents=True, exist_ok=True)
     pngs = []

@@ -20,11 +20,12 @@ class Node(BaseModel):
 
 
 class Time(Node):
-    """A time as written: `4s`, `250ms`, `12f` or SMPTE `00:01:04:12`."""
+    """A time as written: `4s`, `250ms`, `12f`, SMPTE `00:01:04:12`, `4b` (beats at the
+    script's tempo) or, where a position is meant, `bar 3` (the start of the third bar)."""
 
     text: str
     value: float
-    unit: Literal["s", "ms", "f", "tc"]
+    unit: Literal["s", "ms", "f", "tc", "b", "bar"]
 
 
 class Word(Node):
@@ -48,6 +49,7 @@ class Setting(Node):
         "takes",
         "consistency",
         "keyframes",
+        "tempo",
     ]
 
 
@@ -67,6 +69,15 @@ class IntSetting(Setting):
 
 class NumberSetting(Setting):
     value: float
+
+
+class TempoSetting(Setting):
+    """`tempo: 120` or `tempo: 96 3/4`: beats a minute, and beats to the bar."""
+
+    bpm: float
+    beats_per_bar: int = 4
+    note: int = 4  # the meter's lower number: which note a beat is
+    meter: Word | None = None  # `3/4` as written, where it was
 
 
 class PathSetting(Setting):
@@ -159,6 +170,8 @@ class Cue(Node):
     fade_out: Time | None = None
     gain_db: float | None = None
     duck: bool = False
+    in_point: Time | None = None  # `in 12s`: where in its file it starts playing
+    loop: bool = False
 
 
 class Reference(Node):
@@ -211,4 +224,4 @@ class ScriptFile(BaseModel):
     path: str
     settings: list[Setting] = []
     declarations: list[Declaration] = []
-    body: list[Slugline | Shot | Transition] = []
+    body: list[Slugline | Shot | Transition | Cue] = []  # a Cue here is on the film's timeline

@@ -326,18 +326,24 @@ def _cue_tracks(
     for kind, title in _CUE_TRACKS.items():
         cues = [c for c in timeline.cues if c.kind == kind and c.frames > 0]
         placed = []
-        for cue in cues:
-            clip = _cue_clip(cue, media, url, rate)
-            clip.metadata[NAMESPACE]["levels"] = levels(cue, timeline, rate)
-            placed.append((cue.start, cue.start + cue.frames, clip))
+        for cue in cues:  # a looped cue as a clip per pass through its file
+            for start, source, frames in cue.passes():
+                clip = _cue_clip(cue, media, url, rate, (source, frames))
+                window = (start - cue.start, frames)
+                clip.metadata[NAMESPACE]["levels"] = levels(cue, timeline, rate, window)
+                placed.append((start, start + frames, clip))
         tracks += _lanes(title, placed, rate)
     return tracks
 
 
-def levels(cue: TimelineCue, timeline: Timeline, rate: float) -> list[list[float]]:
+def levels(
+    cue: TimelineCue, timeline: Timeline, rate: float, window: tuple[int, int] | None = None
+) -> list[list[float]]:
     """The cue's level as keyframes `[frame in the cue, linear gain]`: its gain, its
     fades (linear, as the mix makes them) and, when it ducks, the dips under each
-    line of dialogue (reaching full depth as the line starts, over the mix's ramp)."""
+    line of dialogue (reaching full depth as the line starts, over the mix's ramp).
+    With `window` (first frame in the cue, frames), that part's, counted from its start."""
+    offset, length = window or (0, cue.frames)
     gain = 10 ** (cue.gain_db / 20)
     ramp = max(1, math.ceil(DUCK_RAMP_S * rate))
     lines = [
@@ -345,7 +351,7 @@ def levels(cue: TimelineCue, timeline: Timeline, rate: float) -> list[list[float
         for line in timeline.dialogue
         if cue.duck and line.end > cue.start and line.start < cue.start + cue.frames
     ]
-    breaks = {0, cue.fade_in, cue.frames - cue.fade_out, cue.frames}
+    breaks = {0, cue.fade_in, cue.frames - cue.fade_out, cue.frames, offset, offset + length}
     for begin, end in lines:
         breaks |= {begin - ramp, begin, end, end + ramp}
 
@@ -362,7 +368,11 @@ def levels(cue: TimelineCue, timeline: Timeline, rate: float) -> list[list[float
         )  # fmt: skip
         return value * 10 ** (DUCK_DB * depth / 20)
 
-    return [[frame, round(level(frame), 6)] for frame in sorted(breaks) if 0 <= frame <= cue.frames]
+    return [
+        [frame - offset, round(level(frame), 6)]
+        for frame in sorted(breaks)
+        if offset <= frame <= offset + length
+    ]
 
 
 def _audio_levels(keyframes: list) -> dict:
@@ -387,7 +397,10 @@ def _audio_levels(keyframes: list) -> dict:
     return {"filter": {"effect": effect}}
 
 
-def _cue_clip(cue: TimelineCue, media: Media, url: _Urls, rate: float) -> otio.schema.Clip:
+def _cue_clip(
+    cue: TimelineCue, media: Media, url: _Urls, rate: float, part: tuple[int, int]
+) -> otio.schema.Clip:
+    """A clip of the cue's file: `part` is (first frame in the file, frames)."""
     file = media.cues.get(cue.path)
     if file is None:
         reference = otio.schema.MissingReference(name=cue.asset)
@@ -399,7 +412,7 @@ def _cue_clip(cue: TimelineCue, media: Media, url: _Urls, rate: float) -> otio.s
     return otio.schema.Clip(
         name=f"{cue.kind} {cue.asset}",
         media_reference=reference,
-        source_range=_range(0, cue.frames, rate),  # a cue plays its file from the start
+        source_range=_range(*part, rate),  # from the cue's in-point
         metadata={NAMESPACE: cue.model_dump()},
     )
 

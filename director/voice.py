@@ -5,7 +5,9 @@ whether a line fits the time the script gives it.  Each speaker gets a pitch
 of their own (derived from the name, nudged by words in the character's
 `voice:` description such as "low", "high", "child", "woman"), and a line
 that would overrun its slot is spoken faster, then trimmed with a short fade
-if it still does.
+if it still does.  A parenthetical the voice can perform (`(whispering)`,
+`(shouting)`, `(slowly)`, …: `delivery`) changes how loud, fast and high the
+line is said; others leave it as it is.
 
 Engines, in order of preference:
 
@@ -38,6 +40,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
+
+from .performance import Delivery, delivery
 
 log = logging.getLogger(__name__)
 
@@ -260,9 +264,10 @@ def synthesize(
 ) -> np.ndarray:
     """A shot's scratch dialogue: float32 mono samples, `frames / fps` seconds long.
 
-    `lines` are dicts {speaker, voice, text, start, frames}, times in the
-    shot's frames at `fps`.  Each line is spoken in its slot, starting at its
-    first frame; where there is no engine, or it fails, the line is silence.
+    `lines` are dicts {speaker, voice, text, start, frames} and, for a line said
+    some way, its parenthetical as `direction`; times in the shot's frames at `fps`.
+    Each line is spoken in its slot, starting at its first frame; where there is no
+    engine, or it fails, the line is silence.
     """
     fps = Fraction(fps)
     total = max(0, round(Fraction(frames) / fps * sample_rate))
@@ -293,9 +298,14 @@ def synthesize(
 def _speak_fitted(
     found: Engine, text: str, line: Mapping, seconds: float, sample_rate: int
 ) -> np.ndarray:
-    """The line at the speaker's voice, sped up if it would overrun `seconds`."""
+    """The line at the speaker's voice, said as its parenthetical asks, sped up if it
+    would overrun `seconds`."""
     voice = voice_for(str(line.get("speaker", "")), str(line.get("voice", "") or ""))
-    rate = voice.rate
+    said = delivery(line.get("direction")) or Delivery()
+    if said.whisper or said.pitch:
+        name = "en+whisper" if said.whisper else voice.name
+        voice = Voice(name, max(0, min(100, voice.pitch + said.pitch)), voice.rate)
+    rate = min(MAX_RATE, round(voice.rate * said.rate))
     speech = _trim(found.speak(text, voice, rate))
     length = len(speech) / found.sample_rate
     if length > seconds * FIT and rate < MAX_RATE:
@@ -306,7 +316,7 @@ def _speak_fitted(
     samples = _resample(samples, found.sample_rate, sample_rate)
     peak = float(np.abs(samples).max()) if samples.size else 0.0
     if peak > 0:
-        samples *= PEAK / peak
+        samples *= min(1.0, PEAK * said.gain) / peak
     return samples
 
 

@@ -7,6 +7,7 @@ libebur128 that normalised the mix); the timecode track, chapters and title.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+import srt
 
 from director.assemble import write_srt
 from director.cli import main
@@ -264,6 +266,11 @@ def test_srt_cues_never_overlap_under_a_dissolve(tmp_path, project):
     lines.append(lines[1].model_copy(update={"text": "Me too."}))  # two lines at once
     write_srt(plan.timeline, tmp_path / "film.srt")
     cues = strict_srt((tmp_path / "film.srt").read_text())
+    # The `srt` package, in its strict mode, reads the same cues, none overlapping.
+    parsed = list(srt.parse((tmp_path / "film.srt").read_text(), ignore_errors=False))
+    assert [c.index for c in parsed] == list(range(1, len(cues) + 1))
+    assert all(a.end <= b.start for a, b in itertools.pairwise(parsed))
+    assert [round(c.end.total_seconds() * 1000) for c in parsed] == [c[1] for c in cues]
     incoming = round(plan.timeline.shots[1].start * 1000 / 24)
     assert [c[1] for c in cues[:1]] == [incoming]  # ends where the incoming line begins
     assert cues[1][2] == "Late again.\nMe too."
@@ -287,3 +294,105 @@ def test_the_delivery_is_cached_apart_from_the_plan(project):
     assert len(deliveries()) == 2
     assert ebur128(out)[0] == pytest.approx(-23, abs=0.5)
     assert (project.root / "film.plan.json").read_bytes() == plan
+
+
+# ------------------------------------------------------------------ burn-in
+
+
+def grey_frames(path: Path, width: int, height: int) -> np.ndarray:
+    """Every frame's luma as FFmpeg's own decoder reads it, (frames, height, width)."""
+    command = [ffmpeg_tool("ffmpeg"), "-v", "error", "-i", str(path), "-map", "0:v",
+               "-f", "rawvideo", "-pix_fmt", "gray", "-"]  # fmt: skip
+    raw = subprocess.run(command, capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, height, width)
+
+
+def ink(grey: np.ndarray) -> np.ndarray:
+    """Where `grey` is bright, cropped to it."""
+    bright = grey > 128
+    ys, xs = np.nonzero(bright)
+    assert xs.size, "no text drawn"
+    return bright[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+
+
+def burnt_figures(burnt: np.ndarray, plain: np.ndarray) -> np.ndarray:
+    """The figures burnt into a frame: the bright pixels inside what the burn-in
+    changed (its box darkens the picture under it, so only the figures are bright)."""
+    ys, xs = np.nonzero(np.abs(burnt.astype(int) - plain.astype(int)) > 60)
+    return ink(burnt[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1])
+
+
+def drawn(label: str, size: int) -> np.ndarray:
+    """`label` drawn directly with Pillow and the first face the package ships."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from backends.typeface import face_paths
+
+    font = ImageFont.truetype(str(face_paths()[0]), size)
+    canvas = Image.new("L", (size * 12, size * 3), 0)
+    ImageDraw.Draw(canvas).text((size, size), label, font=font, fill=255)
+    return ink(np.asarray(canvas))
+
+
+def mismatch(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a != b).mean()) if a.shape == b.shape else 1.0
+
+
+def test_the_record_timecode_burnt_in_reads_as_drop_frame_timecode_counts(project):
+    """At 29.97 fps from 00:00:59;28 the third frame is 00:01:00;02 (drop-frame skips
+    ;00 and ;01): each frame's figures match the label OpenTimelineIO gives it, drawn
+    with the same font, better than the frame before's, the frame after's, or the
+    non-drop count's; the plan and the undelivered picture are untouched."""
+    import opentimelineio as otio
+
+    from director.burn_in import text_size
+
+    width, height, rate = 320, 180, 30000 / 1001
+    path = project.write(FILM.replace("160x90 @ 24fps", f"{width}x{height} @ 29.97fps"))
+
+    def compiled(name: str, *extra: str) -> tuple[Path, bytes]:
+        out = project.root / name
+        argv = ["compile", str(path), "-o", str(out), "-q", "--no-burn-in", *extra]
+        assert main(argv) == 0
+        return out, (project.root / f"{out.stem}.plan.json").read_bytes()
+
+    plain, plain_plan = compiled("plain.mp4")
+    burnt, burnt_plan = compiled("burnt.mp4", "--burn-in", "timecode",
+                                 "--start-timecode", "00:00:59;28")  # fmt: skip
+    assert burnt_plan == plain_plan
+    before, after = grey_frames(plain, width, height), grey_frames(burnt, width, height)
+    assert len(before) == len(after) == 60
+    start = otio.opentime.from_timecode("00:00:59;28", rate).value
+
+    def label(frame: int, drop: bool = True) -> str:
+        return otio.opentime.to_timecode(otio.opentime.RationalTime(start + frame, rate), rate,
+                                         drop)  # fmt: skip
+
+    size = text_size(height)
+    for frame in (0, 1, 2, 3, 59):
+        figures = burnt_figures(after[frame], before[frame])
+        expected = mismatch(figures, drawn(label(frame), size))
+        assert expected < 0.05, (frame, label(frame), expected)
+        others = [label(frame - 1), label(frame + 1), label(frame, drop=False)]
+        # One figure apart is a few hundredths; the codec's edges are under half that.
+        assert all(mismatch(figures, drawn(o, size)) > 1.5 * expected for o in others)
+    assert label(2) == "00:01:00;02"
+
+
+def test_burn_in_is_a_delivery_setting_keyed_with_its_timecode():
+    from director.delivery import Delivery, key
+    from director.timecode import parse
+
+    one, two = parse("01:00:00:00", Fraction(24)), parse("02:00:00:00", Fraction(24))
+    keys = {
+        name: key("p", "m", "h264", settings)
+        for name, settings in {
+            "plain": Delivery(one),
+            "plain, another timecode": Delivery(two),
+            "burnt": Delivery(one, burn_in=("timecode",)),
+            "burnt, another timecode": Delivery(two, burn_in=("timecode",)),
+        }.items()
+    }
+    # Without a burn-in the timecode only goes to the mux: one prepared delivery.
+    assert keys["plain"] == keys["plain, another timecode"]
+    assert len({keys["plain"], keys["burnt"], keys["burnt, another timecode"]}) == 3

@@ -24,7 +24,8 @@ import json, sys
 from director.cli import main
 status = main(["check", sys.argv[1]])
 loaded = sorted({name.split(".")[0] for name in sys.modules})
-light = {"backends.base", "backends.registry", "backends.diffusers_settings"}
+light = {"backends.base", "backends.registry", "backends.diffusers_settings",
+         "backends.image_names"}  # names only: --keyframes lists the image backends
 backends = sorted(n for n in sys.modules if n.startswith("backends.") and n not in light)
 print(json.dumps({"status": status, "loaded": loaded, "backends": backends}))
 """

@@ -84,11 +84,16 @@ def test_keyframe_generate_is_a_request_and_a_quoted_generate_is_a_file(tmp_path
     assert film.shots[0].keyframe_first is None
 
 
-def test_the_header_default_takes_only_generate(tmp_path):
-    checked = check_file(_project(tmp_path, "keyframes: flux"))
+def test_the_header_default_takes_generate_or_an_image_backend(tmp_path):
+    checked = check_file(_project(tmp_path, "keyframes: flux2-klien"))
     assert checked.film is None
-    assert "keyframes:" in checked.diagnostics[0].message
+    found = checked.diagnostics[0]
+    assert found.code == "E018" and "no image backend called 'flux2-klien'" in found.message
+    assert (found.span.line, found.span.column) == (3, 12)
+    assert found.help == 'did you mean "flux2-klein"?'
     assert check_file(_project(tmp_path, "keyframes: generate")).film.keyframes == "generate"
+    named = check_file(_project(tmp_path, "keyframes: qwen-image-edit-plus")).film
+    assert named.keyframes == "qwen-image-edit-plus"
 
 
 def test_fmt_keeps_the_keyframes_default_in_the_header_block():

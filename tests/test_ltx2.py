@@ -165,6 +165,7 @@ def test_distilled_is_read_from_the_scheduler_config_not_the_folder_name(
         "profile": "LTX-2 distilled", "steps": 8, "guidance": 1.0, "guidance_2": None,
         "flow_shift": None, "negative": "", "colour_match": True, "distilled": True,
         "stg": False, "model_id": model_identity(distilled_model),
+        "two_stage": False,  # the tiny folder has no latent upsampler
     }  # fmt: skip
     assert LTX2Backend.plan_options(distilled_model, {"steps": 4})["steps"] == 4
     # Dev weights in a folder called "distilled" are still the dev model.
@@ -330,13 +331,12 @@ def test_keyframed_shots_keep_a_bf16_model_in_bf16(project, tmp_path, monkeypatc
     import torch
     from diffusers import LTX2ConditionPipeline, LTX2ImageToVideoPipeline
 
-    backend_pipelines = []
+    backends = []
     original = LTX2Backend.pipeline
 
     def recording(self, pipeline_class=None):
-        pipe = original(self, pipeline_class)
-        backend_pipelines.append(pipe)
-        return pipe
+        backends.append(self)
+        return original(self, pipeline_class)
 
     monkeypatch.setattr(LTX2Backend, "pipeline", recording)
     script = project.write(
@@ -359,13 +359,198 @@ def test_keyframed_shots_keep_a_bf16_model_in_bf16(project, tmp_path, monkeypatc
     )
     published = Path(__file__).parent / "fixtures" / "models" / "LTX-2-dev-Diffusers"
     model = tiny.save_ltx2_like(tmp_path / "model", published)
+    # Two stages, as the authors run it: the upsampler (its published config, cut)
+    # and the distilled LoRA; every parameter of both stays bf16 too.
+    pytest.importorskip("peft")
+    tiny.save_ltx2_refine_lora(tiny.save_ltx2_upsampler(model, published))
     assert LTX2Backend.recognise(model).profile.name == "LTX-2 dev"
-    compile_with(
+    _, plan, _ = compile_with(
         script, "--backend", "ltx2", "--model", str(model), "--steps", "2", "--dtype", "bfloat16"
     )
-    kinds = {type(pipe) for pipe in backend_pipelines}
-    assert {LTX2ImageToVideoPipeline, LTX2ConditionPipeline} <= kinds
-    for pipe in backend_pipelines:
+    assert all(n.params.options["two_stage"] for n in plan.nodes if n.op == "generate")
+    from diffusers import LTX2LatentUpsamplePipeline
+
+    pipelines = {id(p): p for backend in backends for p in backend._pipelines.values()}
+    kinds = {type(pipe) for pipe in pipelines.values()}
+    assert {LTX2ImageToVideoPipeline, LTX2ConditionPipeline, LTX2LatentUpsamplePipeline} <= kinds
+    for pipe in pipelines.values():
         for name, component in pipe.components.items():
             if isinstance(component, torch.nn.Module):
-                assert component.dtype == torch.bfloat16, (type(pipe).__name__, name)
+                dtypes = {parameter.dtype for parameter in component.parameters()}
+                assert dtypes == {torch.bfloat16}, (type(pipe).__name__, name, dtypes)
+
+
+# ------------------------------------------------------------ two stages
+
+TWO_SHOTS = """
+title: Two stages
+format: 128x64 @ 24fps
+
+INT. ROOM - DAY
+
+SHOT 1 WIDE 9f
+  Rain on the window.
+
+SHOT 2 WIDE 9f
+  keyframe first: refs/room.png
+  The door opens.
+"""
+
+
+def _lora_active(transformer) -> bool:
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    layers = [m for m in transformer.modules() if isinstance(m, BaseTunerLayer)]
+    return bool(layers) and not layers[0].disable_adapters
+
+
+@pytest.fixture(scope="module")
+def two_stage_models(tmp_path_factory):
+    """Named like nothing: a distilled folder and a dev folder, each with the
+    tiny x2 latent upsampler; the dev one also with its tiny distilled LoRA."""
+    pytest.importorskip("peft")
+    root = tmp_path_factory.mktemp("two-stage")
+    distilled = tiny.save_ltx2_upsampler(tiny.save_ltx2(root / "a", distilled=True))
+    dev = tiny.save_ltx2_refine_lora(tiny.save_ltx2_upsampler(tiny.save_ltx2(root / "b")))
+    return {"distilled": distilled, "dev": dev}
+
+
+def _record_stages(monkeypatch):
+    """Each LTX-2 call's arguments with the scheduler and LoRA state it ran with."""
+    from diffusers import LTX2ImageToVideoPipeline, LTX2LatentUpsamplePipeline, LTX2Pipeline
+
+    calls = []
+    for cls in (LTX2Pipeline, LTX2ImageToVideoPipeline):
+        original = cls.__call__
+
+        def recording(self, *args, _original=original, **kwargs):
+            state = (self.scheduler.config.use_dynamic_shifting, _lora_active(self.transformer))
+            output = _original(self, *args, **kwargs)
+            calls.append((type(self).__name__, kwargs, state, output))
+            return output
+
+        monkeypatch.setattr(cls, "__call__", recording)
+    upsample = spy_on(monkeypatch, LTX2LatentUpsamplePipeline)
+    return calls, upsample
+
+
+def test_the_distilled_model_runs_in_two_stages_with_the_folders_upsampler(
+    project, two_stage_models, monkeypatch
+):
+    from diffusers.pipelines.ltx2.utils import (
+        DISTILLED_SIGMA_VALUES,
+        STAGE_2_DISTILLED_SIGMA_VALUES,
+    )
+
+    calls, upsample = _record_stages(monkeypatch)
+    script = project.write(TWO_SHOTS)
+    model = two_stage_models["distilled"]
+    out, plan, _ = compile_with(script, "--backend", "ltx2", "--model", str(model))
+    assert {n.params.options["two_stage"] for n in plan.nodes if n.op == "generate"} == {True}
+    film = decode(out)
+    assert (film.width, film.height, len(film.frames)) == (128, 64, 18)
+    # Per shot: stage 1 at half size, the upsampler, 3 steps at full size.
+    assert [c[0] for c in calls] == ["LTX2Pipeline"] * 2 + ["LTX2ImageToVideoPipeline"] * 2
+    assert len(upsample.calls) == 2
+    for shot in range(2):
+        (_, first, _, made), (_, second, _, _) = calls[2 * shot : 2 * shot + 2]
+        assert (first["width"], first["height"], first["output_type"]) == (64, 32, "latent")
+        assert first["sigmas"] == DISTILLED_SIGMA_VALUES and first["num_inference_steps"] == 8
+        upsampled = upsample.calls[shot].output[0]
+        assert upsample.calls[shot].arguments["latents"] is made[0]
+        assert upsampled.shape[-2:] == (2 * made[0].shape[-2], 2 * made[0].shape[-1])
+        assert second["latents"] is upsampled and second["audio_latents"] is made[1]
+        assert (second["width"], second["height"], second["num_inference_steps"]) == (128, 64, 3)
+        assert second["sigmas"] == STAGE_2_DISTILLED_SIGMA_VALUES
+        assert second["noise_scale"] == STAGE_2_DISTILLED_SIGMA_VALUES[0]
+        assert second["guidance_scale"] == 1.0 and "negative_prompt_embeds" not in second
+    # The keyframe conditions both stages of shot 2.
+    assert calls[2][1]["image"] is calls[3][1]["image"]
+
+
+def test_the_dev_model_refines_with_its_distilled_lora_and_unshifted_sigmas(
+    project, two_stage_models, monkeypatch
+):
+    calls, upsample = _record_stages(monkeypatch)
+    script = project.write(TWO_SHOTS.split("\nSHOT 2")[0])
+    model = two_stage_models["dev"]
+    compile_with(script, "--backend", "ltx2", "--model", str(model), "--steps", "2")
+    (_, first, stage_1, _), (_, second, stage_2, _) = calls
+    # Stage 1: the dev recipe (guidance 4, the negative prompt), shifted sigmas, no LoRA.
+    assert first["guidance_scale"] == 4.0 and first["negative_prompt_embeds"] is not None
+    assert stage_1 == (True, False)
+    # Stage 2: the LoRA on, the scheduler taking the stage-2 sigmas as they are...
+    assert stage_2 == (False, True) and second["num_inference_steps"] == 3
+    # ...and as they were afterwards, for the next shot's stage 1.
+    from diffusers import LTX2Pipeline
+
+    backend = LTX2Backend(model=str(model), steps=2, two_stage=True)
+    pipe = backend.pipeline(LTX2Pipeline)
+    backend._load_refine_lora(pipe)
+    with backend._refining(pipe):
+        assert _lora_active(pipe.transformer)
+    assert not _lora_active(pipe.transformer) and pipe.scheduler.config.use_dynamic_shifting
+
+
+def test_a_folder_without_an_upsampler_is_made_in_one_stage_and_plan_says_why(
+    project, model, two_stage_models, tmp_path, capsys
+):
+    import shutil
+
+    script = project.write(TWO_SHOTS)
+    plan_file = str(project.root / "p.json")
+
+    def plan(folder, *extra) -> tuple[int, str, set]:
+        args = ["plan", str(script), "--backend", "ltx2", "--model", str(folder)]
+        code = main([*args, "-o", plan_file, *extra])
+        err = capsys.readouterr().err
+        if code != 0:
+            return code, err, set()
+        nodes = json.loads(Path(plan_file).read_text())["nodes"]
+        return (
+            code,
+            err,
+            {n["params"]["options"]["two_stage"] for n in nodes if n["op"] == "generate"},
+        )
+
+    code, err, stages = plan(model)
+    assert (code, stages) == (0, {False})
+    assert "one stage, not the authors' two: the folder has no latent_upsampler/" in err
+    # The dev model without its distilled LoRA refines with nothing: one stage too.
+    no_lora = tmp_path / "no-lora"
+    shutil.copytree(two_stage_models["dev"], no_lora)
+    next(no_lora.glob("*distilled-lora*")).unlink()
+    code, err, stages = plan(no_lora)
+    assert stages == {False} and "no distilled LoRA (*distilled-lora*.safetensors)" in err
+    # Asked for where it cannot be: a usage error, before anything runs.
+    code, err, _ = plan(model, "--two-stage")
+    assert code == 2 and "two_stage: the LTX-2 folder" in err and "latent_upsampler/" in err
+    # Asked off, on the command line or in director.toml.
+    code, err, stages = plan(two_stage_models["distilled"], "--no-two-stage")
+    assert stages == {False} and "one stage, not the authors' two: two_stage is off" in err
+    (project.root / "director.toml").write_text("[ltx2]\ntwo_stage = false\n")
+    assert plan(two_stage_models["distilled"])[2] == {False}
+    code, err, stages = plan(two_stage_models["distilled"], "--two-stage")
+    assert stages == {True}
+    assert "two stages: half size, the x2 latent upsampler, 3 refinement steps at full size" in err
+
+
+def test_two_stages_round_the_sides_to_64_and_say_so(project, two_stage_models, capsys):
+    script = project.write(TWO_SHOTS.replace("128x64", "96x64"))
+    out = str(project.root / "p.json")
+    model = two_stage_models["distilled"]
+    args = ["plan", str(script), "--backend", "ltx2", "--model", str(model), "-o", out]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "warning[W122 rounded-size]" in err
+    assert "makes sides divisible by 64: the film's 96x64 is made at 128x64" in err
+    assert "help: format: 128x64 @ 24fps" in err
+    sizes = {
+        (n["params"]["width"], n["params"]["height"])
+        for n in json.loads(Path(out).read_text())["nodes"]
+        if n["op"] == "generate"
+    }
+    assert sizes == {(128, 64)}
+    # One stage keeps the 32 rule: 96 is made as it is.
+    assert main([*args, "--no-two-stage"]) == 0
+    assert "W122" not in capsys.readouterr().err

@@ -89,6 +89,7 @@ def test_each_published_folder_is_recognised_from_its_configs_whatever_its_name(
     )  # fmt: skip
     # Every setting of the recipe can be overridden.
     mine = {"steps": 7, "guidance": 2.5, "guidance_2": 1.5, "flow_shift": 9.0, "negative": "x"}
+    mine = {k: v for k, v in mine.items() if k in backend.plan_settings}
     assert {k: backend.plan_options(folder, mine)[k] for k in mine} == mine
 
 
@@ -256,3 +257,128 @@ def test_ti2v_5b_makes_video_from_a_first_frame_at_24_fps(project, cut, monkeypa
     for call in (first, second):
         assert (call.arguments["num_frames"], call.arguments["width"]) == (9, 64)
     assert json.loads((model / "model_index.json").read_text())["expand_timesteps"] is True
+
+
+# ------------------------------------------------------- sizes the models know
+
+
+@pytest.mark.parametrize(
+    ("published", "fmt", "trained"),
+    [
+        ("Wan2.1-T2V-1.3B-Diffusers", "1280x720 @ 16fps", "832x480 or 480x832"),
+        ("Wan2.2-TI2V-5B-Diffusers", "832x480 @ 24fps", "1280x704 or 704x1280"),
+        ("Wan2.1-FLF2V-14B-720P-diffusers", "832x480 @ 16fps", "1280x720 or 720x1280"),
+        ("Wan2.1-VACE-1.3B-diffusers", "1280x720 @ 16fps", "832x480 or 480x832"),
+    ],
+)
+def test_a_size_the_model_was_not_trained_at_is_a_located_warning(
+    project, capsys, published, fmt, trained
+):
+    code, _ = plan_with(project, published, fmt)
+    err = capsys.readouterr().err
+    assert "warning[W121 untrained-size]" in err, err
+    assert f"was trained at {trained}; shot 1 and every other wan shot are made at" in err
+    assert "film.shot:6:1" in err.split("W121")[1]  # at shot 1, the first the model makes
+    assert err.count("W121") == 1  # once a backend, not once a shot
+    # At a size it was trained at: nothing to say.
+    width, height = trained.split(" or ")[0].split("x")
+    plan_with(project, published, f"{width}x{height} @ {fmt.split('@ ')[1]}")
+    assert "W121" not in capsys.readouterr().err
+
+
+def test_ti2v_sides_are_rounded_to_32_with_a_warning_not_silently(project, capsys):
+    code, plan = plan_with(project, "Wan2.2-TI2V-5B-Diffusers", "1280x720 @ 24fps")
+    err = capsys.readouterr().err
+    assert code == 0 and "warning[W122 rounded-size]" in err
+    assert "makes sides divisible by 32: the film's 1280x720 is made at 1280x704" in err
+    assert "help: format: 1280x704 @ 24fps" in err
+    assert "W121" not in err  # 1280x704 is the size TI2V was trained at
+    assert {(n.params.width, n.params.height) for n in plan.nodes if n.op == "generate"} == {
+        (1280, 704)
+    }
+    # The help checks: at the size it names there is nothing to round.
+    plan_with(project, "Wan2.2-TI2V-5B-Diffusers", "1280x704 @ 24fps")
+    assert "W122" not in capsys.readouterr().err
+
+
+def test_the_size_warnings_are_errors_under_strict(project, capsys):
+    # VACE takes both keyframes of SHOTS; its free-text location is the other warning.
+    code, _ = plan_with(project, "Wan2.1-VACE-1.3B-diffusers", "1280x720 @ 16fps", "--strict")
+    assert code == 1 and "W121" in capsys.readouterr().err
+    code, _ = plan_with(project, "Wan2.1-VACE-1.3B-diffusers", "832x480 @ 16fps", "--strict")
+    assert code == 1
+    assert [line for line in capsys.readouterr().err.splitlines() if "[W" in line] == [
+        "error[W101 free-text-location]: 'ROOM' is not a declared location, so it has no "
+        "description or references"
+    ]
+
+
+# ------------------------------------------------- the recipe from the command line
+
+
+def test_guidance_2_flow_shift_and_negative_come_from_the_command_line_or_director_toml(
+    project, capsys
+):
+    def options(*extra: str) -> dict:
+        code, plan = plan_with(project, "Wan2.2-T2V-A14B-Diffusers", "832x480 @ 16fps", *extra)
+        assert code == 0, capsys.readouterr().err
+        return next(n for n in plan.nodes if n.op == "generate").params.options
+
+    recipe = options()
+    assert (recipe["guidance_2"], recipe["flow_shift"], recipe["negative"]) == (3.0, None, NEGATIVE)
+    given = options("--guidance-2", "2.5", "--flow-shift", "7", "--negative", "fog, rain")
+    assert (given["guidance_2"], given["flow_shift"], given["negative"]) == (2.5, 7.0, "fog, rain")
+    (project.root / "director.toml").write_text(
+        '[wan]\nguidance_2 = 1.5\nflow_shift = 9\nnegative = "smoke"\n'
+    )
+    toml = options()
+    assert (toml["guidance_2"], toml["flow_shift"], toml["negative"]) == (1.5, 9.0, "smoke")
+    assert options("--guidance-2", "2")["guidance_2"] == 2.0  # the command line wins
+    assert options("--negative", "")["negative"] == ""  # an empty one is a setting too
+
+
+def test_the_recipe_flags_are_in_help_and_refused_where_the_model_has_no_such_setting(
+    project, capsys
+):
+    from director.cli import _parser
+
+    text = _parser().parse_args(["plan", "x.shot"]).__dict__
+    assert {"guidance_2", "flow_shift", "negative", "two_stage"} <= set(text)
+    with pytest.raises(SystemExit):
+        main(["plan", "--help"])
+    shown = capsys.readouterr().out
+    assert all(f in shown for f in ("--guidance-2", "--flow-shift", "--negative", "--two-stage"))
+    # LTX-2 shifts its own sigmas and has one transformer: a usage error, not ignored.
+    script = project.write(SHOTS.format(format="768x512 @ 24fps"))
+    ltx2 = PUBLISHED / "LTX-2-dev-Diffusers"
+    args = ["plan", str(script), "--backend", "ltx2", "--model", str(ltx2), "--flow-shift", "5"]
+    assert main(args) == 2
+    assert "--flow-shift (ltx2): no such setting" in capsys.readouterr().err
+    # Wan has no two stages.
+    wan = PUBLISHED / "Wan2.1-T2V-14B-Diffusers"
+    assert main(["plan", str(script), "--backend", "wan", "--model", str(wan), "--two-stage"]) == 2
+    assert "--two-stage (wan): no such setting" in capsys.readouterr().err
+
+
+def test_the_ltx2_folders_plan_the_authors_two_stages(project, tmp_path, capsys):
+    script = project.write(SHOTS.format(format="768x512 @ 24fps"))
+    out = project.root / "plan.json"
+
+    def plan(folder: Path) -> tuple[str, set]:
+        args = ["plan", str(script), "--backend", "ltx2", "--model", str(folder), "-o", str(out)]
+        assert main(args) == 0
+        nodes = Plan.model_validate_json(out.read_text()).nodes
+        made = {n.params.options["two_stage"] for n in nodes if n.op == "generate"}
+        return capsys.readouterr().err, made
+
+    err, made = plan(renamed("LTX-2-distilled-Diffusers", tmp_path / "d"))
+    assert made == {True}
+    assert "is LTX-2 distilled (" in err and "two stages: half size, the x2 latent upsampler" in err
+    # The dev folder as Lightricks publishes it holds the distilled LoRA at its root
+    # (weights are not kept here: its name stands for it).
+    dev = renamed("LTX-2-dev-Diffusers", tmp_path / "v")
+    err, made = plan(dev)
+    assert made == {False} and "one stage, not the authors' two: the folder has no distilled" in err
+    (dev / "ltx-2-19b-distilled-lora-384.safetensors").touch()
+    err, made = plan(dev)
+    assert made == {True} and "refinement steps at full size with the distilled LoRA" in err

@@ -209,3 +209,26 @@ def test_a_written_name_is_shown_as_written(tmp_path):
     prompt = render_prompt(film, film.shots[0], builtin_template("default.j2"))
     assert "Mrs. O'Brien locks the gate" in prompt and "Mrs Obrien" not in prompt
     assert build_timeline(film).dialogue[0].speaker == "MRS. O'BRIEN"
+
+
+def test_parentheticals_reach_the_subtitles_and_the_voice(tmp_path):
+    """Every parenthetical is subtitled before its words by the animatic; the scratch
+    voice's node carries the ones it performs (whispering: yes; smiling: nothing to
+    hear, so no change to its cache key); a line without one has no `direction` key."""
+    from director.plan import plan_film
+    from director.plan_nodes import Generate, Voice
+
+    write_refs(tmp_path)
+    body = (
+        "SHOT 1 MEDIUM on NELL 6s\n  NELL\n    (whispering)\n    Pier four.\n"
+        "    (smiling)\n    Before dark.\n    Go.\n"
+    )
+    film = check(tmp_path, body).film
+    plan = plan_film(film).plan
+    (generate,) = [n for n in plan.nodes if isinstance(n, Generate)]
+    (voice,) = [n for n in plan.nodes if isinstance(n, Voice)]
+    spoken = [(s.direction, s.text) for s in generate.params.shot.dialogue]
+    assert spoken == [("whispering", "Pier four."), ("smiling", "Before dark."), (None, "Go.")]
+    assert [v.direction for v in voice.params.lines] == ["whispering", None, None]
+    lines = json.loads(voice.model_dump_json())["params"]["lines"]
+    assert ["direction" in line for line in lines] == [True, False, False]

@@ -431,6 +431,30 @@ def test_dialogue_is_subtitled_while_it_is_spoken(assets):
     assert all(np.array_equal(a, b) for a, b in zip(quiet, silent, strict=True))
 
 
+def test_a_lines_parenthetical_is_subtitled_before_its_words(assets):
+    from backends.animatic import NOTE
+
+    base = dict(request(plate=assets["plate"], width=640, height=360, frames=1).__dict__)
+    base.pop("dialogue")
+    plain = {"speaker": "MARA", "text": "Another night.", "start": 0, "frames": 1}
+    directed = plain | {"direction": "whispering"}
+    frames = [
+        next(
+            iter(PreviewBackend(burn_in=False).generate(ShotRequest(**base, dialogue=(d,))).frames)
+        )
+        for d in (plain, directed, plain | {"direction": None})
+    ]
+    assert np.array_equal(frames[0], frames[2])  # no direction: as before
+    # The direction widens the subtitle and is drawn in its own, dimmer colour.
+    widths = [np.nonzero((f != frames[0]).any(axis=2).any(axis=0))[0] for f in frames[:2]]
+    assert widths[0].size == 0 and widths[1].size > 40
+
+    def in_note(frame: np.ndarray) -> int:
+        return int((np.abs(frame.astype(int) - np.array(NOTE)).max(axis=2) < 12).sum())
+
+    assert in_note(frames[1]) > 20 and in_note(frames[0]) < 5
+
+
 # -- where it draws each character (placements, for consistency scoring) -----------------------
 
 MARK = (0.4, 0.125, 0.6, 0.225)  # a magenta square on each marked picture, as fractions
@@ -510,6 +534,27 @@ def test_placements_say_where_each_picture_is_drawn(assets, marked, size, who, c
             inside[max(0, int(y0) - 4) : int(y1) + 5, max(0, int(x0) - 4) : int(x1) + 5] = True
         # ...and nowhere else.
         assert not (seen & ~inside).any()
+
+
+@pytest.mark.parametrize("framing", [{"angle": "dutch", "angle_degrees": 20.0}, {"angle": "low"}])
+def test_placements_follow_the_angle(assets, marked, framing):
+    """Under a dutch angle the placement is the turned picture's bounding box; under a
+    low angle, the loomed picture's: the mark is inside it, where it is drawn."""
+    characters = (CharacterRefs("KEYED", (marked["keyed"],)),)
+    shot = PreviewBackend(burn_in=False).generate(
+        request(size="MEDIUM", plate=assets["plate"], characters=characters, frames=1,
+                width=320, height=180, **framing)
+    )  # fmt: skip
+    seen = magenta(next(iter(shot.frames)))
+    (placed,) = shot.placements([0])
+    ys, xs = np.nonzero(seen)
+    assert xs.size > 10
+    x0, y0, x1, y1 = placed.box
+    assert x0 - 1 <= xs.min() and xs.max() <= x1 + 1 and y0 - 1 <= ys.min() and ys.max() <= y1 + 1
+    if "angle_degrees" not in framing:  # not turned: the mark where MARK puts it, near enough
+        mx0, my0, mx1, my1 = mark_in(placed.box)
+        found = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+        assert found == pytest.approx((mx0, my0, mx1, my1), abs=4)
 
 
 def test_no_placements_for_silhouettes_or_pinned_plates(assets, marked, tmp_path):

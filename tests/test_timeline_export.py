@@ -242,15 +242,19 @@ def test_edl_record_times_are_the_plans(compiled):
     assert events[0] == ("BL", "C", 0, 0, 0)  # the opening fade comes from black
 
 
-def test_edl_reads_back_with_the_films_length(tmp_path, project):
-    """OTIO's own EDL reader refuses a transition at a track's start, so this film has no
-    opening fade; it reads back as long as planned (its clips split at each dissolve)."""
-    plan = project.plan(FILM.replace("FADE IN: 6f\n", ""))
-    write_timeline(build_timeline(plan, Media()), tmp_path / "film.edl")
-    back = otio.adapters.read_from_file(str(tmp_path / "film.edl"), rate=24)
-    assert round(back.duration().value) == plan.timeline.frames
-    names = [c.name for c in back.video_tracks()[0].find_clips()]
+def test_edl_reads_back_with_the_films_length(compiled):
+    """OTIO's own EDL reader takes the film's EDL, opening fade, wipe and fade through
+    black included; it reads back as long as planned, a shot's clip once per event."""
+    root, plan = compiled
+    back = otio.adapters.read_from_file(str(root / "out" / "film.edl"), rate=24)
+    video = back.video_tracks()[0]
+    assert round(video.duration().value) == plan.timeline.frames
+    names = [c.name for c in video.find_clips() if c.name.startswith("SHOT")]
     assert list(dict.fromkeys(names)) == [f"SHOT {s.shot}" for s in plan.timeline.shots]
+    transitions = [t for t in video if isinstance(t, otio.schema.Transition)]
+    assert [t.metadata["cmx_3600"]["transition"] for t in transitions] == [
+        "D", "D", "W001", "D", "D", "D",
+    ]  # fmt: skip
 
 
 def test_fcpx_xml_keeps_the_clips(tmp_path, project):
@@ -302,3 +306,31 @@ def test_export_usage_errors(tmp_path, capsys):
     assert main(["export", str(plan), "--otio", str(tmp_path / "x.otio")]) == 2
     assert "is not a plan" in capsys.readouterr().err
     assert not Path(tmp_path / "x.otio").exists()
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "scripts_examples"
+
+
+@pytest.mark.parametrize("suffix", [".otio", ".xml"])
+@pytest.mark.parametrize(
+    "script",
+    sorted(p for p in EXAMPLES.rglob("*.shot") if "title:" in p.read_text(encoding="utf-8")),
+    ids=lambda p: p.stem,
+)
+def test_every_example_reads_back_with_its_transitions(script, suffix, tmp_path):
+    """OTIO and FCP 7 XML hold a transition at the track's start (FADE IN:) as they
+    are; every example reads back with its shots, length and transitions."""
+    from test_edl import planned
+
+    plan = planned(script)
+    write_timeline(build_timeline(plan, Media()), tmp_path / f"cut{suffix}")
+    back = otio.adapters.read_from_file(str(tmp_path / f"cut{suffix}"))
+    track = back.video_tracks()[0]
+    assert [c.name for c in track.find_clips()] == [f"SHOT {s.shot}" for s in plan.timeline.shots]
+    assert round(track.duration().value) == plan.timeline.frames
+    read = [t.name for t in track if isinstance(t, otio.schema.Transition)]
+    planned_kinds = []
+    for t in plan.timeline.transitions:
+        if t.kind not in ("cut", "smash cut", "match cut"):
+            planned_kinds += [t.kind] * (2 if t.kind == "fade out" and t.after else 1)
+    assert read == planned_kinds

@@ -165,3 +165,36 @@ def test_a_line_sounds_the_same_whatever_was_said_before_it():
     first = voice.synthesize(lines, FPS, RATE, 96)
     voice.synthesize([line("TOM", "Another night, old friend.", 0, 72, "a boy")], FPS, RATE, 72)
     assert np.array_equal(voice.synthesize(lines, FPS, RATE, 96), first)
+
+
+# -- parentheticals: how a line is said -----------------------------------------------------
+
+
+def said(direction: str | None, text: str = "The lamp is out and the boat is late.") -> np.ndarray:
+    spoken = line("MARA", text, 0, 24 * 6)
+    if direction is not None:
+        spoken["direction"] = direction
+    audio = voice.synthesize([spoken], FPS, RATE, 24 * 6)
+    loud = np.flatnonzero(np.abs(audio) > 0.02)
+    return audio[loud[0] : loud[-1] + 1]
+
+
+def test_which_parentheticals_the_voice_performs():
+    assert voice.delivery("whispering").whisper
+    assert voice.delivery("to himself").gain < 1 < voice.delivery("SHOUTING").gain
+    assert voice.delivery("slowly, softly").rate < voice.delivery("softly").rate < 1
+    assert voice.delivery("breathless").rate > 1
+    for unperformed in ("smiling", "beat", "singing", "", None):
+        assert voice.delivery(unperformed) is None
+
+
+@needs_engine
+def test_a_line_is_said_as_its_parenthetical_asks():
+    plain, whispered, shouted = said(None), said("whispering"), said("shouting")
+    slow, fast = said("slowly"), said("breathless")
+    peak = float(np.abs(plain).max())
+    assert float(np.abs(whispered).max()) < 0.6 * peak  # quieter
+    assert rms(whispered) < 0.8 * rms(plain)
+    assert float(np.abs(shouted).max()) > 1.2 * peak  # louder
+    assert slow.size > 1.15 * plain.size > 1.15**2 * fast.size  # slower, faster
+    assert np.array_equal(said("smiling"), plain)  # nothing it can perform: unchanged
