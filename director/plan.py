@@ -392,8 +392,11 @@ class _Planner:
         return node_id
 
     def _asset(self, media: spec.MediaFile) -> str:
+        node_id = asset_node(media.path)
+        if node_id in self.nodes:  # a file many shots name is one node, its params built once
+            return node_id
         params = AssetParams(path=media.path, kind=media.kind, sha256=media.sha256)
-        return self._add(Asset, asset_node(media.path), [], params, media.span)
+        return self._add(Asset, node_id, [], params, media.span)
 
     def _backend(self, shot: spec.Shot) -> type[Backend]:
         name = self.backend_name or shot.backend or self.film.backend
