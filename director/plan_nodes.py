@@ -170,26 +170,24 @@ def canonical_digest(op: str, version: int, params: BaseModel, input_hashes: lis
     Made from the parameters' own fields where `model_dump` would give them as they
     are, without dumping them into new dicts first: the same bytes for a third less
     work, on a feature-length script a tenth of the plan stage."""
-    payload = None
-    if _dumps_as_its_fields(type(params)):
-        try:
-            payload = _encode_fields([op, version, params.__dict__, input_hashes])
-        except _NotPlain:
-            payload = None
-    if payload is None:
+    fields = params.__dict__ if _dumps_as_its_fields(type(params)) else params.model_dump()
+    try:
+        payload = _encode_fields([op, version, fields, input_hashes])
+    except _NotPlain:
         payload = _CANONICAL.encode([op, version, params.model_dump(), input_hashes])
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
 class _NotPlain(TypeError):
-    """A value inside the parameters that `model_dump` could give otherwise."""
+    """A value inside the parameters that is not a model: left to `model_dump`."""
 
 
 def _fields_of(value: Any) -> dict:
-    """A nested model as `model_dump` gives it, for the encoder to walk; anything
-    else is left to `model_dump`."""
-    if isinstance(value, BaseModel) and _dumps_as_its_fields(type(value)):
-        return value.__dict__
+    """A nested model as its parent's `model_dump` gives it, for the encoder to walk:
+    its fields themselves where its dump is those, else its own dump (a serializer
+    that leaves out unused fields, say).  Anything else is left to the parent's dump."""
+    if isinstance(value, BaseModel):
+        return value.__dict__ if _dumps_as_its_fields(type(value)) else value.model_dump()
     raise _NotPlain(type(value).__name__)
 
 
