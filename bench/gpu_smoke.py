@@ -21,7 +21,8 @@ It prints one table.  For each transformer at its size:
   resident memory).
 
 Then `director compile` makes a two-shot film through each backend at
-reduced depth and width (the tiny LTX-2 of `backends.tiny`; Wan2.1 T2V 1.3B
+reduced depth and width (the tiny LTX-2 of `backends.tiny` with its tiny
+upsampler and LoRA, in the authors' two stages; Wan2.1 T2V 1.3B
 from its real configs, cut by `backends.tiny.save_wan_like`), on the GPU when
 there is one, and the table says how long that took and whether it worked.
 """
@@ -73,6 +74,9 @@ class Case:
 
 FULL = (
     Case("LTX-2 dev 19B", "LTX-2-dev-Diffusers", 768, 512, 121, 3),
+    # The authors' second stage of a 1536x1024 film (whose stage 1 is the case
+    # above): 3 refinement steps of one pass, no guidance.
+    Case("LTX-2 stage 2 (refine)", "LTX-2-dev-Diffusers", 1536, 1024, 121, 1),
     Case("Wan2.1 T2V 14B", "Wan2.1-T2V-14B-Diffusers", 832, 480, 81, 2),
     Case("Wan2.1 T2V 14B", "Wan2.1-T2V-14B-Diffusers", 1280, 720, 81, 2),
 )
@@ -246,8 +250,12 @@ def film(backend: str, device: str) -> Row:
 
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        if backend == "ltx2":
-            model, size = tiny_models.save_ltx2(root / "model"), "64x64"
+        if backend == "ltx2":  # in the authors' two stages: the upsampler and the LoRA
+            model, size = (
+                tiny_models.save_ltx2_upsampler(tiny_models.save_ltx2(root / "model")),
+                "128x64",
+            )
+            tiny_models.save_ltx2_refine_lora(model)
         else:
             published = PUBLISHED / "Wan2.1-T2V-1.3B-Diffusers"
             model, size = tiny_models.save_wan_like(root / "model", published), "64x48"
