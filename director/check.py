@@ -920,7 +920,7 @@ class _Checker:
         """The declared names the writing habits are read against, made once."""
         if self._habit_names is None:
             audio = [name for name, a in self.assets.items() if a.file.kind == "audio"]
-            self._habit_names = Declared.of(self.characters, audio)
+            self._habit_names = Declared.of(self.characters, audio, self.written)
         return self._habit_names
 
     def _check_cues_end(self, shots: list[spec.Shot], film_cues: list[spec.Cue]) -> None:
@@ -1341,10 +1341,10 @@ class _ShotBuilder:
         text = action.text
         # A character's written form (MRS. O'BRIEN) names it; its words are no names.
         for name, written in self.c.written_in_text():
-            for found in written.finditer(text):
+            for match in written.finditer(text):
                 self.c.used.add(name)
                 self.named.append(name)
-                text = text[: found.start()] + " " * len(found[0]) + text[found.end() :]
+                text = text[: match.start()] + " " * len(match[0]) + text[match.end() :]
         for match in capitalised(text):
             word = match[0]
             found = self.c.declared.get(word)

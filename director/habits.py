@@ -25,12 +25,14 @@ from dataclasses import dataclass, field
 
 from . import codes
 from . import syntax as ast
+from .names import WRITTEN_PATTERN, written_key
 from .source import Span, split_lines
 
 CUE_KINDS = ("music", "sfx", "ambience")
 # A cue's options, as the grammar reads them after the asset's name.
 _CUE_REST = re.compile(r"(?:\s+(?:from|for|in|loop|fade|gain|duck)\b.*)?$")
-_CHAT = re.compile(r"([A-Z][A-Z0-9_]*)\s*:\s*(\S.*)$")
+# A name, or a written form (MRS. O'BRIEN), then a colon and words.
+_CHAT = re.compile(rf"({WRITTEN_PATTERN})\s*:\s*(\S.*)$")
 
 Emit = Callable[..., object]  # Diagnostics.add(code, span, message, help=...)
 
@@ -41,17 +43,25 @@ class Declared:
 
     characters: frozenset[str]
     audio_assets: frozenset[str]
+    # A character's written form (`display:`), as names.written_key folds it → the name.
+    written: dict[str, str] = field(default_factory=dict)
     # A character's name in lower case → the name (names of three letters or more).
     lowered: dict[str, str] = field(default_factory=dict)
     # Finds any of them, in any case, as a word: one search at C speed per action line.
     any_lowered: re.Pattern[str] | None = None
 
     @classmethod
-    def of(cls, characters, audio_assets) -> Declared:
+    def of(cls, characters, audio_assets, written: dict[str, str] | None = None) -> Declared:
         lowered = {n.lower(): n for n in characters if len(n) > 2 and n.lower() != n}
         words = "|".join(re.escape(n) for n in sorted(lowered, key=len, reverse=True))
         finder = re.compile(rf"(?<![\w'])(?:{words})(?![\w'])", re.I) if words else None
-        return cls(frozenset(characters), frozenset(audio_assets), lowered, finder)
+        return cls(
+            frozenset(characters), frozenset(audio_assets), dict(written or {}), lowered, finder
+        )
+
+    def speaks(self, name: str) -> bool:
+        """Is `name` a character, by its name or its written form?"""
+        return name in self.characters or written_key(name) in self.written
 
 
 def check_habits(items: Sequence[object], declared: Declared, emit: Emit) -> None:
@@ -59,8 +69,8 @@ def check_habits(items: Sequence[object], declared: Declared, emit: Emit) -> Non
     previous: ast.Action | None = None
     for item in items:
         if isinstance(item, ast.Action):
-            _flush_dialogue(previous, item, declared.characters, emit)
-            _chat(item, declared.characters, emit)
+            _flush_dialogue(previous, item, declared, emit)
+            _chat(item, declared, emit)
             _cue_word(item, declared.audio_assets, emit)
             _lower_case_names(item, declared, emit)
             previous = item
@@ -68,21 +78,22 @@ def check_habits(items: Sequence[object], declared: Declared, emit: Emit) -> Non
             previous = None
 
 
-def _speaker(text: str, characters: frozenset[str]) -> str | None:
-    """The character a line names, when it holds only their name (and cue tags)."""
+def _speaker(text: str, declared: Declared) -> str | None:
+    """The character a line names, as written, when it holds only their name or written
+    form (and cue tags)."""
     if "(" in text:
         text = text.split("(", 1)[0]
     name = text.strip()
-    return name if name in characters else None
+    return name if declared.speaks(name) else None
 
 
 def _flush_dialogue(
-    previous: ast.Action | None, line: ast.Action, characters: frozenset[str], emit: Emit
+    previous: ast.Action | None, line: ast.Action, declared: Declared, emit: Emit
 ) -> None:
     if previous is None or previous.span.line != line.span.line - 1:
         return
-    speaker = _speaker(previous.text, characters)
-    if speaker is None or _speaker(line.text, characters):
+    speaker = _speaker(previous.text, declared)
+    if speaker is None or _speaker(line.text, declared):
         return
     emit(
         codes.DIALOGUE_NOT_INDENTED,
@@ -92,9 +103,9 @@ def _flush_dialogue(
     )
 
 
-def _chat(line: ast.Action, characters: frozenset[str], emit: Emit) -> None:
+def _chat(line: ast.Action, declared: Declared, emit: Emit) -> None:
     found = _CHAT.match(line.text)
-    if not found or found[1] not in characters:
+    if not found or not declared.speaks(found[1]):
         return
     emit(
         codes.CHAT_DIALOGUE,

@@ -54,6 +54,13 @@ def replace_names(text: str, replace) -> str:
     return _CAPITALISED.sub(lambda m: replace(m[0]) if _written_like_a_name(m[0]) else m[0], text)
 
 
+def identifier(text: str) -> str:
+    """`text` as the name it can be: in capitals, other characters between its words
+    made `_` (`O'BRIEN` is `O_BRIEN`, `MARA-JANE` is `MARA_JANE`); letters of any
+    script kept.  Not always a name: `is_name` says."""
+    return re.sub(r"[\W_]+", "_", text.upper()).strip("_")
+
+
 def written_key(text: str) -> str:
     """A written form as compared with a `display:`: case, spaces and the apostrophe's
     shape do not count (`MRS. O’BRIEN` is `Mrs. O'Brien`)."""

@@ -25,6 +25,7 @@ from . import codes
 from . import syntax as ast
 from .diagnostics import Diagnostic, did_you_mean, make
 from .gcpause import paused_gc
+from .names import identifier, is_name
 from .source import SourceFile, Span, split_lines
 
 SHOT_SIZES = {
@@ -735,7 +736,8 @@ def _special_case(source: SourceFile, span: Span, found: str, expected: set[str]
     """Labels for the mistakes writers make most, with a fix for each; every fix is
     itself valid syntax."""
     line = source.line(span.line)
-    for case in (_camera_word, _unquoted_path, _fade_without_length, _heading_separator):
+    cases = (_camera_word, _unquoted_path, _fade_without_length, _heading_separator, _name_shape)
+    for case in cases:
         found_case = case(line, span, found, expected)
         if found_case is not None:
             return found_case
@@ -798,6 +800,33 @@ def _fade_without_length(line: str, span: Span, found: str, expected: set[str]):
         f"a fade needs its length: {matched[1].strip()!r} gives none",
         label="a fade with no length",
         help=f"write it as: {kind}: 1s",
+    )
+
+
+_DECLARED = re.compile(r"(character|location)[ \t]+([^#]*?)[ \t]*(?:#.*)?")
+
+
+def _name_shape(line: str, span: Span, found: str, expected: set[str]):
+    """`character O'BRIEN`, `character MARA-JANE`: a declared name holding what names
+    may not; the help gives the name it can be, and a character its written form."""
+    matched = _DECLARED.fullmatch(line)
+    # Only letters, in the wrong case (`Zoë`), are the lower-case message's (_common_case).
+    odd = re.search(r"\W", matched[2]) if matched else None  # the first a name may not hold
+    if matched is None or odd is None:
+        return None
+    kind, written = matched.groups()
+    name = identifier(written)
+    if not is_name(name):
+        return None
+    fix = f"write it as: {kind} {name}"
+    if kind == "character":
+        fix += f", with the line display: {written} indented under it"
+    return make(
+        codes.SYNTAX_ERROR,
+        span,
+        f"a name holds capital letters (of any script), digits and _, not {odd[0]!r}",
+        label="not part of a name",
+        help=fix,
     )
 
 

@@ -140,3 +140,46 @@ def test_an_unquoted_path_with_a_comma_needs_no_quotes(project):
     assert [d for d in checked.diagnostics if d.severity == "error"] == []
     refs = [m.path for m in checked.film.shots[0].refs]
     assert refs == ["refs/a,b.png", "refs/dock, dusk.png"]
+
+
+WRITTEN = "title: Tea\ncharacter MRS_OBRIEN\n  display: MRS. O'BRIEN\ncharacter МАША\n\n"
+
+
+@pytest.mark.parametrize(
+    ("code", "wrong", "right"),
+    [
+        ("W110", "  MRS. O'BRIEN\n  Tea, love?\n", "  MRS. O'BRIEN\n    Tea, love?\n"),
+        ("W111", "  MRS. O'BRIEN: Tea, love?\n", "  MRS. O'BRIEN\n    Tea, love?\n"),
+        ("W111", "  МАША: Tea, love?\n", "  МАША\n    Tea, love?\n"),
+    ],
+)
+def test_habits_with_written_forms_and_names_in_any_script(project, code, wrong, right):
+    shot = "SHOT 1 MEDIUM 3s\n"
+    checked = project.check(WRITTEN + shot + wrong)
+    found = [d for d in checked.diagnostics if d.code == code]
+    assert [d.span.line for d in found] == [WRITTEN.count("\n") + 2 + (code == "W110")]
+    fixed = project.check(WRITTEN + shot + right)
+    assert not [d for d in fixed.diagnostics if d.code in ("W110", "W111", "E012")]
+    assert [d.text for d in fixed.film.shots[0].dialogue] == ["Tea, love?"]
+
+
+@pytest.mark.parametrize(
+    "declaration",
+    ["character O'BRIEN", "character MARA-JANE", "character МАША ПЕТРОВА", "location OLD-PIER"],
+)
+def test_a_declared_names_shape_gets_a_help_that_checks(project, declaration):
+    """A name with an apostrophe, a hyphen or a space: the help's declaration checks,
+    and a character keeps what was written as its display form."""
+    checked = project.check(f"title: Names\n{declaration}\n  description: x\n")
+    (error,) = [d for d in checked.diagnostics if d.severity == "error"]
+    assert error.span.line == 2 and "a name holds capital letters" in error.message
+    fixed = re.fullmatch(
+        r"write it as: (\w+ \w+)(?:, with the line (display: .+) indented under it)?", error.help
+    )
+    assert fixed is not None, error.help
+    display = f"  {fixed[2]}\n" if fixed[2] else ""
+    again = project.check(f"title: Names\n{fixed[1]}\n  description: x\n{display}")
+    assert not [d for d in again.diagnostics if d.severity == "error"]
+    if fixed[2]:
+        (character,) = again.film.characters.values()
+        assert character.display == declaration.split(" ", 1)[1]
