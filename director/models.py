@@ -53,6 +53,8 @@ from .diagnostics import Diagnostic, did_you_mean, make
 from .plan_nodes import Generate, GenerateParams
 
 if TYPE_CHECKING:
+    from backends.image_diffusers import DiffusersImages
+
     from .plan import Plan
 
 CONFIG_NAME = "director.toml"
@@ -191,7 +193,10 @@ def read_config(path: Path) -> dict[str, dict]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise ConfigError(f"{path}: {error}") from None
-    names: dict[str, type] = {**diffusers_backends(), **image_model_backends()}
+    names: dict[str, type[DiffusersBackend] | type[DiffusersImages]] = {
+        **diffusers_backends(),
+        **image_model_backends(),
+    }
     tables: dict[str, dict] = {}
     for name, table in data.items():
         if name in hosted_backends() and isinstance(table, dict):
@@ -257,7 +262,7 @@ def load_settings(start: Path) -> dict[str, dict]:
     return merged
 
 
-def image_model_backends() -> dict[str, type]:
+def image_model_backends() -> dict[str, type[DiffusersImages]]:
     """The image backends that load a model folder (backends/image_diffusers.py), by
     name; a table in director.toml gives each its folder and settings."""
     from backends import image
