@@ -246,8 +246,9 @@ class Backend:
     takes_when: ClassVar[str] = ""
 
     @classmethod
-    def left_out(cls, wanted: set[str]) -> set[str]:
-        """What of the conditioning a shot gives (`wanted`) this backend leaves out."""
+    def left_out(cls, wanted: set[str], options: dict | None = None) -> set[str]:
+        """What of the conditioning a shot gives (`wanted`) this backend leaves out,
+        made with `options` (its plan options: a hosted model's provider, `via`)."""
         return wanted - cls.capabilities.conditioning
 
     def generate(self, request: ShotRequest) -> GeneratedShot:

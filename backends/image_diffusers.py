@@ -52,6 +52,8 @@ class DiffusersImages(ImageBackend):
     default_guidance: ClassVar[float] = 4.0
     runtime_settings: ClassVar[tuple[str, ...]] = ("model", "device", "dtype", "offload")
     plan_settings: ClassVar[tuple[str, ...]] = ("steps", "guidance")
+    # Packages its pipeline needs beyond diffusers' (import names), and why.
+    extra_packages: ClassVar[dict[str, str]] = {}
 
     def __init__(
         self,
@@ -80,6 +82,9 @@ class DiffusersImages(ImageBackend):
     def unavailable_reason(cls) -> str | None:
         if missing := missing_packages():
             return f"{', '.join(missing)} not installed ({INSTALL_HINT})"
+        for package, why in cls.extra_packages.items():
+            if importlib.util.find_spec(package) is None:
+                return f"{package} not installed ({why}): pip install {package}"
         return None
 
     @classmethod
@@ -113,10 +118,8 @@ class DiffusersImages(ImageBackend):
     # -- loading
     def pipeline(self):
         if self._pipe is None:
-            if missing := missing_packages():
-                raise ModelError(
-                    f"the {self.name} image backend needs {', '.join(missing)}: {INSTALL_HINT}"
-                )
+            if reason := self.unavailable_reason():
+                raise ModelError(f"the {self.name} image backend cannot run here: {reason}")
             with quiet_libraries():
                 self._pipe = self._load()
         return self._pipe
@@ -241,6 +244,7 @@ class Flux2Images(DiffusersImages):
     )  # fmt: skip
     default_steps = 50
     default_guidance = 4.0
+    extra_packages = {"torchvision": "transformers builds FLUX.2's Pixtral processor with it"}
 
 
 class Flux2KleinImages(Flux2Images):
@@ -250,6 +254,7 @@ class Flux2KleinImages(Flux2Images):
     name = "flux2-klein"
     description = "FLUX.2 [klein] (diffusers): the small FLUX.2, several reference pictures"
     pipeline_class = "Flux2KleinPipeline"
+    extra_packages = {}  # a Qwen tokenizer: no processor
     capabilities = Flux2Images.capabilities.model_copy(
         update={
             "max_references": 4,
@@ -321,7 +326,10 @@ class FluxKontextImages(DiffusersImages):
         arguments = super().arguments(request, references, width, height)
         canvas = Image.new("RGB", (width, height), GREY)
         arguments["image"] = references[0] if references else canvas
-        arguments["_auto_resize"] = False  # the keyframe's size, not the model's favourite
+        # Kontext scales its output to `max_area` (a megapixel by default) at the
+        # asked aspect: the keyframe's own area keeps its size.  The reference is
+        # still resized to the nearest size Kontext was trained at.
+        arguments["max_area"] = width * height
         return arguments
 
 

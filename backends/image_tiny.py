@@ -1,5 +1,5 @@
 """Tiny randomly initialised image pipelines, built in code, for tests: FLUX.2
-Klein and Qwen-Image-Edit-Plus.
+Klein, Qwen-Image-Edit-Plus and FLUX.1 Kontext.
 
 As `backends.tiny` does for the video models: the real classes at widths of a
 few channels, random weights, tokenizers made from in-memory vocabularies, the
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from .tiny import _characters
+from .tiny import _characters, t5_tokenizer
 
 # The Qwen chat format's special tokens, and Qwen2-VL's picture markers.
 QWEN_SPECIALS = [
@@ -160,4 +160,67 @@ def save_qwen_image_edit_plus(folder: Path) -> Path:
         config = json.loads(path.read_text())
         config["processor_class"] = "Qwen2VLProcessor"
         path.write_text(json.dumps(config, indent=2))
+    return folder
+
+
+# ------------------------------------------------------------ FLUX.1 Kontext
+
+
+def clip_tokenizer():
+    """A character-level CLIP tokenizer (BPE, no merges) from an in-memory vocabulary."""
+    from transformers import CLIPTokenizer
+
+    characters = _characters()
+    words = ["<|startoftext|>", "<|endoftext|>", *characters, *(c + "</w>" for c in characters)]
+    vocab = {token: index for index, token in enumerate(words)}
+    return CLIPTokenizer(
+        vocab=vocab, merges=[], unk_token="<|endoftext|>", bos_token="<|startoftext|>",
+        eos_token="<|endoftext|>", pad_token="<|endoftext|>", model_max_length=77,
+    )  # fmt: skip
+
+
+def flux_kontext_pipeline():
+    from diffusers import (
+        AutoencoderKL,
+        FlowMatchEulerDiscreteScheduler,
+        FluxKontextPipeline,
+        FluxTransformer2DModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
+
+    tokenizer, tokenizer_2 = clip_tokenizer(), t5_tokenizer()
+    torch.manual_seed(0)
+    clip = CLIPTextModel(
+        CLIPTextConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32,
+                       num_hidden_layers=1, num_attention_heads=2, max_position_embeddings=77,
+                       projection_dim=16, bos_token_id=0, eos_token_id=1, pad_token_id=1)
+    ).eval()  # fmt: skip
+    torch.manual_seed(0)
+    t5 = T5EncoderModel(
+        T5Config(vocab_size=len(tokenizer_2), d_model=16, d_kv=8, d_ff=32, num_layers=1,
+                 num_heads=2, relative_attention_num_buckets=8)
+    ).eval()  # fmt: skip
+    torch.manual_seed(0)
+    transformer = FluxTransformer2DModel(
+        patch_size=1, in_channels=16, num_layers=1, num_single_layers=1, attention_head_dim=16,
+        num_attention_heads=2, joint_attention_dim=16, pooled_projection_dim=16,
+        axes_dims_rope=(4, 6, 6), guidance_embeds=True,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    # Four blocks: the real VAE's 8x compression, so the reference Kontext resizes
+    # to a megapixel is 4096 tokens, not 65536.
+    vae = AutoencoderKL(
+        block_out_channels=(4, 4, 4, 4), layers_per_block=1, latent_channels=4,
+        norm_num_groups=4, down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4, use_quant_conv=False,
+        use_post_quant_conv=False, shift_factor=0.0, scaling_factor=1.0,
+    )  # fmt: skip
+    return FluxKontextPipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(), vae=vae, text_encoder=clip,
+        tokenizer=tokenizer, text_encoder_2=t5, tokenizer_2=tokenizer_2, transformer=transformer,
+    )  # fmt: skip
+
+
+def save_flux_kontext(folder: Path) -> Path:
+    flux_kontext_pipeline().save_pretrained(folder, safe_serialization=True)
     return folder

@@ -33,6 +33,8 @@ BUILT_IN: dict[str, str] = {  # name → "module:class"
     "hailuo-02": "backends.hosted:HAILUO_02",
     "ltx-2-fal": "backends.hosted:LTX_2_FAL",
     "gen-4.5": "backends.hosted:GEN_4_5",
+    "ray-2-flash": "backends.hosted:RAY_2_FLASH",
+    "pika-2.2": "backends.hosted:PIKA_2_2",
 }
 
 _LOADED: dict[str, type[Backend]] = {}  # by name, as each is first asked for

@@ -58,10 +58,15 @@ def _faces() -> tuple[Path, ...]:
 
 
 @lru_cache(maxsize=64)
-def _face(index: int, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def _face(index: int, size: int) -> ImageFont.FreeTypeFont:
     paths = _faces()
     if index >= len(paths):
-        return ImageFont.load_default(size=size)
+        face = ImageFont.load_default(size=size)
+        # Pillow's own face is a bitmap only where Pillow lacks FreeType, and then
+        # the installed faces could not be opened either.
+        if not isinstance(face, ImageFont.FreeTypeFont):
+            raise RuntimeError("Pillow was built without FreeType, which text needs")
+        return face
     return ImageFont.truetype(str(paths[index]), size)
 
 
@@ -97,7 +102,7 @@ class Typeface:
         self.faces = [_face(i, self.size) for i in range(count)]
         self.ascent = self.faces[0].getmetrics()[0]  # Pillow's default anchor is the ascent
 
-    def runs(self, text: str) -> list[tuple[str, ImageFont.FreeTypeFont | ImageFont.ImageFont]]:
+    def runs(self, text: str) -> list[tuple[str, ImageFont.FreeTypeFont]]:
         """`text` as (run, face) pieces, in order."""
         pieces: list[tuple[str, int]] = []
         for character in text:
@@ -127,7 +132,8 @@ class Typeface:
     def draw(self, draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, fill) -> None:
         """`text` drawn from `xy`, rounded to whole pixels: the same string looks the
         same wherever it is drawn."""
-        x, y = round(xy[0]), round(xy[1])
+        x: float = round(xy[0])
+        y = round(xy[1])
         for run, face in self.runs(text):
             draw.text((x, y + self.ascent), run, font=face, fill=fill, anchor="ls")
             x += face.getlength(run)

@@ -10,10 +10,14 @@ What it does:
 * Compiles the film cold (a fresh cache each time) through `director compile`
   in a subprocess, with the real fal-client / runwayml SDKs, once with
   `--jobs 1` and once with `--jobs N` (`--jobs`, default 8).
-* Prints the wall time of each, the speed-up, and the director's own overhead
-  per shot: (wall time at --jobs 1 - shots x latency) / shots, i.e. submitting,
-  polling, downloading, conforming, cutting and mixing, per shot, with the
-  render itself taken out.
+* Prints the wall time of each (and of the run itself, from the progress's
+  "done in": start-up and delivery are outside it), the speed-up, the load
+  average (the machine may be shared), and the director's own overhead per shot: (wall time at
+  --jobs 1 - shots x latency) / shots, i.e. starting up, submitting, polling,
+  downloading, conforming, cutting and mixing, per shot, with the render itself
+  taken out; then the same split by operation from the --jobs 1 run's progress
+  lines (a hosted node's time less the simulated render is its submit, polls,
+  download and conform).
 
 Run: PYTHONPATH=$PWD python bench/hosted.py [--shots 20] [--latency 6] [--jobs 8]
 """
@@ -22,10 +26,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,10 +55,18 @@ def film(backend: str, shots: int) -> str:
     return "\n".join(lines)
 
 
-def compile_once(folder: Path, server: HostedServer, jobs: int) -> float:
+@dataclass
+class Compiled:
+    wall: float  # the whole command, start-up and delivery included
+    run: float  # the run itself (the progress's "done in"): nodes made, requests served
+    lines: str  # its progress lines
+
+
+def compile_once(folder: Path, server: HostedServer, jobs: int) -> Compiled:
+    """One cold compile (a fresh cache)."""
     script = folder / "film.shot"
     cache = folder / f"cache-{jobs}-{time.monotonic_ns()}"
-    command = [sys.executable, "-m", "director", "compile", str(script), "-q",
+    command = [sys.executable, "-m", "director", "compile", str(script),
                "-o", str(folder / f"film-{jobs}.mp4"), "--cache", str(cache),
                "--jobs", str(jobs), "--poll-interval", "0.05"]  # fmt: skip
     env = {**os.environ, **server.env(), "PYTHONPATH": str(ROOT)}
@@ -61,7 +75,22 @@ def compile_once(folder: Path, server: HostedServer, jobs: int) -> float:
     seconds = time.monotonic() - started
     if done.returncode != 0:
         raise SystemExit(f"compile failed:\n{done.stderr}")
-    return seconds
+    run = re.search(r"done in ([0-9.]+)s", done.stderr)
+    return Compiled(seconds, float(run[1]) if run else float("nan"), done.stderr)
+
+
+def per_operation(lines: str, shots: int, latency: float) -> dict[str, float]:
+    """Milliseconds a shot spends in each operation, from a serial run's progress
+    lines ("op  id  0.12s"), the simulated render taken out of the hosted nodes."""
+    total: dict[str, float] = {}
+    for line in lines.splitlines():
+        found = re.search(r"\] (\w+)\s+\S+\s+([0-9.]+)s$", line)
+        if found:
+            op, seconds = found[1], float(found[2])
+            total[op] = total.get(op, 0.0) + seconds
+    if "hosted" in total:
+        total["hosted"] -= shots * latency
+    return {op: 1000 * seconds / shots for op, seconds in total.items()}
 
 
 def main() -> None:
@@ -71,6 +100,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=6.0, help="seconds a job renders")
     parser.add_argument("--jobs", type=int, default=8)
     args = parser.parse_args()
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
         (folder / "film.shot").write_text(film(args.backend, args.shots), encoding="utf-8")
@@ -78,12 +108,28 @@ def main() -> None:
         with HostedServer(folder / "server", latency=args.latency) as server:
             one = compile_once(folder, server, 1)
             many = compile_once(folder, server, args.jobs)
-    overhead = (one - args.shots * args.latency) / args.shots
-    print(f"{args.shots} shots on {args.backend}, {args.latency:g} s simulated render each")
-    print(f"--jobs 1:  {one:7.1f} s")
-    print(f"--jobs {args.jobs}:  {many:7.1f} s   speed-up {one / many:.1f}x")
-    print(f"director's own work per shot (submit, poll, download, conform, cut): "
-          f"{overhead * 1000:.0f} ms")  # fmt: skip
+    load_after = os.getloadavg()
+    overhead = (one.wall - args.shots * args.latency) / args.shots
+    print(f"{args.shots} shots on {args.backend}, {args.latency:g} s simulated render each, "
+          f"{os.cpu_count()} CPUs")  # fmt: skip
+    print(f"load average (1, 5, 15 min) before: {_load(load_before)}, after: {_load(load_after)}")
+    print(f"--jobs 1:  {one.wall:6.1f} s  (the run itself {one.run:6.1f} s)")
+    print(
+        f"--jobs {args.jobs}:  {many.wall:6.1f} s  (the run itself {many.run:6.1f} s)   "
+        f"speed-up {one.wall / many.wall:.1f}x  (the run itself {one.run / many.run:.1f}x)"
+    )
+    print(f"start-up and delivery, outside the run: {one.wall - one.run:.1f} s and "
+          f"{many.wall - many.run:.1f} s")  # fmt: skip
+    print(f"director's own work per shot (start-up, submit, poll, download, conform, cut, "
+          f"mix): {overhead * 1000:.0f} ms")  # fmt: skip
+    split = per_operation(one.lines, args.shots, args.latency)
+    ranked = sorted(split.items(), key=lambda item: -item[1])
+    print("  of which, by operation (ms a shot): "
+          + ", ".join(f"{op} {ms:.0f}" for op, ms in ranked))  # fmt: skip
+
+
+def _load(averages: tuple[float, float, float]) -> str:
+    return " ".join(f"{value:.1f}" for value in averages)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -33,10 +34,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISREG
 
-try:
-    import fcntl
-except ImportError:  # not POSIX: no lock, and a lost race is retried instead
+if sys.platform == "win32":  # not POSIX: no lock, and a lost race is retried instead
     fcntl = None
+else:
+    import fcntl
 
 MANIFEST = "entry.json"
 LOCK = "commit.lock"  # in the cache's root; held only while an entry is renamed into place
@@ -140,7 +141,8 @@ class Cache:
             for p in sorted(staged.rglob("*"))
             if p.is_file()
         }
-        manifest = {"op": op, "hash": digest, "files": files, "meta": meta or {}}
+        meta = meta or {}
+        manifest = {"op": op, "hash": digest, "files": files, "meta": meta}
         manifest["sealed"] = _seal(manifest)
         (staged / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         _fsync_tree(staged)
@@ -161,7 +163,7 @@ class Cache:
                     continue
             break
         self.damaged.pop(digest, None)
-        return Entry(target, manifest["meta"])
+        return Entry(target, meta)
 
     @contextmanager
     def _lock(self) -> Iterator[bool]:
@@ -173,7 +175,7 @@ class Cache:
             handle = None
         try:
             locked = handle is not None and fcntl is not None
-            if locked:
+            if handle is not None and fcntl is not None:
                 fcntl.flock(handle, fcntl.LOCK_EX)
             yield locked
         finally:

@@ -24,7 +24,7 @@ from .diagnostics import (
     visible,
     visible_lines,
 )
-from .reader import Limits, TooLarge, Unreadable, not_a_regular_file, read_bytes
+from .reader import MAX_PLAN_BYTES, Limits, TooLarge, Unreadable, not_a_regular_file, read_bytes
 
 # Planning, model settings and prompt templates are imported by the commands that
 # use them: `director check` (an editor's on-save hook) imports no backend, no
@@ -832,13 +832,13 @@ def _run_export(args) -> int:
     from .plan import Plan
     from .timeline_export import ExportError, export_timeline
 
-    _require_files([args.plan])
+    _require_files([args.plan], noun="plan")
     _check_timelines(args)
     targets = _timelines(args)
     if not targets:
         raise UsageError("say what to write: --otio, --edl or --fcpxml")
     try:
-        plan = Plan.model_validate_json(args.plan.read_text(encoding="utf-8"))
+        plan = Plan.model_validate_json(_read_input(args.plan, MAX_PLAN_BYTES))
     except (OSError, ValueError) as error:
         raise UsageError(f"{args.plan} is not a plan: {error}") from None
     folder = args.plan.resolve().parent
@@ -1108,11 +1108,11 @@ def _require_files(files: list[Path], noun: str = "script") -> None:
         raise UsageError(f"no such {noun}: {path}")
 
 
-def _read_input(path: Path) -> bytes:
+def _read_input(path: Path, max_bytes: int = Limits().max_bytes) -> bytes:
     """A file named on the command line, read by the one bounded reader; UsageError
     saying why it cannot be."""
     try:
-        return read_bytes(path, Limits().max_bytes)
+        return read_bytes(path, max_bytes)
     except (Unreadable, TooLarge) as error:
         raise UsageError(f"{path} cannot be read: {error}") from None
 

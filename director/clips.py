@@ -197,14 +197,17 @@ class _Encoder:
         color: ColorSpace | None,
     ):
         self.container, self.codec, self.fps, self.keyframes = container, codec, fps, keyframes
-        self.color = color
-        self.stream: Any = None  # made with the first frame, which gives the size
+        self.asked = color
+        # Both made with the first frame, which gives the size (and with it the
+        # colour space when none was asked for); read only once it has come.
+        self.stream: Any = None
+        self.color: ColorSpace
         self.count = 0
 
     def add(self, frame: Frame) -> None:
         if self.stream is None:
             height, width = frame.shape[:2]
-            self.color = self.color or color_space_for(width, height)
+            self.color = self.asked or color_space_for(width, height)
             self.stream = _add_stream(self.container, self.codec, self.fps, width, height)
             if self.codec.pix_fmt != "rgb24":
                 _tag(self.stream.codec_context, self.color)

@@ -842,13 +842,13 @@ def most_representative(refs: Sequence[Path], name: str, model: str | None = Non
     vectors = [r.vector if r is not None else None for r in found]
 
     def mean_score(index: int) -> float:
-        if vectors[index] is None:
+        own = vectors[index]
+        if own is None:
             return -1.0
         others = [v for k, v in enumerate(vectors) if k != index and v is not None]
         if not others:
             return 0.0
-        return float(np.mean([score_of(distance(vectors[index], v), scorer.threshold)
-                              for v in others]))  # fmt: skip
+        return float(np.mean([score_of(distance(own, v), scorer.threshold) for v in others]))
 
     order = sorted(range(len(refs)), key=lambda k: (-mean_score(k), k))
     return [refs[k] for k in order]

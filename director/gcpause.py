@@ -21,4 +21,19 @@ def paused_gc() -> Iterator[None]:
         yield
     finally:
         if enabled:
+            _to_oldest_generation()
             gc.enable()
+
+
+def _to_oldest_generation() -> None:
+    """Move every tracked object to the oldest generation without traversing it.
+
+    What a stage leaves is long-lived (a syntax tree, a spec, a plan), and all of it
+    is young while the collector is paused: the first young collection after the
+    pause would traverse all of it once more, for nothing (a tenth of the plan
+    stage on a feature-length script).  Freezing and unfreezing at once moves the
+    young generations to the oldest one in constant time; full collections still
+    see them.  Skipped where the process holds objects frozen for its own reasons."""
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+        gc.unfreeze()

@@ -166,7 +166,17 @@ def doctor_lines() -> list[str]:
         sound = "sound" if model.sound else "silent"
         via = ", ".join(model.providers)
         lines.append(
-            f"  {model.name:<10} via {via}: takes {', '.join(takes)}; {span}; {aspects}; "
-            f"{model.fps:g} fps; {sound}; {seed}"
+            f"  {model.name:<10} via {via}: takes {', '.join(takes)}{_narrower(model)}; "
+            f"{span}; {aspects}; {model.fps:g} fps; {sound}; {seed}"
         )
     return lines
+
+
+def _narrower(model) -> str:
+    """What a model takes by one provider but not by another, in words."""
+    said = []
+    for provider in model.providers:
+        missing = [w for c, w in _TAKES.items() if c in model.conditioning - model.takes(provider)]
+        if missing:
+            said.append(f" (not via {provider}: {', '.join(missing)})")
+    return "".join(said)

@@ -36,6 +36,20 @@ class Hosted(Generate):
     def via(self) -> str:
         return self.params.options["via"]
 
+    def fetch(self, inputs: dict[NodeId, Entry], ctx: RunContext) -> None:
+        """The remote half of `run`: the request sent (once), waited for and its
+        result downloaded into the hosted journal, outside the cache.  `run` then
+        finds the result kept and only conforms it (remote.py runs the halves
+        apart, so that conforming holds no request slot)."""
+        from backends.hosted.backend import HostedBackend
+
+        from . import operations
+
+        backend = ctx.backend(self.params.backend, self.params.options)
+        if not isinstance(backend, HostedBackend):  # a plan names hosted models only here
+            raise TypeError(f"{backend.name} is not a hosted model")
+        backend.fetch(operations.shot_request(self, inputs, ctx))
+
     def run(self, inputs: dict[NodeId, Entry], ctx: RunContext, out: Path) -> dict:
         from . import operations
 

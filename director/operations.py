@@ -184,8 +184,7 @@ def generate(node: Generate, inputs: Inputs, ctx: RunContext, out: Path) -> dict
     memory level.  NaN or all-black frames: retried with a new seed.  Each retry
     is recorded in the entry's metadata (`retries`), with the seed it ended on."""
     params = node.params
-    files = ctx.asset_files(node.assets, inputs)
-    files |= ctx.keyframe_files(node.assets, inputs)
+    files = _window_files(node, inputs, ctx)
     request = _request(node, inputs, files)
     assets = {file: path for path, file in files.items()}
     backend = ctx.backend(params.backend, params.options)
@@ -418,6 +417,17 @@ def _empty(folder: Path) -> None:
             shutil.rmtree(path)
         else:
             path.unlink()
+
+
+def shot_request(node: Generate, inputs: Inputs, ctx: RunContext) -> ShotRequest:
+    """The backend's request for one window, as `generate` makes it first (a hosted
+    node's request is sent ahead of its conforming: remote.py)."""
+    return _request(node, inputs, _window_files(node, inputs, ctx))
+
+
+def _window_files(node: Generate, inputs: Inputs, ctx: RunContext) -> dict[str, Path]:
+    files = ctx.asset_files(node.assets, inputs)
+    return files | ctx.keyframe_files(node.assets, inputs)
 
 
 def _request(node: Generate, inputs: Inputs, files: dict[str, Path]) -> ShotRequest:

@@ -68,7 +68,7 @@ _HEADING_OTHER_SEPARATOR = re.compile(
 MAX_DIGITS = 20  # in one run of digits: far past any real value, far short of overflow
 # Terminals whose text becomes a number; each run of digits in them is bounded.
 _NUMERIC = {"INT", "NUMBER", "TIME", "DEGREES", "FACTOR", "GAIN", "FOCAL_LENGTH", "RESOLUTION",
-            "FPS"}  # fmt: skip
+            "FPS", "METER"}  # fmt: skip
 _LONG_DIGITS = re.compile(rf"\d{{{MAX_DIGITS + 1}}}")
 _SHOT_LINE = re.compile(r"^SHOT[ \t]", re.MULTILINE)
 

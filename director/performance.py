@@ -1,7 +1,7 @@
-"""What a parenthetical asks of the scratch voice: `(whispering)` is said softly in a
-whisper, `(shouting)` louder and higher, `(slowly)` slower.  A module of its own, without
-the voice's engines, since the planner asks it too: a voice node carries a line's
-parenthetical only when the voice performs it (director/voice.py says it).
+"""What a parenthetical asks of the scratch voice: `(whispering)` is said very softly,
+lower and a little slower, `(shouting)` louder and higher, `(slowly)` slower.  A module
+of its own, without the voice's engines, since the planner asks it too: a voice node
+carries a line's parenthetical only when the voice performs it (director/voice.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ class Delivery:
     gain: float = 1.0  # of the line's usual peak
     rate: float = 1.0  # of the speaker's pace
     pitch: int = 0  # added to the speaker's pitch
-    whisper: bool = False  # espeak-ng's whispering variant
 
 
 # Words (or phrases) of a parenthetical that the scratch voice performs.
@@ -24,7 +23,9 @@ DELIVERIES: tuple[tuple[frozenset[str], Delivery], ...] = (
     (
         frozenset({"whisper", "whispers", "whispering", "whispered", "under her breath",
                    "under his breath", "under their breath", "sotto voce"}),
-        Delivery(gain=0.45, whisper=True),
+        # Not espeak-ng's whisper variant: its noise differs from one process to the next,
+        # and a voice track must be the same bytes wherever it is made.
+        Delivery(gain=0.4, rate=0.95, pitch=-6),
     ),
     (
         frozenset({"softly", "quietly", "soft", "quiet", "murmurs", "murmuring", "mutters",
@@ -59,4 +60,4 @@ def delivery(direction: str | None) -> Delivery | None:
     gain, rate, pitch = 1.0, 1.0, 0
     for d in found:
         gain, rate, pitch = gain * d.gain, rate * d.rate, pitch + d.pitch
-    return Delivery(gain, rate, pitch, any(d.whisper for d in found))
+    return Delivery(gain, rate, pitch)

@@ -9,6 +9,7 @@ output would.  Ids are stable names for people; hashes are for machines.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from dataclasses import dataclass
@@ -392,8 +393,11 @@ class _Planner:
         return node_id
 
     def _asset(self, media: spec.MediaFile) -> str:
+        node_id = asset_node(media.path)
+        if node_id in self.nodes:  # a file many shots name is one node, its params built once
+            return node_id
         params = AssetParams(path=media.path, kind=media.kind, sha256=media.sha256)
-        return self._add(Asset, asset_node(media.path), [], params, media.span)
+        return self._add(Asset, node_id, [], params, media.span)
 
     def _backend(self, shot: spec.Shot) -> type[Backend]:
         name = self.backend_name or shot.backend or self.film.backend
@@ -699,7 +703,8 @@ class _Planner:
             "reference_video": any(m.kind == "video" for m in shot.refs),
             "reference_audio": any(m.kind == "audio" for m in shot.refs),
         }
-        left_out = backend.left_out({c for c, asked in wanted.items() if asked})
+        given = {c for c, asked in wanted.items() if asked}
+        left_out = backend.left_out(given, self.options.get(backend.name))
         for conditioning in wanted:
             if conditioning in left_out:
                 # A backend that takes it, but not in this shot, says when it does.
@@ -723,7 +728,7 @@ class _Planner:
                     text=d.text,
                     start=d.start,
                     frames=d.frames,
-                    direction=d.parenthetical if delivery(d.parenthetical) else None,
+                    direction=_performed(d.parenthetical),
                 )
                 for d in shot.dialogue
             ],  # fmt: skip
@@ -766,6 +771,14 @@ def _framing(shot: spec.Shot) -> Framing | None:
     if shot.angle is None and shot.lens_mm is None:
         return None
     return Framing(angle=shot.angle, angle_degrees=shot.angle_degrees, lens_mm=shot.lens_mm)
+
+
+@functools.lru_cache(maxsize=256)
+def _performed(parenthetical: str | None) -> str | None:
+    """A line's parenthetical where the scratch voice performs it, else None.  A film
+    repeats a few parentheticals over and over (and most lines have none), so each
+    is matched against the voice's deliveries once."""
+    return parenthetical if parenthetical and delivery(parenthetical) else None
 
 
 def _first_given(*values):

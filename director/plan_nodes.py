@@ -22,12 +22,15 @@ subclass `Node`, give `op` a literal default and `params` a model, and write
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+from collections.abc import Callable
+from json import encoder as json_encoder
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, model_serializer, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from .source import Span
 
@@ -52,6 +55,19 @@ class Cost(BaseModel):
     memory_bytes: int  # peak, at the backend's default settings
     least_memory_bytes: int  # peak, offloaded and tiled: the least it can be made to use
     seconds: float | None  # on the hardware the estimate's figures come from; None: unknown
+
+
+# A field added later is left out of the JSON (and so of the hash) while unused, so
+# the plans that do not use it stay byte-identical: their nodes' hashes are users'
+# cache keys.  Declared with `exclude_if`, which the hashing reads as well.
+
+
+def _none(value: Any) -> bool:
+    return value is None
+
+
+def _empty(value: Any) -> bool:
+    return not value
 
 
 # ------------------------------------------------------------------ timeline
@@ -88,18 +104,11 @@ class TimelineCue(BaseModel):
     fade_out: int
     gain_db: float
     duck: bool
-    in_point: int = 0  # frames into its file where it starts playing
-    loop: bool = False  # its file (from the in-point) plays again each time it ends
-    pass_frames: int = 0  # a looped cue: one pass, its file after the in-point, in frames
-
-    @model_serializer(mode="wrap")
-    def _without_defaults(self, handler):
-        # Cues that use none serialize, and hash, as they did before any existed.
-        data = handler(self)
-        for key in ("in_point", "loop", "pass_frames"):
-            if not data.get(key):
-                data.pop(key, None)
-        return data
+    # Cues that use none serialize, and hash, as they did before any existed.
+    in_point: int = Field(0, exclude_if=_empty)  # frames into its file where it starts
+    loop: bool = Field(False, exclude_if=_empty)  # its file (from the in-point) plays again
+    # a looped cue: one pass, its file after the in-point, in frames
+    pass_frames: int = Field(0, exclude_if=_empty)
 
     def passes(self) -> list[tuple[int, int, int]]:
         """(first frame in the cut, first frame in the file, frames) of each pass
@@ -160,7 +169,85 @@ def shot_of(node_id: NodeId) -> str | None:
 # node: `json.dumps` with these options would build a new one for each call.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
+
+def canonical_digest(op: str, version: int, params: BaseModel, input_hashes: list[str]) -> str:
+    """sha256 of the canonical JSON of `[op, version, params.model_dump(), input_hashes]`.
+
+    Made from the parameters' own fields where `model_dump` would give them as they
+    are (less those its fields' `exclude_if` leaves out), without dumping them into
+    new dicts first: the same bytes for a third less work."""
+    try:
+        payload = _encode_fields([op, version, _fields_of(params), input_hashes])
+    except _NotPlain:
+        payload = _CANONICAL.encode([op, version, params.model_dump(), input_hashes])
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class _NotPlain(TypeError):
+    """A value inside the parameters that is not a model: left to `model_dump`."""
+
+
+def _fields_of(value: Any) -> dict:
+    """A model as `model_dump` gives it (nested models aside), for the encoder to
+    walk: its fields themselves, less those their `exclude_if` leaves out; where a
+    serializer could make the dump differ otherwise, its own dump.  Anything else
+    is left to the parameters' dump."""
+    if not isinstance(value, BaseModel):
+        raise _NotPlain(type(value).__name__)
+    excluded = _left_out_when(type(value))
+    if excluded is None:
+        return value.model_dump()
+    fields = value.__dict__
+    if not excluded:
+        return fields
+    return {
+        name: field for name, field in fields.items()
+        if name not in excluded or not excluded[name](field)
+    }  # fmt: skip
+
+
+def _canonical_fields_encoder() -> Callable[[Any], str]:
+    """The canonical encoder over models' fields (`_fields_of`), built once.
+    `JSONEncoder.encode` builds json's C encoder again on every call, with a table
+    for catching cycles, which parameters cannot have."""
+    make = json_encoder.c_make_encoder
+    if make is None:  # Python without json's C speedups
+        return json.JSONEncoder(
+            sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_fields_of
+        ).encode
+    encode = make(None, _fields_of, json_encoder.encode_basestring, None, ":", ",", True, False,
+                  True)  # fmt: skip
+    return lambda value: "".join(encode(value, 0))
+
+
+_encode_fields = _canonical_fields_encoder()
+
+
+@functools.cache
+def _left_out_when(model: type[BaseModel]) -> dict[str, Callable[[Any], bool]] | None:
+    """The tests (`exclude_if`) by which `model_dump` of this class leaves fields out,
+    by field; None where it could differ from the fields otherwise: a serializer, a
+    computed or excluded field, extra fields or a field constraint."""
+    decorators = model.__pydantic_decorators__
+    if (
+        decorators.field_serializers
+        or decorators.model_serializers
+        or decorators.computed_fields
+        or model.model_config.get("extra") == "allow"
+        or any(field.exclude or field.metadata for field in model.model_fields.values())
+    ):
+        return None
+    return {
+        name: field.exclude_if
+        for name, field in model.model_fields.items()
+        if field.exclude_if is not None
+    }
+
+
 P = TypeVar("P", bound=BaseModel)
+
+# The fields the planner gives every node it makes (`cost` is set later, if at all).
+_GIVEN = frozenset({"id", "op", "inputs", "params", "hash", "source"})
 
 
 class Node(BaseModel, Generic[P]):
@@ -184,6 +271,9 @@ class Node(BaseModel, Generic[P]):
     frame_cost: ClassVar[float] = 0.0
 
     OPERATIONS: ClassVar[dict[str, type[Node]]] = {}
+    # Its `op` and its parameters' class, looked up once for `make`.
+    _op: ClassVar[str]
+    _params_type: ClassVar[type[BaseModel]]
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -191,6 +281,8 @@ class Node(BaseModel, Generic[P]):
         op = cls.model_fields["op"].default
         if isinstance(op, str) and not cls.__pydantic_generic_metadata__["parameters"]:
             Node.OPERATIONS[op] = cls
+            cls._op = op
+            cls._params_type = cls.model_fields["params"].annotation
 
     @model_validator(mode="wrap")
     @classmethod
@@ -206,10 +298,33 @@ class Node(BaseModel, Generic[P]):
     @classmethod
     def make(cls, node_id: NodeId, inputs: list[NodeId], params: P,
              input_hashes: list[str], source: Span | None = None) -> Node:  # fmt: skip
-        """A node with its hash, as the planner makes them."""
-        op = cls.model_fields["op"].default
-        node = cls(id=node_id, op=op, inputs=inputs, params=params, source=source)
-        node.hash = node.digest(input_hashes)
+        """A node with its hash, as the planner makes them.
+
+        Its parts are typed already (`params` was validated when the planner built
+        it), so the node is assembled without validating them a second time, which
+        cost the planner more than the rest of making a node; it equals the
+        validated node (tests/test_plan_nodes.py)."""
+        if not isinstance(params, cls._params_type):
+            raise TypeError(f"{cls.__name__} takes {cls._params_type.__name__}, not {params!r}")
+        op = cls._op
+        digest = canonical_digest(op, cls.version, params, input_hashes)
+        fields = {"id": node_id, "op": op, "inputs": list(inputs), "params": params,
+                  "hash": digest, "source": source, "cost": None}  # fmt: skip
+        return cls._assembled(fields)
+
+    @classmethod
+    def _assembled(cls, fields: dict[str, Any]) -> Node:
+        """A node of every field in `fields`, all but `cost` given: what pydantic's
+        `model_construct` makes, without its walk over the fields and their defaults
+        (a third of making a node).  A class with private attributes or a
+        `model_post_init` gets `model_construct` itself."""
+        if cls.__private_attributes__ or cls.__pydantic_post_init__:
+            return cls.model_construct(set(_GIVEN), **fields)
+        node = cls.__new__(cls)
+        object.__setattr__(node, "__dict__", fields)
+        object.__setattr__(node, "__pydantic_fields_set__", set(_GIVEN))
+        object.__setattr__(node, "__pydantic_extra__", None)
+        object.__setattr__(node, "__pydantic_private__", None)
         return node
 
     @property
@@ -220,8 +335,7 @@ class Node(BaseModel, Generic[P]):
     def digest(self, input_hashes: list[str]) -> str:
         """The cache key: the operation, its version, the canonical JSON of the
         parameters and the inputs' hashes."""
-        payload = _CANONICAL.encode([self.op, self.version, self.params.model_dump(), input_hashes])
-        return hashlib.sha256(payload.encode()).hexdigest()
+        return canonical_digest(self.op, self.version, self.params, input_hashes)
 
     def frames_handled(self, plan: Plan) -> int:
         """The frames it works through, for the scheduler's estimate."""
@@ -299,14 +413,6 @@ class CharacterInShot(BaseModel):
     refs: list[str]
 
 
-def _without_none(data: dict, key: str) -> dict:
-    """`data` without `key` when it is None: a field added later leaves the plans
-    that do not use it byte-identical (their nodes' hashes are users' cache keys)."""
-    if data.get(key) is None:
-        data.pop(key, None)
-    return data
-
-
 class SpokenLine(BaseModel):
     """A line as the picture shows it (the animatic's subtitles), in its frames."""
 
@@ -314,11 +420,7 @@ class SpokenLine(BaseModel):
     text: str
     start: int
     frames: int
-    direction: str | None = None  # its parenthetical, shown before the words
-
-    @model_serializer(mode="wrap")
-    def _without_direction(self, handler):
-        return _without_none(handler(self), "direction")
+    direction: str | None = Field(None, exclude_if=_none)  # its parenthetical, shown first
 
 
 class Framing(BaseModel):
@@ -344,11 +446,7 @@ class Direction(BaseModel):
     dialogue: list[SpokenLine]
     # Only for a backend that draws angle and lens itself, and only when the shot
     # gives one: every other plan keeps the bytes it had before framing was drawn.
-    framing: Framing | None = None
-
-    @model_serializer(mode="wrap")
-    def _without_framing(self, handler):
-        return _without_none(handler(self), "framing")
+    framing: Framing | None = Field(None, exclude_if=_none)
 
 
 class KeyframeParams(BaseModel):
@@ -371,21 +469,13 @@ class KeyframeParams(BaseModel):
     max_retries: int
     # Only where used, so the keyframes of the built-in maker keep their hashes:
     # the image model's options that change its picture (steps, guidance, model_id);
-    maker_options: dict[str, Any] = {}
+    maker_options: dict[str, Any] = Field({}, exclude_if=_empty)
     # how many of `references` it reads, when there are more: the most representative,
     # chosen by the embedder when it runs;
-    max_references: int | None = None
+    max_references: int | None = Field(None, exclude_if=_empty)
     # per scored character, its accepted keyframe in an earlier shot (an input): the
     # keyframe is scored against it too.
-    anchors: dict[str, NodeId] = {}
-
-    @model_serializer(mode="wrap")
-    def _only_what_is_used(self, handler):
-        data = handler(self)
-        for key in ("maker_options", "max_references", "anchors"):
-            if not data.get(key):
-                data.pop(key, None)
-        return data
+    anchors: dict[str, NodeId] = Field({}, exclude_if=_empty)
 
 
 class Keyframe(Node[KeyframeParams]):
@@ -561,11 +651,7 @@ class VoicedLine(BaseModel):
     frames: int
     # Its parenthetical, only when the scratch voice performs it (director/voice.py's
     # `delivery`): a direction that changes nothing heard changes no cache key.
-    direction: str | None = None
-
-    @model_serializer(mode="wrap")
-    def _without_direction(self, handler):
-        return _without_none(handler(self), "direction")
+    direction: str | None = Field(None, exclude_if=_none)
 
 
 class VoiceParams(BaseModel):

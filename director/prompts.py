@@ -11,10 +11,12 @@ import re
 import resource
 import sys
 import time
-from contextlib import contextmanager, nullcontext
+from collections.abc import Mapping
+from contextlib import contextmanager
 from functools import lru_cache, wraps
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.filters import FILTERS
@@ -102,15 +104,26 @@ def render_prompt(film: spec.Film, shot: spec.Shot, template_source: str,
     context = _context(film, shot)
     if moment is not None:
         context["moment"] = moment
-    # A prompt may quote the shot's own text a few times over, however long it is.
-    limit = MAX_PROMPT_CHARS + 4 * _text_size(context)
     try:
-        with _budget_for(template_source):
-            text = _bounded_join(template.generate(**context), limit)
+        text = _rendered(template, template_source, context)
     except Exception as error:  # a user's program: anything can fail, RecursionError too
         raise PromptTemplateError(_failure(error, shot)) from None
     lines = (" ".join(line.split()) for line in text.splitlines())
     return "\n".join(line for line in lines if line)
+
+
+def _rendered(template, template_source: str, context: dict) -> str:
+    """The template's text for one shot.  A user's template renders under a budget of
+    time, memory and length.  The shipped templates are ours and write the shot's own
+    lists once over, so they render without one: the budget's tracer doubled the
+    plan stage's time on the feature-length benchmark, and counting the context's
+    text and the written characters cost a tenth of it again (bench/frontend.py)."""
+    if template_source in _shipped_sources():
+        return template.render(**context)
+    # A prompt may quote the shot's own text a few times over, however long it is.
+    limit = MAX_PROMPT_CHARS + 4 * _text_size(context)
+    with _budget(RENDER_SECONDS, RENDER_MEMORY):
+        return _bounded_join(template.generate(**context), limit)
 
 
 def _bounded_join(chunks, limit: int) -> str:
@@ -150,15 +163,6 @@ def _failure(error: BaseException, shot: spec.Shot) -> str:
         what = f"{type(error).__name__}: {error}"
     where = f" at line {line}" if line is not None else ""
     return f"the prompt template failed{where} for shot {shot.id}: {what}"
-
-
-def _budget_for(template_source: str):
-    """The budget a user's template renders under; the shipped templates are ours, loop
-    over the shot's own lists only, and skip the tracer (it doubled the plan stage's
-    time on the feature-length benchmark)."""
-    if template_source in _shipped_sources():
-        return nullcontext()
-    return _budget(RENDER_SECONDS, RENDER_MEMORY)
 
 
 @lru_cache(maxsize=1)
@@ -309,10 +313,7 @@ def _compile(source: str):
 
 def _context(film: spec.Film, shot: spec.Shot) -> dict:
     scene = film.scenes[shot.scene]
-    declared = set(film.characters) | set(film.locations) | set(film.assets)
-    called = {name: _name_words(name) for name in declared}
-    # A character's written form (`display: MRS. O'BRIEN`) is how prompts call them.
-    called |= {c.name: c.display.title() for c in film.characters.values() if c.display}
+    called = _names_called(film)
     return {
         "shot_id": shot.id,
         "size": shot.size,
@@ -335,6 +336,21 @@ def _context(film: spec.Film, shot: spec.Shot) -> dict:
     }
 
 
+def _names_called(film: spec.Film) -> Mapping[str, str]:
+    """How prompts call each declared name: in words (MARA → Mara), a character by
+    its written form (`display: MRS. O'BRIEN`).  The same for every shot of a film,
+    so made once per set of names rather than once per shot."""
+    displays = tuple((c.name, c.display) for c in film.characters.values() if c.display)
+    return _called((*film.characters, *film.locations, *film.assets), displays)
+
+
+@lru_cache(maxsize=8)
+def _called(names: tuple[str, ...], displays: tuple[tuple[str, str], ...]) -> Mapping[str, str]:
+    called = {name: _name_words(name) for name in names}
+    called |= {name: display.title() for name, display in displays}
+    return MappingProxyType(called)
+
+
 def _location_description(film: spec.Film, scene: spec.Scene) -> str:
     location = film.locations.get(scene.declared_location or "")
     return location.description if location is not None else ""
@@ -344,12 +360,12 @@ def _name_words(name: str) -> str:
     return name.replace("_", " ").title()
 
 
-def _words(text: str, called: dict[str, str]) -> str:
+def _words(text: str, called: Mapping[str, str]) -> str:
     """Declared names become words (MARA → Mara): models read shouting as text to draw."""
     return replace_names(text, lambda word: called.get(word, word))
 
 
-def _character(character: spec.Character, called: dict[str, str]) -> dict:
+def _character(character: spec.Character, called: Mapping[str, str]) -> dict:
     words = called.get(character.name) or _name_words(character.name)
     description = character.description
     return {
@@ -360,7 +376,7 @@ def _character(character: spec.Character, called: dict[str, str]) -> dict:
     }
 
 
-def _line(line: spec.DialogueLine, called: dict[str, str]) -> dict:
+def _line(line: spec.DialogueLine, called: Mapping[str, str]) -> dict:
     label = called.get(line.speaker) or _name_words(line.speaker)
     if line.extension == "V.O.":
         label += " in voice-over"
@@ -375,7 +391,7 @@ def _line(line: spec.DialogueLine, called: dict[str, str]) -> dict:
     }
 
 
-def _move_phrase(move: spec.CameraMove, called: dict[str, str]) -> str:
+def _move_phrase(move: spec.CameraMove, called: Mapping[str, str]) -> str:
     words = [MOVE_VERBS[move.move]]
     if move.direction:
         words.append(move.direction)

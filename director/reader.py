@@ -9,6 +9,7 @@ here, under one rule:
 - only regular files are read: a folder, a FIFO, a device or a socket is
   refused before a single byte is read (a FIFO is opened without blocking, so
   nothing waits on a writer that never comes; `/dev/zero` is never read);
+- a plan (`export`) is read up to `MAX_PLAN_BYTES` and no further;
 - a script is read up to `Limits.max_bytes` and no further, and its text is
   held to `Limits.max_line_length` and cleared of control characters before
   the lexer sees it.
@@ -42,6 +43,12 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+# A plan file (`director export PLAN`) is read no further than this.  The
+# examples' plans run 5.4 to 6.7 KB a shot, so the longest script the limits
+# let through (5000 shots) plans to about 35 MB; the ceiling leaves room for
+# long prompts and still refuses a file that is no plan before it fills memory.
+MAX_PLAN_BYTES = 256_000_000
 
 
 class Unreadable(Exception):

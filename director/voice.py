@@ -302,9 +302,8 @@ def _speak_fitted(
     would overrun `seconds`."""
     voice = voice_for(str(line.get("speaker", "")), str(line.get("voice", "") or ""))
     said = delivery(line.get("direction")) or Delivery()
-    if said.whisper or said.pitch:
-        name = "en+whisper" if said.whisper else voice.name
-        voice = Voice(name, max(0, min(100, voice.pitch + said.pitch)), voice.rate)
+    if said.pitch:
+        voice = Voice(voice.name, max(0, min(100, voice.pitch + said.pitch)), voice.rate)
     rate = min(MAX_RATE, round(voice.rate * said.rate))
     speech = _trim(found.speak(text, voice, rate))
     length = len(speech) / found.sample_rate

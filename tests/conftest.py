@@ -28,7 +28,8 @@ def write_refs(folder: Path) -> Path:
 
 
 class Project:
-    """A throwaway project folder with refs; `compile` checks and plans a script."""
+    """A throwaway project folder with refs: `check` and `plan` a script in process,
+    `compile_film` one through the command line."""
 
     def __init__(self, root: Path):
         self.root = root
@@ -41,6 +42,18 @@ class Project:
 
     def check(self, text: str, name: str = "film.shot"):
         return check_file(self.write(text, name))
+
+    def compile_film(
+        self, text: str, *options: str, out: str = "film.mp4", name: str = "film.shot"
+    ) -> Path:
+        """`director compile` of `text` (written as `name`) into `out` in the project,
+        quietly, with `options`; it must succeed.  The film's path."""
+        from director.cli import main
+
+        path = self.write(text, name)
+        film = self.root / out
+        assert main(["compile", str(path), "-o", str(film), "-q", *options]) == 0
+        return film
 
     def plan(self, text: str, **options):
         checked = self.check(text)

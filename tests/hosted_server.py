@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import ssl
 import subprocess
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
 from fractions import Fraction
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -60,6 +63,15 @@ _LTX = {
     "duration": ["6", "8", "10"], "resolution": ["1080p", "1440p", "2160p"],
     "aspect_ratio": ["16:9"],
 }  # fmt: skip
+_RAY = {
+    "prompt": str, "image_url": str, "end_image_url": str, "loop": bool,
+    "aspect_ratio": ["16:9", "9:16", "4:3", "3:4", "21:9", "9:21"],
+    "resolution": ["540p", "720p", "1080p"], "duration": ["5s", "9s"],
+}  # fmt: skip
+_PIKA = {
+    "prompt": str, "seed": int, "negative_prompt": str, "resolution": ["720p", "1080p"],
+    "duration": [5, 10],
+}  # fmt: skip
 # endpoint: (schema, required fields, frame rate of its results, makes sound)
 FAL_ENDPOINTS: dict[str, tuple[dict, set[str], float, bool]] = {
     "bytedance/seedance-2.0/text-to-video": (
@@ -79,8 +91,33 @@ FAL_ENDPOINTS: dict[str, tuple[dict, set[str], float, bool]] = {
     "fal-ai/ltx-2/text-to-video": (
         {k: v for k, v in _LTX.items() if k != "image_url"}, {"prompt"}, 25.0, True),
     "fal-ai/ltx-2/image-to-video": (_LTX, {"prompt", "image_url"}, 25.0, True),
+    # fal's llms.txt of each endpoint, read 2026-12-07
+    "fal-ai/luma-dream-machine/ray-2-flash": (
+        {k: v for k, v in _RAY.items() if "image" not in k}, {"prompt"}, 24.0, False),
+    "fal-ai/luma-dream-machine/ray-2-flash/image-to-video": (_RAY, {"prompt"}, 24.0, False),
+    "fal-ai/pika/v2.2/text-to-video": (
+        {**_PIKA, "aspect_ratio": ["16:9", "9:16", "1:1", "4:5", "5:4", "3:2", "2:3"]},
+        {"prompt"}, 24.0, False),
+    "fal-ai/pika/v2.2/image-to-video": (
+        {**_PIKA, "image_url": str}, {"prompt", "image_url"}, 24.0, False),
 }  # fmt: skip
 _GEN45_RATIOS = ["1280:720", "720:1280", "1104:832", "960:960", "832:1104", "1584:672"]
+# runwayml 5.24.0's types (image_to_video_create_params, text_to_video_create_params);
+# where they say only "int" for a duration, the model's own range.
+_SEEDANCE2_RATIOS = [
+    "992:432", "864:496", "752:560", "640:640", "560:752", "496:864", "1470:630",
+    "1280:720", "1112:834", "960:960", "834:1112", "720:1280", "2206:946", "1920:1080",
+    "1664:1248", "1440:1440", "1248:1664", "1080:1920", "3840:1646", "3840:2160",
+    "3840:2880", "3840:3840", "2880:3840", "2160:3840",
+]  # fmt: skip
+_SEEDANCE2 = {"model": str, "promptText": str, "audio": bool, "seed": int,
+              "duration": list(range(4, 16)), "ratio": _SEEDANCE2_RATIOS}  # fmt: skip
+_KLING3 = {"model": str, "promptText": str, "audio": bool, "cfgScale": float,
+           "providerSettings": dict, "duration": list(range(3, 16)),
+           "ratio": ["1920:1080", "1080:1920", "1440:1440"]}  # fmt: skip
+_VEO31 = {"model": str, "promptText": str, "audio": bool, "seed": int,
+          "negativePrompt": str, "duration": [4, 6, 8],
+          "ratio": ["1280:720", "720:1280", "1080:1920", "1920:1080"]}  # fmt: skip
 RUNWAY_MODELS: dict[tuple[str, str], tuple[dict, set[str]]] = {
     ("image_to_video", "gen4.5"): (
         {"model": str, "promptImage": (str, list), "promptText": str, "ratio": _GEN45_RATIOS,
@@ -90,6 +127,15 @@ RUNWAY_MODELS: dict[tuple[str, str], tuple[dict, set[str]]] = {
         {"model": str, "promptText": str, "ratio": ["1280:720", "720:1280"],
          "duration": list(range(2, 11)), "seed": int},
         {"model", "promptText", "ratio", "duration"}),
+    ("image_to_video", "seedance2"): (
+        {**_SEEDANCE2, "promptImage": (str, list)}, {"model", "promptImage"}),
+    ("text_to_video", "seedance2"): (_SEEDANCE2, {"model", "promptText"}),
+    ("image_to_video", "kling3.0_pro"): (
+        {**_KLING3, "promptImage": (str, list)}, {"model", "promptImage"}),
+    ("text_to_video", "kling3.0_pro"): (_KLING3, {"model", "ratio"}),
+    ("image_to_video", "veo3.1"): (
+        {**_VEO31, "promptImage": (str, list)}, {"model", "promptImage", "ratio"}),
+    ("text_to_video", "veo3.1"): (_VEO31, {"model", "promptText", "ratio"}),
 }  # fmt: skip
 RESULT_SIZE = (256, 144)  # results are small: the director conforms them anyway
 
@@ -106,8 +152,10 @@ def make_certificate(folder: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def check_body(schema: dict, required: set[str], body: dict) -> list[str]:
-    """What in `body` the schema does not allow."""
+def check_body(schema: dict, required: set[str], body: dict,
+               uploads: frozenset[str] = frozenset()) -> list[str]:  # fmt: skip
+    """What in `body` the schema does not allow.  `uploads` are the upload URIs this
+    provider handed out (a picture may name one of them instead of a data URI)."""
     problems = [f"missing {name}" for name in sorted(required - set(body))]
     for name, value in body.items():
         if name not in schema:
@@ -126,9 +174,38 @@ def check_body(schema: dict, required: set[str], body: dict) -> list[str]:
         elif type(value) is not allowed:
             problems.append(f"{name} has type {type(value).__name__}, not {allowed.__name__}")
     for name, value in body.items():
-        if isinstance(value, str) and value.startswith(("http://127.", "https://127.", "file:")):
-            problems.append(f"{name} is a local URL (providers refuse them): send a data URI")
+        problems += [f"{name}: {p}" for p in _reference_problems(value, uploads)]
+    if isinstance(body.get("promptImage"), list):
+        problems += _positions_problems(body["promptImage"])
     return problems
+
+
+def _reference_problems(value, uploads: frozenset[str]) -> list[str]:
+    """Pictures named anywhere in a value: a data URI, a provider's upload URI it
+    handed out, or a public link; never a local one."""
+    if isinstance(value, list):
+        return [p for item in value for p in _reference_problems(item, uploads)]
+    if isinstance(value, dict):
+        return [p for item in value.values() for p in _reference_problems(item, uploads)]
+    if not isinstance(value, str):
+        return []
+    if value.startswith(("http://127.", "https://127.", "file:")):
+        return ["a local URL (providers refuse them): send a data URI"]
+    if value.startswith("runway://") and value not in uploads:
+        return [f"{value} was never uploaded"]
+    if value.startswith("upload:"):
+        return [f"{value} is not a URI"]
+    return []
+
+
+def _positions_problems(images: list) -> list[str]:
+    """Runway's promptImage list: {position, uri} items, a first frame, maybe a last."""
+    if not all(isinstance(i, dict) and set(i) == {"position", "uri"} for i in images):
+        return ["promptImage items must be {position, uri}"]
+    positions = [i["position"] for i in images]
+    if positions not in (["first"], ["first", "last"]):
+        return [f"promptImage positions {positions}: a first frame, then maybe a last"]
+    return []
 
 
 def make_video(path: Path, seconds: float, fps: float, sound: bool, seed: bytes) -> None:
@@ -175,6 +252,7 @@ class Job:
     detail: list[str] = field(default_factory=list)
     token: str = ""
     downloads: int = 0
+    rendered: threading.Event = field(default_factory=threading.Event)  # its video is made
 
 
 class HostedServer:
@@ -192,6 +270,8 @@ class HostedServer:
         self.throttled_at: float | None = None  # when the last 429 was sent
         self.fail_polls = 0  # answer this many status polls with 500
         self.expire_first_download = False
+        self.uploads: dict[str, bytes] = {}  # Runway upload URI → the file uploaded
+        self.upload_slots: dict[str, str] = {}  # storage slot → its upload URI
         self.lock = threading.Lock()
         self.cert, self.key = make_certificate(folder)
         self.files = folder / "served"
@@ -200,7 +280,7 @@ class HostedServer:
     # -- lifecycle
     def __enter__(self) -> HostedServer:
         handler = _handler(self)
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd = _Listener(("127.0.0.1", 0), handler)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.cert, self.key)
         self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
@@ -250,7 +330,21 @@ class HostedServer:
         with self.lock:
             self.jobs[job.id] = job
             self.submissions.append(job)
+        if job.outcome == "ok":  # made while the job "renders", as a provider's is
+            threading.Thread(target=self._render, args=(job,), daemon=True).start()
         return job
+
+    def _render(self, job: Job) -> None:
+        if job.provider == "fal":
+            _, _, fps, sound = FAL_ENDPOINTS[job.endpoint]
+            seconds = _seconds(job.body.get("duration", 5))
+        else:
+            fps, sound, seconds = 24.0, False, float(job.body["duration"])
+        seed = json.dumps([job.endpoint, job.body], sort_keys=True).encode()
+        try:
+            make_video(self.files / f"render-{job.id}.mp4", seconds, fps, sound, seed)
+        finally:  # a failed render leaves no file: the link then answers 404
+            job.rendered.set()
 
     def state(self, job: Job) -> str:
         job.polls += 1
@@ -259,12 +353,38 @@ class HostedServer:
             return "queued"
         return "done" if elapsed >= self.latency else "running"
 
-    def result_file(self, job: Job, seconds: float, fps: float, sound: bool) -> str:
+    def result_file(self, job: Job) -> str:
+        """A fresh link to the job's video (a new one after the last expired)."""
         if not job.token:
+            job.rendered.wait()
             job.token = uuid.uuid4().hex
-            seed = json.dumps([job.endpoint, job.body], sort_keys=True).encode()
-            make_video(self.files / f"{job.token}.mp4", seconds, fps, sound, seed)
+            rendered = self.files / f"render-{job.id}.mp4"
+            if rendered.is_file():
+                os.link(rendered, self.files / f"{job.token}.mp4")
         return f"https://{self.host}/files/{job.token}.mp4"
+
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _form(content_type: str, data: bytes) -> dict[str, bytes]:
+    """The fields of a multipart/form-data body, by name."""
+    message = BytesParser(policy=HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + data
+    )
+    if not message.is_multipart():
+        return {}
+    return {
+        str(part.get_param("name", header="content-disposition")): part.get_payload(decode=True)
+        for part in message.iter_parts()
+    }
+
+
+class _Listener(ThreadingHTTPServer):
+    # The default backlog of 5 drops the SYNs of a burst of connections (eight jobs
+    # submitted at once), which the client then resends a second later.
+    request_queue_size = 128
+    daemon_threads = True
 
 
 def _seconds(value) -> float:
@@ -274,6 +394,7 @@ def _seconds(value) -> float:
 def _handler(server: HostedServer):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go in two writes: no 40 ms stall
 
         def log_message(self, *args) -> None:  # quiet
             pass
@@ -303,6 +424,10 @@ def _handler(server: HostedServer):
 
         def do_POST(self) -> None:
             server.requests.append(("POST", self.path, time.monotonic()))
+            if self.path.split("?")[0] == "/v1/uploads":
+                return self._runway_upload()
+            if self.path.startswith("/storage/"):
+                return self._storage_upload()
             if self.path.startswith("/v1/"):
                 return self._runway_submit()
             return self._fal_submit()
@@ -381,8 +506,7 @@ def _handler(server: HostedServer):
                                   "content_policy_violation", "msg": "The content could not "
                                   "be processed because it contained material flagged by a "
                                   "content checker."}]})  # fmt: skip
-            _, _, fps, sound = FAL_ENDPOINTS[job.endpoint]
-            url = server.result_file(job, _seconds(job.body.get("duration", 5)), fps, sound)
+            url = server.result_file(job)
             self._send(200, {"video": {"url": url, "content_type": "video/mp4"}})
 
         def _fal_status(self, job: Job) -> None:
@@ -411,7 +535,7 @@ def _handler(server: HostedServer):
                 server.violations.append(f"POST {self.path}: no such model {key}")
                 return self._send(400, {"error": "unknown model"})
             schema, required = RUNWAY_MODELS[key]
-            problems = check_body(schema, required, body)
+            problems = check_body(schema, required, body, frozenset(server.uploads))
             if problems:  # Runway validates at submission
                 server.violations += [f"{resource}: {p}" for p in problems]
                 return self._send(400, {"error": "; ".join(problems)})
@@ -441,9 +565,38 @@ def _handler(server: HostedServer):
                                         "cost": {"credits": 0}, "failure": "Input rejected "
                                         "by content moderation",
                                         "failureCode": "SAFETY.INPUT.TEXT"})  # fmt: skip
-            url = server.result_file(job, float(job.body["duration"]), 24.0, False)
+            url = server.result_file(job)
             self._send(200, {"id": job.id, "status": "SUCCEEDED", "createdAt": created,
                              "cost": {"credits": 60}, "output": [url]})  # fmt: skip
+
+        def _runway_upload(self) -> None:
+            """`POST /v1/uploads`: a slot on the storage server for one file."""
+            body = self._body()
+            if not self._authorised("runway"):
+                return
+            if set(body) != {"filename", "type"} or body["type"] != "ephemeral":
+                server.violations.append(f"POST /v1/uploads: body {body}")
+                return self._send(400, {"error": "filename and type ephemeral expected"})
+            slot = uuid.uuid4().hex
+            uri = f"runway://uploads/{slot}/{body['filename']}"
+            server.upload_slots[slot] = uri
+            self._send(200, {"runwayUri": uri, "uploadUrl": f"https://{server.host}/storage/"
+                             f"{slot}", "fields": {"key": slot, "policy": "p"}})  # fmt: skip
+
+        def _storage_upload(self) -> None:
+            """The file itself, as multipart form data with the slot's fields, no key."""
+            slot = self.path.removeprefix("/storage/")
+            if self.headers.get("Authorization"):
+                server.violations.append(f"POST {self.path}: credentials sent to storage")
+            length = int(self.headers.get("Content-Length", "0"))
+            form = _form(self.headers.get("Content-Type", ""), self.rfile.read(length))
+            uri = server.upload_slots.pop(slot, None)
+            data = form.get("file", b"")
+            if uri is None or form.get("key") != slot.encode() or not data.startswith(PNG):
+                server.violations.append(f"POST {self.path}: not the slot's fields and a PNG")
+                return self._send(400, {"error": "bad upload"})
+            server.uploads[uri] = data
+            self._send(204, raw=b"")
 
         # -- results
         def _file(self, path: str) -> None:

@@ -14,8 +14,6 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from director.cli import main
-
 CONTINUOUS = """
 title: Join
 format: 320x180 @ 24fps
@@ -41,10 +39,7 @@ def decode(path: Path) -> list[np.ndarray]:
 
 
 def compile_film(project, text: str) -> list[np.ndarray]:
-    path = project.write(text)
-    out = project.root / "film.mp4"
-    assert main(["compile", str(path), "-o", str(out), "-q"]) == 0
-    return decode(out)
+    return decode(project.compile_film(text))
 
 
 def dock_plate(folder: Path) -> None:

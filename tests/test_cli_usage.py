@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
         (["check", "no-such.shot"], "no such script: no-such.shot"),
         (["plan", "no-such.shot"], "no such script: no-such.shot"),
         (["compile", "no-such.shot", "--workers", "2"], "no such script: no-such.shot"),
-        (["export", "no-such.json", "--otio", "x.otio"], "no such script: no-such.json"),
+        (["export", "no-such.json", "--otio", "x.otio"], "no such plan: no-such.json"),
     ],
 )
 def test_a_usage_error_is_said_once_and_exits_2(argv, said, tmp_path, monkeypatch, capsys):

@@ -57,15 +57,8 @@ def decode(path: Path) -> tuple[list[np.ndarray], float]:
         return frames, samples / stream.rate
 
 
-def compile_script(project, text: str, *extra: str, name: str = "film.shot") -> Path:
-    path = project.write(text, name)
-    out = project.root / "film.mp4"
-    assert main(["compile", str(path), "-o", str(out), "-q", *extra]) == 0
-    return out
-
-
 def test_a_small_film_has_its_frames_sound_and_sidecars(project):
-    out = compile_script(project, SMALL)
+    out = project.compile_film(SMALL)
     frames, seconds = decode(out)
     assert len(frames) == 24 + 24 - 6
     assert abs(seconds - len(frames) / 24) <= 1 / 24
@@ -77,14 +70,14 @@ def test_a_small_film_has_its_frames_sound_and_sidecars(project):
 
 
 def test_recompiling_unchanged_reuses_everything(project, capsys):
-    compile_script(project, SMALL)
+    project.compile_film(SMALL)
     first = (project.root / "film.mp4").read_bytes()
-    compile_script(project, SMALL)
+    project.compile_film(SMALL)
     assert (project.root / "film.mp4").read_bytes() == first
 
 
 def test_dry_run_says_what_changed(project, capsys):
-    compile_script(project, SMALL)
+    project.compile_film(SMALL)
     path = project.write(SMALL.replace("HERO waits.", "HERO waits, restless."))
     capsys.readouterr()
     assert main(["compile", str(path), "--dry-run"]) == 0
@@ -176,18 +169,14 @@ def test_a_killed_compile_resumes_to_the_same_bytes(project, tmp_path):
 
 @pytest.mark.parametrize(("codec", "suffix"), [("vp9", ".webm"), ("prores", ".mov")])
 def test_other_codecs_make_playable_films(project, codec, suffix):
-    path = project.write(SMALL)
-    out = project.root / f"film{suffix}"
-    assert main(["compile", str(path), "-o", str(out), "-q", "--codec", codec]) == 0
+    out = project.compile_film(SMALL, "--codec", codec, out=f"film{suffix}")
     frames, seconds = decode(out)
     assert len(frames) == 42
     assert abs(seconds - 42 / 24) <= 1 / 24
 
 
 def test_png_sequence_and_stems(project):
-    path = project.write(SMALL)
-    out = project.root / "frames"
-    assert main(["compile", str(path), "-o", str(out), "-q", "--codec", "png", "--stems"]) == 0
+    out = project.compile_film(SMALL, "--codec", "png", "--stems", out="frames")
     assert len(list(out.glob("*.png"))) == 42
     stems = sorted(p.name for p in (project.root / "frames.stems").iterdir())
     assert any("music" in name for name in stems) and any("dialogue" in name for name in stems)

@@ -93,10 +93,8 @@ def write_music(project, amplitude: float) -> None:
 
 
 def compile_film(project, codec: str = "h264", *extra: str) -> Path:
-    path = project.write(FILM)
-    out = project.root / f"film{SUFFIXES.get(codec, '')}"
-    assert main(["compile", str(path), "-o", str(out), "-q", "--codec", codec, *extra]) == 0
-    return out
+    out = f"film{SUFFIXES.get(codec, '')}"
+    return project.compile_film(FILM, "--codec", codec, *extra, out=out)
 
 
 # ------------------------------------------------------------------ colour

@@ -51,6 +51,7 @@ def models(tmp_path_factory):
         "ltx2": tiny.save_ltx2(root / "LTX-2-tiny"),
         "flux2-klein": image_tiny.save_flux2_klein(root / "FLUX.2-klein-tiny"),
         "qwen-image-edit-plus": image_tiny.save_qwen_image_edit_plus(root / "Qwen-Edit-tiny"),
+        "flux-kontext": image_tiny.save_flux_kontext(root / "FLUX.1-Kontext-tiny"),
     }
 
 
@@ -76,9 +77,23 @@ def _settings(project, models, maker: str) -> None:
     )
 
 
+# What each model's `image` input holds: every picture within its limit (the hero's
+# two and the room's); Kontext reads one, the hero's most representative (the two
+# are alike: the script's first).
+READS = {
+    "flux2-klein": ["hero", "hero-side", "room"],
+    "qwen-image-edit-plus": ["hero", "hero-side", "room"],
+    "flux-kontext": ["hero"],
+}
+
+
 @pytest.mark.parametrize(
     ("maker", "pipeline"),
-    [("flux2-klein", "Flux2KleinPipeline"), ("qwen-image-edit-plus", "QwenImageEditPlusPipeline")],
+    [
+        ("flux2-klein", "Flux2KleinPipeline"),
+        ("qwen-image-edit-plus", "QwenImageEditPlusPipeline"),
+        ("flux-kontext", "FluxKontextPipeline"),
+    ],
 )
 def test_the_image_models_keyframe_is_ltx2s_first_frame_and_reads_the_references(
     project, models, monkeypatch, maker, pipeline
@@ -99,12 +114,13 @@ def test_the_image_models_keyframe_is_ltx2s_first_frame_and_reads_the_references
     assert {node.params.maker for node in keyframes.values()} == {maker}
     assert keyframes["1"].params.maker_options["steps"] == 2
     # One image pipeline call a keyframe (no minimum: no retries), each reading the
-    # hero's two pictures and the room's, in that order.
+    # pictures the model takes, in the script's order.
     assert len(made_by.calls) == 2
     for call in made_by.calls:
-        given = [np.asarray(picture) for picture in call.arguments["image"]]
-        expected = [pictures["hero"], pictures["hero-side"], pictures["room"]]
-        assert len(given) == 3
+        read = call.arguments["image"]
+        given = [np.asarray(picture) for picture in (read if isinstance(read, list) else [read])]
+        expected = [pictures[name] for name in READS[maker]]
+        assert len(given) == len(expected)
         assert all(np.array_equal(a, b) for a, b in zip(given, expected, strict=True))
     # LTX-2 starts shots 1 and 3 from the accepted keyframes, byte for byte.
     starts = [np.asarray(call.arguments["image"]) for call in animated.calls]
@@ -138,3 +154,22 @@ def test_a_folder_of_another_model_is_named_in_the_message(project, models, caps
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "holds a Flux2KleinPipeline model" in err and "QwenImageEditPlusPipeline" in err
+
+
+def test_flux2_without_torchvision_says_so_instead_of_failing_in_transformers(tmp_path):
+    """FLUX.2 [dev]'s processor (Pixtral's) cannot be built without torchvision; the
+    keyframe fails with the package to install, not an ImportError from transformers."""
+    import importlib.util
+
+    from backends import image
+    from backends.diffusers_base import ModelError
+
+    if importlib.util.find_spec("torchvision") is not None:
+        pytest.skip("torchvision is installed here")
+    folder = tmp_path / "FLUX.2-dev"
+    folder.mkdir()
+    (folder / "model_index.json").write_text('{"_class_name": "Flux2Pipeline"}')
+    maker = image.get("flux2")(model=folder, device="cpu")
+    with pytest.raises(ModelError, match="torchvision not installed.*pip install torchvision"):
+        maker.pipeline()
+    assert image.get("flux2-klein").unavailable_reason() is None

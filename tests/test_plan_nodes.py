@@ -9,16 +9,20 @@ string key or finds an input by the text of its id.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from pathlib import Path
 from typing import ClassVar, Literal
 
 import jsonschema
-from pydantic import BaseModel
+import pytest
+from pydantic import BaseModel, field_serializer
 
 from director import ray_executor
 from director.cache import Cache
-from director.plan import Plan, plan_schema
+from director.check import check_file
+from director.plan import Plan, plan_film, plan_schema
 from director.plan_nodes import Node, Timeline
 from director.run import execute
 
@@ -112,3 +116,55 @@ def test_no_module_outside_the_plan_reads_params_by_key_or_parses_node_ids():
             if OLD_HABITS.search(line):
                 found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert found == []
+
+
+def _dumped_hash(node: Node, input_hashes: list[str]) -> str:
+    """A node's hash as every plan has had it: the canonical JSON of `model_dump()`."""
+    payload = [node.op, node.version, node.params.model_dump(), input_hashes]
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@pytest.mark.parametrize("backend", [None, "ltx2", "kling-3"])
+def test_made_nodes_equal_validated_ones_and_hash_their_dump(backend):
+    """`Node.make` assembles a node from the planner's typed parts without validating
+    them again, and hashes the parameters' fields without dumping them first: each
+    node equals the one pydantic validates from the same fields, serialises the
+    same, and has the hash of its parameters' `model_dump()`."""
+    film = check_file(ROOT / "tests" / "fixtures" / "language" / "film.shot").film
+    plan = plan_film(film, backend=backend, keyframes="generate").plan
+    assert plan is not None and len({type(node) for node in plan.nodes}) >= 8
+    for node in plan.nodes:
+        validated = type(node)(**{name: getattr(node, name) for name in type(node).model_fields})
+        assert node == validated
+        assert node.model_dump_json() == validated.model_dump_json()
+        assert node.hash == _dumped_hash(node, [plan.node(i).hash for i in node.inputs])
+
+
+class Upper(BaseModel):
+    text: str
+
+    @field_serializer("text")
+    def _shouted(self, text: str) -> str:
+        return text.upper()
+
+
+class LoudParams(BaseModel):
+    words: list[Upper]
+
+
+class Loud(Node[LoudParams]):
+    """A toy operation whose parameters dump otherwise than they hold."""
+
+    op: Literal["loud"] = "loud"
+
+
+def test_parameters_that_dump_otherwise_than_they_hold_are_hashed_by_their_dump():
+    made = Loud.make("toy/loud", [], LoudParams(words=[Upper(text="hey")]), [])
+    assert made.hash == _dumped_hash(made, [])
+    assert '"HEY"' in json.dumps(made.params.model_dump())  # the dump is what differs
+
+
+def test_a_node_is_made_only_of_its_own_parameters():
+    with pytest.raises(TypeError, match="Shout takes ShoutParams"):
+        Shout.make("toy/wrong", [], LoudParams(words=[]), [])

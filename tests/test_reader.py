@@ -16,7 +16,7 @@ import pytest
 from director.check import check_file
 from director.cli import main
 from director.fountain import MAX_SECONDS, import_fountain
-from director.reader import Limits
+from director.reader import MAX_PLAN_BYTES, Limits
 
 
 def diagnostics_of(capsys, *args: str) -> tuple[int, list[dict]]:
@@ -184,6 +184,34 @@ def test_a_fifo_script_on_the_command_line_is_refused(project, capsys):
 
     threading.Thread(target=run, daemon=True).start()
     assert done.wait(20), "check blocked on a FIFO"
+    assert outcome["status"] == 2
+    assert "FIFO" in capsys.readouterr().err
+
+
+def test_export_reads_a_plan_no_further_than_its_limit(tmp_path, capsys):
+    """Issue 18's last reader: `export` read the plan whole, however large.  A
+    sparse file one byte past the ceiling costs no disk and is refused unread."""
+    plan = tmp_path / "huge.plan.json"
+    with plan.open("wb") as handle:
+        handle.truncate(MAX_PLAN_BYTES + 1)
+    assert main(["export", str(plan), "--otio", str(tmp_path / "cut.otio")]) == 2
+    error = capsys.readouterr().err
+    assert f"{plan} cannot be read: it is over {MAX_PLAN_BYTES:,} bytes" in error
+    assert not (tmp_path / "cut.otio").exists()
+
+
+def test_export_refuses_a_fifo_plan_without_waiting(tmp_path, capsys):
+    os.mkfifo(tmp_path / "pipe.plan.json")
+    done = threading.Event()
+    outcome = {}
+
+    def run():
+        arguments = ["export", str(tmp_path / "pipe.plan.json"), "--otio", str(tmp_path / "c.otio")]
+        outcome["status"] = main(arguments)
+        done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    assert done.wait(20), "export blocked on a FIFO"
     assert outcome["status"] == 2
     assert "FIFO" in capsys.readouterr().err
 

@@ -3,13 +3,15 @@
 The manifest's licence is the project's and ships as LICENSE; `.vscodeignore`
 keeps `node_modules/` out because the build bundles the client into the file
 `main` names.  When `vsce` and the extension's npm packages are installed
-(`npm install` in editors/vscode, `npm install -g @vscode/vsce`), the real
-packager runs too and must print no warning at all.
+(`npm ci` in editors/vscode, `npm install -g @vscode/vsce@4.1.0`; .ci/run does
+both), the real packager runs too and must print no warning at all.  In CI
+(`CI=true`) their absence is a failure, not a skip.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -52,10 +54,18 @@ def test_the_bundle_is_what_ships_and_node_modules_stay_out():
     assert "node_modules/**" in ignored and "extension.js" in ignored
 
 
+def packager() -> str:
+    found = shutil.which("vsce")
+    if found is None or not (VSCODE / "node_modules" / ".bin" / "esbuild").exists():
+        reason = "vsce and the extension's npm packages are not installed (.ci/run installs them)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return found
+
+
 def test_vsce_packages_without_warnings(tmp_path):
-    vsce = shutil.which("vsce")
-    if vsce is None or not (VSCODE / "node_modules" / ".bin" / "esbuild").exists():
-        pytest.skip("vsce and the extension's npm packages are not installed")
+    vsce = packager()
     # No --allow-* flag: every check vsce makes is on, and a question it would ask
     # (it asks before packaging without a repository) reads end of input and aborts.
     command = [vsce, "package", "--out", str(tmp_path / "x.vsix")]

@@ -10,7 +10,6 @@ import av
 import numpy as np
 import pytest
 
-from director.cli import main
 from director.fmt import format_text
 from director.plan_nodes import Generate, Voice
 
@@ -84,9 +83,7 @@ def test_fmt_keeps_a_written_speaker():
 
 def subtitle_band(project, speaker: str, display: bool) -> np.ndarray:
     header = HEADER if display else HEADER.replace("  display: MRS. O'BRIEN\n", "")
-    path = project.write(header + f"SHOT 1 MEDIUM 1s\n  {speaker}\n    Tea, love?\n")
-    out = project.root / "film.mp4"
-    assert main(["compile", str(path), "-o", str(out), "-q"]) == 0
+    out = project.compile_film(header + f"SHOT 1 MEDIUM 1s\n  {speaker}\n    Tea, love?\n")
     with av.open(str(out)) as container:
         frame = next(container.decode(video=0)).to_ndarray(format="rgb24")
     return frame[120:175].astype(int)  # the lower third, above the timecode's row

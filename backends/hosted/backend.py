@@ -13,11 +13,12 @@ to the same length.  `select` then scales and crops it to the film's format.
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import math
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import ClassVar
@@ -75,13 +76,17 @@ class HostedCapabilities(Capabilities):
 
 @dataclass
 class Job:
-    """One request as it goes to the provider."""
+    """One request as it goes to the provider.  A picture too large for a data URI
+    stands in `body` as a mark naming its content (`Pictures`), so that the request's
+    identity (the journal's key) is the same on every run; it is uploaded, and the
+    mark replaced by the upload's URI, only when the request is submitted."""
 
     provider: str
     endpoint: str
     body: dict
     size: Size
     seconds: int
+    uploads: dict[str, bytes] = field(default_factory=dict)  # mark → PNG file
 
 
 class HostedBackend(Backend):
@@ -114,11 +119,17 @@ class HostedBackend(Backend):
         return None
 
     @classmethod
-    def left_out(cls, wanted: set[str]) -> set[str]:
-        """What of `wanted` this model cannot take for a shot that asks for all of it."""
-        left = wanted - cls.capabilities.conditioning
-        if cls.model.route(cls.model.providers[0]).elements and "first_frame" not in wanted:
-            left |= wanted & {"reference_images"}  # Kling's elements go with a first frame
+    def left_out(cls, wanted: set[str], options: dict | None = None) -> set[str]:
+        """What of `wanted` this model cannot take, by the provider in `options`
+        (`via`; else its first), for a shot that asks for all of it."""
+        via = (options or {}).get("via") or cls.model.providers[0]
+        route = cls.model.route(via) or cls.model.routes[0]
+        left = wanted - cls.model.takes(route.provider)
+        if "first_frame" not in wanted:
+            if route.elements:  # Kling's elements go with a first frame
+                left |= wanted & {"reference_images"}
+            if route.image_positions:  # Runway's models take no last frame alone
+                left |= wanted & {"last_frame"}
         return left
 
     @classmethod
@@ -158,14 +169,19 @@ class HostedBackend(Backend):
         return self._provider
 
     def generate(self, request: ShotRequest) -> GeneratedShot:
+        return conform(self.fetch(request), request, with_sound=self.model.sound)
+
+    def fetch(self, request: ShotRequest) -> Path:
+        """The provider's video for `request`: submitted once, waited for and
+        downloaded once into the journal.  Called again with the same request, it
+        is the kept file, at once: the executor fetches ahead of `generate`, so
+        that a request's slot is free again before its result is conformed."""
         if self.journal is None:
             raise HostedError("hosted backends run only inside `director compile` (no journal)")
         try:
-            job = self.job(request)
-            video = self._video(job, request.shot_id)
+            return self._video(self.job(request), request.shot_id)
         except HostedError as error:  # said like any node's failure, at the shot's line
             raise BackendError(str(error)) from None
-        return conform(video, request, with_sound=self.model.sound)
 
     def job(self, request: ShotRequest) -> Job:
         """The provider's request for a ShotRequest, every value one the model allows."""
@@ -174,11 +190,12 @@ class HostedBackend(Backend):
         size = next(s for s in self.model.sizes if (s.width, s.height) == wanted)
         seconds = self.billed_seconds(request.frames, request.fps)
         first = _first_image(request)
-        body = build_body(self.model, route, request, size, seconds, first)
+        pictures = Pictures(self.model.min_image_side, PROVIDER_CLASSES[self.via].uploads)
+        body = build_body(self.model, route, request, size, seconds, first, pictures)
         endpoint = route.image_endpoint if first is not None else route.text_endpoint
         if endpoint is None:
             raise HostedError(f"{self.name} on {self.via} needs a first frame")
-        return Job(self.via, endpoint, body, size, seconds)
+        return Job(self.via, endpoint, body, size, seconds, pictures.held)
 
     # -- submit once, poll, download once
     def _video(self, job: Job, shot: str) -> Path:
@@ -197,7 +214,7 @@ class HostedBackend(Backend):
         wait = POLL_BACKOFF[0]
         for _ in range(SUBMIT_ATTEMPTS):
             try:
-                return self.provider().submit(job.endpoint, job.body)
+                return self.provider().submit(job.endpoint, self._uploaded(job))
             except Busy as busy:
                 self._sleep(busy.retry_after if busy.retry_after is not None else wait)
                 wait = min(wait * 2, POLL_BACKOFF[1])
@@ -205,6 +222,15 @@ class HostedBackend(Backend):
                 raise HostedError(_refusal(self.name, error, accepted=False)) from None
         raise HostedError(f"{self.via} stayed busy through {SUBMIT_ATTEMPTS} submissions; "
                           "nothing was accepted, so running again is safe")  # fmt: skip
+
+    def _uploaded(self, job: Job) -> dict:
+        """The body to submit: each held picture uploaded (the provider's upload
+        call) and its mark replaced by the upload's URI."""
+        if not job.uploads:
+            return job.body
+        uris = {mark: self.provider().upload(mark.removeprefix(UPLOAD_MARK), data)
+                for mark, data in job.uploads.items()}  # fmt: skip
+        return _replaced(job.body, uris)
 
     def _wait_and_download(self, record: Record) -> Path:
         wait = POLL_BACKOFF[0]
@@ -260,7 +286,7 @@ class HostedBackend(Backend):
 
 
 def build_body(model: HostedModel, route: Route, request: ShotRequest, size: Size,
-               seconds: int, first: Image.Image | None) -> dict:  # fmt: skip
+               seconds: int, first: Image.Image | None, pictures: Pictures) -> dict:  # fmt: skip
     """The request body in the route's own field names and value types."""
     prompt = "prompt_text" if route.provider == "runway" else "prompt"
     body: dict = {prompt: request.prompt, **route.extra}
@@ -278,14 +304,29 @@ def build_body(model: HostedModel, route: Route, request: ShotRequest, size: Siz
         body[route.seed] = request.seed
     if route.negative and request.negative:
         body[route.negative] = request.negative
-    if first is not None:
-        body[route.image] = _data_uri(_cover(first, size), model.min_image_side)
+    if first is not None and route.image_positions:
+        body[route.image] = _positioned(request, size, first, pictures)
+    elif first is not None:
+        body[route.image] = pictures.uri(_cover(first, size))
     if route.end_image and request.keyframe_last is not None:
-        last = _cover(Image.open(request.keyframe_last).convert("RGB"), size)
-        body[route.end_image] = _data_uri(last, model.min_image_side)
+        body[route.end_image] = pictures.uri(_last_image(request, size))
     if route.elements and first is not None and request.characters:
-        body["elements"] = _elements(request, model)
+        body["elements"] = _elements(request, model, pictures)
     return body
+
+
+def _positioned(request: ShotRequest, size: Size, first: Image.Image,
+                pictures: Pictures) -> list[dict]:  # fmt: skip
+    """Runway's `promptImage` list: the first frame, and the last when there is one."""
+    images = [{"position": "first", "uri": pictures.uri(_cover(first, size))}]
+    if request.keyframe_last is not None:
+        images.append({"position": "last", "uri": pictures.uri(_last_image(request, size))})
+    return images
+
+
+def _last_image(request: ShotRequest, size: Size) -> Image.Image:
+    assert request.keyframe_last is not None
+    return _cover(Image.open(request.keyframe_last).convert("RGB"), size)
 
 
 def _first_image(request: ShotRequest) -> Image.Image | None:
@@ -297,7 +338,7 @@ def _first_image(request: ShotRequest) -> Image.Image | None:
     return None
 
 
-def _elements(request: ShotRequest, model: HostedModel) -> list[dict]:
+def _elements(request: ShotRequest, model: HostedModel, pictures: Pictures) -> list[dict]:
     """Kling's character elements: a front image and 1-3 more of each character.
     A character with one picture gives it as both (an element needs a reference)."""
     elements = []
@@ -306,7 +347,7 @@ def _elements(request: ShotRequest, model: HostedModel) -> list[dict]:
                                                                       ".webp")]  # fmt: skip
         if not images:
             continue
-        uris = [_data_uri(_fit(Image.open(p).convert("RGB")), model.min_image_side)
+        uris = [pictures.uri(_fit(Image.open(p).convert("RGB")))
                 for p in images[: model.max_references + 1]]  # fmt: skip
         references = uris[1:] or uris[:1]
         elements.append({"frontal_image_url": uris[0], "reference_image_urls": references})
@@ -328,19 +369,47 @@ def _fit(image: Image.Image) -> Image.Image:
     return image
 
 
-def _data_uri(image: Image.Image, min_side: int) -> str:
-    """A PNG data URI (a JPEG one above the provider's limit), at least `min_side` a side."""
-    if min_side and min(image.size) < min_side:
-        scale = min_side / min(image.size)
-        image = image.resize((math.ceil(image.width * scale), math.ceil(image.height * scale)))
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    kind = "png"
-    if buffer.tell() * 4 / 3 > DATA_URI_LIMIT:
+UPLOAD_MARK = "upload:"  # a held picture's mark in a body: "upload:<sha256>.png"
+
+
+@dataclass
+class Pictures:
+    """How a request's pictures are sent: a PNG data URI up to the provider's limit;
+    above it, where the provider has an upload call, the PNG itself, held under a
+    mark of its content until submission (`Job.uploads`), else a JPEG data URI."""
+
+    min_side: int  # smaller pictures are scaled up to this (Kling: 300 px)
+    uploads: bool  # the provider has an upload call
+    held: dict[str, bytes] = field(default_factory=dict)
+
+    def uri(self, image: Image.Image) -> str:
+        if self.min_side and min(image.size) < self.min_side:
+            scale = self.min_side / min(image.size)
+            size = (math.ceil(image.width * scale), math.ceil(image.height * scale))
+            image = image.resize(size)
         buffer = io.BytesIO()
-        image.save(buffer, format="JPEG", quality=90)
-        kind = "jpeg"
-    return f"data:image/{kind};base64,{base64.b64encode(buffer.getvalue()).decode()}"
+        image.save(buffer, format="PNG")
+        kind = "png"
+        if buffer.tell() * 4 / 3 > DATA_URI_LIMIT:
+            if self.uploads:
+                mark = f"{UPLOAD_MARK}{hashlib.sha256(buffer.getvalue()).hexdigest()}.png"
+                self.held[mark] = buffer.getvalue()
+                return mark
+            buffer = io.BytesIO()
+            image.save(buffer, format="JPEG", quality=90)
+            kind = "jpeg"
+        return f"data:image/{kind};base64,{base64.b64encode(buffer.getvalue()).decode()}"
+
+
+def _replaced(value, uris: dict[str, str]):
+    """`value` (a body, or part of one) with each mark in `uris` replaced."""
+    if isinstance(value, str):
+        return uris.get(value, value)
+    if isinstance(value, list):
+        return [_replaced(v, uris) for v in value]
+    if isinstance(value, dict):
+        return {k: _replaced(v, uris) for k, v in value.items()}
+    return value
 
 
 # ----------------------------------------------------------------- messages
@@ -435,6 +504,17 @@ def _sound(video: Path, seconds: float) -> tuple[np.ndarray, int]:
 # ---------------------------------------------------------------- the classes
 
 
+def _takes_when(model: HostedModel) -> str:
+    """When a model that takes character references leaves them out, in words."""
+    with_elements = [r.provider for r in model.routes if r.elements]
+    if not with_elements:
+        return ""
+    only = ""
+    if len(with_elements) < len(model.routes):
+        only = f", and only via {' or '.join(with_elements)}"
+    return f"without a first frame (elements go only with image to video{only})"
+
+
 def backend_class(model: HostedModel) -> type[HostedBackend]:
     """The backend class of one catalog entry."""
     first = model.routes[0]
@@ -459,9 +539,7 @@ def backend_class(model: HostedModel) -> type[HostedBackend]:
             "capabilities": caps,
             "prompt_template": model.template,
             "model": model,
-            "takes_when": "without a first frame (elements go only with image to video)"
-            if first.elements
-            else "",
+            "takes_when": _takes_when(model),
             "__module__": __name__,
         },
     )

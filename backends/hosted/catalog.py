@@ -68,6 +68,10 @@ class Route:
     seed: str | None = None
     negative: str | None = None
     elements: bool = False  # Kling's character elements (front + 1-3 references)
+    # Runway's `promptImage` as a list of {position, uri}: the first frame, and the
+    # last where the model takes one (`end_image` names a field of its own instead).
+    image_positions: bool = False
+    takes: frozenset[Conditioning] | None = None  # narrower than the model's, by this route
     extra: dict = field(default_factory=dict)  # fixed fields sent with every request
 
     def format_duration(self, seconds: int) -> str | int:
@@ -97,6 +101,11 @@ class HostedModel:
     def route(self, provider: str) -> Route | None:
         return next((r for r in self.routes if r.provider == provider), None)
 
+    def takes(self, provider: str) -> frozenset[Conditioning]:
+        """What a request by `provider` can be conditioned on."""
+        route = self.route(provider)
+        return self.conditioning if route is None or route.takes is None else route.takes
+
     @property
     def providers(self) -> tuple[str, ...]:
         return tuple(r.provider for r in self.routes)
@@ -106,14 +115,31 @@ def _sizes(aspects: dict[str, tuple[int, int]], resolution: str = "") -> tuple[S
     return tuple(Size(a, resolution, w, h) for a, (w, h) in aspects.items())
 
 
+def _nominal(aspects: tuple[str, ...], resolutions: tuple[str, ...]) -> tuple[Size, ...]:
+    """Sizes a provider names by aspect and resolution only: the short side is the
+    resolution's number (the result is conformed to the film whatever it is)."""
+    sizes = []
+    for resolution in resolutions:
+        short = int(resolution.rstrip("pP"))
+        for aspect in aspects:
+            across, down = (int(n) for n in aspect.split(":"))
+            long = 2 * round(short * max(across, down) / min(across, down) / 2)
+            width, height = (long, short) if across >= down else (short, long)
+            sizes.append(Size(aspect, resolution, width, height))
+    return tuple(sizes)
+
+
 _SEEDANCE_ASPECTS = ("21:9", "16:9", "4:3", "1:1", "3:4", "9:16")
-# Seedance's outputs by resolution and aspect (480p 16:9 comes back as 864x496).
+# Seedance's outputs by resolution and aspect (480p 16:9 comes back as 864x496), as
+# runwayml 5.24.0's `seedance2` ratio enum lists them (Runway asks by these sizes).
 _SEEDANCE_SIZES = {
-    "480p": ((1120, 480), (864, 496), (752, 560), (640, 640), (560, 752), (496, 864)),
+    "480p": ((992, 432), (864, 496), (752, 560), (640, 640), (560, 752), (496, 864)),
     "720p": ((1470, 630), (1280, 720), (1112, 834), (960, 960), (834, 1112), (720, 1280)),
     "1080p": ((2206, 946), (1920, 1080), (1664, 1248), (1440, 1440), (1248, 1664), (1080, 1920)),
 }
 _FAL = "fal.ai model page"
+_FAL_SCHEMA = "fal.ai llms.txt of the endpoint"
+_RUNWAY_UNVERIFIED = "unverified: Runway's price for this model not read; fal's figure used"
 
 SEEDANCE_2 = HostedModel(
     name="seedance-2",
@@ -139,6 +165,20 @@ SEEDANCE_2 = HostedModel(
                 {"480p": 0.1406, "720p": 0.3024, "1080p": 0.6804},
                 f"{_FAL} bytedance/seedance-2.0 ($0.014 per 1000 video tokens)",
             ),
+        ),
+        Route(
+            provider="runway",
+            text_endpoint="text_to_video",
+            image_endpoint="image_to_video",
+            model="seedance2",
+            duration="int",
+            image="prompt_image",
+            image_positions=True,  # first and last frame in one list
+            aspect="ratio",  # asked by the exact size: "864:496"
+            resolution=None,
+            audio="audio",
+            seed="seed",
+            price=Price({"480p": 0.1406, "720p": 0.3024, "1080p": 0.6804}, _RUNWAY_UNVERIFIED),
         ),
     ),
     notes=("no seed on fal (the same request may differ)", "reference images not taken"),
@@ -168,11 +208,26 @@ KLING_3 = HostedModel(
             elements=True,
             price=Price({"": 0.168}, f"{_FAL} fal-ai/kling-video/v3/pro ($0.168/s with audio)"),
         ),
+        Route(
+            provider="runway",
+            text_endpoint="text_to_video",
+            image_endpoint="image_to_video",
+            model="kling3.0_pro",
+            duration="int",
+            image="prompt_image",
+            image_positions=True,
+            aspect="ratio",
+            resolution=None,
+            audio="audio",
+            takes=frozenset({"text", "first_frame", "last_frame"}),  # no elements on Runway
+            price=Price({"": 0.168}, _RUNWAY_UNVERIFIED),
+        ),
     ),
     notes=(
         "no seed",
-        "character references only with a first frame (image to video)",
+        "character references only with a first frame (image to video), and only via fal",
         "a character element needs a front image and 1-3 more",
+        "no structured camera control: fal's Kling 3.0 schema has no camera field",
     ),
 )
 
@@ -195,6 +250,20 @@ VEO_3_1 = HostedModel(
             seed="seed",
             negative="negative_prompt",
             price=Price({"": 0.40}, f"{_FAL} fal-ai/veo3.1 ($0.40/s with audio, 720p/1080p)"),
+        ),
+        Route(
+            provider="runway",
+            text_endpoint="text_to_video",
+            image_endpoint="image_to_video",
+            model="veo3.1",
+            duration="int",
+            image="prompt_image",
+            aspect="ratio",
+            resolution=None,
+            audio="audio",
+            seed="seed",
+            negative="negative_prompt",
+            price=Price({"": 0.40}, _RUNWAY_UNVERIFIED),
         ),
     ),
     notes=("last frame and reference images not taken on these endpoints",),
@@ -269,4 +338,57 @@ GEN_4_5 = HostedModel(
     notes=("no sound", "last frame and reference images not taken"),
 )
 
-MODELS: tuple[HostedModel, ...] = (SEEDANCE_2, KLING_3, VEO_3_1, HAILUO_02, LTX_2_FAL, GEN_4_5)
+RAY_2_FLASH = HostedModel(
+    name="ray-2-flash",
+    title="Luma Ray 2 Flash",
+    durations=(5, 9),
+    fps=24.0,
+    sizes=_nominal(("16:9", "9:16", "4:3", "3:4", "21:9", "9:21"), ("540p", "720p", "1080p")),
+    conditioning=frozenset({"text", "first_frame", "last_frame"}),
+    sound=False,
+    routes=(
+        Route(
+            provider="fal",
+            text_endpoint="fal-ai/luma-dream-machine/ray-2-flash",
+            image_endpoint="fal-ai/luma-dream-machine/ray-2-flash/image-to-video",
+            duration="seconds",
+            end_image="end_image_url",
+            # $0.20 per 5 s at 540p, 720p twice that, 1080p four times (9 s: twice 5 s)
+            price=Price(
+                {"540p": 0.04, "720p": 0.08, "1080p": 0.16},
+                f"{_FAL_SCHEMA} fal-ai/luma-dream-machine/ray-2-flash ($0.20 per 5 s at 540p)",
+            ),
+        ),
+    ),
+    notes=("no sound, no seed", "5 or 9 seconds", "reference images not taken"),
+)
+
+PIKA_2_2 = HostedModel(
+    name="pika-2.2",
+    title="Pika 2.2",
+    durations=(5, 10),
+    fps=24.0,
+    sizes=_nominal(("16:9", "9:16", "1:1", "4:5", "5:4", "3:2", "2:3"), ("720p", "1080p")),
+    conditioning=frozenset({"text", "first_frame"}),
+    sound=False,
+    routes=(
+        Route(
+            provider="fal",
+            text_endpoint="fal-ai/pika/v2.2/text-to-video",
+            image_endpoint="fal-ai/pika/v2.2/image-to-video",
+            duration="int",
+            aspect_on_image=False,  # the first frame decides the aspect
+            seed="seed",
+            negative="negative_prompt",
+            price=Price(
+                {"720p": 0.04, "1080p": 0.09},
+                f"{_FAL_SCHEMA} fal-ai/pika/v2.2 ($0.20 per 5 s at 720p, $0.45 at 1080p)",
+            ),
+        ),
+    ),
+    notes=("no sound", "5 or 10 seconds", "last frame and reference images not taken"),
+)
+
+MODELS: tuple[HostedModel, ...] = (
+    SEEDANCE_2, KLING_3, VEO_3_1, HAILUO_02, LTX_2_FAL, GEN_4_5, RAY_2_FLASH, PIKA_2_2,
+)  # fmt: skip

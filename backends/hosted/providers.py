@@ -91,9 +91,14 @@ def retry_after(headers) -> float | None:
 
 class Provider:
     name: str = ""
+    uploads: bool = False  # has an upload call for pictures above a data URI's limit
 
     def submit(self, endpoint: str, body: dict) -> str:
         raise NotImplementedError
+
+    def upload(self, name: str, data: bytes) -> str:
+        """Upload a file for a request: the URI that stands for it in the body."""
+        raise NotImplementedError(f"{self.name} takes no uploads here")
 
     def poll(self, endpoint: str, request_id: str) -> Poll:
         raise NotImplementedError
@@ -236,6 +241,7 @@ class RunwayProvider(Provider):
     which may have been accepted); polls keep them (a GET is safe to repeat)."""
 
     name = "runway"
+    uploads = True  # POST /v1/uploads, then the file to the URL it answers with
 
     def __init__(self, key: str):
         self._key = key
@@ -252,6 +258,15 @@ class RunwayProvider(Provider):
             return resource.create(**body).id
         except Exception as error:
             raise _runway_error(error, "submitting", submitting=True) from None
+
+    def upload(self, name: str, data: bytes) -> str:
+        """An ephemeral upload (the SDK's `uploads.create_ephemeral`): its `runway://`
+        URI.  The file itself goes to a storage URL, without the key.  Uploading again
+        costs nothing, so a failed upload is a Busy one (asked again)."""
+        try:
+            return self.client.uploads.create_ephemeral(file=(name, data)).uri
+        except Exception as error:
+            raise _runway_error(error, "uploading a picture", submitting=False) from None
 
     def poll(self, endpoint: str, request_id: str) -> Poll:
         try:

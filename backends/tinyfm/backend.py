@@ -88,8 +88,8 @@ def reference_for(request: ShotRequest) -> np.ndarray | None:
 
 def square_image(path: Path, side: int = REFERENCE_SIDE) -> np.ndarray:
     """An image scaled to cover a square and centre-cropped, RGB uint8."""
-    with Image.open(path) as image:
-        image = image.convert("RGB")
+    with Image.open(path) as opened:
+        image = opened.convert("RGB")
         scale = side / min(image.size)
         size = (max(side, round(image.width * scale)), max(side, round(image.height * scale)))
         image = image.resize(size, Image.Resampling.BOX if scale < 1 else Image.Resampling.BICUBIC)

@@ -66,8 +66,9 @@ x move never is.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -275,7 +276,10 @@ def split_of(primary: str, secondary: str | None, pattern: str, camera: str) -> 
     return "eval" if (5 * ci + 3 * pi + mi + 2 * si) % 7 == 0 else "train"
 
 
-def _choice(rng: np.random.Generator, options) -> object:
+Option = TypeVar("Option")
+
+
+def _choice(rng: np.random.Generator, options: Iterable[Option]) -> Option:
     options = list(options)
     return options[int(rng.integers(len(options)))]
 
@@ -592,7 +596,7 @@ def _noise1(rng: np.random.Generator, x: np.ndarray, cell: float) -> np.ndarray:
 
 def _mottle(rng: np.random.Generator, u: np.ndarray, v: np.ndarray, cell: float) -> np.ndarray:
     """Smooth 2-D noise, about -1..1, as a sum of products of 1-D noises (cheap: separable)."""
-    out = 0.0
+    out = np.zeros(np.broadcast_shapes(u.shape, v.shape))
     for _ in range(2):
         out = out + _noise1(rng, u, cell) * _noise1(rng, v, cell)
     return out

@@ -203,7 +203,7 @@ def _along_path(picture: torch.Tensor, path: torch.Tensor) -> torch.Tensor:
     theta = torch.zeros(len(path), 2, 3)
     theta[:, 0, 0] = theta[:, 1, 1] = 1 / scale
     theta[:, 0, 2], theta[:, 1, 2] = -2 * path[:, 1] / scale, -2 * path[:, 2] / scale
-    where = F.affine_grid(theta, (len(path), *picture.shape), align_corners=False)
+    where = F.affine_grid(theta, [len(path), *picture.shape], align_corners=False)
     frames = picture.expand(len(path), *picture.shape)
     return F.grid_sample(frames, where, padding_mode="border", align_corners=False)
 
@@ -418,7 +418,7 @@ def _still_grid(
     theta = torch.zeros(1, 2, 3)
     theta[:, 0, 0] = theta[:, 1, 1] = box_side
     theta[:, :, 2] = 2 * centre
-    at = F.affine_grid(theta, (1, 4, side, side), align_corners=False)
+    at = F.affine_grid(theta, [1, 4, side, side], align_corners=False)
     sprite = F.grid_sample(sprite[None], at, align_corners=False)[0]
     sprite[3:] = sprite[3:] * 2 - 1
     pooled = F.adaptive_avg_pool2d(torch.cat([back * 2 - 1, sprite])[None], LATENT_SIDE)
@@ -486,7 +486,7 @@ def _along_track(sprite: torch.Tensor, track: torch.Tensor) -> torch.Tensor:
     theta[:, 0, 0] = theta[:, 1, 1] = 1 / box_side
     theta[:, :, 2] = -2 * centre / box_side[:, None]
     side = sprite.shape[-1]
-    where = F.affine_grid(theta, (len(track), sprite.shape[0], side, side), align_corners=False)
+    where = F.affine_grid(theta, [len(track), sprite.shape[0], side, side], align_corners=False)
     shifted = sprite.clone()
     shifted[3:] += 1.0  # sampled with zeros outside, then back: -1 coverage there
     out = F.grid_sample(shifted.expand(len(track), *sprite.shape), where, align_corners=False)

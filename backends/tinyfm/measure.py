@@ -238,7 +238,7 @@ def _palette(pixels: np.ndarray, iterations: int = 12) -> tuple[np.ndarray, np.n
 
 def _height(mask: np.ndarray) -> float:
     """Median height (rows) of the mask over the frames where it has pixels; 0 when none."""
-    rows = mask.any(axis=2)  # (T, h)
+    rows = np.asarray(mask.any(axis=2))  # (T, h)
     heights = [np.ptp(np.flatnonzero(r)) + 1 for r in rows if r.any()]
     return float(np.median(heights)) if heights else 0.0
 
@@ -276,7 +276,7 @@ def _reference_character(reference: np.ndarray, height: float = 0.0) -> np.ndarr
         k = height / own
         size = (max(8, round(padded.shape[1] * k)), max(8, round(padded.shape[0] * k)))
         picture = Image.fromarray(np.clip(padded + 0.5, 0, 255).astype(np.uint8))
-        scaled = np.asarray(picture.resize(size, Image.BOX), dtype=np.float64)
+        scaled = np.asarray(picture.resize(size, Image.Resampling.BOX), dtype=np.float64)
         scaled_mask = segment(scaled[None])[0]
         # A clip whose character is a few pixels tall would shrink the reference's
         # to nothing: then its colours are read at the reference's own size.
@@ -609,7 +609,7 @@ def audio_onsets(audio: np.ndarray, sample_rate: int) -> list[float]:
     spread = np.median(np.abs(flux - median)) + 1e-9
     threshold = median + max(ONSET_FLUX, 8 * spread)
     gap = max(1, round(0.06 * sample_rate / hop))
-    peaks = []
+    peaks: list[int] = []
     for k in np.argsort(-flux):
         if flux[k] < threshold:
             break

@@ -189,8 +189,8 @@ def generate(
     picture = decode(video[0], model.stats, size)
     count = max(1, round(seconds * fps))
     made = np.minimum((np.arange(count) * FPS / fps).round().astype(int), len(picture) - 1)
-    sound = latent.decode_audio(audio[0], model.stats, samples, seed=seed)
-    return picture[made], sound
+    track = latent.decode_audio(audio[0], model.stats, samples, seed=seed)
+    return picture[made], track
 
 
 def _with_guidance(velocity, cond: Conditioning, null: Conditioning, guidance: float):
