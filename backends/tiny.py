@@ -425,7 +425,9 @@ def save_ltx2_refine_lora(folder: Path) -> Path:
     from peft import LoraConfig
     from peft.utils import get_peft_model_state_dict
 
-    transformer = LTX2VideoTransformer3DModel.from_pretrained(folder / "transformer")
+    transformer = LTX2VideoTransformer3DModel.from_pretrained(
+        folder / "transformer", use_safetensors=True
+    )
     torch.manual_seed(0)
     transformer.add_adapter(
         LoraConfig(

@@ -25,6 +25,9 @@ The capability table lists what the backend takes with the right model; with
 the folder known, `director plan`/`compile` warn (W109) at each shot that
 gives more than that folder's model takes, and those inputs are left out, and
 refuse (E039) a shot without the first frame an image-to-video model needs.
+Each profile also lists the sizes its authors trained it at (their
+SUPPORTED_SIZES): a film made at another size is a warning at its first shot
+(W121), as is a size the model's side rule rounds (W122, TI2V's 32).
 A folder that matches no published model runs with its pipeline's defaults.
 """
 

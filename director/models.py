@@ -495,7 +495,7 @@ def size_diagnostics(plan: Plan, resolved: Resolved) -> list[Diagnostic]:
     size, W121 where the size made is not one its model was trained at: once a
     backend, at its first shot (every shot of the backend is made at that size)."""
     found: list[Diagnostic] = []
-    firsts = {}
+    firsts: dict[str, Generate] = {}
     for node in plan.of_class(Generate):
         if node.source is not None and resolved.folders.get(node.params.backend) is not None:
             firsts.setdefault(node.params.backend, node)

@@ -30,7 +30,7 @@ from json import encoder as json_encoder
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, model_serializer, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from .source import Span
 
@@ -55,6 +55,19 @@ class Cost(BaseModel):
     memory_bytes: int  # peak, at the backend's default settings
     least_memory_bytes: int  # peak, offloaded and tiled: the least it can be made to use
     seconds: float | None  # on the hardware the estimate's figures come from; None: unknown
+
+
+# A field added later is left out of the JSON (and so of the hash) while unused, so
+# the plans that do not use it stay byte-identical: their nodes' hashes are users'
+# cache keys.  Declared with `exclude_if`, which the hashing reads as well.
+
+
+def _none(value: Any) -> bool:
+    return value is None
+
+
+def _empty(value: Any) -> bool:
+    return not value
 
 
 # ------------------------------------------------------------------ timeline
@@ -91,18 +104,11 @@ class TimelineCue(BaseModel):
     fade_out: int
     gain_db: float
     duck: bool
-    in_point: int = 0  # frames into its file where it starts playing
-    loop: bool = False  # its file (from the in-point) plays again each time it ends
-    pass_frames: int = 0  # a looped cue: one pass, its file after the in-point, in frames
-
-    @model_serializer(mode="wrap")
-    def _without_defaults(self, handler):
-        # Cues that use none serialize, and hash, as they did before any existed.
-        data = handler(self)
-        for key in ("in_point", "loop", "pass_frames"):
-            if not data.get(key):
-                data.pop(key, None)
-        return data
+    # Cues that use none serialize, and hash, as they did before any existed.
+    in_point: int = Field(0, exclude_if=_empty)  # frames into its file where it starts
+    loop: bool = Field(False, exclude_if=_empty)  # its file (from the in-point) plays again
+    # a looped cue: one pass, its file after the in-point, in frames
+    pass_frames: int = Field(0, exclude_if=_empty)
 
     def passes(self) -> list[tuple[int, int, int]]:
         """(first frame in the cut, first frame in the file, frames) of each pass
@@ -168,11 +174,10 @@ def canonical_digest(op: str, version: int, params: BaseModel, input_hashes: lis
     """sha256 of the canonical JSON of `[op, version, params.model_dump(), input_hashes]`.
 
     Made from the parameters' own fields where `model_dump` would give them as they
-    are, without dumping them into new dicts first: the same bytes for a third less
-    work, on a feature-length script a tenth of the plan stage."""
-    fields = params.__dict__ if _dumps_as_its_fields(type(params)) else params.model_dump()
+    are (less those its fields' `exclude_if` leaves out), without dumping them into
+    new dicts first: the same bytes for a third less work."""
     try:
-        payload = _encode_fields([op, version, fields, input_hashes])
+        payload = _encode_fields([op, version, _fields_of(params), input_hashes])
     except _NotPlain:
         payload = _CANONICAL.encode([op, version, params.model_dump(), input_hashes])
     return hashlib.sha256(payload.encode()).hexdigest()
@@ -183,12 +188,22 @@ class _NotPlain(TypeError):
 
 
 def _fields_of(value: Any) -> dict:
-    """A nested model as its parent's `model_dump` gives it, for the encoder to walk:
-    its fields themselves where its dump is those, else its own dump (a serializer
-    that leaves out unused fields, say).  Anything else is left to the parent's dump."""
-    if isinstance(value, BaseModel):
-        return value.__dict__ if _dumps_as_its_fields(type(value)) else value.model_dump()
-    raise _NotPlain(type(value).__name__)
+    """A model as `model_dump` gives it (nested models aside), for the encoder to
+    walk: its fields themselves, less those their `exclude_if` leaves out; where a
+    serializer could make the dump differ otherwise, its own dump.  Anything else
+    is left to the parameters' dump."""
+    if not isinstance(value, BaseModel):
+        raise _NotPlain(type(value).__name__)
+    excluded = _left_out_when(type(value))
+    if excluded is None:
+        return value.model_dump()
+    fields = value.__dict__
+    if not excluded:
+        return fields
+    return {
+        name: field for name, field in fields.items()
+        if name not in excluded or not excluded[name](field)
+    }  # fmt: skip
 
 
 def _canonical_fields_encoder() -> Callable[[Any], str]:
@@ -209,18 +224,24 @@ _encode_fields = _canonical_fields_encoder()
 
 
 @functools.cache
-def _dumps_as_its_fields(model: type[BaseModel]) -> bool:
-    """Whether `model_dump` of this class is its fields as they are (nested models
-    aside): no serializer, computed or excluded field, extra field or field
-    constraint that could make the dump differ from the values held."""
+def _left_out_when(model: type[BaseModel]) -> dict[str, Callable[[Any], bool]] | None:
+    """The tests (`exclude_if`) by which `model_dump` of this class leaves fields out,
+    by field; None where it could differ from the fields otherwise: a serializer, a
+    computed or excluded field, extra fields or a field constraint."""
     decorators = model.__pydantic_decorators__
-    return not (
+    if (
         decorators.field_serializers
         or decorators.model_serializers
         or decorators.computed_fields
         or model.model_config.get("extra") == "allow"
         or any(field.exclude or field.metadata for field in model.model_fields.values())
-    )
+    ):
+        return None
+    return {
+        name: field.exclude_if
+        for name, field in model.model_fields.items()
+        if field.exclude_if is not None
+    }
 
 
 P = TypeVar("P", bound=BaseModel)
@@ -392,14 +413,6 @@ class CharacterInShot(BaseModel):
     refs: list[str]
 
 
-def _without_none(data: dict, key: str) -> dict:
-    """`data` without `key` when it is None: a field added later leaves the plans
-    that do not use it byte-identical (their nodes' hashes are users' cache keys)."""
-    if data.get(key) is None:
-        data.pop(key, None)
-    return data
-
-
 class SpokenLine(BaseModel):
     """A line as the picture shows it (the animatic's subtitles), in its frames."""
 
@@ -407,11 +420,7 @@ class SpokenLine(BaseModel):
     text: str
     start: int
     frames: int
-    direction: str | None = None  # its parenthetical, shown before the words
-
-    @model_serializer(mode="wrap")
-    def _without_direction(self, handler):
-        return _without_none(handler(self), "direction")
+    direction: str | None = Field(None, exclude_if=_none)  # its parenthetical, shown first
 
 
 class Framing(BaseModel):
@@ -437,11 +446,7 @@ class Direction(BaseModel):
     dialogue: list[SpokenLine]
     # Only for a backend that draws angle and lens itself, and only when the shot
     # gives one: every other plan keeps the bytes it had before framing was drawn.
-    framing: Framing | None = None
-
-    @model_serializer(mode="wrap")
-    def _without_framing(self, handler):
-        return _without_none(handler(self), "framing")
+    framing: Framing | None = Field(None, exclude_if=_none)
 
 
 class KeyframeParams(BaseModel):
@@ -464,21 +469,13 @@ class KeyframeParams(BaseModel):
     max_retries: int
     # Only where used, so the keyframes of the built-in maker keep their hashes:
     # the image model's options that change its picture (steps, guidance, model_id);
-    maker_options: dict[str, Any] = {}
+    maker_options: dict[str, Any] = Field({}, exclude_if=_empty)
     # how many of `references` it reads, when there are more: the most representative,
     # chosen by the embedder when it runs;
-    max_references: int | None = None
+    max_references: int | None = Field(None, exclude_if=_empty)
     # per scored character, its accepted keyframe in an earlier shot (an input): the
     # keyframe is scored against it too.
-    anchors: dict[str, NodeId] = {}
-
-    @model_serializer(mode="wrap")
-    def _only_what_is_used(self, handler):
-        data = handler(self)
-        for key in ("maker_options", "max_references", "anchors"):
-            if not data.get(key):
-                data.pop(key, None)
-        return data
+    anchors: dict[str, NodeId] = Field({}, exclude_if=_empty)
 
 
 class Keyframe(Node[KeyframeParams]):
@@ -654,11 +651,7 @@ class VoicedLine(BaseModel):
     frames: int
     # Its parenthetical, only when the scratch voice performs it (director/voice.py's
     # `delivery`): a direction that changes nothing heard changes no cache key.
-    direction: str | None = None
-
-    @model_serializer(mode="wrap")
-    def _without_direction(self, handler):
-        return _without_none(handler(self), "direction")
+    direction: str | None = Field(None, exclude_if=_none)
 
 
 class VoiceParams(BaseModel):
