@@ -303,7 +303,8 @@ class QwenImageEditPlusImages(DiffusersImages):
         # for its video half, which an image model never uses.
         if importlib.util.find_spec("torchvision") is not None:
             return {}
-        return {"processor": pictures_only_processor().from_pretrained(folder / "processor")}
+        PicturesOnlyProcessor = pictures_only_processor()  # noqa: N806 (a class)
+        return {"processor": PicturesOnlyProcessor.from_pretrained(folder / "processor")}
 
 
 class FluxKontextImages(DiffusersImages):
