@@ -210,7 +210,8 @@ def _canonical_fields_encoder() -> Callable[[Any], str]:
     """The canonical encoder over models' fields (`_fields_of`), built once.
     `JSONEncoder.encode` builds json's C encoder again on every call, with a table
     for catching cycles, which parameters cannot have."""
-    make = json_encoder.c_make_encoder
+    # json keeps its C encoder private (no stub declares it); None where it is absent.
+    make = getattr(json_encoder, "c_make_encoder", None)
     if make is None:  # Python without json's C speedups
         return json.JSONEncoder(
             sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_fields_of
@@ -282,7 +283,9 @@ class Node(BaseModel, Generic[P]):
         if isinstance(op, str) and not cls.__pydantic_generic_metadata__["parameters"]:
             Node.OPERATIONS[op] = cls
             cls._op = op
-            cls._params_type = cls.model_fields["params"].annotation
+            params_type = cls.model_fields["params"].annotation
+            assert isinstance(params_type, type) and issubclass(params_type, BaseModel)
+            cls._params_type = params_type
 
     @model_validator(mode="wrap")
     @classmethod
