@@ -100,6 +100,14 @@ def model_index(folder: Path) -> dict:
     return json.loads(index.read_text(encoding="utf-8"))
 
 
+def check_load_options(*, offload: str, dtype: str) -> None:
+    """A ModelError naming the choices for an offload or dtype no pipeline takes."""
+    if offload not in OFFLOADS:
+        raise ModelError(f"offload must be one of {', '.join(OFFLOADS)}, not {offload!r}")
+    if dtype not in DTYPES:
+        raise ModelError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+
+
 def check_folder(name: str, model: str | Path | None) -> Path:
     """The model folder as an existing local directory, or a ModelError saying what to do."""
     if model is None or str(model) == "":
@@ -197,10 +205,7 @@ class DiffusersBackend(Backend):
         offload: str = "none",
         vae_tiling: bool = False,
     ):
-        if offload not in OFFLOADS:
-            raise ModelError(f"offload must be one of {', '.join(OFFLOADS)}, not {offload!r}")
-        if dtype not in DTYPES:
-            raise ModelError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+        check_load_options(offload=offload, dtype=dtype)
         self.folder = check_folder(self.name, model)
         self.model_id = model_id  # what the plan was made with; checked when loading
         self.steps = int(steps if steps is not None else self.default_steps)

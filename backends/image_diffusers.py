@@ -26,12 +26,11 @@ from PIL import Image
 
 from .base import Estimate
 from .diffusers_base import (
-    DTYPES,
     INSTALL_HINT,
-    OFFLOADS,
     ModelError,
     accelerator,
     check_folder,
+    check_load_options,
     missing_packages,
     model_identity,
     model_index,
@@ -66,10 +65,7 @@ class DiffusersImages(ImageBackend):
         dtype: str = "auto",
         offload: str = "none",
     ):
-        if offload not in OFFLOADS:
-            raise ModelError(f"offload must be one of {', '.join(OFFLOADS)}, not {offload!r}")
-        if dtype not in DTYPES:
-            raise ModelError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+        check_load_options(offload=offload, dtype=dtype)
         self.folder = check_folder(self.name, model)
         self.model_id = model_id  # what the plan was made with; checked when loading
         self.steps = int(steps if steps is not None else self.default_steps)
