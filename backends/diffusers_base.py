@@ -108,6 +108,51 @@ def check_load_options(*, offload: str, dtype: str) -> None:
         raise ModelError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
 
 
+def check_unchanged(folder: Path, model_id: str | None) -> None:
+    """A ModelError if the folder's model is not the one the plan was made with."""
+    if model_id is not None and model_identity(folder) != model_id:
+        raise ModelError(f"the model in {folder} changed after the plan was made; compile again")
+
+
+def torch_device(name: str):
+    """The torch device `name` ("auto", "cpu", "cuda:1", "mps") stands for, or a
+    ModelError saying which to use."""
+    import torch
+
+    if name == "auto":
+        return torch.device(accelerator() or "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ModelError(f"unknown device {name!r}; use {DEVICES_HELP}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ModelError(f"device {name} asked for, but torch sees no CUDA GPU")
+    return device
+
+
+def torch_dtype_for(name: str, device):
+    """The torch dtype `name` stands for; "auto" is bfloat16 on a CUDA GPU, else float32."""
+    import torch
+
+    if name == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    return getattr(torch, name)
+
+
+def place_pipeline(pipe, device, offload: str) -> None:
+    """`pipe` on `device`: whole, or offloaded to the CPU between models ("model")
+    or layer by layer ("sequential"), which needs a GPU to offload from."""
+    pipe.set_progress_bar_config(disable=True)
+    if offload != "none" and device.type == "cpu":
+        raise ModelError(f"--offload {offload} needs a GPU; on the CPU use --offload none")
+    if offload == "model":
+        pipe.enable_model_cpu_offload(device=device)
+    elif offload == "sequential":
+        pipe.enable_sequential_cpu_offload(device=device)
+    else:
+        pipe.to(device)
+
+
 def check_folder(name: str, model: str | Path | None) -> Path:
     """The model folder as an existing local directory, or a ModelError saying what to do."""
     if model is None or str(model) == "":
@@ -345,10 +390,7 @@ class DiffusersBackend(Backend):
 
     def _load(self):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub
-        if self.model_id is not None and model_identity(self.folder) != self.model_id:
-            raise ModelError(
-                f"the model in {self.folder} changed after the plan was made; compile again"
-            )
+        check_unchanged(self.folder, self.model_id)
         import diffusers
 
         class_name = model_index(self.folder).get("_class_name", "")
@@ -367,16 +409,9 @@ class DiffusersBackend(Backend):
 
     def _place(self, pipe) -> None:
         device = self.device()
-        pipe.set_progress_bar_config(disable=True)
-        if self.offload != "none" and device.type == "cpu":
-            raise ModelError(f"--offload {self.offload} needs a GPU; on the CPU use --offload none")
+        # On the CPU the level's offload is the configured one (memory_settings).
         offload, tiling = self.memory_settings(self._memory_level, device.type)
-        if offload == "model":
-            pipe.enable_model_cpu_offload(device=device)
-        elif offload == "sequential":
-            pipe.enable_sequential_cpu_offload(device=device)
-        else:
-            pipe.to(device)
+        place_pipeline(pipe, device, offload)
         if tiling and getattr(pipe, "vae", None) is not None:
             pipe.vae.enable_tiling()
 
@@ -421,24 +456,10 @@ class DiffusersBackend(Backend):
             torch.cuda.empty_cache()
 
     def device(self):
-        import torch
-
-        if self.device_name == "auto":
-            return torch.device(accelerator() or "cpu")
-        try:
-            device = torch.device(self.device_name)
-        except RuntimeError:
-            raise ModelError(f"unknown device {self.device_name!r}; use {DEVICES_HELP}") from None
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ModelError(f"device {self.device_name} asked for, but torch sees no CUDA GPU")
-        return device
+        return torch_device(self.device_name)
 
     def torch_dtype(self):
-        import torch
-
-        if self.dtype_name == "auto":
-            return torch.bfloat16 if self.device().type == "cuda" else torch.float32
-        return getattr(torch, self.dtype_name)
+        return torch_dtype_for(self.dtype_name, self.device())
 
     def generator(self, seed: int):
         """A CPU generator: the same seed makes the same noise on every device and offload."""

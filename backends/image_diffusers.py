@@ -28,13 +28,16 @@ from .base import Estimate
 from .diffusers_base import (
     INSTALL_HINT,
     ModelError,
-    accelerator,
     check_folder,
     check_load_options,
+    check_unchanged,
     missing_packages,
     model_identity,
     model_index,
+    place_pipeline,
     quiet_libraries,
+    torch_device,
+    torch_dtype_for,
 )
 from .image import ImageBackend, ImageCapabilities, ImageRequest
 
@@ -125,24 +128,12 @@ class DiffusersImages(ImageBackend):
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub
         self.check_model(self.folder)
-        if self.model_id is not None and model_identity(self.folder) != self.model_id:
-            raise ModelError(
-                f"the model in {self.folder} changed after the plan was made; compile again"
-            )
+        check_unchanged(self.folder, self.model_id)
         pipe = getattr(diffusers, self.pipeline_class).from_pretrained(
             self.folder, local_files_only=True, use_safetensors=True,
             dtype=self.torch_dtype(), **self.components(self.folder),
         )  # fmt: skip
-        pipe.set_progress_bar_config(disable=True)
-        device = self.device()
-        if self.offload != "none" and device.type == "cpu":
-            raise ModelError(f"--offload {self.offload} needs a GPU; on the CPU use --offload none")
-        if self.offload == "model":
-            pipe.enable_model_cpu_offload(device=device)
-        elif self.offload == "sequential":
-            pipe.enable_sequential_cpu_offload(device=device)
-        else:
-            pipe.to(device)
+        place_pipeline(pipe, self.device(), self.offload)
         return pipe
 
     def components(self, folder: Path) -> dict:
@@ -150,18 +141,10 @@ class DiffusersImages(ImageBackend):
         return {}
 
     def device(self):
-        import torch
-
-        if self.device_name == "auto":
-            return torch.device(accelerator() or "cpu")
-        return torch.device(self.device_name)
+        return torch_device(self.device_name)
 
     def torch_dtype(self):
-        import torch
-
-        if self.dtype_name == "auto":
-            return torch.bfloat16 if self.device().type == "cuda" else torch.float32
-        return getattr(torch, self.dtype_name)
+        return torch_dtype_for(self.dtype_name, self.device())
 
     # -- making
     def make(self, request: ImageRequest) -> Image.Image:
