@@ -172,6 +172,22 @@ def faces(folder: Path) -> dict[str, Path]:
     return paths
 
 
+def quiet_and_spoken(folder: Path, kind: str, size: str) -> tuple[np.ndarray, np.ndarray]:
+    """One frame of MARA (`kind` of picture) at shot `size`, without and with a long
+    line subtitled: the same frame but for the subtitles."""
+    from backends.base import CharacterRefs, ShotRequest
+    from backends.preview import PreviewBackend
+
+    said = {"speaker": "MARA", "text": LONG_LINE, "start": 0, "frames": 1}
+    request = ShotRequest(
+        shot_id="1", size=size, prompt="1", negative="", seed=1, width=W, height=H,
+        fps=24.0, frames=1, characters=(CharacterRefs("MARA", (faces(folder)[kind],)),),
+    )  # fmt: skip
+    quiet = next(iter(PreviewBackend(burn_in=False).generate(request).frames))
+    spoken = replace(request, dialogue=(said,))
+    return quiet, next(iter(PreviewBackend(burn_in=False).generate(spoken).frames))
+
+
 def rows_of(frame: np.ndarray, colour: tuple[int, int, int]) -> tuple[int, int] | None:
     near = np.abs(frame.astype(int) - np.array(colour)).max(axis=2) < 40
     ys = np.nonzero(near.any(axis=1))[0]
@@ -181,18 +197,7 @@ def rows_of(frame: np.ndarray, colour: tuple[int, int, int]) -> tuple[int, int] 
 @pytest.mark.parametrize("size", ["CLOSE-UP", "EXTREME CLOSE-UP"])
 @pytest.mark.parametrize("kind", ["whole", "bust", "photo"])
 def test_a_close_up_keeps_the_chin_and_the_subtitles_clear_of_the_mouth(tmp_path, kind, size):
-    from backends.base import CharacterRefs, ShotRequest
-    from backends.preview import PreviewBackend
-
-    picture = faces(tmp_path)[kind]
-    said = {"speaker": "MARA", "text": LONG_LINE, "start": 0, "frames": 1}
-    request = ShotRequest(
-        shot_id="1", size=size, prompt="1", negative="", seed=1, width=W, height=H,
-        fps=24.0, frames=1, characters=(CharacterRefs("MARA", (picture,)),),
-    )  # fmt: skip
-    quiet = next(iter(PreviewBackend(burn_in=False).generate(request).frames))
-    spoken = replace(request, dialogue=(said,))
-    frame = next(iter(PreviewBackend(burn_in=False).generate(spoken).frames))
+    quiet, frame = quiet_and_spoken(tmp_path, kind, size)
     chin, mouth = rows_of(quiet, CHIN), rows_of(frame, MOUTH)
     assert chin is not None and chin[1] < H - 1  # the whole chin, above the frame's foot
     assert mouth is not None and rows_of(quiet, MOUTH) == mouth  # not covered
@@ -207,19 +212,7 @@ def test_a_close_up_keeps_the_chin_and_the_subtitles_clear_of_the_mouth(tmp_path
 def test_subtitles_leave_the_mouth_clear_in_wider_shots(tmp_path, kind, size):
     """Wider than a close-up the figure stands in the frame: a three-row subtitle still
     starts below the mouth, which it leaves as it was."""
-    from backends.base import CharacterRefs, ShotRequest
-    from backends.preview import PreviewBackend
-
-    picture = faces(tmp_path)[kind]
-    said = {"speaker": "MARA", "text": LONG_LINE, "start": 0, "frames": 1}
-    request = ShotRequest(
-        shot_id="1", size=size, prompt="1", negative="", seed=1, width=W, height=H,
-        fps=24.0, frames=1, characters=(CharacterRefs("MARA", (picture,)),),
-    )  # fmt: skip
-    quiet = next(iter(PreviewBackend(burn_in=False).generate(request).frames))
-    frame = next(
-        iter(PreviewBackend(burn_in=False).generate(replace(request, dialogue=(said,))).frames)
-    )
+    quiet, frame = quiet_and_spoken(tmp_path, kind, size)
     mouth = rows_of(quiet, MOUTH)
     assert mouth is not None and rows_of(frame, MOUTH) == mouth
     subtitles = np.nonzero((frame != quiet).any(axis=2).any(axis=1))[0]
